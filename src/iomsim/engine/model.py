@@ -1,0 +1,240 @@
+"""A scenario compiled for the event loop: flat lists, precomputed constants, cost items.
+
+Nothing here draws random numbers; it turns validated scenario values into the numbers the
+offender process uses, once per run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from iomsim.engine.distributions import QuantileTable
+from iomsim.scenario.schema import AT_LIBERTY, NEEDS, VICTIMS, Scenario
+
+DAYS_PER_YEAR = 365.25
+TWO_YEARS = 2 * DAYS_PER_YEAR
+
+
+@dataclass(frozen=True)
+class CostItem:
+    agency: str
+    item: str
+    iom_programme: bool = False
+
+
+class ItemRegistry:
+    """Every cost item a scenario can produce, in a fixed order (the ledger's columns)."""
+
+    def __init__(self) -> None:
+        self.items: list[CostItem] = []
+        self._index: dict[CostItem, int] = {}
+
+    def add(self, agency: str, item: str, iom_programme: bool = False) -> int:
+        key = CostItem(agency, item, iom_programme)
+        if key not in self._index:
+            self._index[key] = len(self.items)
+            self.items.append(key)
+        return self._index[key]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    index: int
+    item: int
+    statuses: frozenset[str]
+    needs_any: tuple[int, ...]
+    within_days_of_release: float | None
+    uptake: float
+    iom_uptake: float
+    group: str | None
+    per_day: float
+    capacity_per_1000: float | None
+    resolution_multiplier: dict[int, float]
+
+
+@dataclass
+class Model:
+    """Everything the offender process needs, compiled from a :class:`Scenario`."""
+
+    scenario: Scenario
+    items: ItemRegistry
+    horizon_days: float
+    pre_days: float
+    n_years: int
+    # offending
+    offence_names: list[str]
+    offence_cum_shares: list[float]
+    offence_detection: list[float]
+    offence_crown: list[float]
+    offence_victim_cost: list[float]
+    offence_investigation_cost: list[float]
+    p_proven_per_offence: float
+    release_multiplier: float
+    release_window: float
+    release_normaliser: float
+    need_multiplier: list[float]
+    # needs dynamics
+    resolution_rate: list[float]
+    relapse_rate: list[float]
+    # justice
+    custody_tables: dict[str, QuantileTable]
+    delay_tables: dict[str, QuantileTable]
+    order_table: QuantileTable
+    standard_recall_table: QuantileTable
+    # costs (per day or per event), item indices
+    item_arrest: int
+    item_investigation: int
+    item_recall_police: int
+    item_recall_probation: int
+    item_psr: int
+    item_court: dict[str, int]
+    item_prosecution: int
+    item_legal_aid: int
+    item_prison: dict[str, int]
+    item_licence: int
+    item_order: int
+    item_victims: list[int]
+    prison_per_day: float
+    licence_per_day: float
+    order_per_day: float
+    services: list[ServiceSpec]
+    groups: dict[str, list[int]]
+    # IOM
+    om_roles: list[tuple[float, int, float]]  # (cumulative share, item, cost per day)
+    iom_daily: list[tuple[int, float]]  # (item, cost per day) while on IOM, every offender
+    item_referral: int
+    referral_cost: float
+    exit_rate_custody: float
+    exit_rate_liberty: float
+    death_share: float
+    benefit_agencies: frozenset[str] = field(default_factory=frozenset)
+
+
+def baseline_hazard(ogrs: float, frailty_variance: float) -> float:
+    """Two-year cumulative hazard of a proven reoffence that makes P(proven within 2y) = OGRS.
+
+    With gamma frailty (mean 1, variance v) the population with this OGRS reoffends with
+    probability 1 - (1 + v*H)^(-1/v); solving for H gives ((1 - OGRS)^(-v) - 1) / v, which tends
+    to -log(1 - OGRS) as v -> 0.
+    """
+    if frailty_variance <= 0:
+        return -math.log1p(-ogrs)
+    return ((1.0 - ogrs) ** (-frailty_variance) - 1.0) / frailty_variance
+
+
+def compile_model(scenario: Scenario) -> Model:
+    s = scenario
+    items = ItemRegistry()
+    j = s.justice
+    off = s.offending
+    names = list(off.offence_types)
+    shares = [off.offence_types[k].share for k in names]
+    total = sum(shares)
+    cum, acc = [], 0.0
+    for x in shares:
+        acc += x / total
+        cum.append(acc)
+    cum[-1] = 1.0
+    detection = [off.offence_types[k].detection_probability for k in names]
+    p_conv_given_detect = j.charge_probability * j.conviction_probability + j.caution_probability
+    p_proven = sum(sh / total * d for sh, d in zip(shares, detection)) * p_conv_given_detect
+    window = min(off.release_window_days, TWO_YEARS)
+    normaliser = TWO_YEARS + (off.release_multiplier - 1.0) * window
+
+    item_arrest = items.add("police", "arrest_and_custody")
+    item_investigation = items.add("police", "investigation")
+    item_recall_police = items.add("police", "recall_arrest")
+    item_court = {"magistrates": items.add("courts", "magistrates_court"),
+                  "crown": items.add("courts", "crown_court")}
+    item_prosecution = items.add("courts", "prosecution")
+    item_legal_aid = items.add("courts", "legal_aid")
+    item_psr = items.add("probation", "pre_sentence_report")
+    item_licence = items.add("probation", "licence_supervision")
+    item_order = items.add("probation", "community_order_supervision")
+    item_recall_probation = items.add("probation", "recall_work")
+    item_prison = {"sentence": items.add("prison", "custody_sentenced"),
+                   "remand": items.add("prison", "custody_remand"),
+                   "recall": items.add("prison", "custody_recall")}
+
+    services: list[ServiceSpec] = []
+    groups: dict[str, list[int]] = {}
+    for i, (name, svc) in enumerate(s.services.items()):
+        per_day = svc.cost_per_day + svc.contacts_per_year * svc.cost_per_contact / DAYS_PER_YEAR
+        spec = ServiceSpec(
+            name=name, index=i, item=items.add(svc.agency, svc.item or name),
+            statuses=frozenset(svc.statuses), needs_any=tuple(NEEDS.index(n) for n in svc.needs_any),
+            within_days_of_release=svc.within_days_of_release, uptake=svc.uptake,
+            iom_uptake=svc.iom_uptake if svc.iom_uptake is not None else svc.uptake,
+            group=svc.group, per_day=per_day, capacity_per_1000=svc.capacity_per_1000,
+            resolution_multiplier={NEEDS.index(k): v for k, v in svc.need_resolution_multiplier.items()},
+        )
+        services.append(spec)
+        if svc.group:
+            groups.setdefault(svc.group, []).append(i)
+
+    iom = s.iom
+    om_roles, acc = [], 0.0
+    for m in iom.offender_managers:
+        acc += m.share
+        om_roles.append((acc, items.add(m.agency, "iom_offender_manager", True),
+                         m.annual_cost / m.caseload / DAYS_PER_YEAR))
+    if om_roles:
+        om_roles[-1] = (1.0, om_roles[-1][1], om_roles[-1][2])
+    iom_daily: list[tuple[int, float]] = []
+    cc = iom.case_conferences
+    for a in cc.attendees:
+        per_day = cc.per_year * a.hours * a.hourly_cost / cc.offenders_per_conference / DAYS_PER_YEAR
+        iom_daily.append((items.add(a.agency, "iom_case_conferences", True), per_day))
+    for agency, cost in iom.co_location_cost_per_offender_year.items():
+        iom_daily.append((items.add(agency, "iom_co_location", True), cost / DAYS_PER_YEAR))
+    if iom.enforcement.cost_per_offender_year > 0:
+        iom_daily.append((items.add(iom.enforcement.agency, "iom_enforcement", True),
+                          iom.enforcement.cost_per_offender_year / DAYS_PER_YEAR))
+    item_referral = items.add(iom.pathway_referrals.agency, "iom_pathway_referrals", True)
+    item_victims = [items.add(VICTIMS, k) for k in names]
+
+    death = s.exits.death_rate_per_year / DAYS_PER_YEAR
+    move = s.exits.move_away_rate_per_year / DAYS_PER_YEAR
+    return Model(
+        scenario=s, items=items, horizon_days=s.horizon_years * DAYS_PER_YEAR,
+        pre_days=s.pre_period_months / 12.0 * DAYS_PER_YEAR,
+        n_years=int(math.ceil(s.horizon_years - 1e-9)),
+        offence_names=names, offence_cum_shares=cum, offence_detection=detection,
+        offence_crown=[off.offence_types[k].crown_court_probability for k in names],
+        offence_victim_cost=[off.offence_types[k].cost_of_crime for k in names],
+        offence_investigation_cost=[off.offence_types[k].police_investigation_cost for k in names],
+        p_proven_per_offence=p_proven, release_multiplier=off.release_multiplier,
+        release_window=off.release_window_days, release_normaliser=normaliser,
+        need_multiplier=[off.need_multipliers.get(n, 1.0) for n in NEEDS],
+        resolution_rate=[s.needs[n].resolution_rate_per_year / DAYS_PER_YEAR if n in s.needs else 0.0
+                         for n in NEEDS],
+        relapse_rate=[s.needs[n].relapse_rate_per_year / DAYS_PER_YEAR if n in s.needs else 0.0
+                      for n in NEEDS],
+        custody_tables={"magistrates": QuantileTable(j.magistrates.custody_days),
+                        "crown": QuantileTable(j.crown.custody_days)},
+        delay_tables={"magistrates": QuantileTable(j.magistrates.delay_days),
+                      "crown": QuantileTable(j.crown.delay_days)},
+        order_table=QuantileTable(j.community_order_days),
+        standard_recall_table=QuantileTable(j.recall.standard_days),
+        item_arrest=item_arrest, item_investigation=item_investigation,
+        item_recall_police=item_recall_police, item_recall_probation=item_recall_probation,
+        item_psr=item_psr, item_court=item_court, item_prosecution=item_prosecution,
+        item_legal_aid=item_legal_aid, item_prison=item_prison, item_licence=item_licence,
+        item_order=item_order, item_victims=item_victims,
+        prison_per_day=j.prison_cost_per_day,
+        licence_per_day=j.licence_cost_per_year / DAYS_PER_YEAR,
+        order_per_day=j.community_order_cost_per_year / DAYS_PER_YEAR,
+        services=services, groups=groups, om_roles=om_roles, iom_daily=iom_daily,
+        item_referral=item_referral, referral_cost=iom.pathway_referrals.cost_per_referral,
+        exit_rate_custody=death, exit_rate_liberty=death + move,
+        death_share=(death / (death + move)) if death + move > 0 else 1.0,
+        benefit_agencies=frozenset(s.economics.benefit_agencies),
+    )
+
+
+LIBERTY = frozenset(AT_LIBERTY)

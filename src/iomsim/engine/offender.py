@@ -1,0 +1,638 @@
+"""One offender's life course as a simpy process.
+
+The process holds no state of its own: everything lives in :class:`Offender`, so the state at
+day 0 can be copied into the IOM and non-IOM arms and each copy continued by a new process.
+
+Between events every rate is constant. Each random event (an offence, a breach, an exit, a need
+resolving or relapsing) has a clock holding a unit exponential drawn from its own stream; the
+clock fires when the hazard accumulated since its last firing reaches that draw (the "next
+reaction" method). A change of rate therefore consumes no random numbers, and the arms stay on
+the same draws for as long as their paths allow. Deterministic events (court dates, releases,
+the end of a licence, IOM de-selection, the horizon) are scheduled times in the state.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+from typing import TYPE_CHECKING
+
+import simpy
+
+from iomsim.engine.distributions import poisson_quantile
+from iomsim.engine.model import DAYS_PER_YEAR, LIBERTY, Model, baseline_hazard
+from iomsim.engine.rng import OffenderStreams, Purpose
+from iomsim.scenario.schema import NEEDS, ScheduledEvent
+
+if TYPE_CHECKING:
+    from iomsim.engine.simulation import ArmContext
+
+INF = math.inf
+EPS = 1e-9
+N_NEEDS = len(NEEDS)
+_STD_NORMAL = NormalDist()
+
+# Clock identifiers; a need's clock is NEED0 + its index.
+OFFENCE, LICENCE_BREACH, ORDER_BREACH, EXIT, NEED0 = 0, 1, 2, 3, 4
+_CLOCK_PURPOSE = [Purpose.OFFENCE_CLOCK, Purpose.LICENCE_BREACH_CLOCK, Purpose.ORDER_BREACH_CLOCK,
+                  Purpose.EXIT_CLOCK] + [Purpose.NEED_CLOCK + j for j in range(N_NEEDS)]
+N_CLOCKS = len(_CLOCK_PURPOSE)
+
+
+class Case:
+    """Offences awaiting one court appearance."""
+
+    __slots__ = ("court", "court_day", "offences", "remanded_since", "index")
+
+    def __init__(self, court: str, court_day: float, index: int):
+        self.court = court
+        self.court_day = court_day
+        self.offences: list[tuple[int, float]] = []  # (offence number, offence day)
+        self.remanded_since: float | None = None
+        self.index = index
+
+    def copy(self) -> "Case":
+        c = Case(self.court, self.court_day, self.index)
+        c.offences = list(self.offences)
+        c.remanded_since = self.remanded_since
+        return c
+
+
+class Offender:
+    """Everything about one offender that the simulation changes or records."""
+
+    __slots__ = (
+        "index", "ogrs", "frailty", "base_rate", "needs", "had_needs", "status", "custody_reason",
+        "status_end", "licence_end", "order_end", "sentence_days", "liberty_start", "case",
+        "offence_count", "case_count", "recall_count", "breach_count", "streams", "residual",
+        "service_u", "place", "queued_since", "scheduled", "on_iom", "iom_end", "iom_quiet_end",
+        "iom_responder", "iom_multiplier", "iom_role", "persist_until", "last_detection",
+        "selected", "exited", "exit_cause", "convictions", "proven", "offences_by_type",
+        "detected", "custody_days", "recalls", "iom_days", "waits", "referrals",
+        "convictions_pre", "initial_needs",
+    )
+
+    def copy(self) -> "Offender":
+        o = Offender.__new__(Offender)
+        for name in Offender.__slots__:
+            setattr(o, name, getattr(self, name))
+        o.needs = list(self.needs)
+        o.had_needs = list(self.had_needs)
+        o.case = self.case.copy() if self.case is not None else None
+        o.streams = self.streams.copy()
+        o.residual = list(self.residual)
+        o.place = [None] * len(self.place)
+        o.queued_since = [None] * len(self.queued_since)
+        o.scheduled = list(self.scheduled)
+        o.convictions = list(self.convictions)
+        o.proven = list(self.proven)
+        o.offences_by_type = list(self.offences_by_type)
+        o.waits = [list(w) for w in self.waits]
+        return o
+
+
+def new_offender(index: int, model: Model, streams: OffenderStreams, *, ogrs: float,
+                 frailty: float, needs: list[bool], status: str, status_days: float,
+                 licence_days_after_release: float, start: float,
+                 scheduled: list[ScheduledEvent]) -> Offender:
+    o = Offender.__new__(Offender)
+    o.index = index
+    o.ogrs = ogrs
+    o.frailty = frailty
+    o.needs = list(needs)
+    o.had_needs = list(needs)
+    o.initial_needs = sum(needs)
+    fv = model.scenario.cohort.profile.frailty_variance if model.scenario.cohort.profile else 0.0
+    hazard = baseline_hazard(ogrs, fv)
+    need_factor = 1.0
+    for j in range(N_NEEDS):
+        if needs[j]:
+            need_factor *= model.need_multiplier[j]
+    p = model.p_proven_per_offence
+    # Offences per day such that, just released with these needs, P(proven in 2y) = OGRS.
+    o.base_rate = (frailty * hazard / (model.release_normaliser * p) / need_factor) if p > 0 else 0.0
+    o.status = status
+    o.custody_reason = "sentence" if status == "custody" else None
+    o.status_end = start + status_days if status in ("custody", "remand") else INF
+    o.licence_end = -INF
+    o.order_end = -INF
+    o.sentence_days = 2 * licence_days_after_release
+    if status == "custody":
+        o.licence_end = o.status_end + licence_days_after_release
+    elif status == "licence":
+        o.licence_end = start + status_days
+    elif status == "community_order":
+        o.order_end = start + status_days
+    # At the start, those at liberty are taken to be past the early-release peak.
+    o.liberty_start = -INF
+    o.case = None
+    o.offence_count = o.case_count = o.recall_count = o.breach_count = 0
+    o.streams = streams
+    o.residual = [streams.next_exponential(p) for p in _CLOCK_PURPOSE]
+    o.service_u = []
+    for svc in model.services:
+        key = model.groups[svc.group][0] if svc.group else svc.index
+        o.service_u.append(streams.at(Purpose.SERVICE_UPTAKE, key))
+    o.place = [None] * len(model.services)
+    o.queued_since = [None] * len(model.services)
+    o.scheduled = sorted(scheduled, key=lambda e: e.day)
+    o.on_iom = False
+    o.iom_end = INF
+    o.iom_quiet_end = INF
+    o.iom_responder = False
+    o.iom_multiplier = 1.0
+    o.iom_role = -1
+    o.persist_until = -INF
+    o.last_detection = -INF
+    o.selected = False
+    o.exited = False
+    o.exit_cause = None
+    o.convictions = []  # (day, offences convicted)
+    o.proven = []  # (offence day, disposal day)
+    o.offences_by_type = [0] * len(model.offence_names)
+    o.detected = 0
+    o.custody_days = 0.0
+    o.recalls = 0
+    o.iom_days = 0.0
+    o.waits = [[] for _ in model.services]
+    o.referrals = 0
+    o.convictions_pre = 0
+    if status == "remand":
+        case = Case("magistrates", o.status_end, 0)
+        case.offences.append((-1, start))
+        case.remanded_since = start
+        o.case = case
+        o.case_count = 1
+    return o
+
+
+# --------------------------------------------------------------------------- the process
+
+def offender_life(env: simpy.Environment, off: Offender, ctx: "ArmContext"):
+    """Generator process: advance ``off`` from ``env.now`` to the arm's horizon or exit."""
+    m = ctx.model
+    services = m.services
+    while True:
+        t0 = env.now
+        _update_places(env, off, ctx)
+        rates = _clock_rates(off, m, ctx, t0)
+        dt_clock, fired = INF, -1
+        residual = off.residual
+        for c in range(N_CLOCKS):
+            r = rates[c]
+            if r > 0.0:
+                t = residual[c] / r
+                if t < dt_clock:
+                    dt_clock, fired = t, c
+        t_sched = _next_scheduled(off, m, ctx, t0)
+        dt = min(dt_clock, t_sched - t0)
+        if dt < 0:
+            dt = 0.0
+        daily = _daily_costs(off, m, ctx, t0)
+        waiting = [off.place[i] for i in range(len(services))
+                   if off.queued_since[i] is not None and off.place[i] is not None]
+        if waiting:
+            yield simpy.AnyOf(env, [env.timeout(dt), *waiting])
+        else:
+            yield env.timeout(dt)
+        t1 = env.now
+        elapsed = t1 - t0
+        if elapsed > 0:
+            ctx.accrue(t0, t1, daily)
+            for c in range(N_CLOCKS):
+                if rates[c] > 0.0:
+                    residual[c] -= rates[c] * elapsed
+            if off.status in ("custody", "remand"):
+                off.custody_days += _overlap(t0, t1, 0.0, ctx.horizon)
+            if off.on_iom:
+                off.iom_days += _overlap(t0, t1, 0.0, ctx.horizon)
+        for i in range(len(services)):
+            req = off.place[i]
+            if off.queued_since[i] is not None and req is not None and req.triggered:
+                if off.queued_since[i] >= 0:
+                    off.waits[i].append(t1 - off.queued_since[i])
+                off.queued_since[i] = None
+        if t1 >= ctx.horizon - EPS:
+            _release_all(off, ctx)
+            return
+        if _handle_scheduled(env, off, m, ctx, t1):
+            _release_all(off, ctx)
+            return
+        if fired >= 0 and dt_clock <= dt and elapsed >= dt - 1e-12 * max(1.0, dt):
+            off.residual[fired] = off.streams.next_exponential(_CLOCK_PURPOSE[fired])
+            if _handle_clock(env, off, m, ctx, t1, fired):
+                _release_all(off, ctx)
+                return
+
+
+def _overlap(a: float, b: float, lo: float, hi: float) -> float:
+    x = min(b, hi) - max(a, lo)
+    return x if x > 0 else 0.0
+
+
+def _iom_effect_active(off: Offender, now: float) -> bool:
+    return off.iom_responder and (off.on_iom or now < off.persist_until)
+
+
+def _clock_rates(off: Offender, m: Model, ctx: "ArmContext", now: float) -> list[float]:
+    rates = [0.0] * N_CLOCKS
+    status = off.status
+    if status == "exited":
+        return rates
+    iom = m.scenario.iom
+    liberty = status in LIBERTY
+    if liberty:
+        factor = 1.0
+        for j in range(N_NEEDS):
+            if off.needs[j]:
+                factor *= m.need_multiplier[j]
+        if now - off.liberty_start < m.release_window:
+            factor *= m.release_multiplier
+        if _iom_effect_active(off, now):
+            factor *= off.iom_multiplier
+        rates[OFFENCE] = off.base_rate * factor
+        rates[EXIT] = m.exit_rate_liberty
+    else:
+        rates[EXIT] = m.exit_rate_custody
+    recall_mult = iom.enforcement.recall_multiplier if off.on_iom else 1.0
+    if status == "licence":
+        rates[LICENCE_BREACH] = m.scenario.justice.licence_breach_rate_per_year / DAYS_PER_YEAR * recall_mult
+    elif status == "community_order":
+        rates[ORDER_BREACH] = m.scenario.justice.community_order_breach_rate_per_year / DAYS_PER_YEAR
+    pathway = iom.pathway_referrals.need_resolution_multiplier if off.on_iom else 1.0
+    for j in range(N_NEEDS):
+        if off.needs[j]:
+            r = m.resolution_rate[j] * pathway
+            for svc in m.services:
+                mult = svc.resolution_multiplier.get(j)
+                if mult is not None and _using(off, svc, m, now) and off.queued_since[svc.index] is None:
+                    r *= mult
+            rates[NEED0 + j] = r
+        elif off.had_needs[j]:
+            rates[NEED0 + j] = m.relapse_rate[j]
+    return rates
+
+
+def _eligible(off: Offender, svc, now: float) -> bool:
+    if off.status not in svc.statuses:
+        return False
+    if svc.needs_any and not any(off.needs[j] for j in svc.needs_any):
+        return False
+    if svc.within_days_of_release is not None and now - off.liberty_start >= svc.within_days_of_release:
+        return False
+    return True
+
+
+def _takes_up(off: Offender, svc, m: Model) -> bool:
+    u = off.service_u[svc.index]
+    if svc.group is None:
+        return u < (svc.iom_uptake if off.on_iom else svc.uptake)
+    acc = 0.0
+    for i in m.groups[svc.group]:
+        other = m.services[i]
+        acc += other.iom_uptake if off.on_iom else other.uptake
+        if u < acc:
+            return i == svc.index
+    return False
+
+
+def _using(off: Offender, svc, m: Model, now: float) -> bool:
+    return _eligible(off, svc, now) and _takes_up(off, svc, m)
+
+
+def _update_places(env: simpy.Environment, off: Offender, ctx: "ArmContext") -> None:
+    """Ask for a place when a capacity-limited service becomes due, give it up when not."""
+    m = ctx.model
+    now = env.now
+    for svc in m.services:
+        res = ctx.resources[svc.index]
+        if res is None:
+            continue
+        want = off.status != "exited" and _using(off, svc, m, now)
+        req = off.place[svc.index]
+        if want and req is None:
+            req = res.request()
+            off.place[svc.index] = req
+            if not req.triggered:
+                off.queued_since[svc.index] = now if now >= 0 else -1.0
+        elif not want and req is not None:
+            if req.triggered:
+                res.release(req)
+            else:
+                req.cancel()
+                if off.queued_since[svc.index] is not None and off.queued_since[svc.index] >= 0:
+                    off.waits[svc.index].append(now - off.queued_since[svc.index])
+            off.place[svc.index] = None
+            off.queued_since[svc.index] = None
+
+
+def _release_all(off: Offender, ctx: "ArmContext") -> None:
+    for svc in ctx.model.services:
+        req = off.place[svc.index]
+        if req is None:
+            continue
+        res = ctx.resources[svc.index]
+        if req.triggered:
+            res.release(req)
+        else:
+            req.cancel()
+        off.place[svc.index] = None
+        off.queued_since[svc.index] = None
+
+
+def _daily_costs(off: Offender, m: Model, ctx: "ArmContext", now: float) -> list[tuple[int, float]]:
+    out: list[tuple[int, float]] = []
+    status = off.status
+    if status == "exited":
+        return out
+    if status == "custody":
+        out.append((m.item_prison[off.custody_reason or "sentence"], m.prison_per_day))
+    elif status == "remand":
+        out.append((m.item_prison["remand"], m.prison_per_day))
+    elif status == "licence":
+        out.append((m.item_licence, m.licence_per_day))
+    elif status == "community_order":
+        out.append((m.item_order, m.order_per_day))
+    for svc in m.services:
+        if svc.per_day > 0 and _using(off, svc, m, now):
+            if ctx.resources[svc.index] is not None:
+                req = off.place[svc.index]
+                if req is None or off.queued_since[svc.index] is not None:
+                    continue
+            out.append((svc.item, svc.per_day))
+    if off.on_iom:
+        if off.iom_role >= 0:
+            _, item, per_day = m.om_roles[off.iom_role]
+            out.append((item, per_day))
+        out.extend(m.iom_daily)
+    return out
+
+
+def _next_scheduled(off: Offender, m: Model, ctx: "ArmContext", now: float) -> float:
+    t = ctx.horizon
+    if off.status in ("custody", "remand") and off.status_end < t:
+        t = off.status_end
+    if off.status == "licence" and off.licence_end < t:
+        t = off.licence_end
+    if off.status == "community_order" and off.order_end < t:
+        t = off.order_end
+    if off.case is not None and off.case.court_day < t:
+        t = off.case.court_day
+    if off.on_iom:
+        t = min(t, off.iom_end, off.iom_quiet_end)
+    if off.persist_until > now:
+        t = min(t, off.persist_until)
+    if off.scheduled and off.scheduled[0].day < t:
+        t = max(off.scheduled[0].day, now)
+    since = off.liberty_start
+    if now < since + m.release_window:
+        t = min(t, since + m.release_window)
+    for svc in m.services:
+        if svc.within_days_of_release is not None and now < since + svc.within_days_of_release:
+            t = min(t, since + svc.within_days_of_release)
+    return max(t, now)
+
+
+def _liberty_status(off: Offender, now: float) -> str:
+    if off.licence_end > now + EPS:
+        return "licence"
+    if off.order_end > now + EPS:
+        return "community_order"
+    return "unsupervised"
+
+
+def _handle_scheduled(env, off: Offender, m: Model, ctx: "ArmContext", now: float) -> bool:
+    """Carry out every scheduled event due by ``now``; True if the offender has left."""
+    while off.scheduled and off.scheduled[0].day <= now + EPS:
+        event = off.scheduled.pop(0)
+        if event.event == "release":
+            if off.status in ("custody", "remand"):
+                off.status_end = now
+        elif event.event == "recall":
+            _recall(off, m, ctx, now, days=event.days)
+        elif event.event == "exit":
+            _exit(off, ctx, now, "moved_away")
+            return True
+    if off.case is not None and off.case.court_day <= now + EPS:
+        _court(off, m, ctx, now)
+    if off.status in ("custody", "remand") and off.status_end <= now + EPS:
+        off.status = _liberty_status(off, now)
+        off.custody_reason = None
+        off.liberty_start = now
+    elif off.status == "licence" and off.licence_end <= now + EPS:
+        off.status = _liberty_status(off, now)
+    elif off.status == "community_order" and off.order_end <= now + EPS:
+        off.status = _liberty_status(off, now)
+    if off.on_iom and min(off.iom_end, off.iom_quiet_end) <= now + EPS:
+        off.on_iom = False
+        off.persist_until = now + m.scenario.iom.effects.persist_days_after_deselection
+    return False
+
+
+def _handle_clock(env, off: Offender, m: Model, ctx: "ArmContext", now: float, clock: int) -> bool:
+    if clock == OFFENCE:
+        _offence(off, m, ctx, now)
+    elif clock == LICENCE_BREACH:
+        if off.status == "licence":
+            _recall(off, m, ctx, now)
+    elif clock == ORDER_BREACH:
+        if off.status == "community_order":
+            _order_breach(off, m, ctx, now)
+    elif clock == EXIT:
+        u = off.streams.next(Purpose.EXIT_CAUSE)
+        _exit(off, ctx, now, "died" if u < m.death_share else "moved_away")
+        return True
+    else:
+        j = clock - NEED0
+        if off.needs[j]:
+            off.needs[j] = False
+        else:
+            off.needs[j] = True
+            if off.on_iom:
+                _refer(off, m, ctx, now, 1)
+    return False
+
+
+def _exit(off: Offender, ctx: "ArmContext", now: float, cause: str) -> None:
+    off.status = "exited"
+    off.exited = True
+    off.exit_cause = cause
+
+
+def _refer(off: Offender, m: Model, ctx: "ArmContext", now: float, count: int) -> None:
+    off.referrals += count
+    if m.referral_cost > 0:
+        ctx.add(now, m.item_referral, m.referral_cost * count)
+
+
+def start_iom(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
+    """Put a selected offender on IOM at ``now`` (the IOM arm, day 0)."""
+    eff = m.scenario.iom.effects
+    iom = m.scenario.iom
+    off.on_iom = True
+    off.iom_end = now + iom.max_duration_days if iom.max_duration_days else INF
+    off.iom_quiet_end = (now + iom.deselect_after_offence_free_days
+                         if iom.deselect_after_offence_free_days else INF)
+    s = off.streams
+    off.iom_responder = s.at(Purpose.IOM_RESPONSE, 0) < eff.responder_share
+    mult = eff.offending_multiplier
+    if eff.offending_multiplier_sd > 0 and mult > 0:
+        sigma2 = math.log1p((eff.offending_multiplier_sd / mult) ** 2)
+        z = _STD_NORMAL.inv_cdf(s.at(Purpose.IOM_RESPONSE, 1))
+        mult = math.exp(math.log(mult) - sigma2 / 2 + math.sqrt(sigma2) * z)
+    off.iom_multiplier = mult
+    u = s.at(Purpose.IOM_RESPONSE, 2)
+    off.iom_role = next((i for i, (cum, _, _) in enumerate(m.om_roles) if u < cum),
+                        len(m.om_roles) - 1) if m.om_roles else -1
+    active = sum(off.needs)
+    if active:
+        _refer(off, m, ctx, now, active)
+
+
+# --------------------------------------------------------------------------- criminal justice
+
+def _offence(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
+    n = off.offence_count
+    off.offence_count += 1
+    s = off.streams
+    u = s.at(Purpose.OFFENCE_TYPE, n)
+    kind = 0
+    cum = m.offence_cum_shares
+    while u >= cum[kind]:
+        kind += 1
+    recording = now >= 0
+    if recording:
+        off.offences_by_type[kind] += 1
+        ctx.add(now, m.item_victims[kind], m.offence_victim_cost[kind])
+    p_detect = m.offence_detection[kind]
+    if off.on_iom:
+        p_detect = min(1.0, p_detect * m.scenario.iom.enforcement.detection_multiplier)
+    if s.at(Purpose.DETECTION, n) >= p_detect:
+        return
+    j = m.scenario.justice
+    if recording:
+        off.detected += 1
+    off.last_detection = now
+    if off.on_iom and m.scenario.iom.deselect_after_offence_free_days:
+        off.iom_quiet_end = now + m.scenario.iom.deselect_after_offence_free_days
+    ctx.add(now, m.item_arrest, j.arrest_cost)
+    ctx.add(now, m.item_investigation, m.offence_investigation_cost[kind])
+    u = s.at(Purpose.ARREST_OUTCOME, n)
+    if u >= j.charge_probability:
+        if u < j.charge_probability + j.caution_probability:
+            off.proven.append((now, now))
+        return
+    case = off.case
+    if case is None:
+        court = "crown" if s.at(Purpose.COURT_CHOICE, n) < m.offence_crown[kind] else "magistrates"
+        delay = m.delay_tables[court](s.at(Purpose.COURT_DELAY, off.case_count))
+        case = Case(court, now + delay, off.case_count)
+        off.case_count += 1
+        off.case = case
+    case.offences.append((n, now))
+    if off.status == "licence":
+        p_recall = j.recall.on_charge_probability
+        if off.on_iom:
+            p_recall = min(1.0, p_recall * m.scenario.iom.enforcement.recall_multiplier)
+        if s.at(Purpose.RECALL_ON_CHARGE, n) < p_recall:
+            _recall(off, m, ctx, now)
+            return
+    if off.status in LIBERTY and s.at(Purpose.REMAND, n) < j.remand_probability:
+        off.status = "remand"
+        off.status_end = case.court_day
+        case.remanded_since = now
+
+
+def _court(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
+    case = off.case
+    off.case = None
+    j = m.scenario.justice
+    court = j.crown if case.court == "crown" else j.magistrates
+    ctx.add(now, m.item_court[case.court], court.costs.court)
+    ctx.add(now, m.item_prosecution, court.costs.prosecution)
+    ctx.add(now, m.item_legal_aid, court.costs.legal_aid)
+    s = off.streams
+    convicted = [day for (n, day) in case.offences
+                 if s.at(Purpose.CONVICTION, n if n >= 0 else 10**9 + case.index)
+                 < j.conviction_probability]
+    remand_days = (now - case.remanded_since) if case.remanded_since is not None else 0.0
+    if off.status == "remand":
+        off.status = _liberty_status(off, now)
+        off.liberty_start = now
+        off.status_end = INF
+    if not convicted:
+        return
+    extra = poisson_quantile(j.extra_offences_per_conviction, s.at(Purpose.EXTRA_OFFENCES, case.index))
+    first_day = min(day for (_, day) in case.offences)
+    for day in convicted:
+        off.proven.append((day, now))
+    for _ in range(extra):
+        off.proven.append((first_day, now))
+    off.convictions.append((now, len(convicted) + extra))
+    ctx.add(now, m.item_psr, j.pre_sentence_report_cost)
+    u = s.at(Purpose.SENTENCE, case.index)
+    if u < court.custody_probability:
+        length = m.custody_tables[case.court](s.at(Purpose.SENTENCE_LENGTH, case.index))
+        _imprison(off, m, now, length, credit=remand_days)
+    elif u < court.custody_probability + court.community_order_probability:
+        days = m.order_table(s.at(Purpose.ORDER_LENGTH, case.index))
+        off.order_end = max(off.order_end, now + days)
+        if off.status in LIBERTY:
+            off.status = _liberty_status(off, now)
+
+
+def _imprison(off: Offender, m: Model, now: float, length: float, credit: float = 0.0) -> None:
+    j = m.scenario.justice
+    served = j.release_fraction * length - credit
+    licence = max(length * (1 - j.release_fraction), j.minimum_supervision_after_release_days)
+    off.sentence_days = length
+    if served <= 0:
+        off.licence_end = max(off.licence_end, now + licence)
+        if off.status in LIBERTY:
+            off.status = _liberty_status(off, now)
+        return
+    if off.status == "custody":
+        off.status_end = max(off.status_end, now + served)
+    else:
+        off.status = "custody"
+        off.status_end = now + served
+    off.custody_reason = "sentence"
+    off.licence_end = max(off.licence_end, off.status_end + licence)
+    off.order_end = min(off.order_end, now)
+
+
+def _recall(off: Offender, m: Model, ctx: "ArmContext", now: float, days: float | None = None) -> None:
+    r = m.scenario.justice.recall
+    k = off.recall_count
+    off.recall_count += 1
+    if now >= 0:
+        off.recalls += 1
+    ctx.add(now, m.item_recall_police, r.police_cost)
+    ctx.add(now, m.item_recall_probation, r.probation_cost)
+    s = off.streams
+    if days is None:
+        if s.at(Purpose.RECALL_TYPE, k) < r.fixed_term_share:
+            days = (r.fixed_term_days_short_sentence if off.sentence_days < r.short_sentence_days
+                    else r.fixed_term_days_long_sentence)
+        else:
+            days = m.standard_recall_table(s.at(Purpose.RECALL_LENGTH, k))
+            days = max(min(days, off.licence_end - now), 1.0)
+    if off.status == "custody":
+        off.status_end = max(off.status_end, now + days)
+        return
+    off.status = "custody"
+    off.custody_reason = "recall"
+    off.status_end = now + days
+    if off.licence_end < off.status_end:
+        off.licence_end = off.status_end
+
+
+def _order_breach(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
+    j = m.scenario.justice
+    b = off.breach_count
+    off.breach_count += 1
+    ctx.add(now, m.item_court["magistrates"], j.magistrates.costs.court)
+    if off.streams.at(Purpose.BREACH_OUTCOME, b) < j.breach_custody_probability:
+        length = m.custody_tables["magistrates"](off.streams.at(Purpose.BREACH_OUTCOME, 10**6 + b))
+        off.order_end = now
+        _imprison(off, m, now, length)

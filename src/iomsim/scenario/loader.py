@@ -1,0 +1,466 @@
+"""Load a scenario: safe YAML, ``extends:``, provenance, uprating, overrides, validation.
+
+A scenario file is data. It may ``extends:`` other scenarios (paths relative to it) or parameter
+libraries shipped in the package (by bare name), then override any dotted path. Any mapping may
+carry provenance keys (``source``, ``assumption``, ``calibrated``, ``note``, ``unit``,
+``price_year``); a mapping ``{value: ..., <provenance>}`` stands for its value. Money with a
+``price_year`` other than the scenario's is uprated with the GDP deflator shipped in the package.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+from pydantic import ValidationError
+
+from iomsim.errors import OverrideError, ScenarioError
+from iomsim.scenario.schema import Scenario
+from iomsim.scenario.yamlio import YamlDocument, join_path, read_yaml_file, read_yaml_text
+
+PROVENANCE_KEYS = frozenset({"source", "assumption", "calibrated", "note", "unit", "price_year"})
+LIBRARY_PACKAGE = "iomsim.scenario.library"
+
+
+@dataclass
+class ScenarioMeta:
+    """What the loader knows about a scenario beyond its validated values."""
+
+    file: str
+    folder: Path
+    resolved: dict[str, Any]
+    provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
+    origins: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def hash(self) -> str:
+        return scenario_hash(self.resolved)
+
+
+def scenario_hash(resolved: Mapping[str, Any]) -> str:
+    text = json.dumps(resolved, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def library_names() -> list[str]:
+    """Names of the parameter libraries shipped in the package."""
+    root = resources.files(LIBRARY_PACKAGE)
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_scenario(path: str | Path, overrides: Mapping[str, Any] | Iterable[str] | None = None
+                  ) -> Scenario:
+    """Read, resolve and validate a scenario file.
+
+    ``overrides`` maps dotted paths to values (or is a list of ``path=value`` strings as given
+    to ``--set``); all of them are checked before any is applied.
+    """
+    path = Path(path)
+    merged, origins, provenance = _resolve(path, stack=())
+    if not isinstance(merged, dict):
+        raise ScenarioError("expected a mapping of scenario keys at the top level",
+                            file=path, line=1)
+    meta = ScenarioMeta(file=str(path), folder=path.resolve().parent, resolved={},
+                        provenance=provenance, origins=origins)
+    data = _finish(merged, meta)
+    meta.resolved = data
+    scenario = _validate(data, meta)
+    if overrides:
+        scenario = apply_overrides(scenario, overrides)
+    return scenario
+
+
+def load_scenario_text(text: str, *, file: str = "<string>", folder: str | Path = ".") -> Scenario:
+    """Validate a scenario given as YAML text (``extends:`` resolved relative to ``folder``)."""
+    doc = read_yaml_text(text, file=file)
+    merged, origins, provenance = _resolve_doc(doc, Path(folder) / "_", stack=())
+    if not isinstance(merged, dict):
+        raise ScenarioError("expected a mapping of scenario keys at the top level", file=file)
+    meta = ScenarioMeta(file=file, folder=Path(folder).resolve(), resolved={},
+                        provenance=provenance, origins=origins)
+    meta.resolved = _finish(merged, meta)
+    return _validate(meta.resolved, meta)
+
+
+def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any] | Iterable[str]) -> Scenario:
+    """A new scenario with dotted-path overrides applied; the input is unchanged.
+
+    Every path must name a parameter the schema has; the whole set is validated together, so a
+    bad override leaves nothing half-applied.
+    """
+    meta: ScenarioMeta = scenario.meta
+    pairs = parse_overrides(overrides)
+    data = copy.deepcopy(meta.resolved)
+    origins = dict(meta.origins)
+    for dotted, value in pairs.items():
+        if not schema_has_path(dotted):
+            raise OverrideError(f"no parameter at this path{_suggest_path(dotted)}",
+                                file="--set", path=dotted)
+        _set_path(data, dotted, value)
+        origins[dotted] = ("--set", None)
+    new_meta = ScenarioMeta(file=meta.file, folder=meta.folder, resolved=data,
+                            provenance=meta.provenance, origins=origins,
+                            overrides={**meta.overrides, **pairs})
+    return _validate(data, new_meta, override_paths=set(pairs))
+
+
+def parse_overrides(overrides: Mapping[str, Any] | Iterable[str]) -> dict[str, Any]:
+    if isinstance(overrides, Mapping):
+        return {str(k): v for k, v in overrides.items()}
+    pairs: dict[str, Any] = {}
+    for item in overrides:
+        if "=" not in item:
+            raise OverrideError(f"expected path=value, got {item!r}", file="--set")
+        dotted, text = item.split("=", 1)
+        dotted = dotted.strip()
+        if not dotted:
+            raise OverrideError(f"expected path=value, got {item!r}", file="--set")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            raise OverrideError(f"cannot read value {text!r}; expected a YAML value",
+                                file="--set", path=dotted) from None
+        pairs[dotted] = value
+    return pairs
+
+
+# --------------------------------------------------------------------------- resolution
+
+def _resolve(path: Path, stack: tuple[Path, ...]):
+    doc = read_yaml_file(path)
+    return _resolve_doc(doc, path, stack)
+
+
+def _resolve_doc(doc: YamlDocument, path: Path, stack: tuple[Path, ...]):
+    key = path.resolve()
+    if key in stack:
+        chain = " -> ".join(p.name for p in (*stack, key))
+        raise ScenarioError(f"circular extends: ({chain})", file=doc.file,
+                            line=doc.line_of("extends"), path="extends")
+    data = doc.data
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError(f"expected a mapping at the top level, got {type(data).__name__}",
+                            file=doc.file, line=1)
+    data = dict(data)
+    parents = data.pop("extends", None)
+    if parents is None:
+        parents = []
+    elif isinstance(parents, str):
+        parents = [parents]
+    elif not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
+        raise ScenarioError("expected a name or a list of names of scenarios or libraries",
+                            file=doc.file, line=doc.line_of("extends"), path="extends")
+    merged: dict[str, Any] = {}
+    origins: dict[str, tuple[str, int | None]] = {}
+    provenance: dict[str, dict[str, Any]] = {}
+    for i, parent in enumerate(parents):
+        where = join_path("extends", i) if len(parents) > 1 else "extends"
+        parent_path = _find_parent(parent, path, doc, where)
+        p_data, p_origins, p_prov = _resolve(parent_path, (*stack, key))
+        merged = _merge(merged, p_data)
+        origins.update(p_origins)
+        provenance.update(p_prov)
+    own_origins = {p: (doc.file, line) for p, line in doc.lines.items() if not p.startswith("extends")}
+    own_prov = _collect_provenance(data, "")
+    merged = _merge(merged, data)
+    origins.update(own_origins)
+    provenance.update(own_prov)
+    return merged, origins, provenance
+
+
+def _find_parent(name: str, path: Path, doc: YamlDocument, where: str) -> Path:
+    if name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name:
+        candidate = (path.parent / name)
+        if not candidate.is_file():
+            raise ScenarioError(f"extends a file that does not exist: {name}", file=doc.file,
+                                line=doc.line_of(where), path=where)
+        return candidate
+    lib = resources.files(LIBRARY_PACKAGE) / f"{name}.yaml"
+    if not lib.is_file():
+        close = difflib.get_close_matches(name, library_names(), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else \
+            f"; shipped libraries: {', '.join(library_names())}"
+        raise ScenarioError(f"no parameter library named {name!r}{hint}", file=doc.file,
+                            line=doc.line_of(where), path=where)
+    return Path(str(lib))
+
+
+def _merge(base: Any, top: Any) -> Any:
+    if isinstance(base, dict) and isinstance(top, dict) and not _is_value_leaf(top):
+        out = dict(base)
+        for k, v in top.items():
+            out[k] = _merge(base[k], v) if k in base else copy.deepcopy(v)
+        return out
+    return copy.deepcopy(top)
+
+
+def _is_value_leaf(node: Any) -> bool:
+    return isinstance(node, dict) and "value" in node and set(node) <= PROVENANCE_KEYS | {"value"}
+
+
+def _collect_provenance(node: Any, path: str) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    if isinstance(node, dict):
+        meta = {k: node[k] for k in PROVENANCE_KEYS if k in node and path}
+        if meta:
+            out[path] = meta
+        for k, v in node.items():
+            if k in PROVENANCE_KEYS and path:
+                continue
+            if k == "value" and _is_value_leaf(node):
+                continue
+            out.update(_collect_provenance(v, join_path(path, k)))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out.update(_collect_provenance(v, join_path(path, i)))
+    return out
+
+
+def _finish(merged: dict[str, Any], meta: ScenarioMeta) -> dict[str, Any]:
+    """Strip provenance and uprate money to the scenario's price year."""
+    target = merged.get("price_year")
+    if isinstance(target, dict) and _is_value_leaf(target):
+        target = target["value"]
+    return _strip(merged, "", None, target, meta)
+
+
+def _strip(node: Any, path: str, price_year: Any, target: Any, meta: ScenarioMeta) -> Any:
+    if isinstance(node, dict):
+        if path and "price_year" in node:
+            price_year = node["price_year"]
+        if _is_value_leaf(node):
+            return _strip(node["value"], path, price_year, target, meta)
+        out = {}
+        for k, v in node.items():
+            if path and k in PROVENANCE_KEYS:
+                continue
+            out[k] = _strip(v, join_path(path, k), price_year, target, meta)
+        return out
+    if isinstance(node, list):
+        return [_strip(v, join_path(path, i), price_year, target, meta) for i, v in enumerate(node)]
+    if price_year is not None and target is not None and isinstance(node, (int, float)) \
+            and not isinstance(node, bool) and path_is_money(path):
+        if str(price_year) != str(target):
+            factor = uprating_factor(str(price_year), str(target), meta, path)
+            return float(node) * factor
+    return node
+
+
+def uprating_factor(from_year: str, to_year: str, meta: ScenarioMeta | None = None,
+                    path: str | None = None) -> float:
+    """GDP deflator ratio that takes money from ``from_year`` prices to ``to_year`` prices."""
+    index = gdp_deflator()
+    for year in (from_year, to_year):
+        if year not in index:
+            origin = meta.origins.get(path or "", (meta.file, None)) if meta else (None, None)
+            raise ScenarioError(f"no GDP deflator for price year {year!r}; the shipped index "
+                                f"covers {min(index)} to {max(index)}", file=origin[0],
+                                line=origin[1], path=path)
+    return index[to_year] / index[from_year]
+
+
+@lru_cache(maxsize=1)
+def gdp_deflator() -> dict[str, float]:
+    text = (resources.files(LIBRARY_PACKAGE) / "gdp_deflator.yaml").read_text("utf-8")
+    doc = read_yaml_text(text, file="gdp_deflator.yaml")
+    series = doc.data["gdp_deflator"]
+    return {str(k): float(v["value"] if isinstance(v, dict) else v) for k, v in series.items()}
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = _split_path(dotted)
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        nxt = parts[i + 1]
+        if isinstance(part, int):
+            if not isinstance(node, list) or part >= len(node):
+                raise OverrideError("no list item at this index", file="--set", path=dotted)
+            node = node[part]
+            continue
+        if not isinstance(node, dict):
+            raise OverrideError("cannot set a key inside a value that is not a mapping",
+                                file="--set", path=dotted)
+        if node.get(part) is None:
+            node[part] = [] if isinstance(nxt, int) else {}
+        node = node[part]
+    last = parts[-1]
+    if isinstance(last, int):
+        if not isinstance(node, list) or last >= len(node):
+            raise OverrideError("no list item at this index", file="--set", path=dotted)
+        node[last] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise OverrideError("cannot set a key inside a value that is not a mapping",
+                            file="--set", path=dotted)
+
+
+def _split_path(dotted: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for chunk in dotted.split("."):
+        while "[" in chunk:
+            head, rest = chunk.split("[", 1)
+            if head:
+                parts.append(head)
+            idx, chunk = rest.split("]", 1)
+            parts.append(int(idx))
+        if chunk:
+            parts.append(chunk)
+    return parts
+
+
+# --------------------------------------------------------------------------- schema paths
+
+@lru_cache(maxsize=1)
+def _json_schema() -> dict[str, Any]:
+    return Scenario.model_json_schema()
+
+
+def _deref(node: dict[str, Any]) -> dict[str, Any]:
+    root = _json_schema()
+    while True:
+        if "$ref" in node:
+            node = root["$defs"][node["$ref"].split("/")[-1]]
+            continue
+        for combo in ("anyOf", "allOf", "oneOf"):
+            if combo in node:
+                options = [_deref(o) for o in node[combo] if o.get("type") != "null"]
+                objects = [o for o in options if o.get("type") in ("object", "array")
+                           or "properties" in o]
+                node = (objects or options or [{}])[0]
+                break
+        else:
+            return node
+
+
+def schema_node(dotted: str) -> dict[str, Any] | None:
+    """The JSON-schema node that a dotted path names, or None if the schema has no such path."""
+    try:
+        parts = _split_path(dotted)
+    except (ValueError, IndexError):
+        return None
+    node = _deref(_json_schema())
+    for part in parts:
+        if isinstance(part, int):
+            if node.get("type") != "array":
+                return None
+            node = _deref(node.get("items", {}))
+            continue
+        props = node.get("properties")
+        if props is not None and part in props:
+            node = _deref(props[part])
+        elif isinstance(node.get("additionalProperties"), dict):
+            names = node.get("propertyNames", {})
+            if "enum" in names and part not in names["enum"]:
+                return None
+            node = _deref(node["additionalProperties"])
+        else:
+            return None
+    return node
+
+
+def schema_has_path(dotted: str) -> bool:
+    return schema_node(dotted) is not None
+
+
+def allowed_keys(dotted_parent: str) -> list[str]:
+    node = schema_node(dotted_parent) if dotted_parent else _deref(_json_schema())
+    if node is None:
+        return []
+    keys = list(node.get("properties", {}))
+    keys += list(node.get("propertyNames", {}).get("enum", []))
+    return keys
+
+
+def path_is_money(dotted: str) -> bool:
+    """True when the schema says the value at this path is money (uprated by price year)."""
+    node = schema_node(dotted)
+    return bool(node and node.get("x-money"))
+
+
+def _suggest_path(dotted: str) -> str:
+    parts = _split_path(dotted)
+    for cut in range(len(parts), 0, -1):
+        parent = ".".join(str(p) for p in parts[:cut - 1] if isinstance(p, str))
+        if schema_has_path(parent) or not parent:
+            last = parts[cut - 1]
+            if isinstance(last, str):
+                close = difflib.get_close_matches(last, allowed_keys(parent), n=1)
+                if close:
+                    fixed = (parent + "." if parent else "") + close[0]
+                    return f"; did you mean {fixed!r}?"
+            break
+    return ""
+
+
+# --------------------------------------------------------------------------- validation
+
+def _validate(data: dict[str, Any], meta: ScenarioMeta,
+              override_paths: set[str] | None = None) -> Scenario:
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise _to_scenario_error(exc, meta, override_paths) from None
+    scenario._meta = meta
+    return scenario
+
+
+def _to_scenario_error(exc: ValidationError, meta: ScenarioMeta,
+                       override_paths: set[str] | None) -> ScenarioError:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = [p for p in first["loc"] if not (isinstance(p, str) and (
+        p.startswith("function-after") or p in ("int", "float", "str", "bool") or "[" in p))]
+    dotted = ""
+    for part in loc:
+        dotted = join_path(dotted, part)
+    kind = first["type"]
+    msg = first["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if kind == "extra_forbidden":
+        parent = dotted.rsplit(".", 1)[0] if "." in dotted else ""
+        parent_generic = ".".join(p for p in _split_path(parent) if isinstance(p, str)) if parent else ""
+        key = str(loc[-1]) if loc else ""
+        close = difflib.get_close_matches(key, allowed_keys(parent_generic), n=1)
+        msg = f"unknown key {key!r}" + (f"; did you mean {close[0]!r}?" if close else
+                                        f"; expected one of: {', '.join(allowed_keys(parent_generic))}")
+    elif kind == "missing":
+        msg = f"missing required key {str(loc[-1])!r}" if loc else "missing required key"
+    elif kind in ("literal_error", "enum"):
+        msg = f"got {first.get('input')!r}; {msg[0].lower() + msg[1:]}"
+    elif kind in ("finite_number",):
+        msg = f"got {first.get('input')!r}; expected a finite number (not NaN or infinity)"
+    else:
+        got = first.get("input")
+        if not isinstance(got, (dict, list)) and kind not in ("value_error", "assertion_error"):
+            msg = f"got {got!r}; {msg[0].lower() + msg[1:]}"
+    if len(errors) > 1:
+        msg += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    origin = _origin_of(dotted, meta)
+    if override_paths and any(dotted == p or dotted.startswith(p + ".") or p.startswith(dotted + ".")
+                              for p in override_paths):
+        origin = ("--set", None)
+    return ScenarioError(msg, file=origin[0], line=origin[1], path=dotted or None)
+
+
+def _origin_of(dotted: str, meta: ScenarioMeta) -> tuple[str, int | None]:
+    path = dotted
+    while True:
+        if path in meta.origins:
+            return meta.origins[path]
+        if not path:
+            return (meta.file, None)
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""

@@ -1,0 +1,477 @@
+"""The scenario schema: what a YAML scenario may say, checked with pydantic.
+
+Conventions: rates, probabilities, shares and the discount rate are fractions (0.19, never 19);
+money is in pounds at the scenario's ``price_year``; durations are in days unless the name says
+otherwise; rates are per year at liberty. Unknown keys are refused.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from typing import Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+NEEDS: tuple[str, ...] = (
+    "accommodation", "education_training_employment", "finance", "relationships",
+    "lifestyle_associates", "drugs", "alcohol", "emotional_wellbeing", "thinking_behaviour",
+    "attitudes",
+)
+STATUSES: tuple[str, ...] = ("custody", "remand", "licence", "community_order", "unsupervised")
+AT_LIBERTY: tuple[str, ...] = ("licence", "community_order", "unsupervised")
+CORE_AGENCIES: tuple[str, ...] = (
+    "police", "probation", "prison", "courts", "housing", "nhs", "drug_alcohol_treatment",
+    "local_authority", "vcs",
+)
+VICTIMS = "victims"
+
+Need = Literal[
+    "accommodation", "education_training_employment", "finance", "relationships",
+    "lifestyle_associates", "drugs", "alcohol", "emotional_wellbeing", "thinking_behaviour",
+    "attitudes",
+]
+Status = Literal["custody", "remand", "licence", "community_order", "unsupervised"]
+
+
+def _fraction(value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        if 1.0 < value <= 100.0:
+            raise ValueError(f"expected a fraction between 0 and 1; {value:g} looks like a "
+                             f"percent (write {value / 100:g})")
+        raise ValueError(f"expected a fraction between 0 and 1, got {value:g}")
+    return value
+
+
+def _non_negative(value: float) -> float:
+    if value < 0:
+        raise ValueError(f"expected a number >= 0, got {value:g}")
+    return value
+
+
+def _positive(value: float) -> float:
+    if not value > 0:
+        raise ValueError(f"expected a number > 0, got {value:g}")
+    return value
+
+
+def _identifier(value: str) -> str:
+    if not value or not all(c.islower() or c.isdigit() or c == "_" for c in value) \
+            or not value[0].isalpha():
+        raise ValueError(f"expected a lower-case name of letters, digits and _, got {value!r}")
+    if value == VICTIMS:
+        raise ValueError("'victims' is reserved for the cost of crime; name an agency")
+    return value
+
+
+Fraction = Annotated[float, AfterValidator(_fraction)]
+NonNegative = Annotated[float, AfterValidator(_non_negative)]
+Positive = Annotated[float, AfterValidator(_positive)]
+Money = Annotated[float, AfterValidator(_non_negative), Field(json_schema_extra={"x-money": True})]
+Days = Annotated[float, AfterValidator(_non_negative)]
+RatePerYear = Annotated[float, AfterValidator(_non_negative)]
+Multiplier = Annotated[float, AfterValidator(_non_negative)]
+Agency = Annotated[str, AfterValidator(_identifier)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
+
+
+def _check_shares(shares: dict[str, float], what: str, *, total: float | None = 1.0) -> None:
+    s = sum(shares.values())
+    if total is not None and not math.isclose(s, total, abs_tol=1e-6):
+        raise ValueError(f"{what} must sum to 1, they sum to {s:.6g}")
+    if total is None and s > 1.0 + 1e-9:
+        raise ValueError(f"{what} must sum to at most 1, they sum to {s:.6g}")
+
+
+class Distribution(Strict):
+    """A distribution of a non-negative quantity, given by its moments or bounds.
+
+    ``fixed`` (value), ``normal``/``lognormal``/``gamma`` (mean, sd), ``beta`` (mean, sd; for
+    quantities in (0, 1)), ``uniform`` (low, high), ``triangular`` (low, mode, high),
+    ``poisson`` and ``negative_binomial`` (mean, and sd > sqrt(mean) for the latter). ``low`` and
+    ``high`` also truncate ``normal``, ``lognormal`` and ``gamma`` draws (by clipping).
+    """
+
+    distribution: Literal["fixed", "normal", "lognormal", "gamma", "beta", "uniform",
+                          "triangular", "poisson", "negative_binomial"]
+    value: float | None = None
+    mean: float | None = None
+    sd: NonNegative | None = None
+    low: float | None = None
+    mode: float | None = None
+    high: float | None = None
+
+    @model_validator(mode="after")
+    def _needs(self) -> "Distribution":
+        need = {
+            "fixed": ("value",), "normal": ("mean", "sd"), "lognormal": ("mean", "sd"),
+            "gamma": ("mean", "sd"), "beta": ("mean", "sd"), "uniform": ("low", "high"),
+            "triangular": ("low", "mode", "high"), "poisson": ("mean",),
+            "negative_binomial": ("mean", "sd"),
+        }[self.distribution]
+        missing = [k for k in need if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"a {self.distribution} distribution needs {', '.join(need)}; "
+                             f"missing {', '.join(missing)}")
+        if self.distribution in ("lognormal", "gamma", "poisson", "negative_binomial") \
+                and self.mean is not None and self.mean <= 0:
+            raise ValueError(f"a {self.distribution} distribution needs mean > 0")
+        if self.distribution == "beta":
+            assert self.mean is not None and self.sd is not None
+            if not 0 < self.mean < 1:
+                raise ValueError("a beta distribution needs 0 < mean < 1")
+            if self.sd ** 2 >= self.mean * (1 - self.mean):
+                raise ValueError("a beta distribution needs sd^2 < mean*(1-mean)")
+        if self.distribution == "negative_binomial":
+            assert self.mean is not None and self.sd is not None
+            if self.sd ** 2 <= self.mean:
+                raise ValueError("a negative_binomial needs sd^2 > mean (else use poisson)")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ValueError("low must not exceed high")
+        if self.distribution == "triangular":
+            assert self.low is not None and self.mode is not None and self.high is not None
+            if not self.low <= self.mode <= self.high:
+                raise ValueError("a triangular distribution needs low <= mode <= high")
+        return self
+
+
+class Profile(Strict):
+    """How offenders are generated at the start of the pre-period."""
+
+    male_share: Fraction = 0.9
+    age: Distribution
+    ogrs: Distribution = Field(description="OGRS: probability of a proven reoffence within two "
+                                           "years at liberty (a fraction)")
+    previous_convictions: Distribution
+    frailty_variance: NonNegative = Field(
+        0.0, description="variance of a gamma(mean 1) multiplier on each offender's offending "
+                         "rate: variation beyond OGRS")
+    needs: dict[Need, Fraction] = Field(default_factory=dict,
+                                        description="prevalence of each OASys need area")
+    need_correlation: Fraction = Field(0.0, description="correlation between need areas "
+                                                        "(one latent factor, Gaussian copula)")
+    status: dict[Status, Fraction] = Field(description="share of offenders in each status at the "
+                                                       "start; must sum to 1")
+    custody_days_remaining: Distribution | None = None
+    remand_days_remaining: Distribution | None = None
+    licence_days_remaining: Distribution | None = None
+    community_order_days_remaining: Distribution | None = None
+
+    @model_validator(mode="after")
+    def _shares(self) -> "Profile":
+        _check_shares(self.status, "status shares")
+        for status, field in (("custody", "custody_days_remaining"),
+                              ("remand", "remand_days_remaining"),
+                              ("licence", "licence_days_remaining"),
+                              ("community_order", "community_order_days_remaining")):
+            if self.status.get(status, 0) > 0 and getattr(self, field) is None:
+                raise ValueError(f"status {status} has a share but {field} is not given")
+        return self
+
+
+class ScheduledEvent(Strict):
+    """An event fixed in advance for one offender (the case study's release and recall)."""
+
+    day: float
+    event: Literal["release", "recall", "exit"]
+    days: Days | None = Field(None, description="for recall: days in custody (default: drawn)")
+
+
+class OffenderRecord(Strict):
+    """One offender given explicitly, instead of drawn from a profile."""
+
+    id: str
+    sex: Literal["male", "female"] = "male"
+    age: Annotated[float, AfterValidator(_positive)]
+    ogrs: Fraction
+    previous_convictions: NonNegative = 0
+    frailty: Positive = 1.0
+    needs: list[Need] = Field(default_factory=list)
+    status: Status = "unsupervised"
+    status_days_remaining: Days = 0.0
+    licence_days_after_release: Days | None = Field(None, description="licence length after "
+                                                    "release from custody (default: a year or "
+                                                    "the minimum supervision)")
+    scheduled_events: list[ScheduledEvent] = Field(default_factory=list)
+
+
+class Cohort(Strict):
+    """Where offenders come from: a generated population, a CSV of records, or a list."""
+
+    size: Annotated[int, Field(ge=1)] | None = None
+    profile: Profile | None = None
+    from_csv: str | None = Field(None, description="CSV of anonymised records, relative to "
+                                                   "the scenario file's folder")
+    allow_outside_folder: bool = Field(False, description="allow from_csv to name a file outside "
+                                                          "the scenario's folder tree")
+    offenders: list[OffenderRecord] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Cohort":
+        given = [k for k in ("profile", "from_csv", "offenders") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of profile, from_csv or offenders; got "
+                             + (", ".join(given) or "none"))
+        if self.profile is not None and self.size is None:
+            raise ValueError("a generated cohort needs size")
+        if self.offenders is not None and len(self.offenders) == 0:
+            raise ValueError("the cohort is empty; list at least one offender")
+        return self
+
+
+class Selection(Strict):
+    """IOM selection at day 0, after the pre-period."""
+
+    cohort_size: Annotated[int, Field(ge=1)] = Field(description="how many to select (the best-"
+                                                                 "ranked eligible offenders)")
+    ogrs_min: Fraction = 0.0
+    min_needs: Annotated[int, Field(ge=0)] = 0
+    min_convictions_pre_period: Annotated[int, Field(ge=0)] = 0
+    statuses: list[Status] = Field(default_factory=lambda: list(STATUSES))
+    rank_by: Literal["convictions_pre_period", "ogrs"] = "convictions_pre_period"
+
+
+class OffenceType(Strict):
+    share: Fraction = Field(description="share of offences of this type")
+    detection_probability: Fraction
+    crown_court_probability: Fraction = 0.0
+    cost_of_crime: Money = Field(0.0, description="cost to victims and society per offence, "
+                                                  "excluding the criminal justice response")
+    police_investigation_cost: Money = Field(0.0, description="police cost per detected offence "
+                                                              "beyond arrest and custody")
+
+
+class Offending(Strict):
+    offence_types: dict[str, OffenceType]
+    release_multiplier: Multiplier = Field(1.0, description="offending rate multiplier in the "
+                                                            "first release_window_days at liberty")
+    release_window_days: Days = 0.0
+    need_multipliers: dict[Need, Multiplier] = Field(
+        default_factory=dict, description="offending rate multiplier while a need is active")
+
+    @model_validator(mode="after")
+    def _mix(self) -> "Offending":
+        if not self.offence_types:
+            raise ValueError("offence_types must name at least one offence type")
+        _check_shares({k: v.share for k, v in self.offence_types.items()}, "offence type shares")
+        for name in self.offence_types:
+            _identifier(name)
+        return self
+
+
+class CourtCosts(Strict):
+    court: Money = 0.0
+    prosecution: Money = 0.0
+    legal_aid: Money = 0.0
+
+
+class CourtSentencing(Strict):
+    custody_probability: Fraction
+    community_order_probability: Fraction
+    custody_days: Distribution
+    delay_days: Distribution
+    costs: CourtCosts = Field(default_factory=CourtCosts)
+
+    @model_validator(mode="after")
+    def _shares(self) -> "CourtSentencing":
+        _check_shares({"custody": self.custody_probability,
+                       "community_order": self.community_order_probability},
+                      "custody_probability + community_order_probability", total=None)
+        return self
+
+
+class Recall(Strict):
+    on_charge_probability: Fraction = Field(0.0, description="chance a charge on licence recalls")
+    fixed_term_share: Fraction = 0.5
+    fixed_term_days_short_sentence: Days = 14.0
+    fixed_term_days_long_sentence: Days = 28.0
+    short_sentence_days: Days = Field(365.0, description="sentences shorter than this get the "
+                                                         "short fixed term")
+    standard_days: Distribution
+    police_cost: Money = 0.0
+    probation_cost: Money = 0.0
+
+
+class Justice(Strict):
+    arrest_cost: Money = Field(0.0, description="police arrest and custody, per detection")
+    charge_probability: Fraction
+    caution_probability: Fraction = 0.0
+    remand_probability: Fraction = 0.0
+    conviction_probability: Fraction
+    extra_offences_per_conviction: NonNegative = Field(
+        0.0, description="mean of a Poisson count of further offences dealt with at the same "
+                         "appearance (taken into consideration)")
+    magistrates: CourtSentencing
+    crown: CourtSentencing
+    release_fraction: Fraction = 0.5
+    minimum_supervision_after_release_days: Days = Field(
+        0.0, description="licence plus post-sentence supervision lasts at least this long")
+    community_order_days: Distribution
+    licence_breach_rate_per_year: RatePerYear = 0.0
+    community_order_breach_rate_per_year: RatePerYear = 0.0
+    breach_custody_probability: Fraction = 0.0
+    recall: Recall
+    prison_cost_per_day: Money
+    licence_cost_per_year: Money = 0.0
+    community_order_cost_per_year: Money = 0.0
+    pre_sentence_report_cost: Money = 0.0
+
+    @model_validator(mode="after")
+    def _outcomes(self) -> "Justice":
+        _check_shares({"charge": self.charge_probability, "caution": self.caution_probability},
+                      "charge_probability + caution_probability", total=None)
+        return self
+
+
+class Exits(Strict):
+    death_rate_per_year: RatePerYear = 0.0
+    move_away_rate_per_year: RatePerYear = 0.0
+
+
+class NeedDynamics(Strict):
+    resolution_rate_per_year: RatePerYear = 0.0
+    relapse_rate_per_year: RatePerYear = 0.0
+
+
+class Service(Strict):
+    """A service offenders use while eligible, paid by one agency.
+
+    Eligible while the offender's status is in ``statuses``, any of ``needs_any`` is active (or
+    always, when empty) and, if given, within ``within_days_of_release`` of release. Whether an
+    offender uses it is drawn once per offender (``uptake``); within a ``group`` the options are
+    exclusive and their uptakes are shares. Cost accrues by duration (``cost_per_day``) and by
+    expected contacts (``contacts_per_year`` x ``cost_per_contact``).
+    """
+
+    agency: Agency
+    item: str | None = None
+    statuses: list[Status] = Field(default_factory=lambda: list(AT_LIBERTY))
+    needs_any: list[Need] = Field(default_factory=list)
+    within_days_of_release: Days | None = None
+    uptake: Fraction = 1.0
+    iom_uptake: Fraction | None = Field(None, description="uptake while on IOM (pathway "
+                                                          "referral); default: uptake")
+    group: str | None = None
+    cost_per_day: Money = 0.0
+    contacts_per_year: RatePerYear = 0.0
+    cost_per_contact: Money = 0.0
+    capacity_per_1000: Positive | None = Field(None, description="places per 1,000 offenders "
+                                                                 "simulated; none = unlimited")
+    need_resolution_multiplier: dict[Need, Multiplier] = Field(default_factory=dict)
+
+
+class OffenderManager(Strict):
+    agency: Agency
+    share: Fraction = Field(description="share of IOM offenders managed by this role")
+    annual_cost: Money = Field(description="salary and on-costs of one offender manager a year")
+    caseload: Positive
+
+
+class Attendee(Strict):
+    agency: Agency
+    hours: NonNegative
+    hourly_cost: Money
+
+
+class CaseConferences(Strict):
+    per_year: NonNegative = 0.0
+    offenders_per_conference: Positive = 1.0
+    attendees: list[Attendee] = Field(default_factory=list)
+
+
+class Enforcement(Strict):
+    cost_per_offender_year: Money = 0.0
+    agency: Agency = "police"
+    detection_multiplier: Multiplier = 1.0
+    recall_multiplier: Multiplier = 1.0
+
+
+class PathwayReferrals(Strict):
+    cost_per_referral: Money = 0.0
+    agency: Agency = "vcs"
+    need_resolution_multiplier: Multiplier = 1.0
+
+
+class IomEffects(Strict):
+    offending_multiplier: Multiplier = Field(1.0, description="offending rate multiplier for "
+                                                              "responders while on IOM")
+    offending_multiplier_sd: NonNegative = Field(0.0, description="spread of the multiplier "
+                                                                  "among responders (lognormal)")
+    responder_share: Fraction = 1.0
+    persist_days_after_deselection: Days = 0.0
+
+
+class Iom(Strict):
+    max_duration_days: Positive | None = None
+    deselect_after_offence_free_days: Positive | None = None
+    offender_managers: list[OffenderManager] = Field(default_factory=list)
+    case_conferences: CaseConferences = Field(default_factory=CaseConferences)
+    co_location_cost_per_offender_year: dict[Agency, Money] = Field(default_factory=dict)
+    enforcement: Enforcement = Field(default_factory=Enforcement)
+    pathway_referrals: PathwayReferrals = Field(default_factory=PathwayReferrals)
+    effects: IomEffects = Field(default_factory=IomEffects)
+
+    @model_validator(mode="after")
+    def _manager_shares(self) -> "Iom":
+        if self.offender_managers:
+            _check_shares({f"{i}": m.share for i, m in enumerate(self.offender_managers)},
+                          "offender manager shares")
+        return self
+
+
+class Economics(Strict):
+    benefit_agencies: list[Agency] = Field(
+        default_factory=lambda: ["police", "courts", "prison", "probation"],
+        description="agencies whose averted costs count as benefit (criminal justice)")
+    include_victims_in_benefit: bool = True
+
+
+class Limits(Strict):
+    max_offenders: Annotated[int, Field(ge=1)] = 1_000_000
+
+
+class Scenario(Strict):
+    """A whole scenario, after ``extends:`` and overrides are resolved."""
+
+    _meta: Any = PrivateAttr(default=None)
+
+    name: str
+    description: str = ""
+    price_year: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")] = Field(
+        description="financial year of all money, e.g. 2011-12")
+    start_date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] = "2010-11-01"
+    horizon_years: Annotated[float, Field(gt=0, le=50)] = 5.0
+    pre_period_months: Annotated[float, Field(ge=0, le=120)] = 24.0
+    discount_rate: Fraction = 0.035
+    cohort: Cohort
+    selection: Selection | None = None
+    offending: Offending
+    justice: Justice
+    needs: dict[Need, NeedDynamics] = Field(default_factory=dict)
+    services: dict[str, Service] = Field(default_factory=dict)
+    iom: Iom = Field(default_factory=Iom)
+    exits: Exits = Field(default_factory=Exits)
+    economics: Economics = Field(default_factory=Economics)
+    limits: Limits = Field(default_factory=Limits)
+
+    @property
+    def meta(self) -> Any:
+        """The loader's :class:`~iomsim.scenario.loader.ScenarioMeta` (file, provenance, hash)."""
+        return self._meta
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Scenario":
+        for name in self.services:
+            _identifier(name)
+        if self.cohort.size is not None and self.cohort.size > self.limits.max_offenders:
+            raise ValueError(f"cohort.size {self.cohort.size:,} is above limits.max_offenders "
+                             f"({self.limits.max_offenders:,})")
+        if self.cohort.profile is not None and self.selection is not None \
+                and self.cohort.size is not None and self.selection.cohort_size > self.cohort.size:
+            raise ValueError(f"selection.cohort_size {self.selection.cohort_size} is larger than "
+                             f"cohort.size {self.cohort.size}")
+        return self

@@ -1,0 +1,154 @@
+"""Safe YAML reading that remembers where every value came from.
+
+PyYAML's ``SafeLoader`` builds no Python objects beyond plain data; on top of it this module
+refuses duplicate keys, non-standard tags, alias expansion beyond a budget ("billion laughs"),
+oversized files and binary data, and returns a map from each dotted YAML path to its line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from iomsim.errors import ScenarioError
+
+MAX_FILE_BYTES = 2_000_000
+MAX_NODES = 200_000
+
+_STANDARD_TAGS = {
+    "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp",
+}
+
+
+def join_path(parent: str, key: str | int) -> str:
+    """Dotted path of a child: ``a.b`` for a mapping key, ``a[3]`` for a list item."""
+    if isinstance(key, int):
+        return f"{parent}[{key}]"
+    return f"{parent}.{key}" if parent else str(key)
+
+
+@dataclass
+class YamlDocument:
+    """Plain data read from one YAML source, with the line of every path in it."""
+
+    data: Any
+    file: str
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def line_of(self, path: str) -> int | None:
+        """Line of ``path`` or of its nearest ancestor that has one."""
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return None
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+
+
+def read_yaml_file(path: str | Path) -> YamlDocument:
+    """Read a YAML file safely; every failure is a one-line :class:`ScenarioError`."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError("file not found", file=path) from None
+    except IsADirectoryError:
+        raise ScenarioError("is a folder, expected a YAML file", file=path) from None
+    except OSError as exc:
+        raise ScenarioError(f"cannot be read ({exc.strerror})", file=path) from None
+    return read_yaml_text(raw, file=str(path))
+
+
+def read_yaml_text(raw: bytes | str, *, file: str = "<string>") -> YamlDocument:
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8")
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError(f"file is {len(raw):,} bytes, more than the {MAX_FILE_BYTES:,} allowed "
+                            "for a scenario", file=file)
+    if b"\x00" in raw:
+        raise ScenarioError("binary data (a NUL byte), expected a UTF-8 YAML text file", file=file)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"not UTF-8 text (byte {exc.start}), expected a UTF-8 YAML file",
+                            file=file) from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or "invalid YAML"
+        lines = text.splitlines()
+        bad_line = lines[mark.line] if mark is not None and mark.line < len(lines) else ""
+        if "\t" in bad_line or "tab" in problem.lower():
+            problem = "a tab character; YAML indentation must use spaces"
+        raise ScenarioError(f"malformed YAML: {problem}", file=file, line=line) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"malformed YAML: {exc}", file=file) from None
+    finally:
+        loader.dispose()
+    doc = YamlDocument(data=None, file=file)
+    if node is None:
+        return doc
+    budget = [MAX_NODES]
+    doc.data = _build(node, "", doc, loader, budget)
+    return doc
+
+
+def _build(node: yaml.Node, path: str, doc: YamlDocument, loader: yaml.SafeLoader,
+           budget: list[int]) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ScenarioError(f"more than {MAX_NODES:,} values after expanding aliases "
+                            "(an alias bomb?); expected a plain scenario", file=doc.file,
+                            line=node.start_mark.line + 1, path=path or None)
+    line = node.start_mark.line + 1
+    doc.lines.setdefault(path, line)
+    if node.tag not in _STANDARD_TAGS:
+        raise ScenarioError(f"YAML tag {node.tag!r} is not allowed; expected plain data "
+                            "(mappings, lists, numbers, text)", file=doc.file, line=line,
+                            path=path or None)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise ScenarioError("merge keys (<<) are not supported; write the values out or "
+                                    "use extends:", file=doc.file,
+                                    line=key_node.start_mark.line + 1, path=path or None)
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ScenarioError("a mapping key must be plain text", file=doc.file,
+                                    line=key_node.start_mark.line + 1, path=path or None)
+            key = _scalar(key_node, path, doc, loader)
+            if not isinstance(key, str):
+                key = str(key)
+            child = join_path(path, key)
+            if key in out:
+                raise ScenarioError(f"duplicate key {key!r} (first on line {doc.lines[child]})",
+                                    file=doc.file, line=key_node.start_mark.line + 1,
+                                    path=child)
+            doc.lines[child] = key_node.start_mark.line + 1
+            out[key] = _build(value_node, child, doc, loader, budget)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, join_path(path, i), doc, loader, budget)
+                for i, item in enumerate(node.value)]
+    return _scalar(node, path, doc, loader)
+
+
+def _scalar(node: yaml.Node, path: str, doc: YamlDocument, loader: yaml.SafeLoader) -> Any:
+    try:
+        value = loader.construct_object(node, deep=True)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"bad value: {getattr(exc, 'problem', exc)}", file=doc.file,
+                            line=node.start_mark.line + 1, path=path or None) from None
+    # Dates are kept as ISO text so that every value is plain JSON-compatible data.
+    if hasattr(value, "isoformat"):
+        value = value.isoformat()
+    return value
