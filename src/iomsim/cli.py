@@ -1,0 +1,191 @@
+"""The ``iomsim`` command line. It parses, calls the public API, and maps input errors to a
+one-line message and exit status 2 (never a traceback)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from iomsim.errors import InputError, IomsimError, ResultsExistError
+
+EXIT_INPUT = 2
+
+# Modules that add their own subcommands: each has register(subparsers).
+PLUGIN_MODULES = ("iomsim.experiments.cli", "iomsim.reporting.cli")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, status 2, as for every other input error
+        self.print_usage(sys.stderr)
+        raise SystemExit(_fail(f"{self.prog}: {message}"))
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_INPUT
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from iomsim import __version__
+    from iomsim.runner import DEFAULT_REPS, DEFAULT_SEED
+
+    parser = _Parser(prog="iomsim", description="Microsimulation of offender costs with and "
+                                                 "without Integrated Offender Management.")
+    parser.add_argument("--version", action="version", version=f"iomsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("validate", help="check a scenario file and say what is wrong")
+    p.add_argument("scenario", type=Path)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("run", help="simulate a scenario, with and without IOM")
+    p.add_argument("scenario", type=Path)
+    p.add_argument("--reps", type=_positive_int, default=DEFAULT_REPS)
+    p.add_argument("--seed", type=_non_negative_int, default=DEFAULT_SEED)
+    p.add_argument("--out", type=Path, default=None,
+                   help="results folder (default: results/<scenario file name>)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    p.add_argument("--jobs", type=_positive_int, default=None,
+                   help="processes to use (default: all cores); results do not depend on it")
+    p.add_argument("--force", action="store_true", help="replace existing results")
+    p.add_argument("--report", action="store_true", help="also write report.html and results.xlsx")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of a scenario file")
+    p.set_defaults(func=cmd_schema)
+
+    for name in PLUGIN_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value
+
+
+def cmd_validate(args) -> int:
+    from iomsim import load_scenario
+
+    scenario = load_scenario(args.scenario, overrides=args.overrides)
+    print(f"{args.scenario}: valid ({scenario.name}; hash {scenario.meta.hash[:12]})")
+    return 0
+
+
+def cmd_schema(args) -> int:
+    from iomsim.scenario.schema import Scenario
+
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "iomsim scenario"
+    print(json.dumps(schema, indent=2))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from iomsim import load_scenario, run
+    from iomsim.runner import default_jobs
+
+    scenario = load_scenario(args.scenario, overrides=args.overrides)
+    out = args.out or Path("results") / args.scenario.stem
+    if out.exists() and any(out.iterdir()) and not args.force:
+        raise ResultsExistError(f"{out} already holds results; use --force to replace them")
+    jobs = args.jobs or default_jobs()
+    results = run(scenario, reps=args.reps, seed=args.seed, jobs=jobs,
+                  progress=False if args.no_progress else None)
+    results.write(out, force=args.force)
+    if args.report:
+        from iomsim.reporting.report import write_report
+
+        write_report(out)
+    print(summary_text(results, out))
+    return 0
+
+
+def summary_text(results, out: Path) -> str:
+    """A short plain-text summary of a run for the terminal."""
+    m = results.manifest
+    cba = results.costs_by_agency
+    lines = [f"{m['scenario_name']}: {m['reps']} replications, seed {m['seed']}, "
+             f"cohort {int(sum(m['cohort_size']) / max(1, len(m['cohort_size'])))} offenders, "
+             f"{results.costs['year'].max()} years"]
+    lines.append("")
+    lines.append(f"{'Five-year cost (discounted, £)':<34}{'non-IOM':>14}{'IOM':>14}{'change':>14}")
+    agencies = [a for a in cba["agency"].unique()]
+    for agency in agencies:
+        a = cba[cba["agency"] == agency].set_index("arm")["discounted_cost"]
+        base, iom = float(a.get("non_iom", 0.0)), float(a.get("iom", 0.0))
+        if base == 0 and iom == 0:
+            continue
+        label = "victims and society" if agency == "victims" else agency
+        lines.append(f"  {label:<32}{base:>14,.0f}{iom:>14,.0f}{iom - base:>+14,.0f}")
+    lines.append("")
+    for name, label in (("reconviction_rate_24m_before", "reconvicted in 24 months before"),
+                        ("reconviction_rate_24m", "reconvicted in 24 months after"),
+                        ("convictions_per_offender_12m", "convictions per offender, 12 months"),
+                        ("actual_vs_predicted_reduction", "actual vs predicted reduction")):
+        try:
+            base, iom = results.metric(name, "non_iom"), results.metric(name, "iom")
+        except KeyError:
+            continue
+        lines.append(f"  {label:<40}{base:>10.3f}{iom:>10.3f}")
+    try:
+        bpp = results.metric("benefit_per_pound")
+        cost = results.metric("iom_cost")
+        lines.append("")
+        lines.append(f"  IOM spend (discounted): £{cost:,.0f}; benefit per £1: £{bpp:.2f}")
+    except KeyError:
+        pass
+    lines.append("")
+    lines.append(f"Results written to {out}/")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        func: Callable[[argparse.Namespace], int] = args.func
+        return func(args)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_INPUT
+    except InputError as exc:
+        return _fail(str(exc))
+    except ResultsExistError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        print("interrupted; no results were written", file=sys.stderr)
+        return 130
+    except IomsimError as exc:
+        return _fail(str(exc))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

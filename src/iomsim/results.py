@@ -1,0 +1,347 @@
+"""Tidy results tables, summaries with intervals, discounting, and the results folder.
+
+Every table is long, with documented id columns; see the README's "Results directory" section.
+Numbers are reduced in replication order and written at a fixed precision, so the same scenario,
+seed and replications give byte-identical CSVs however many processes ran them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from iomsim.engine.model import ItemRegistry
+from iomsim.engine.simulation import ARMS, MONTH, ReplicationResult
+from iomsim.errors import ResultsExistError
+from iomsim.scenario.schema import CORE_AGENCIES, VICTIMS, Scenario
+
+SUMMARY_COLUMNS = ["value", "lo", "hi", "p025", "p975"]
+CSV_FLOAT_FORMAT = "%.6f"
+RESULT_FILES = ("costs.parquet", "costs_by_agency.csv", "outcomes.csv", "economics.csv",
+                "survival.csv", "population.csv", "manifest.json")
+DIFFERENCE_ARM = "iom_minus_non_iom"
+RELATIVE_CHANGES = (
+    ("reconviction_rate_24m_relative_change", "reconviction_rate_24m",
+     "reconviction_rate_24m_before"),
+    ("convictions_12m_relative_change_vs_24m_before", "convictions_per_offender_12m",
+     "convictions_per_offender_24m_before"),
+)
+
+
+def discount_factors(rate: float, n_years: int) -> np.ndarray:
+    """Green Book factors: year 1 undiscounted, year k by (1 + rate)^-(k - 1)."""
+    return (1.0 + rate) ** -np.arange(n_years, dtype=float)
+
+
+def summarise(values: Sequence[float]) -> dict[str, float]:
+    """Mean over replications, the 95% t-interval of that mean, and the 2.5th/97.5th percentiles.
+
+    NaN values (a measure undefined in a replication) are left out; with one replication the
+    interval is undefined (NaN).
+    """
+    x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    if x.size == 0:
+        return dict.fromkeys(SUMMARY_COLUMNS, math.nan)
+    mean = float(x.mean())
+    if x.size > 1:
+        half = float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+        lo, hi = mean - half, mean + half
+    else:
+        lo = hi = math.nan
+    p025, p975 = (float(v) for v in np.percentile(x, [2.5, 97.5]))
+    return {"value": mean, "lo": lo, "hi": hi, "p025": p025, "p975": p975}
+
+
+def agency_order(agencies: set[str]) -> list[str]:
+    core = [a for a in CORE_AGENCIES]
+    others = sorted(a for a in agencies if a not in CORE_AGENCIES and a != VICTIMS)
+    return core + others + [VICTIMS]
+
+
+@dataclass
+class Results:
+    """What a run produced: tidy tables (pandas DataFrames) and the manifest."""
+
+    costs: pd.DataFrame
+    costs_by_agency: pd.DataFrame
+    outcomes: pd.DataFrame
+    economics: pd.DataFrame
+    survival: pd.DataFrame
+    population: pd.DataFrame
+    manifest: dict[str, Any]
+    replications: list[ReplicationResult] = field(default_factory=list, repr=False)
+
+    def metric(self, name: str, arm: str = "iom") -> float:
+        """The mean of one outcome metric for one arm (or of an economics metric, arm ignored)."""
+        o = self.outcomes
+        row = o[(o["arm"] == arm) & (o["metric"] == name)]
+        if len(row):
+            return float(row["value"].iloc[0])
+        e = self.economics
+        row = e[e["metric"] == name]
+        if len(row):
+            return float(row["value"].iloc[0])
+        raise KeyError(f"no metric {name!r}")
+
+    def write(self, out: str | Path, *, force: bool = False) -> Path:
+        """Write the results folder atomically: a hidden temporary folder, moved into place."""
+        return write_results(self, out, force=force)
+
+
+def build_results(scenario: Scenario, reps: Sequence[ReplicationResult], items: ItemRegistry, *,
+                  seed: int, manifest_extra: dict[str, Any] | None = None,
+                  keep_replications: bool = False) -> Results:
+    reps = sorted(reps, key=lambda r: r.replication)
+    costs = cost_table(scenario, reps, items)
+    by_agency = costs_by_agency_table(costs, reps)
+    outcomes = outcomes_table(reps)
+    economics = economics_table(scenario, costs, reps)
+    survival = survival_table(reps)
+    population = population_table(reps)
+    manifest = build_manifest(scenario, reps, seed=seed, extra=manifest_extra)
+    return Results(costs=costs, costs_by_agency=by_agency, outcomes=outcomes, economics=economics,
+                   survival=survival, population=population, manifest=manifest,
+                   replications=list(reps) if keep_replications else [])
+
+
+def cost_table(scenario: Scenario, reps: Sequence[ReplicationResult], items: ItemRegistry
+               ) -> pd.DataFrame:
+    """Long table: one row per arm, replication, year, agency and item."""
+    frames = []
+    for r in reps:
+        for arm in ARMS:
+            c = r.costs[arm]
+            n_years = c.shape[0]
+            factors = discount_factors(scenario.discount_rate, n_years)
+            years = np.repeat(np.arange(1, n_years + 1), len(items))
+            frames.append(pd.DataFrame({
+                "arm": arm, "replication": r.replication, "year": years,
+                "agency": [it.agency for it in items.items] * n_years,
+                "item": [it.item for it in items.items] * n_years,
+                "iom_programme": [it.iom_programme for it in items.items] * n_years,
+                "cost": c.reshape(-1),
+                "discounted_cost": (c * factors[:, None]).reshape(-1),
+            }))
+    table = pd.concat(frames, ignore_index=True)
+    table["arm"] = table["arm"].astype(str)
+    table["agency"] = table["agency"].astype(str)
+    table["item"] = table["item"].astype(str)
+    return table
+
+
+def _per_rep_agency(costs: pd.DataFrame) -> pd.DataFrame:
+    return costs.groupby(["arm", "replication", "agency"], sort=False)[
+        ["cost", "discounted_cost"]].sum().reset_index()
+
+
+def costs_by_agency_table(costs: pd.DataFrame, reps: Sequence[ReplicationResult]) -> pd.DataFrame:
+    per_rep = _per_rep_agency(costs)
+    agencies = agency_order(set(per_rep["agency"]))
+    rows = []
+    for arm in ARMS:
+        sub = per_rep[per_rep["arm"] == arm]
+        fiscal = sub[sub["agency"] != VICTIMS]["cost"].sum()
+        for agency in agencies:
+            a = sub[sub["agency"] == agency].sort_values("replication")
+            values = a["cost"].to_numpy() if len(a) else np.zeros(len(reps))
+            summ = summarise(values)
+            mean_cost = float(values.mean())
+            share = (mean_cost * len(values) / fiscal) if (agency != VICTIMS and fiscal > 0) else math.nan
+            rows.append({"arm": arm, "agency": agency, "cost": mean_cost,
+                         "discounted_cost": float(a["discounted_cost"].mean()) if len(a) else 0.0,
+                         "share": share, "lo": summ["lo"], "hi": summ["hi"],
+                         "p025": summ["p025"], "p975": summ["p975"]})
+    return pd.DataFrame(rows)
+
+
+def outcomes_table(reps: Sequence[ReplicationResult]) -> pd.DataFrame:
+    metrics = list(reps[0].metrics[ARMS[0]].keys())
+    rows = []
+    for arm in ARMS:
+        per = {m: [r.metrics[arm].get(m, math.nan) for r in reps] for m in metrics}
+        # The evaluation's before/after comparisons, as relative changes (negative = a fall).
+        for name, after, before in RELATIVE_CHANGES:
+            if before in per and after in per:
+                per[name] = [(a / b - 1.0) if b else math.nan
+                             for a, b in zip(per[after], per[before])]
+        for m, values in per.items():
+            rows.append({"arm": arm, "metric": m, **summarise(values)})
+    for m in metrics:
+        diffs = [r.metrics["iom"].get(m, math.nan) - r.metrics["non_iom"].get(m, math.nan)
+                 for r in reps]
+        rows.append({"arm": DIFFERENCE_ARM, "metric": m, **summarise(diffs)})
+    return pd.DataFrame(rows, columns=["arm", "metric", *SUMMARY_COLUMNS])
+
+
+def economics_per_replication(scenario: Scenario, costs: pd.DataFrame) -> pd.DataFrame:
+    """One row per replication: IOM spend, benefit, benefit per pound, NPV and who pays."""
+    benefit_agencies = set(scenario.economics.benefit_agencies)
+    g = costs.groupby(["replication", "arm", "agency", "iom_programme"], sort=False)[
+        ["cost", "discounted_cost"]].sum().reset_index()
+    out = []
+    n = None
+    for rep, sub in g.groupby("replication", sort=True):
+        def total(arm, col, mask):
+            s = sub[(sub["arm"] == arm) & mask(sub)]
+            return float(s[col].sum())
+        row: dict[str, float] = {"replication": rep}
+        for col, suffix in (("discounted_cost", ""), ("cost", "_undiscounted")):
+            iom_cost = total("iom", col, lambda s: s["iom_programme"]) - \
+                total("non_iom", col, lambda s: s["iom_programme"])
+            cj = lambda s: s["agency"].isin(benefit_agencies) & ~s["iom_programme"]
+            averted_cj = total("non_iom", col, cj) - total("iom", col, cj)
+            vic = lambda s: s["agency"] == VICTIMS
+            averted_victims = total("non_iom", col, vic) - total("iom", col, vic)
+            benefit = averted_cj + (averted_victims if scenario.economics.include_victims_in_benefit else 0.0)
+            row[f"iom_cost{suffix}"] = iom_cost
+            row[f"benefit_criminal_justice{suffix}"] = averted_cj
+            row[f"benefit_victims{suffix}"] = averted_victims
+            row[f"benefit{suffix}"] = benefit
+            row[f"benefit_per_pound{suffix}"] = benefit / iom_cost if iom_cost > 0 else math.nan
+            row[f"npv{suffix}"] = benefit - iom_cost
+        agencies = agency_order(set(sub["agency"]))
+        fiscal = 0.0
+        for agency in agencies:
+            change = total("iom", "discounted_cost", lambda s, a=agency: s["agency"] == a) - \
+                total("non_iom", "discounted_cost", lambda s, a=agency: s["agency"] == a)
+            row[f"net_change_{agency}"] = change
+            if agency != VICTIMS:
+                fiscal += change
+        row["fiscal_net_change"] = fiscal
+        row["social_net_change"] = fiscal + row[f"net_change_{VICTIMS}"]
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def economics_table(scenario: Scenario, costs: pd.DataFrame, reps: Sequence[ReplicationResult]
+                    ) -> pd.DataFrame:
+    per = economics_per_replication(scenario, costs)
+    cohort = float(np.mean([r.cohort_size for r in reps])) if reps else math.nan
+    rows = []
+    for col in per.columns:
+        if col == "replication":
+            continue
+        rows.append({"metric": col, **summarise(per[col].tolist())})
+    if cohort:
+        rows.append({"metric": "iom_cost_per_offender",
+                     **summarise((per["iom_cost"] / cohort).tolist())})
+        rows.append({"metric": "benefit_per_pound_exceeds_one_share",
+                     **summarise((per["benefit_per_pound"] > 1).astype(float).tolist())})
+    return pd.DataFrame(rows, columns=["metric", *SUMMARY_COLUMNS])
+
+
+def survival_table(reps: Sequence[ReplicationResult]) -> pd.DataFrame:
+    rows = []
+    for arm in ARMS:
+        curves = np.array([r.survival[arm] for r in reps])
+        for month in range(curves.shape[1]):
+            s = summarise(curves[:, month].tolist())
+            rows.append({"arm": arm, "month": month, "day": round(month * MONTH, 6),
+                         "share_not_reconvicted": s["value"], "lo": s["lo"], "hi": s["hi"]})
+    return pd.DataFrame(rows)
+
+
+def population_table(reps: Sequence[ReplicationResult]) -> pd.DataFrame:
+    keys = list(reps[0].population.keys())
+    rows = []
+    for key in keys:
+        s = summarise([r.population.get(key, math.nan) for r in reps])
+        rows.append({"population": key[0], "measure": key[1], **s})
+    return pd.DataFrame(rows, columns=["population", "measure", *SUMMARY_COLUMNS])
+
+
+def _versions() -> dict[str, str]:
+    names = ["iomsim", "simpy", "numpy", "pandas", "scipy", "pydantic", "pyyaml", "pyarrow"]
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    out["python"] = platform.python_version()
+    return out
+
+
+def build_manifest(scenario: Scenario, reps: Sequence[ReplicationResult], *, seed: int,
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    meta = scenario.meta
+    return {
+        "scenario_name": scenario.name,
+        "scenario_file": meta.file if meta else None,
+        "scenario_hash": meta.hash if meta else None,
+        "overrides": meta.overrides if meta else {},
+        "seed": seed,
+        "reps": len(reps),
+        "cohort_size": [r.cohort_size for r in reps],
+        "offender_months": float(sum(r.offender_months for r in reps)),
+        "versions": _versions(),
+        "platform": platform.platform(),
+        "resolved_scenario": meta.resolved if meta else scenario.model_dump(),
+        "provenance": meta.provenance if meta else {},
+        **(extra or {}),
+    }
+
+
+def _csv(df: pd.DataFrame, path: Path) -> None:
+    df.to_csv(path, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
+
+
+def write_results(results: Results, out: str | Path, *, force: bool = False) -> Path:
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise ResultsExistError(f"{out} already holds results; use --force to replace them")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        results.costs.to_parquet(tmp / "costs.parquet", index=False)
+        _csv(results.costs_by_agency, tmp / "costs_by_agency.csv")
+        _csv(results.outcomes, tmp / "outcomes.csv")
+        _csv(results.economics, tmp / "economics.csv")
+        _csv(results.survival, tmp / "survival.csv")
+        _csv(results.population, tmp / "population.csv")
+        # The manifest goes last: a folder with a manifest is a finished folder.
+        (tmp / "manifest.json").write_text(json.dumps(results.manifest, indent=2, sort_keys=True,
+                                                      default=str) + "\n")
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def read_results(folder: str | Path) -> Results:
+    """Read a results folder written by :func:`write_results`."""
+    folder = Path(folder)
+    if not (folder / "manifest.json").is_file():
+        raise FileNotFoundError(f"{folder} is not a finished results folder (no manifest.json)")
+    return Results(
+        costs=pd.read_parquet(folder / "costs.parquet"),
+        costs_by_agency=pd.read_csv(folder / "costs_by_agency.csv"),
+        outcomes=pd.read_csv(folder / "outcomes.csv"),
+        economics=pd.read_csv(folder / "economics.csv"),
+        survival=pd.read_csv(folder / "survival.csv"),
+        population=pd.read_csv(folder / "population.csv"),
+        manifest=json.loads((folder / "manifest.json").read_text()),
+    )
+
+
+__all__ = ["Results", "build_results", "discount_factors", "read_results", "summarise",
+           "write_results", "RESULT_FILES"]
