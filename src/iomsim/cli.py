@@ -15,7 +15,7 @@ from iomsim.errors import InputError, IomsimError, ResultsExistError
 EXIT_INPUT = 2
 
 # Modules that add their own subcommands: each has register(subparsers).
-PLUGIN_MODULES = ("iomsim.experiments.cli", "iomsim.reporting.cli")
+PLUGIN_MODULES = ("iomsim.experiments.cli", "iomsim.calibration", "iomsim.reporting.cli")
 
 
 class _Parser(argparse.ArgumentParser):

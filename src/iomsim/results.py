@@ -225,6 +225,35 @@ def economics_per_replication(scenario: Scenario, costs: pd.DataFrame) -> pd.Dat
     return pd.DataFrame(out)
 
 
+def replication_measures(scenario: Scenario, rep: ReplicationResult, items: ItemRegistry
+                         ) -> dict[str, dict[str, float]]:
+    """Every measure of one replication, for sweeps: ``{arm: {measure: value}}``.
+
+    Arms ``non_iom`` and ``iom`` hold the outcome metrics, ``cost_<agency>`` and
+    ``discounted_cost_<agency>`` (horizon totals for the cohort) and ``fiscal_cost`` /
+    ``discounted_fiscal_cost``; arm ``economics`` holds the economics metrics of
+    :func:`economics_per_replication` for this replication.
+    """
+    costs = cost_table(scenario, [rep], items)
+    out: dict[str, dict[str, float]] = {}
+    per_agency = _per_rep_agency(costs)
+    for arm in ARMS:
+        measures = dict(rep.metrics[arm])
+        sub = per_agency[per_agency["arm"] == arm]
+        for agency, cost, disc in zip(sub["agency"], sub["cost"], sub["discounted_cost"]):
+            measures[f"cost_{agency}"] = float(cost)
+            measures[f"discounted_cost_{agency}"] = float(disc)
+        fiscal = sub[sub["agency"] != VICTIMS]
+        measures["fiscal_cost"] = float(fiscal["cost"].sum())
+        measures["discounted_fiscal_cost"] = float(fiscal["discounted_cost"].sum())
+        out[arm] = measures
+    econ = economics_per_replication(scenario, costs).iloc[0].to_dict()
+    econ.pop("replication", None)
+    econ["iom_cost_per_offender"] = econ["iom_cost"] / rep.cohort_size if rep.cohort_size else math.nan
+    out["economics"] = {k: float(v) for k, v in econ.items()}
+    return out
+
+
 def economics_table(scenario: Scenario, costs: pd.DataFrame, reps: Sequence[ReplicationResult]
                     ) -> pd.DataFrame:
     per = economics_per_replication(scenario, costs)
@@ -343,5 +372,6 @@ def read_results(folder: str | Path) -> Results:
     )
 
 
-__all__ = ["Results", "build_results", "discount_factors", "read_results", "summarise",
+__all__ = ["Results", "build_results", "discount_factors", "read_results", "replication_measures",
+           "summarise",
            "write_results", "RESULT_FILES"]

@@ -86,8 +86,28 @@ class ReplicationResult:
 
 
 def simulate_replication(scenario: Scenario | Model, seed: int, replication: int,
-                         keep_offenders: bool = False) -> ReplicationResult:
+                         keep_offenders: bool = False, independent_arms: bool = False
+                         ) -> ReplicationResult:
+    """Simulate one replication: pre-period, selection, then both arms from day 0.
+
+    With ``independent_arms`` (for measuring what common random numbers buy) the IOM arm gets
+    its own population, pre-period and event streams, as if from another seed.
+    """
     model = scenario if isinstance(scenario, Model) else compile_model(scenario)
+    if not independent_arms:
+        return _simulate(model, seed, replication, ARMS, keep_offenders)
+    base = _simulate(model, seed, replication, ("non_iom",), keep_offenders)
+    other_seed = int(np.random.SeedSequence([int(seed), int(replication), 0x1A2B]).generate_state(1)[0])
+    other = _simulate(model, other_seed, replication, ("iom",), keep_offenders)
+    for part in ("costs", "metrics", "survival", "offenders"):
+        getattr(base, part).update(getattr(other, part))
+    base.offender_months += other.offender_months
+    base.events += other.events
+    return base
+
+
+def _simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
+              keep_offenders: bool) -> ReplicationResult:
     s = model.scenario
     pop = build_population(s, seed, replication)
     root = root_key(seed, replication)
@@ -116,7 +136,7 @@ def simulate_replication(scenario: Scenario | Model, seed: int, replication: int
     population = describe_population(offenders, pop)
 
     costs, metrics, survival, kept = {}, {}, {}, {}
-    for arm in ARMS:
+    for arm in arms:
         env = simpy.Environment(initial_time=0.0)
         ctx = ArmContext(model, env, model.horizon_days, len(selected), iom=(arm == "iom"))
         cohort = [off.copy() for off in selected]
@@ -131,7 +151,7 @@ def simulate_replication(scenario: Scenario | Model, seed: int, replication: int
         survival[arm] = survival_curve(cohort, model)
         if keep_offenders:
             kept[arm] = cohort
-    months = len(selected) * model.horizon_days / MONTH * len(ARMS)
+    months = len(selected) * model.horizon_days / MONTH * len(arms)
     return ReplicationResult(replication=replication, costs=costs, metrics=metrics,
                              survival=survival, population=population, cohort_size=len(selected),
                              offender_months=months, events=events, offenders=kept)
