@@ -1,0 +1,75 @@
+"""The command line, through a subprocess: validate, run, schema, and bad input."""
+
+import json
+import subprocess
+
+import pandas as pd
+
+from tests.support import MINIMAL
+
+SMALL = ["--set", "cohort.size=30", "--set", "horizon_years=1"]
+
+
+def _cli(iomsim_cli, *args, cwd=None):
+    return subprocess.run([*iomsim_cli, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_validate_accepts_a_good_scenario(iomsim_cli):
+    p = _cli(iomsim_cli, "validate", str(MINIMAL))
+    assert p.returncode == 0, p.stderr
+    assert "valid" in p.stdout
+
+
+def test_run_writes_the_results_folder_and_a_summary(iomsim_cli, tmp_path):
+    out = tmp_path / "res"
+    p = _cli(iomsim_cli, "run", str(MINIMAL), "--reps", "2", "--seed", "3", "--jobs", "1",
+             "--out", str(out), *SMALL)
+    assert p.returncode == 0, p.stderr
+    for name in ("costs.parquet", "costs_by_agency.csv", "outcomes.csv", "economics.csv",
+                 "survival.csv", "population.csv", "manifest.json"):
+        assert (out / name).is_file(), name
+    assert str(out) in p.stdout
+    assert "benefit per £1" in p.stdout or "IOM spend" in p.stdout
+    cba = pd.read_csv(out / "costs_by_agency.csv")
+    assert list(cba.columns) == ["arm", "agency", "cost", "discounted_cost", "share", "lo", "hi",
+                                 "p025", "p975"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 3 and manifest["reps"] == 2
+
+
+def test_run_refuses_to_overwrite_without_force(iomsim_cli, tmp_path):
+    out = tmp_path / "res"
+    args = ["run", str(MINIMAL), "--reps", "1", "--jobs", "1", "--out", str(out), *SMALL]
+    assert _cli(iomsim_cli, *args).returncode == 0
+    before = (out / "outcomes.csv").read_bytes()
+    p = _cli(iomsim_cli, *args, "--seed", "99")
+    assert p.returncode == 2
+    assert "--force" in p.stderr and "Traceback" not in p.stderr
+    assert (out / "outcomes.csv").read_bytes() == before
+    assert _cli(iomsim_cli, *args, "--seed", "99", "--force").returncode == 0
+
+
+def test_schema_prints_json_schema(iomsim_cli):
+    p = _cli(iomsim_cli, "schema")
+    assert p.returncode == 0
+    schema = json.loads(p.stdout)
+    assert "cohort" in schema["properties"] and "offending" in schema["properties"]
+
+
+def test_bad_value_gives_one_line_with_file_line_and_path(iomsim_cli, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    text = MINIMAL.read_text().replace("conviction_probability: 0.9", "conviction_probability: 90")
+    bad.write_text(text)
+    p = _cli(iomsim_cli, "validate", str(bad))
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in p.stderr
+    line_no = next(i for i, l in enumerate(text.splitlines(), 1) if "conviction_probability: 90" in l)
+    assert f"bad.yaml:{line_no}: justice.conviction_probability:" in lines[0]
+    assert "looks like a percent" in lines[0]
+
+
+def test_bad_set_path_names_the_nearest_key(iomsim_cli):
+    p = _cli(iomsim_cli, "validate", str(MINIMAL), "--set", "discount_rat=0.1")
+    assert p.returncode == 2
+    assert "discount_rate" in p.stderr and "--set" in p.stderr

@@ -1,0 +1,43 @@
+"""IOM: programme costs by caseload and duration; effects on offending; de-selection."""
+
+import pytest
+
+import iomsim
+from tests.support import load_minimal
+
+IN_CUSTODY = {"cohort.profile.status": {"custody": 1.0},
+              "cohort.profile.custody_days_remaining": {"distribution": "fixed", "value": 5000}}
+
+
+def test_offender_manager_cost_is_annual_cost_over_caseload_for_the_days_on_iom():
+    s = load_minimal({"cohort.size": 30, "horizon_years": 2, **IN_CUSTODY,
+                      "iom.max_duration_days": 365.25,
+                      "iom.offender_managers": [{"agency": "probation", "share": 1.0,
+                                                 "annual_cost": 36525.0, "caseload": 10}]})
+    r = iomsim.run(s, reps=1, seed=1, jobs=1)
+    c = r.costs
+    om = c[(c.arm == "iom") & (c.item == "iom_offender_manager")]
+    assert om["cost"].sum() == pytest.approx(30 * 3652.5, rel=1e-12)
+    assert om["iom_programme"].all()
+    assert r.metric("iom_cost") == pytest.approx(30 * 3652.5, rel=1e-12)
+    assert r.metric("iom_days_per_offender", "iom") == pytest.approx(365.25, rel=1e-12)
+    assert c[(c.arm == "non_iom") & c.iom_programme]["cost"].sum() == 0.0
+
+
+def test_an_offending_effect_reduces_offences_in_the_iom_arm_only():
+    s = load_minimal({"cohort.size": 400, "iom.effects.offending_multiplier": 0.5})
+    r = iomsim.run(s, reps=1, seed=2, jobs=1)
+    base = r.metric("offences_per_offender", "non_iom")
+    iom = r.metric("offences_per_offender", "iom")
+    assert iom == pytest.approx(0.5 * base, rel=0.1)
+
+
+def test_deselection_after_a_quiet_period_ends_programme_costs():
+    # Nobody offends (OGRS tiny), so everyone is de-selected after 100 quiet days.
+    s = load_minimal({"cohort.size": 20, "cohort.profile.ogrs": {"distribution": "fixed", "value": 1e-9},
+                      "iom.deselect_after_offence_free_days": 100,
+                      "iom.offender_managers": [{"agency": "police", "share": 1.0,
+                                                 "annual_cost": 36525.0, "caseload": 10}]})
+    r = iomsim.run(s, reps=1, seed=3, jobs=1)
+    assert r.metric("iom_days_per_offender", "iom") == pytest.approx(100.0, rel=1e-9)
+    assert r.metric("iom_cost") == pytest.approx(20 * 100 * 10.0, rel=1e-9)
