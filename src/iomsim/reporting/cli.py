@@ -1,0 +1,25 @@
+"""``iomsim report RESULTS_DIR``: the report, workbook and charts of a results folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    """Add the ``report`` subcommand to the ``iomsim`` command line."""
+    p = subparsers.add_parser(
+        "report", help="write report.html, results.xlsx and chart PNGs for a results folder",
+        description="Write report.html (self-contained), results.xlsx (one sheet per results "
+                    "table) and each chart as a PNG into RESULTS_DIR, a folder written by "
+                    "`iomsim run`. Nothing is re-simulated.")
+    p.add_argument("results_dir", type=Path, metavar="RESULTS_DIR")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from iomsim.reporting.report import write_report
+
+    out = write_report(args.results_dir)
+    print(f"Report written to {out} (with results.xlsx and the charts as PNGs beside it)")
+    return 0

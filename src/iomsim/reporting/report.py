@@ -1,0 +1,685 @@
+"""The report of one run: ``report.html``, ``results.xlsx`` and the charts as PNGs.
+
+Everything is read from a results folder written by ``iomsim run`` (see the README's "Results
+directory"); nothing is recomputed from the model. ``report.html`` is one self-contained file: the
+charts are embedded as base64 PNGs, the styles are inline and it loads nothing from the network.
+It is rendered with Jinja2 with autoescaping on, so text from a scenario file (its name, its
+description, its sources) is always shown as text, never interpreted as markup or script.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from iomsim.errors import InputError
+from iomsim.reporting import plots
+from iomsim.reporting.plots import VICTIMS, agency_label, money, percent
+
+TABLES = {  # sheet name: file in the results folder
+    "costs": "costs.parquet",
+    "costs_by_agency": "costs_by_agency.csv",
+    "outcomes": "outcomes.csv",
+    "economics": "economics.csv",
+    "survival": "survival.csv",
+    "population": "population.csv",
+}
+MANIFEST = "manifest.json"
+REPORT = "report.html"
+WORKBOOK = "results.xlsx"
+EXCEL_MAX_ROWS = 1_048_575  # one row is the header
+
+VALIDATION_CAVEATS = [
+    "This is a simulation. Its numbers are only as good as the scenario's inputs: the "
+    "assumptions listed below are not sourced, and their uncertainty is not in the intervals "
+    "shown, which cover only the randomness of the simulation (the 95% interval of the mean "
+    "over replications).",
+    "How far the shipped scenarios reproduce the published Sussex evaluation (about £61,000 "
+    "for one complex offender's year; reconviction within 24 months falling from 45% to 19%; "
+    "£1.59 back for each £1 spent on IOM over five years) is set out in docs/validation.md. "
+    "Read it before quoting these figures.",
+    "A before/after fall in reconviction includes regression to the mean (offenders are "
+    "selected on recent offending); the counterfactual difference, IOM against the same "
+    "cohort without IOM, is the effect of IOM in the model.",
+    "Costs to victims and society are not agency costs; they are shown apart and counted in the "
+    "benefit per £1 only when the scenario says so.",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the folder
+
+
+@dataclass
+class _Folder:
+    path: Path
+    tables: dict[str, pd.DataFrame]
+    manifest: dict[str, Any]
+
+
+def _load(results_dir: Path) -> _Folder:
+    folder = Path(results_dir)
+    if not folder.exists():
+        raise InputError("no such results folder", file=folder)
+    if not folder.is_dir():
+        raise InputError("not a folder; expected a results folder written by `iomsim run`",
+                         file=folder)
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise InputError("not a results folder (no manifest.json); expected a folder written by "
+                         "`iomsim run`", file=folder)
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read the manifest: {exc}", file=manifest_path) from None
+    if not isinstance(manifest, dict):
+        raise InputError("the manifest is not a JSON object", file=manifest_path)
+    tables: dict[str, pd.DataFrame] = {}
+    for name, filename in TABLES.items():
+        path = folder / filename
+        if not path.is_file():
+            raise InputError(f"missing {filename}; not a complete results folder", file=path)
+        try:
+            tables[name] = (pd.read_parquet(path) if filename.endswith(".parquet")
+                            else pd.read_csv(path))
+        except Exception as exc:  # pyarrow and the CSV parser raise many kinds
+            raise InputError(f"cannot read {filename}: {exc}", file=path) from None
+    expected = {
+        "costs": ["arm", "replication", "year", "agency", "item", "cost", "discounted_cost"],
+        "costs_by_agency": ["arm", "agency", "cost", "discounted_cost", "share"],
+        "outcomes": ["arm", "metric", "value"],
+        "economics": ["metric", "value"],
+        "survival": ["arm", "month", "share_not_reconvicted"],
+        "population": ["population", "measure", "value"],
+    }
+    for name, columns in expected.items():
+        missing = [c for c in columns if c not in tables[name].columns]
+        if missing:
+            raise InputError(f"{TABLES[name]} has no column(s) {', '.join(missing)}",
+                             file=folder / TABLES[name])
+    return _Folder(folder, tables, manifest)
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers and words
+
+
+def _nan(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def _get(d: Any, dotted: str, default: Any = None) -> Any:
+    """A value of the resolved scenario by dotted path (``a.b[2].c``)."""
+    node = d
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", dotted):
+        if part.startswith("["):
+            i = int(part[1:-1])
+            if not isinstance(node, list) or i >= len(node):
+                return default
+            node = node[i]
+        else:
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+    return node
+
+
+def _economic(econ: pd.DataFrame, metric: str, column: str = "value") -> float:
+    row = econ[econ["metric"] == metric]
+    return float(row[column].iloc[0]) if len(row) and column in row else math.nan
+
+
+def _outcome(outcomes: pd.DataFrame, arm: str, metric: str, column: str = "value") -> float:
+    row = outcomes[(outcomes["arm"] == arm) & (outcomes["metric"] == metric)]
+    return float(row[column].iloc[0]) if len(row) and column in row else math.nan
+
+
+def _pounds_per_pound(x: float) -> str:
+    return money(x, 2)
+
+
+def _interval(lo: float, hi: float, fmt: Callable[[float], str]) -> str:
+    if _nan(lo) or _nan(hi):
+        return ""
+    return f"95% interval {fmt(lo)} to {fmt(hi)}"
+
+
+def _format_metric(metric: str, value: float) -> str:
+    """Outcome metrics: rates as percentages, counts per offender to two places."""
+    if _nan(value):
+        return "–"
+    if any(k in metric for k in ("rate", "share", "reduction", "relative_change", "ogrs")):
+        return percent(value, 1)
+    if "days" in metric:
+        return f"{value:,.1f}"
+    return f"{value:,.2f}"
+
+
+def _format_difference(metric: str, value: float) -> str:
+    if _nan(value):
+        return "–"
+    if any(k in metric for k in ("rate", "share", "reduction", "ogrs")):
+        text = f"{value * 100:+.1f} points"
+    elif "days" in metric:
+        text = f"{value:+,.1f}"
+    else:
+        text = f"{value:+,.2f}"
+    return text.replace("-", "−")
+
+
+def _format_economic(metric: str, value: float) -> str:
+    if _nan(value):
+        return "–"
+    if metric.startswith("benefit_per_pound") and "share" not in metric:
+        return _pounds_per_pound(value)
+    if metric.endswith("_share"):
+        return percent(value, 0)
+    return money(value)
+
+
+ECONOMIC_LABELS = {
+    "iom_cost": "IOM spend (the IOM programme's own items), discounted",
+    "iom_cost_per_offender": "IOM spend per offender, discounted",
+    "benefit": "Benefit: costs averted, discounted",
+    "benefit_criminal_justice": "… of which criminal justice costs averted",
+    "benefit_victims": "… of which cost to victims and society averted",
+    "benefit_per_pound": "Benefit per £1 spent on IOM",
+    "npv": "Net present value (benefit − IOM spend)",
+    "fiscal_net_change": "Net change in agency costs (IOM minus without IOM)",
+    "social_net_change": "Net change in agency costs and cost to victims",
+    "benefit_per_pound_exceeds_one_share": "Share of replications with benefit per £1 above £1",
+}
+
+OUTCOME_LABELS = {
+    "reconviction_rate_12m": "Reconvicted within 12 months",
+    "reconviction_rate_24m": "Reconvicted within 24 months",
+    "reconviction_rate_12m_before": "Reconvicted in the 12 months before day 0",
+    "reconviction_rate_24m_before": "Reconvicted in the 24 months before day 0",
+    "convictions_per_offender_12m": "Convictions per offender, 12 months",
+    "convictions_per_offender_24m": "Convictions per offender, 24 months",
+    "convictions_per_offender_12m_before": "Convictions per offender, 12 months before",
+    "convictions_per_offender_24m_before": "Convictions per offender, 24 months before",
+    "proven_reoffending_rate_12m": "Proven reoffending within 12 months (MoJ measure)",
+    "proven_reoffending_rate_24m": "Proven reoffending within 24 months (MoJ measure)",
+    "proven_reoffending_rate_12m_before": "Proven reoffending, 12 months before",
+    "proven_reoffending_rate_24m_before": "Proven reoffending, 24 months before",
+    "reconviction_rate_24m_relative_change": "Reconviction within 24 months: change on before",
+    "convictions_12m_relative_change_vs_24m_before":
+        "Convictions in 12 months: change on the 24 months before",
+    "mean_ogrs": "Mean OGRS (predicted proven reoffending in 2 years)",
+    "actual_vs_predicted_reduction": "Actual against predicted reoffending: reduction",
+    "offences_per_offender": "Offences per offender (detected or not)",
+    "detected_offences_per_offender": "Detected offences per offender",
+    "custody_days_per_offender": "Days in custody per offender",
+    "recalls_per_offender": "Recalls per offender",
+    "iom_days_per_offender": "Days on IOM per offender",
+    "pathway_referrals_per_offender": "Pathway referrals per offender",
+    "exited_share": "Left the cohort (death, moved away)",
+}
+
+
+def _outcome_label(metric: str) -> str:
+    if metric in OUTCOME_LABELS:
+        return OUTCOME_LABELS[metric]
+    m = re.fullmatch(r"offences_per_offender_(.+)", metric)
+    if m:
+        return f"Offences per offender: {m.group(1).replace('_', ' ')}"
+    m = re.fullmatch(r"mean_wait_days_(.+)", metric)
+    if m:
+        return f"Mean wait for {m.group(1).replace('_', ' ')} (days)"
+    m = re.fullmatch(r"waits_per_offender_(.+)", metric)
+    if m:
+        return f"Waits per offender for {m.group(1).replace('_', ' ')}"
+    return metric.replace("_", " ").capitalize()
+
+
+def _scalar(v: Any) -> Any:
+    if isinstance(v, dict) and "value" in v:
+        return v["value"]
+    return v
+
+
+def _short_value(v: Any) -> str:
+    """A scenario value in a table cell: numbers plainly, mappings and lists compactly."""
+    v = _scalar(v)
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:,.6g}" if abs(v) < 1e6 else f"{v:,.0f}"
+    if isinstance(v, dict):
+        text = ", ".join(f"{k} {_short_value(x)}" for k, x in v.items())
+    elif isinstance(v, list):
+        text = ", ".join(_short_value(x) for x in v)
+    else:
+        text = str(v)
+    return text if len(text) <= 120 else text[:117] + "…"
+
+
+def _scenario_in_words(manifest: dict[str, Any], costs: pd.DataFrame) -> list[str]:
+    sc = manifest.get("resolved_scenario") or {}
+    g = lambda path, default=None: _scalar(_get(sc, path, default))  # noqa: E731
+    sizes = manifest.get("cohort_size") or []
+    n_selected = round(sum(sizes) / len(sizes)) if sizes else g("selection.cohort_size")
+    horizon = g("horizon_years") or (int(costs["year"].max()) if len(costs) else None)
+    out = []
+    cohort = sc.get("cohort") or {}
+    if isinstance(cohort, dict) and cohort.get("from_csv"):
+        source = f"the offenders in {cohort.get('from_csv')}"
+    elif g("cohort.size"):
+        source = f"a simulated population of {g('cohort.size'):,} offenders"
+    else:
+        source = "the scenario's population"
+    pre = g("pre_period_months")
+    words = [f"The IOM cohort is {n_selected:,} offenders" if n_selected else "The IOM cohort",
+             f" selected at day 0 ({g('start_date')})" if g("start_date") else " selected at day 0",
+             f" from {source}"]
+    if pre:
+        words.append(f", after {pre} months simulated without IOM")
+    rules = []
+    if g("selection.ogrs_min") is not None:
+        rules.append(f"OGRS at least {percent(float(g('selection.ogrs_min')))}")
+    k = g("selection.min_convictions_pre_period")
+    if k:
+        rules.append(f"at least {k} conviction{'s' if k != 1 else ''} in "
+                     + ("that period" if pre else "the period before day 0"))
+    rank = g("selection.rank_by")
+    if rank:
+        rank = {"convictions_pre_period": "convictions before day 0"}.get(
+            str(rank), str(rank).replace("_", " "))
+        rules.append(f"the most {rank} first" if "convictions" in rank else f"ranked by {rank}")
+    if rules:
+        words.append(" (" + "; ".join(rules) + ")")
+    words.append(".")
+    out.append("".join(words))
+    follow = "The cohort is then simulated"
+    if horizon:
+        follow += f" for {horizon} year{'s' if horizon != 1 else ''}"
+    follow += (" in two arms, with IOM and without, on common random numbers (the same chance "
+               "events wherever the two paths allow), so the difference between the arms is the "
+               "effect of IOM in the model.")
+    out.append(follow)
+    effect = g("iom.effects.offending_multiplier")
+    if effect is not None:
+        text = (f"While on IOM, offending is multiplied by {float(effect):g}")
+        if g("iom.effects.responder_share") is not None:
+            text += (f" for the {percent(float(g('iom.effects.responder_share')))} of offenders "
+                     "who respond")
+        if g("iom.max_duration_days"):
+            text += f"; IOM lasts at most {g('iom.max_duration_days'):,} days"
+        out.append(text + ".")
+    money_words = []
+    if g("price_year"):
+        money_words.append(f"Money is in pounds at {g('price_year')} prices")
+    if g("discount_rate") is not None:
+        money_words.append(f"future costs are discounted at {percent(float(g('discount_rate')), 1)}"
+                           " a year (year 1 undiscounted)")
+    if money_words:
+        out.append("; ".join(money_words) + ".")
+    run = f"{manifest.get('reps', '?')} replications with seed {manifest.get('seed', '?')}"
+    overrides = manifest.get("overrides") or {}
+    if overrides:
+        run += "; values changed from the scenario file: " + ", ".join(
+            f"{k} = {_short_value(v)}" for k, v in overrides.items())
+    out.append(f"Simulated in {run}.")
+    return out
+
+
+def _headlines(f: _Folder) -> list[dict[str, str]]:
+    econ, outc = f.tables["economics"], f.tables["outcomes"]
+    items = []
+
+    def add(label: str, value: str, note: str = "") -> None:
+        items.append({"label": label, "value": value, "note": note})
+
+    bpp = _economic(econ, "benefit_per_pound")
+    add("Benefit per £1 spent on IOM", _pounds_per_pound(bpp),
+        _interval(_economic(econ, "benefit_per_pound", "lo"),
+                  _economic(econ, "benefit_per_pound", "hi"), _pounds_per_pound))
+    cost = _economic(econ, "iom_cost")
+    per = _economic(econ, "iom_cost_per_offender")
+    add("IOM spend (discounted)", money(cost),
+        f"{money(per)} per offender" if not _nan(per) else "")
+    add("Net present value", money(_economic(econ, "npv")),
+        _interval(_economic(econ, "npv", "lo"), _economic(econ, "npv", "hi"), money))
+    before = _outcome(outc, "iom", "reconviction_rate_24m_before")
+    after = _outcome(outc, "iom", "reconviction_rate_24m")
+    without = _outcome(outc, "non_iom", "reconviction_rate_24m")
+    add("Reconvicted within 24 months: before → after (with IOM)",
+        f"{percent(before)} → {percent(after)}",
+        f"without IOM after: {percent(without)}")
+    add("Net change in agency costs", money(_economic(econ, "fiscal_net_change")),
+        "IOM minus without IOM, discounted; negative is a saving")
+    return items
+
+
+def _agency_table(cba: pd.DataFrame) -> list[dict[str, Any]]:
+    rows = []
+    agencies = plots._ordered_agencies(cba["agency"])
+    for agency in agencies:
+        get = lambda arm, col: plots._value(cba, arm, agency, col)  # noqa: E731
+        base, iom = get("non_iom", "cost"), get("iom", "cost")
+        dbase, diom = get("non_iom", "discounted_cost"), get("iom", "discounted_cost")
+        if all(_nan(v) or v == 0 for v in (base, iom)):
+            continue
+        rows.append({
+            "agency": agency_label(agency), "victims": agency == VICTIMS, "total": False,
+            "non_iom": money(base), "iom": money(iom),
+            "change": money(iom - base), "change_discounted": money(diom - dbase),
+            "share_non_iom": "" if agency == VICTIMS else percent(get("non_iom", "share"), 1),
+            "share_iom": "" if agency == VICTIMS else percent(get("iom", "share"), 1),
+        })
+    non_victims = cba[cba["agency"] != VICTIMS]
+    totals = non_victims.groupby("arm")[["cost", "discounted_cost"]].sum()
+    if {"non_iom", "iom"} <= set(totals.index):
+        rows.insert(len([r for r in rows if not r["victims"]]), {
+            "agency": "All agencies", "victims": False, "total": True,
+            "non_iom": money(totals.loc["non_iom", "cost"]),
+            "iom": money(totals.loc["iom", "cost"]),
+            "change": money(totals.loc["iom", "cost"] - totals.loc["non_iom", "cost"]),
+            "change_discounted": money(totals.loc["iom", "discounted_cost"]
+                                       - totals.loc["non_iom", "discounted_cost"]),
+            "share_non_iom": "100%", "share_iom": "100%"})
+    return rows
+
+
+def _economics_table(econ: pd.DataFrame) -> list[dict[str, str]]:
+    rows = []
+    order = list(ECONOMIC_LABELS)
+    net = [m for m in econ["metric"] if m.startswith("net_change_") and
+           not m.endswith("_undiscounted")]
+    for metric in order + net:
+        row = econ[econ["metric"] == metric]
+        if not len(row):
+            continue
+        r = row.iloc[0]
+        if metric.startswith("net_change_"):
+            agency = metric.removeprefix("net_change_")
+            label = f"Net change: {agency_label(agency)}"
+        else:
+            label = ECONOMIC_LABELS[metric]
+        fmt = lambda v, m=metric: _format_economic(m, v)  # noqa: E731
+        rows.append({"label": label, "value": fmt(r["value"]),
+                     "interval": "" if _nan(r.get("lo")) else f"{fmt(r['lo'])} to {fmt(r['hi'])}"})
+    return rows
+
+
+def _outcomes_table(outc: pd.DataFrame) -> list[dict[str, str]]:
+    rows = []
+    for metric in dict.fromkeys(outc["metric"]):
+        non, iom = _outcome(outc, "non_iom", metric), _outcome(outc, "iom", metric)
+        diff = _outcome(outc, "iom_minus_non_iom", metric)
+        lo, hi = (_outcome(outc, "iom_minus_non_iom", metric, c) for c in ("lo", "hi"))
+        rows.append({"label": _outcome_label(metric),
+                     "non_iom": _format_metric(metric, non), "iom": _format_metric(metric, iom),
+                     "difference": _format_difference(metric, diff),
+                     "interval": "" if _nan(lo) else
+                     f"{_format_difference(metric, lo)} to {_format_difference(metric, hi)}"})
+    return rows
+
+
+def _population_table(pop: pd.DataFrame) -> list[dict[str, str]]:
+    rows = []
+    for measure in dict.fromkeys(pop["measure"]):
+        vals = {}
+        for population in ("selected", "not_selected"):
+            row = pop[(pop["population"] == population) & (pop["measure"] == measure)]
+            v = float(row["value"].iloc[0]) if len(row) else math.nan
+            if measure.startswith("need_") or "ogrs" in measure or measure.endswith("_share"):
+                vals[population] = percent(v, 1)
+            elif measure == "offenders":
+                vals[population] = "–" if _nan(v) else f"{v:,.0f}"
+            else:
+                vals[population] = "–" if _nan(v) else f"{v:,.2f}"
+        label = measure.removeprefix("need_").replace("_", " ")
+        label = ("Need: " + label) if measure.startswith("need_") else label.capitalize()
+        label = label.replace("ogrs", "OGRS")
+        rows.append({"label": label, **vals})
+    return rows
+
+
+def _assumptions(manifest: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, int]]:
+    provenance = manifest.get("provenance") or {}
+    resolved = manifest.get("resolved_scenario") or {}
+    rows, counts = [], {"source": 0, "assumption": 0, "calibrated": 0}
+    for path in sorted(provenance):
+        meta = provenance[path]
+        if not isinstance(meta, dict):
+            continue
+        kinds = [k for k in ("source", "calibrated", "assumption") if meta.get(k)]
+        kind = kinds[0] if kinds else "note"
+        if kind in counts:
+            counts[kind] += 1
+        text = "; ".join(str(meta[k]) for k in kinds) or str(meta.get("note", ""))
+        if meta.get("note") and kind != "note":
+            text += f" ({meta['note']})"
+        rows.append({"path": path, "value": _short_value(_get(resolved, path)), "kind": kind,
+                     "text": text, "price_year": str(meta.get("price_year", "") or ""),
+                     "unit": str(meta.get("unit", "") or "")})
+    return rows, counts
+
+
+# ---------------------------------------------------------------------------------------------
+# Charts
+
+
+@dataclass
+class _Chart:
+    filename: str
+    title: str
+    caption: str
+    png: bytes = b""
+
+    @property
+    def base64(self) -> str:
+        return base64.b64encode(self.png).decode("ascii")
+
+
+def _render(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _charts(f: _Folder) -> list[_Chart]:
+    t, m = f.tables, f.manifest
+    sizes = m.get("cohort_size") or []
+    n = (sum(sizes) / len(sizes)) if sizes else 1.0
+    years = int(t["costs"]["year"].max()) if len(t["costs"]) else 1
+    per = max(n, 1.0) * max(years, 1)
+    one = round(n) == 1 and years == 1
+    charts = []
+
+    fig = Figure(figsize=(9, 5.8), layout="constrained")
+    plots.plot_agency_shares(t["costs_by_agency"], ax=fig.subplots())
+    chart = _Chart("agency_cost_shares.png", "Agency cost shares, with and without IOM",
+                   "Each agency's share of the cohort's undiscounted agency costs over the "
+                   "horizon (victims and society are not an agency and are left out); the "
+                   "total is above each bar.")
+    chart.png = _render(fig)
+    charts.append(chart)
+
+    fig = Figure(figsize=(13, 5.2), layout="constrained")
+    axes = fig.subplots(1, 2, sharex=True)
+    who = "One offender's year" if one else "An average offender's year"
+    for ax, arm in zip(axes, ("non_iom", "iom")):
+        plots.plot_offender_breakdown(t["costs_by_agency"], ax=ax, arm=arm, per=per)
+        ax.set_title(f"{plots.arm_label(arm)}: {ax.get_title().split(': ', 1)[-1]}")
+        ax.set_xlabel("Cost per offender per year (£)")
+    fig.suptitle(f"{who}: cost by agency (undiscounted)")
+    chart = _Chart("offender_year_by_agency.png", f"{who}, cost by agency",
+                   "Cost to each agency, undiscounted" + (
+                       "." if one else f": the cohort's totals divided by {n:,.0f} offenders "
+                       f"and {years} year{'s' if years != 1 else ''}, so comparable with the "
+                       "£61,000 case study of one complex offender's year."))
+    chart.png = _render(fig)
+    charts.append(chart)
+
+    fig = Figure(figsize=(9, 5.5), layout="constrained")
+    plots.plot_cumulative_cost(t["costs"], ax=fig.subplots())
+    chart = _Chart("cumulative_cost.png", "Cumulative cost by year",
+                   "Agency costs for the whole cohort, mean over replications, undiscounted "
+                   "(solid) and discounted (dashed).")
+    chart.png = _render(fig)
+    charts.append(chart)
+
+    fig = Figure(figsize=(10, 6), layout="constrained")
+    plots.plot_who_pays(t["economics"], ax=fig.subplots())
+    chart = _Chart("who_pays_who_saves.png", "Who pays and who saves",
+                   "Net change in discounted cost for each agency and for victims and society, "
+                   "IOM minus without IOM: to the right a payer spends more with IOM, to the "
+                   "left it saves.")
+    chart.png = _render(fig)
+    charts.append(chart)
+
+    fig = Figure(figsize=(13, 5.2), layout="constrained")
+    a1, a2 = fig.subplots(1, 2)
+    plots.plot_survival(t["survival"], ax=a1)
+    window = "24m" if "reconviction_rate_24m" in set(t["outcomes"]["metric"]) else "12m"
+    plots.plot_reconviction_reductions(t["outcomes"], ax=a2, window=window)
+    chart = _Chart("reconviction.png", "Reconviction",
+                   "Left: share of the cohort not yet reconvicted, by month from day 0 (band: "
+                   "95% interval of the mean). Right: the before/after fall an evaluation "
+                   "without a comparison group would see, beside the counterfactual "
+                   "difference against the same cohort without IOM.")
+    chart.png = _render(fig)
+    charts.append(chart)
+    return charts
+
+
+# ---------------------------------------------------------------------------------------------
+# Workbook
+
+
+def _write_workbook(f: _Folder, path: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    wb = Workbook(write_only=True)
+
+    def cell(ws, value, bold=False):
+        if isinstance(value, float) and math.isnan(value):
+            value = None
+        elif hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
+            value = value.item()
+        c = WriteOnlyCell(ws, value=value)
+        if isinstance(value, str):
+            c.data_type = "s"  # never a formula, whatever the text starts with
+        if bold:
+            c.font = Font(bold=True)
+        return c
+
+    for name in TABLES:
+        df = f.tables[name]
+        note = None
+        if len(df) > EXCEL_MAX_ROWS and name == "costs":
+            keys = [c for c in df.columns if c not in ("replication", "cost", "discounted_cost")]
+            df = df.groupby(keys, sort=False)[["cost", "discounted_cost"]].mean().reset_index()
+            note = "mean over replications (the full table is too long for a worksheet)"
+        ws = wb.create_sheet(name)
+        ws.append([cell(ws, str(c), bold=True) for c in df.columns])
+        for row in df.itertuples(index=False, name=None):
+            ws.append([cell(ws, v) for v in row])
+        if note:
+            ws.append([cell(ws, note)])
+
+    ws = wb.create_sheet("about")
+    m = f.manifest
+    for key, value in (("scenario", m.get("scenario_name")), ("scenario file", m.get("scenario_file")),
+                       ("scenario hash", m.get("scenario_hash")), ("seed", m.get("seed")),
+                       ("replications", m.get("reps")),
+                       ("overrides", json.dumps(m.get("overrides") or {}, sort_keys=True)),
+                       ("iomsim", (m.get("versions") or {}).get("iomsim")),
+                       ("finished", m.get("finished")),
+                       ("tables", "one sheet per file of the results folder; columns as in the "
+                                  "iomsim README, Results directory")):
+        ws.append([cell(ws, key, bold=True), cell(ws, value if not isinstance(value, (dict, list))
+                                                  else json.dumps(value))])
+    rows, _ = _assumptions(m)
+    ws = wb.create_sheet("assumptions")
+    ws.append([cell(ws, h, bold=True) for h in ("path", "value", "kind", "source or assumption",
+                                                 "price year")])
+    for r in rows:
+        ws.append([cell(ws, r[k]) for k in ("path", "value", "kind", "text", "price_year")])
+    wb.save(path)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _environment():
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    return Environment(loader=PackageLoader("iomsim.reporting", "templates"), autoescape=True,
+                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def write_report(results_dir: Path | str) -> Path:
+    """Write ``report.html``, ``results.xlsx`` and a PNG per chart into a results folder.
+
+    Returns the path of ``report.html``. A folder that is not a complete results folder raises
+    :class:`iomsim.errors.InputError` naming the file.
+    """
+    f = _load(Path(results_dir))
+    charts = _charts(f)
+    for chart in charts:
+        _atomic_write(f.path / chart.filename, lambda p, c=chart: p.write_bytes(c.png))
+    _atomic_write(f.path / WORKBOOK, lambda p: _write_workbook(f, p))
+
+    m = f.manifest
+    assumptions, counts = _assumptions(m)
+    context = {
+        "title": m.get("scenario_name") or f.path.name,
+        "scenario_file": m.get("scenario_file") or "",
+        "scenario_hash": (m.get("scenario_hash") or "")[:12],
+        "finished": m.get("finished") or "",
+        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "version": (m.get("versions") or {}).get("iomsim", ""),
+        "description": " ".join(str(_scalar(_get(m.get("resolved_scenario") or {},
+                                                  "description")) or "").split()),
+        "words": _scenario_in_words(m, f.tables["costs"]),
+        "headlines": _headlines(f),
+        "agency_rows": _agency_table(f.tables["costs_by_agency"]),
+        "economics_rows": _economics_table(f.tables["economics"]),
+        "outcome_rows": _outcomes_table(f.tables["outcomes"]),
+        "population_rows": _population_table(f.tables["population"]),
+        "charts": charts,
+        "assumptions": assumptions,
+        "counts": counts,
+        "caveats": VALIDATION_CAVEATS,
+        "workbook": WORKBOOK,
+    }
+    html = _environment().get_template("report.html").render(**context)
+    out = f.path / REPORT
+    _atomic_write(out, lambda p: p.write_text(html, encoding="utf-8"))
+    return out
+
+
+__all__ = ["write_report", "TABLES", "REPORT", "WORKBOOK"]

@@ -1,0 +1,194 @@
+"""`iomsim report` and write_report: one self-contained, escaped report.html, the workbook, PNGs."""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from openpyxl import load_workbook  # noqa: E402
+
+import iomsim  # noqa: E402
+from iomsim.errors import InputError  # noqa: E402
+from iomsim.reporting.report import write_report  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = "<script>alert(1)</script>"
+TABLE_FILES = {"costs": "costs.parquet", "costs_by_agency": "costs_by_agency.csv",
+               "outcomes": "outcomes.csv", "economics": "economics.csv",
+               "survival": "survival.csv", "population": "population.csv"}
+CHARTS = ["agency_cost_shares.png", "offender_year_by_agency.png", "cumulative_cost.png",
+          "who_pays_who_saves.png", "reconviction.png"]
+
+
+@pytest.fixture(scope="session")
+def hostile_results(tmp_path_factory) -> Path:
+    """A tiny real run of a scenario whose text tries to inject markup, script and a formula."""
+    folder = tmp_path_factory.mktemp("report")
+    scenario_file = folder / "hostile.yaml"
+    sussex = (ROOT / "scenarios" / "sussex-2013.yaml").as_posix()
+    scenario_file.write_text(
+        f"extends: {sussex}\n"
+        f"name: \"=1+1 Hostile {SCRIPT}\"\n"
+        f"description: \"Tries {SCRIPT} and <b>bold</b> & more\"\n"
+        "discount_rate: {value: 0.035, source: \"<img src=x onerror=alert(2)>\"}\n")
+    scenario = iomsim.load_scenario(scenario_file, overrides={
+        "cohort.size": 300, "selection.cohort_size": 40, "horizon_years": 2})
+    results = iomsim.run(scenario, reps=2, seed=1, jobs=1)
+    out = results.write(folder / "run")
+    write_report(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def html(hostile_results) -> str:
+    return (hostile_results / "report.html").read_text(encoding="utf-8")
+
+
+def _economic(folder: Path, metric: str) -> float:
+    e = pd.read_csv(folder / "economics.csv")
+    return float(e.loc[e["metric"] == metric, "value"].iloc[0])
+
+
+def _outcome(folder: Path, arm: str, metric: str) -> float:
+    o = pd.read_csv(folder / "outcomes.csv")
+    return float(o.loc[(o["arm"] == arm) & (o["metric"] == metric), "value"].iloc[0])
+
+
+def _pounds(x: float, places: int = 0) -> str:
+    return ("−" if x < 0 else "") + f"£{abs(x):,.{places}f}"
+
+
+def test_scenario_text_is_escaped_never_raw(html):
+    assert "Hostile &lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Tries &lt;script&gt;alert(1)&lt;/script&gt; and &lt;b&gt;bold&lt;/b&gt; &amp; more" in html
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html  # a source, in the assumptions table
+    assert "<script" not in html.lower()
+    assert "<b>bold" not in html
+    assert "<img src=x" not in html
+
+
+def test_report_is_self_contained(html):
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "<link" not in html.lower()
+    assert "@import" not in html
+    assert "Content-Security-Policy" in html
+
+
+def test_headline_figures(hostile_results, html):
+    bpp = _economic(hostile_results, "benefit_per_pound")
+    assert f"{_pounds(bpp, 2)}</div>" in html
+    assert _pounds(_economic(hostile_results, "iom_cost")) in html
+    assert _pounds(_economic(hostile_results, "npv")) in html
+    before = _outcome(hostile_results, "iom", "reconviction_rate_24m_before")
+    after = _outcome(hostile_results, "iom", "reconviction_rate_24m")
+    assert f"{before * 100:.0f}% → {after * 100:.0f}%" in html
+    for label in ("Benefit per £1 spent on IOM", "IOM spend (discounted)", "Net present value",
+                  "Reconvicted within 24 months"):
+        assert label in html
+
+
+def test_tables_and_assumptions_are_in_the_report(hostile_results, html):
+    cba = pd.read_csv(hostile_results / "costs_by_agency.csv")
+    police = cba[(cba["arm"] == "non_iom") & (cba["agency"] == "police")]["cost"].iloc[0]
+    assert _pounds(police) in html  # thousands separators
+    assert re.search(r"£\d{4,}", html) is None  # never £ and four digits without a separator
+    for heading in ("The scenario in plain words", "Headline figures", "Cost by agency",
+                    "Economics", "Outcomes", "Assumptions and their sources",
+                    "Validation caveats"):
+        assert heading in html
+    assert "docs/validation.md" in html
+    # provenance: a sourced value and an assumption from the Sussex scenario
+    assert "selection.cohort_size" in html and "Wong et al. 2013" in html
+    assert "uk-unit-costs.md" in html
+
+
+def test_every_chart_is_embedded_and_written_beside_the_report(hostile_results, html):
+    embedded = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert len(embedded) == len(CHARTS)
+    files = {(hostile_results / name).read_bytes() for name in CHARTS}
+    assert {base64.b64decode(data) for data in embedded} == files
+    for data in files:
+        assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    for title in ("Agency cost shares", "Who pays and who saves", "Reconviction",
+                  "Cumulative cost by year", "cost by agency"):
+        assert title in html
+
+
+def test_workbook_has_one_sheet_per_table(hostile_results):
+    wb = load_workbook(hostile_results / "results.xlsx", read_only=True)
+    for sheet, filename in TABLE_FILES.items():
+        assert sheet in wb.sheetnames
+        path = hostile_results / filename
+        table = pd.read_parquet(path) if filename.endswith(".parquet") else pd.read_csv(path)
+        rows = list(wb[sheet].iter_rows(values_only=True))
+        assert list(rows[0]) == list(table.columns)
+        assert len(rows) - 1 == len(table)
+        first = [None if (isinstance(v, float) and math.isnan(v)) else v
+                 for v in table.iloc[0].tolist()]
+        for got, want in zip(rows[1], first):
+            assert got == (pytest.approx(want) if isinstance(want, float) else want)
+
+
+def test_workbook_never_turns_scenario_text_into_a_formula(hostile_results):
+    wb = load_workbook(hostile_results / "results.xlsx")  # not read-only: keeps data types
+    about = {row[0].value: row[1] for row in wb["about"].iter_rows()}
+    cell = about["scenario"]
+    assert cell.value.startswith("=1+1 Hostile")
+    assert cell.data_type == "s"
+
+
+def test_not_a_results_folder_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="not a results folder") as err:
+        write_report(tmp_path)
+    assert str(tmp_path) in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(InputError, match="no such results folder"):
+        write_report(tmp_path / "missing")
+
+
+def test_missing_or_broken_table_names_the_file(hostile_results, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(hostile_results, broken)
+    (broken / "survival.csv").unlink()
+    with pytest.raises(InputError) as err:
+        write_report(broken)
+    assert "survival.csv" in str(err.value)
+    (broken / "survival.csv").write_text("nothing,useful\n1,2\n")
+    with pytest.raises(InputError, match="survival.csv has no column"):
+        write_report(broken)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "iomsim.cli", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_cli_report(hostile_results, tmp_path):
+    folder = tmp_path / "again"
+    shutil.copytree(hostile_results, folder)
+    for name in ["report.html", "results.xlsx", *CHARTS]:
+        (folder / name).unlink()
+    done = _cli("report", str(folder))
+    assert done.returncode == 0, done.stderr
+    for name in ["report.html", "results.xlsx", *CHARTS]:
+        assert (folder / name).is_file()
+    assert "report.html" in done.stdout
+
+
+def test_cli_report_refuses_a_folder_that_is_not_results(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    done = _cli("report", str(tmp_path))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(tmp_path) in lines[0]
+    assert "Traceback" not in done.stderr
