@@ -1,0 +1,282 @@
+"""Break-even: the parameter value at which the benefit per £1 spent on IOM reaches 1.
+
+Two questions, one method:
+
+* the **smallest IOM effect** that breaks even: the largest ``iom.effects.offending_multiplier``
+  (effect = 1 - multiplier) at which the benefit per £1 is still 1 (:func:`breakeven`);
+* the **largest IOM cost per offender** that breaks even: every IOM programme cost is multiplied
+  by a scale (``iom_cost_scale``) until the benefit per £1 falls to 1 (:func:`breakeven_cost`).
+
+The curve is the mean over ``reps`` replications of the measure, each replication with the same
+seed at every parameter value (common random numbers), so the curve is a smooth function of the
+parameter rather than noise, and :func:`scipy.optimize.brentq` finds where it crosses the
+target. The interval comes from a bootstrap over replications: each bootstrap sample reweights
+the replications' curves (known at every value the root-finder visited, joined by straight
+lines), and its root is found; the interval is the percentiles of those roots. The ends of the
+interval are then simulated exactly and the bootstrap repeated, so that the interval rests on
+simulated values, not only on interpolation. The interval expresses Monte Carlo uncertainty
+(which replications were drawn), not uncertainty in the other parameters: use a PSA for that.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+
+from iomsim.errors import InputError
+from iomsim.experiments.backends import make_backend, make_tasks
+from iomsim.experiments.spec import IOM_COST_SCALE
+from iomsim.scenario.schema import Scenario
+
+EFFECT_PARAMETER = "iom.effects.offending_multiplier"
+DEFAULT_SEED = 20131001
+
+
+@dataclass
+class BreakEven:
+    """Where the mean measure crosses ``target`` as ``parameter`` varies, with an interval.
+
+    ``evaluations``: every parameter value simulated, with the mean of the measure and of each
+    reported measure. ``reported``: other measures at the root (interpolated), e.g. the IOM
+    cost per offender, as ``{name: (value, lo, hi)}``.
+    """
+
+    parameter: str
+    measure: str
+    target: float
+    value: float
+    lo: float
+    hi: float
+    confidence: float
+    reps: int
+    seed: int | None
+    evaluations: pd.DataFrame
+    reported: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    bootstrap_failures: int = 0
+
+    def to_frame(self) -> pd.DataFrame:
+        rows = [{"quantity": self.parameter, "value": self.value, "lo": self.lo, "hi": self.hi}]
+        for name, (v, lo, hi) in self.reported.items():
+            rows.append({"quantity": name, "value": v, "lo": lo, "hi": hi})
+        out = pd.DataFrame(rows)
+        out["measure"], out["target"], out["reps"] = self.measure, self.target, self.reps
+        out["confidence"] = self.confidence
+        return out
+
+
+def _crossings(x: np.ndarray, c: np.ndarray) -> list[float]:
+    """Roots of the piecewise-linear curve through (x, c)."""
+    out = []
+    for i in range(len(x) - 1):
+        a, b = c[i], c[i + 1]
+        if a == 0:
+            out.append(float(x[i]))
+        elif a * b < 0:
+            out.append(float(x[i] + (x[i + 1] - x[i]) * a / (a - b)))
+    if len(c) and c[-1] == 0:
+        out.append(float(x[-1]))
+    return out
+
+
+def find_breakeven(evaluate: Callable[[float], np.ndarray], bracket: tuple[float, float], *,
+                   target: float = 1.0, xtol: float | None = None, grid: int = 5,
+                   bootstrap: int = 1000, confidence: float = 0.95, seed: int = 0,
+                   extra: Callable[[float], Mapping[str, np.ndarray]] | None = None,
+                   parameter: str = "x", measure: str = "y") -> BreakEven:
+    """Root of ``mean(evaluate(x)) = target`` in ``bracket``, with a bootstrap interval.
+
+    ``evaluate(x)`` returns the measure of every replication at ``x`` (same replications, in the
+    same order, at every ``x``). The bracket is first scanned at ``grid`` values (geometric when
+    it spans more than a factor of 20 above zero); the root in the first interval where the
+    curve crosses the target is refined by Brent's method. ``extra(x)``, if given, returns other
+    per-replication measures at ``x`` to report at the root (call it after ``evaluate(x)``).
+    """
+    a, b = float(bracket[0]), float(bracket[1])
+    if not a < b:
+        raise InputError(f"the bracket must have low < high, got [{a}, {b}]", file="--bracket")
+    xtol = xtol if xtol is not None else (b - a) * 1e-6
+    cache: dict[float, np.ndarray] = {}
+    extras: dict[float, dict[str, np.ndarray]] = {}
+
+    def values(x: float) -> np.ndarray:
+        x = float(x)
+        if x not in cache:
+            cache[x] = np.asarray(evaluate(x), dtype=float)
+            if extra is not None:
+                extras[x] = {k: np.asarray(v, dtype=float) for k, v in extra(x).items()}
+        return cache[x]
+
+    def f(x: float) -> float:
+        return float(np.nanmean(values(x))) - target
+
+    if a > 0 and b / a > 20:
+        scan = np.geomspace(a, b, max(2, grid))
+    else:
+        scan = np.linspace(a, b, max(2, grid))
+    fs = [f(x) for x in scan]
+    root = None
+    for i in range(len(scan) - 1):
+        if fs[i] == 0:
+            root = float(scan[i])
+            break
+        if fs[i] * fs[i + 1] < 0:
+            root = float(brentq(f, scan[i], scan[i + 1], xtol=xtol))
+            break
+    if root is None and fs[-1] == 0:
+        root = float(scan[-1])
+    if root is None:
+        lo_v, hi_v = fs[0] + target, fs[-1] + target
+        raise InputError(f"{measure} does not reach {target:g} for {parameter} between {a:g} and "
+                         f"{b:g} (it is {lo_v:.3g} at {a:g} and {hi_v:.3g} at {b:g}); widen the "
+                         "bracket", file="--bracket")
+
+    rng = np.random.default_rng(seed)
+    alpha = (1 - confidence) / 2
+    lo = hi = math.nan
+    failures = 0
+    for refine in range(2):
+        xs = np.array(sorted(cache))
+        Y = np.vstack([cache[x] for x in xs])  # (n_x, R)
+        keep = np.all(np.isfinite(Y), axis=0)
+        Y = Y[:, keep]
+        R = Y.shape[1]
+        roots = np.full(bootstrap, np.nan)
+        if R > 1 and bootstrap > 0:
+            W = rng.multinomial(R, np.full(R, 1.0 / R), size=bootstrap) / R  # (B, R)
+            C = W @ Y.T - target  # (B, n_x)
+            for j in range(bootstrap):
+                found = _crossings(xs, C[j])
+                if found:
+                    roots[j] = min(found, key=lambda r: abs(r - root))
+        ok = roots[np.isfinite(roots)]
+        failures = int(bootstrap - ok.size)
+        if ok.size:
+            lo, hi = (float(q) for q in np.quantile(ok, [alpha, 1 - alpha]))
+        if refine == 0 and ok.size:
+            for x in (lo, hi):
+                if a <= x <= b:
+                    values(x)
+    xs = np.array(sorted(cache))
+    table = pd.DataFrame({parameter: xs, "mean": [float(np.nanmean(cache[x])) for x in xs]})
+    reported: dict[str, tuple[float, float, float]] = {}
+    if extras:
+        names = sorted({k for d in extras.values() for k in d})
+        for name in names:
+            means = np.array([float(np.nanmean(extras[x][name])) for x in xs])
+            table[name] = means
+            reported[name] = tuple(float(np.interp(v, xs, means)) if np.isfinite(v) else math.nan
+                                   for v in (root, lo, hi))  # type: ignore[assignment]
+    return BreakEven(parameter=parameter, measure=measure, target=target, value=root, lo=lo,
+                     hi=hi, confidence=confidence, reps=len(next(iter(cache.values()))),
+                     seed=None, evaluations=table, reported=reported, bootstrap_failures=failures)
+
+
+def _model_breakeven(scenario: Scenario, parameter: str, bracket: tuple[float, float], *,
+                     measure: str, target: float, reps: int, seed: int, jobs: int | None,
+                     scheduler: str | None, report: tuple[str, ...], xtol: float | None,
+                     bootstrap: int, confidence: float, progress: bool | None) -> BreakEven:
+    from iomsim.experiments.spec import point_scenario, schema_has_path
+
+    if parameter != IOM_COST_SCALE and not schema_has_path(parameter):
+        raise InputError("no parameter at this path in the scenario", file="--parameter",
+                         path=parameter)
+    for x in bracket:
+        try:
+            point_scenario(scenario, {parameter: float(x)})
+        except InputError as exc:
+            raise InputError(f"the bracket end {x:g} is not a valid value: {exc.message}",
+                             file="--bracket", path=parameter) from None
+    pairs = [tuple(m.split(".", 1)) for m in (measure, *report)]
+    for m, p in zip((measure, *report), pairs):
+        if len(p) != 2:
+            raise InputError(f"expected arm.measure, got {m!r}", file="--measure")
+    got: dict[float, dict[str, np.ndarray]] = {}
+    base_hash = scenario.meta.hash
+
+    with make_backend(scenario, jobs, scheduler) as backend:
+        def run_at(x: float) -> dict[str, np.ndarray]:
+            if x not in got:
+                tasks = make_tasks(f"be-{base_hash[:8]}-{x!r}", base_hash,
+                                   [(0, {parameter: float(x)}, seed)], reps, backend.workers,
+                                   pairs)  # type: ignore[arg-type]
+                per_rep: dict[int, dict[str, float]] = {}
+                for _, result in backend.map(tasks):
+                    for _, r, rows in result:
+                        per_rep[r] = {f"{arm}.{m}": v for arm, m, v in rows}
+                names = (measure, *report)
+                missing = [n for n in names if n not in per_rep[0]]
+                if missing:
+                    raise InputError(f"the simulation has no measure {missing[0]!r}",
+                                     file="--measure")
+                got[x] = {n: np.array([per_rep[r][n] for r in range(reps)]) for n in names}
+                if progress:
+                    print(f"  {parameter} = {x:.6g}: mean {measure} = "
+                          f"{np.nanmean(got[x][measure]):.4g}", flush=True)
+            return got[x]
+
+        result = find_breakeven(lambda x: run_at(x)[measure], bracket, target=target, xtol=xtol,
+                                bootstrap=bootstrap, confidence=confidence, seed=seed,
+                                extra=lambda x: {n: run_at(x)[n] for n in report},
+                                parameter=parameter, measure=measure)
+    result.seed = seed
+    return result
+
+
+def breakeven(scenario: Scenario, parameter: str = EFFECT_PARAMETER,
+              bracket: tuple[float, float] = (0.0, 1.0), *,
+              measure: str = "economics.benefit_per_pound", target: float = 1.0, reps: int = 20,
+              seed: int = DEFAULT_SEED, jobs: int | None = None, scheduler: str | None = None,
+              report: tuple[str, ...] = ("economics.iom_cost_per_offender",),
+              xtol: float | None = None, bootstrap: int = 1000, confidence: float = 0.95,
+              progress: bool | None = None) -> BreakEven:
+    """The value of ``parameter`` in ``bracket`` at which the mean of ``measure`` over ``reps``
+    replications (common random numbers) equals ``target``; by default the largest IOM
+    offending multiplier, i.e. the smallest IOM effect, with a benefit per £1 of 1."""
+    return _model_breakeven(scenario, parameter, bracket, measure=measure, target=target,
+                            reps=reps, seed=seed, jobs=jobs, scheduler=scheduler, report=report,
+                            xtol=xtol, bootstrap=bootstrap, confidence=confidence,
+                            progress=progress)
+
+
+def breakeven_cost(scenario: Scenario, bracket: tuple[float, float] = (0.01, 100.0), *,
+                   measure: str = "economics.benefit_per_pound", target: float = 1.0,
+                   reps: int = 20, seed: int = DEFAULT_SEED, jobs: int | None = None,
+                   scheduler: str | None = None, xtol: float | None = None,
+                   bootstrap: int = 1000, confidence: float = 0.95,
+                   progress: bool | None = None) -> BreakEven:
+    """The largest IOM cost per offender at which the benefit per £1 is still ``target``.
+
+    Every IOM programme cost (offender managers, case conferences, co-location, enforcement,
+    pathway referrals) is multiplied by ``iom_cost_scale``, searched in ``bracket``; the result's
+    ``reported["economics.iom_cost_per_offender"]`` is the break-even cost per offender
+    (discounted) with its interval.
+    """
+    return _model_breakeven(scenario, IOM_COST_SCALE, bracket, measure=measure, target=target,
+                            reps=reps, seed=seed, jobs=jobs, scheduler=scheduler,
+                            report=("economics.iom_cost_per_offender",), xtol=xtol,
+                            bootstrap=bootstrap, confidence=confidence, progress=progress)
+
+
+def describe(result: BreakEven) -> list[str]:
+    """Plain-text lines for the terminal."""
+    pct = f"{result.confidence:.0%}"
+    lines = []
+    if result.parameter == IOM_COST_SCALE:
+        v = result.reported.get("economics.iom_cost_per_offender")
+        if v:
+            lines.append(f"  largest IOM cost per offender (discounted): £{v[0]:,.0f} "
+                         f"({pct} interval £{v[1]:,.0f} to £{v[2]:,.0f}); "
+                         f"{result.value:.3g} times the scenario's IOM costs")
+    elif result.parameter == EFFECT_PARAMETER:
+        lines.append(f"  smallest IOM effect: offending multiplier {result.value:.3f} "
+                     f"({pct} interval {result.lo:.3f} to {result.hi:.3f}), "
+                     f"i.e. a {1 - result.value:.1%} cut in offending by responders while on IOM")
+    else:
+        lines.append(f"  {result.parameter} = {result.value:.6g} ({pct} interval {result.lo:.6g} "
+                     f"to {result.hi:.6g})")
+    return lines

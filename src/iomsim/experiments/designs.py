@@ -1,0 +1,358 @@
+"""Experimental designs: which parameter values a sweep simulates.
+
+A design turns a list of :class:`Parameter` into a table of points (one row per point, one
+column per parameter, by dotted path). Designs:
+
+``grid``
+    every combination of each parameter's ``levels`` (or ``steps`` values from ``low`` to ``high``).
+``oneway``
+    point 0 at every parameter's base value, then each parameter at its ``low`` and its ``high``
+    with the others at base (the tornado diagram). A parameter with a distribution other than
+    uniform uses its 2.5th and 97.5th percentiles; with ``levels``, the first and the last.
+``lhs``, ``sobol``
+    ``samples`` points of a Latin hypercube or a scrambled Sobol sequence (``scipy.stats.qmc``;
+    Sobol needs a power of 2) in the unit cube, mapped through each parameter's quantile function
+    (uniform from ``low`` to ``high``, or its distribution).
+``psa``
+    probabilistic sensitivity analysis: ``samples`` independent draws from each parameter's
+    distribution (``sampling: lhs`` draws them by Latin hypercube instead).
+``saltelli``
+    SALib's Sobol (Saltelli) sampling, ``samples`` base samples: ``samples * (D + 2)`` points
+    (``samples * (2D + 2)`` with ``second_order``), for Sobol indices.
+``morris``
+    SALib's Morris trajectories, ``samples`` of them: ``samples * (D + 1)`` points.
+
+Distributions (``distribution:`` key) and how they are given:
+``fixed`` (``value``); ``uniform`` (``low``, ``high``); ``triangular`` (``low``, ``mode``,
+``high``); ``normal`` (``mean``, ``sd``, optional ``low``/``high`` to truncate); ``lognormal``
+(``mean``, ``sd`` of the value, or ``meanlog``, ``sdlog``); ``gamma`` (``mean``, ``sd``, or
+``shape``, ``scale``); ``beta`` (``mean``, ``sd``, or ``alpha``, ``beta``; on [0, 1], or on
+[``low``, ``high``] when given, with ``mean``/``sd`` on that scale).
+
+Every design is a pure function of its parameters, size and seed. Unbounded distributions are
+sampled between their 0.05th and 99.95th percentiles, so that the corner points of Morris and
+Saltelli designs stay finite.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.stats import qmc
+
+DESIGNS = ("grid", "oneway", "lhs", "sobol", "psa", "saltelli", "morris")
+DISTRIBUTIONS = ("beta", "gamma", "lognormal", "normal", "uniform", "triangular", "fixed")
+UNBOUNDED_TAIL = 0.0005
+
+
+class DesignError(ValueError):
+    """A parameter or design specification that cannot be used; ``key`` names the bad field."""
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.key = key
+
+
+@dataclass
+class Parameter:
+    """One swept parameter: a dotted path and how its values are chosen.
+
+    Give ``levels`` (grid), ``low``/``high`` (ranges: oneway, lhs, sobol, saltelli, morris; with
+    ``steps`` for a grid), or a distribution (every design). ``base`` is its value at the base
+    point of a one-way design (the scenario's value unless given). ``integer`` rounds values.
+    """
+
+    path: str
+    low: float | None = None
+    high: float | None = None
+    levels: list[Any] | None = None
+    steps: int | None = None
+    distribution: str | None = None
+    args: dict[str, float] = field(default_factory=dict)
+    base: Any = None
+    integer: bool = False
+
+    def __post_init__(self) -> None:
+        self._frozen = None
+        if self.levels is not None:
+            if not isinstance(self.levels, list) or not self.levels:
+                raise DesignError("levels must be a non-empty list of values", "levels")
+        if (self.low is None) != (self.high is None) and self.distribution is None:
+            raise DesignError("give both low and high", "low" if self.low is None else "high")
+        if self.low is not None and self.high is not None and self.distribution is None:
+            if not self.low <= self.high:
+                raise DesignError(f"low ({self.low}) is above high ({self.high})", "low")
+        if self.steps is not None and (self.steps < 2 or self.low is None):
+            raise DesignError("steps needs low and high and must be at least 2", "steps")
+        if self.distribution is not None:
+            self._frozen = _make_distribution(self.distribution, self.args, self.low, self.high)
+
+    # -- values
+    @property
+    def is_fixed(self) -> bool:
+        return self.distribution == "fixed"
+
+    def grid_values(self) -> list[Any]:
+        if self.levels is not None:
+            return list(self.levels)
+        if self.steps is not None:
+            return [self._cast(v) for v in np.linspace(self.low, self.high, self.steps)]
+        if self.is_fixed:
+            return [self._cast(self.args["value"])]
+        raise DesignError("a grid needs levels, or low, high and steps", "levels")
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Map unit-interval values to parameter values (uniform range or distribution)."""
+        u = np.asarray(u, dtype=float)
+        if self.distribution is not None:
+            if self.is_fixed:
+                out = np.full(u.shape, float(self.args["value"]))
+            else:
+                d = self._frozen
+                lo_b, hi_b = d.support()
+                if not (np.isfinite(lo_b) and np.isfinite(hi_b)):
+                    u = UNBOUNDED_TAIL + u * (1 - 2 * UNBOUNDED_TAIL)
+                out = d.ppf(u)
+        elif self.low is not None:
+            out = self.low + u * (self.high - self.low)
+        else:
+            raise DesignError("this design needs low and high, or a distribution", "low")
+        return np.round(out) if self.integer else out
+
+    def low_high(self) -> tuple[Any, Any]:
+        """The one-way low and high values."""
+        if self.distribution is not None and self.distribution not in ("fixed", "uniform"):
+            lo, hi = self._frozen.ppf([0.025, 0.975])
+            return self._cast(lo), self._cast(hi)
+        if self.low is not None and self.high is not None:
+            return self._cast(self.low), self._cast(self.high)
+        if self.levels is not None and len(self.levels) >= 2:
+            return self.levels[0], self.levels[-1]
+        raise DesignError("a one-way design needs low and high (or a distribution)", "low")
+
+    def _cast(self, v: Any) -> Any:
+        if isinstance(v, (np.floating, np.integer)):
+            v = v.item()
+        if self.integer and isinstance(v, float):
+            return int(round(v))
+        return v
+
+
+def _need(args: dict[str, float], *names: str) -> list[float]:
+    out = []
+    for n in names:
+        if n not in args:
+            raise DesignError(f"missing {n!r}", n)
+        v = args[n]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise DesignError(f"{n} must be a finite number, got {v!r}", n)
+        out.append(float(v))
+    return out
+
+
+def _make_distribution(name: str, args: dict[str, float], low: float | None, high: float | None):
+    """A frozen scipy distribution (or None for ``fixed``) from the YAML form."""
+    if name not in DISTRIBUTIONS:
+        raise DesignError(f"unknown distribution {name!r}; expected one of {', '.join(DISTRIBUTIONS)}",
+                          "distribution")
+    if name == "fixed":
+        _need(args, "value")
+        return None
+    if name == "uniform":
+        if low is None or high is None or not low < high:
+            raise DesignError("uniform needs low < high", "low")
+        return stats.uniform(loc=low, scale=high - low)
+    if name == "triangular":
+        (mode,) = _need(args, "mode")
+        if low is None or high is None or not (low <= mode <= high and low < high):
+            raise DesignError("triangular needs low <= mode <= high and low < high", "mode")
+        return stats.triang(c=(mode - low) / (high - low), loc=low, scale=high - low)
+    if name == "normal":
+        mean, sd = _need(args, "mean", "sd")
+        if sd <= 0:
+            raise DesignError("sd must be positive", "sd")
+        if low is not None or high is not None:
+            a = -np.inf if low is None else (low - mean) / sd
+            b = np.inf if high is None else (high - mean) / sd
+            if not a < b:
+                raise DesignError("low must be below high", "low")
+            return stats.truncnorm(a, b, loc=mean, scale=sd)
+        return stats.norm(loc=mean, scale=sd)
+    if name == "lognormal":
+        if "meanlog" in args or "sdlog" in args:
+            mu, sigma = _need(args, "meanlog", "sdlog")
+        else:
+            mean, sd = _need(args, "mean", "sd")
+            if mean <= 0 or sd <= 0:
+                raise DesignError("lognormal mean and sd must be positive", "mean" if mean <= 0 else "sd")
+            sigma = math.sqrt(math.log1p((sd / mean) ** 2))
+            mu = math.log(mean) - sigma ** 2 / 2
+        if sigma <= 0:
+            raise DesignError("sdlog must be positive", "sdlog")
+        return stats.lognorm(s=sigma, scale=math.exp(mu))
+    if name == "gamma":
+        if "shape" in args or "scale" in args:
+            shape, scale = _need(args, "shape", "scale")
+        else:
+            mean, sd = _need(args, "mean", "sd")
+            if mean <= 0 or sd <= 0:
+                raise DesignError("gamma mean and sd must be positive", "mean" if mean <= 0 else "sd")
+            shape, scale = (mean / sd) ** 2, sd ** 2 / mean
+        if shape <= 0 or scale <= 0:
+            raise DesignError("gamma shape and scale must be positive", "shape")
+        return stats.gamma(a=shape, scale=scale)
+    # beta
+    lo = 0.0 if low is None else float(low)
+    hi = 1.0 if high is None else float(high)
+    if not lo < hi:
+        raise DesignError("low must be below high", "low")
+    if "alpha" in args or "beta" in args:
+        a, b = _need(args, "alpha", "beta")
+    else:
+        mean, sd = _need(args, "mean", "sd")
+        m, s = (mean - lo) / (hi - lo), sd / (hi - lo)
+        if not 0 < m < 1:
+            raise DesignError(f"beta mean {mean} must lie strictly between {lo} and {hi}", "mean")
+        if not 0 < s ** 2 < m * (1 - m):
+            raise DesignError(f"beta sd {sd} is too large for mean {mean} (the most allowed is "
+                              f"{math.sqrt(m * (1 - m)) * (hi - lo):.4g})", "sd")
+        k = m * (1 - m) / s ** 2 - 1
+        a, b = m * k, (1 - m) * k
+    if a <= 0 or b <= 0:
+        raise DesignError("beta alpha and beta must be positive", "alpha")
+    return stats.beta(a, b, loc=lo, scale=hi - lo)
+
+
+@dataclass
+class Design:
+    """The points of a design and what an analysis needs to know about them.
+
+    ``points``: one row per point (index ``point`` from 0), one column per parameter path.
+    ``unit``: for ``saltelli`` and ``morris``, the unit-cube sample SALib analyses (rows match
+    ``points``). ``roles``: for ``oneway``, each point's role (``base``, or ``low``/``high``)
+    and the parameter it moves.
+    """
+
+    kind: str
+    parameters: list[Parameter]
+    points: pd.DataFrame
+    unit: np.ndarray | None = None
+    roles: pd.DataFrame | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return [p.path for p in self.parameters]
+
+    def salib_problem(self) -> dict[str, Any]:
+        return salib_problem(self.names)
+
+
+def salib_problem(names: Sequence[str]) -> dict[str, Any]:
+    """The SALib problem: every parameter on the unit interval (values go through ``ppf``)."""
+    return {"num_vars": len(names), "names": list(names), "bounds": [[0.0, 1.0]] * len(names)}
+
+
+def _child_seed(seed: int, tag: int) -> int:
+    return int(np.random.SeedSequence([int(seed), 0x5EED, tag]).generate_state(1)[0])
+
+
+def make_design(kind: str, parameters: Sequence[Parameter], *, samples: int | None = None,
+                seed: int = 0, num_levels: int = 4, second_order: bool = False,
+                sampling: str = "random") -> Design:
+    """Build a design. ``samples`` is the sample size (see the module docstring per design)."""
+    params = list(parameters)
+    if kind not in DESIGNS:
+        raise DesignError(f"unknown design {kind!r}; expected one of {', '.join(DESIGNS)}", "design")
+    if not params:
+        raise DesignError("a sweep needs at least one parameter", "parameters")
+    names = [p.path for p in params]
+    d = len(params)
+    sized = kind in ("lhs", "sobol", "psa", "saltelli", "morris")
+    if sized and (samples is None or samples < 1):
+        raise DesignError(f"design {kind} needs samples: a whole number >= 1", "samples")
+
+    if kind == "grid":
+        rows = list(itertools.product(*[_per_param(p, p.grid_values) for p in params]))
+        return Design(kind, params, _frame(rows, names))
+
+    if kind == "oneway":
+        base = [p.base for p in params]
+        rows, roles = [list(base)], [("base", "")]
+        for i, p in enumerate(params):
+            lo, hi = _per_param(p, p.low_high)
+            for role, v in (("low", lo), ("high", hi)):
+                row = list(base)
+                row[i] = v
+                rows.append(row)
+                roles.append((role, p.path))
+        return Design(kind, params, _frame(rows, names),
+                      roles=pd.DataFrame(roles, columns=["role", "parameter"]))
+
+    if kind in ("lhs", "sobol", "psa"):
+        rng = np.random.default_rng(_child_seed(seed, DESIGNS.index(kind)))
+        if kind == "sobol":
+            if samples & (samples - 1):
+                lo = 1 << (samples.bit_length() - 1)
+                raise DesignError(f"a Sobol sequence needs a power of 2 samples, got {samples}; "
+                                  f"try {lo} or {lo * 2}", "samples")
+            unit = qmc.Sobol(d, scramble=True, rng=rng).random(samples)
+        elif kind == "lhs" or sampling == "lhs":
+            unit = qmc.LatinHypercube(d, rng=rng).random(samples)
+        elif sampling == "random":
+            unit = rng.random((samples, d))
+        else:
+            raise DesignError(f"unknown sampling {sampling!r}; expected random or lhs", "sampling")
+        if kind == "psa":
+            for p in params:
+                if p.distribution is None:
+                    raise DesignError("a psa design needs a distribution for every parameter "
+                                      "(use distribution: fixed to hold one still)",
+                                      f"parameters.{p.path}")
+        return Design(kind, params, _values(params, unit))
+
+    from SALib.sample import morris as morris_sample
+    from SALib.sample import sobol as sobol_sample
+
+    problem = salib_problem(names)
+    if kind == "saltelli":
+        unit = sobol_sample.sample(problem, samples, calc_second_order=second_order,
+                                   seed=_child_seed(seed, 5))
+        return Design(kind, params, _values(params, unit), unit=unit,
+                      options={"second_order": second_order})
+    if num_levels < 2 or num_levels % 2:
+        raise DesignError("Morris levels must be an even number >= 2", "levels")
+    unit = morris_sample.sample(problem, samples, num_levels=num_levels, seed=_child_seed(seed, 6))
+    return Design(kind, params, _values(params, unit), unit=unit,
+                  options={"num_levels": num_levels})
+
+
+def _frame(rows: list[Sequence[Any]], names: list[str]) -> pd.DataFrame:
+    df = pd.DataFrame([list(r) for r in rows], columns=names)
+    df.index.name = "point"
+    return df
+
+
+def _per_param(p: Parameter, fn):
+    """Call ``fn`` and say which parameter a DesignError is about."""
+    try:
+        return fn()
+    except DesignError as exc:
+        raise DesignError(str(exc), f"parameters.{p.path}") from None
+
+
+def _values(params: list[Parameter], unit: np.ndarray) -> pd.DataFrame:
+    cols = {p.path: _per_param(p, lambda p=p, i=i: p.ppf(unit[:, i]))
+            for i, p in enumerate(params)}
+    df = pd.DataFrame(cols)
+    for p in params:
+        if p.integer:
+            df[p.path] = df[p.path].astype(int)
+    df.index.name = "point"
+    return df

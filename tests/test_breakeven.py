@@ -1,0 +1,56 @@
+"""Break-even by root-finding, on cases whose answer is known."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import iomsim
+from iomsim.errors import InputError
+from iomsim.experiments.breakeven import breakeven_cost, find_breakeven
+
+SUSSEX = "scenarios/sussex-2013.yaml"
+TINY = {"cohort.size": 100, "selection.cohort_size": 15, "horizon_years": 2,
+        "pre_period_months": 12}
+
+
+def test_root_and_interval_of_a_known_curve():
+    # Replication r has benefit a_r * (1 - x) and costs c: benefit per pound a_r (1 - x) / c.
+    # The mean crosses 1 at x* = 1 - c / mean(a); the delta method gives its standard error
+    # c * sd(a) / (mean(a)^2 * sqrt(R)).
+    rng = np.random.default_rng(4)
+    R, c = 60, 2.0
+    a = rng.gamma(shape=16.0, scale=0.5, size=R)  # mean about 8
+    result = find_breakeven(lambda x: a * (1 - x) / c, (0.0, 1.0), xtol=1e-9, bootstrap=2000,
+                            seed=1)
+    exact = 1 - c / a.mean()
+    assert result.value == pytest.approx(exact, abs=1e-8)
+    se = c * a.std(ddof=1) / (a.mean() ** 2 * math.sqrt(R))
+    assert result.lo < exact < result.hi
+    assert (result.hi - result.lo) == pytest.approx(2 * 1.959964 * se, rel=0.2)
+    assert result.bootstrap_failures == 0
+
+
+def test_no_crossing_in_the_bracket_is_a_clear_error():
+    with pytest.raises(InputError, match="does not reach 1"):
+        find_breakeven(lambda x: np.full(5, 3.0 + x), (0.0, 1.0))
+
+
+def test_cost_break_even_equals_benefit_per_pound_at_todays_cost():
+    # Benefit excludes the IOM programme's own cost, so scaling every IOM cost by k divides each
+    # replication's benefit per pound by k: the mean reaches 1 at k = today's mean benefit per
+    # pound, which the core runner computes independently.
+    scenario = iomsim.load_scenario(SUSSEX, overrides=TINY)
+    reps, seed = 4, 9
+    today = iomsim.run(scenario, reps=reps, seed=seed, jobs=1, progress=False)
+    expected_scale = today.metric("benefit_per_pound")
+    result = breakeven_cost(scenario, (0.05, 200.0), reps=reps, seed=seed, jobs=1,
+                            bootstrap=200, xtol=1e-7)
+    assert result.value == pytest.approx(expected_scale, rel=1e-4)
+    cost_now = today.metric("iom_cost_per_offender")
+    per_offender, lo, hi = result.reported["economics.iom_cost_per_offender"]
+    # IOM cost per offender scales exactly with the programme's unit costs.
+    assert per_offender == pytest.approx(expected_scale * cost_now, rel=1e-3)
+    assert lo < per_offender < hi

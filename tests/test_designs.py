@@ -1,0 +1,116 @@
+"""Designs: sizes, structure, distributions and determinism (no simulation)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from iomsim.experiments.designs import DesignError, Parameter, make_design
+
+
+def test_grid_is_the_full_product_of_levels():
+    d = make_design("grid", [Parameter("a", levels=[1, 2, 3]),
+                             Parameter("b", low=0.0, high=1.0, steps=3)])
+    assert len(d.points) == 9
+    assert set(map(tuple, d.points[["a", "b"]].to_numpy().tolist())) == {
+        (a, b) for a in (1, 2, 3) for b in (0.0, 0.5, 1.0)}
+
+
+def test_oneway_moves_one_parameter_at_a_time_from_base():
+    params = [Parameter("a", low=1.0, high=3.0, base=2.0),
+              Parameter("b", low=10.0, high=30.0, base=20.0)]
+    d = make_design("oneway", params)
+    assert d.points.to_numpy().tolist() == [[2, 20], [1, 20], [3, 20], [2, 10], [2, 30]]
+    assert d.roles["role"].tolist() == ["base", "low", "high", "low", "high"]
+    assert d.roles["parameter"].tolist() == ["", "a", "a", "b", "b"]
+
+
+def test_oneway_uses_distribution_percentiles_without_low_high():
+    p = Parameter("a", distribution="normal", args={"mean": 10.0, "sd": 2.0}, base=10.0)
+    d = make_design("oneway", [p])
+    lo, hi = d.points["a"].iloc[1], d.points["a"].iloc[2]
+    assert lo == pytest.approx(10 - 1.959964 * 2, abs=1e-5)
+    assert hi == pytest.approx(10 + 1.959964 * 2, abs=1e-5)
+
+
+def test_latin_hypercube_puts_one_point_in_each_stratum():
+    n = 20
+    d = make_design("lhs", [Parameter("a", low=0.0, high=10.0), Parameter("b", low=-1.0, high=1.0)],
+                    samples=n, seed=7)
+    for col, (lo, hi) in (("a", (0, 10)), ("b", (-1, 1))):
+        strata = np.floor((d.points[col].to_numpy() - lo) / (hi - lo) * n).astype(int)
+        assert sorted(strata) == list(range(n))
+
+
+def test_sobol_sequence_needs_a_power_of_two_and_is_balanced():
+    with pytest.raises(DesignError, match="power of 2"):
+        make_design("sobol", [Parameter("a", low=0.0, high=1.0)], samples=10)
+    d = make_design("sobol", [Parameter("a", low=0.0, high=1.0)], samples=16, seed=1)
+    # A scrambled Sobol net of 16 points has exactly one point in each 1/16 interval.
+    assert sorted(np.floor(d.points["a"].to_numpy() * 16).astype(int)) == list(range(16))
+
+
+@pytest.mark.parametrize("name,args,low,high,mean,sd", [
+    ("beta", {"mean": 0.3, "sd": 0.1}, None, None, 0.3, 0.1),
+    ("beta", {"mean": 50.0, "sd": 5.0}, 20.0, 80.0, 50.0, 5.0),
+    ("gamma", {"mean": 4.0, "sd": 2.0}, None, None, 4.0, 2.0),
+    ("lognormal", {"mean": 100.0, "sd": 30.0}, None, None, 100.0, 30.0),
+    ("normal", {"mean": -2.0, "sd": 0.5}, None, None, -2.0, 0.5),
+    ("uniform", {}, 2.0, 8.0, 5.0, 6 / math.sqrt(12)),
+    ("triangular", {"mode": 3.0}, 1.0, 8.0, 4.0, math.sqrt((1 + 9 + 64 - 3 - 8 - 24) / 18)),
+])
+def test_psa_draws_have_the_moments_asked_for(name, args, low, high, mean, sd):
+    p = Parameter("x", distribution=name, args=args, low=low, high=high)
+    d = make_design("psa", [p], samples=20000, seed=3)
+    v = d.points["x"].to_numpy()
+    se = sd / math.sqrt(len(v))
+    assert abs(v.mean() - mean) < 5 * se + 1e-3 * abs(sd)
+    assert v.std(ddof=1) == pytest.approx(sd, rel=0.05)
+
+
+def test_fixed_distribution_stays_put_and_psa_needs_distributions():
+    d = make_design("psa", [Parameter("x", distribution="fixed", args={"value": 7.5}),
+                            Parameter("y", distribution="uniform", low=0.0, high=1.0)],
+                    samples=50, seed=1)
+    assert (d.points["x"] == 7.5).all()
+    with pytest.raises(DesignError, match="distribution"):
+        make_design("psa", [Parameter("x", low=0.0, high=1.0)], samples=5)
+
+
+def test_bad_distribution_parameters_are_refused_with_the_field():
+    with pytest.raises(DesignError) as e:
+        Parameter("x", distribution="beta", args={"mean": 0.5, "sd": 0.6})
+    assert e.value.key == "sd"
+    with pytest.raises(DesignError) as e:
+        Parameter("x", distribution="gamma", args={"mean": 1.0})
+    assert e.value.key == "sd"
+    with pytest.raises(DesignError, match="unknown distribution"):
+        Parameter("x", distribution="weibull", args={})
+
+
+def test_designs_are_a_pure_function_of_the_seed():
+    params = [Parameter("a", distribution="gamma", args={"mean": 2.0, "sd": 1.0}),
+              Parameter("b", distribution="uniform", low=0.0, high=1.0)]
+    for kind in ("lhs", "psa", "saltelli", "morris"):
+        one = make_design(kind, params, samples=8, seed=11).points
+        two = make_design(kind, params, samples=8, seed=11).points
+        other = make_design(kind, params, samples=8, seed=12).points
+        assert one.equals(two)
+        assert not one.equals(other)
+
+
+def test_salib_design_sizes():
+    params = [Parameter(n, low=0.0, high=1.0) for n in "abc"]
+    assert len(make_design("saltelli", params, samples=16).points) == 16 * (3 + 2)
+    assert len(make_design("saltelli", params, samples=16, second_order=True).points) == 16 * 8
+    assert len(make_design("morris", params, samples=5).points) == 5 * 4
+
+
+def test_unbounded_distributions_stay_finite_at_the_corners_of_the_cube():
+    p = Parameter("x", distribution="normal", args={"mean": 0.0, "sd": 1.0})
+    v = p.ppf(np.array([0.0, 1.0]))
+    assert np.all(np.isfinite(v))
+    assert v[1] == pytest.approx(stats.norm.ppf(1 - 0.0005))
