@@ -20,12 +20,13 @@ PLUGIN_MODULES = ("iomsim.experiments.cli", "iomsim.calibration", "iomsim.report
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, status 2, as for every other input error
-        self.print_usage(sys.stderr)
-        raise SystemExit(_fail(f"{self.prog}: {message}"))
+        raise SystemExit(_fail(f"{self.prog}: {message} (see {self.prog} --help)"))
 
 
 def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    from iomsim.errors import one_line
+
+    print(f"error: {one_line(message)}", file=sys.stderr)
     return EXIT_INPUT
 
 
@@ -185,6 +186,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except IomsimError as exc:
         return _fail(str(exc))
+    except RecursionError:  # input nested so deeply that a library gave up; never a traceback
+        return _fail("input nested too deeply to read")
+    except OSError as exc:  # a file or folder given on the command line cannot be used
+        if exc.filename is None:
+            raise
+        where = exc.filename if exc.filename2 is None else f"{exc.filename} -> {exc.filename2}"
+        return _fail(f"{where}: {exc.strerror or exc}")
 
 
 if __name__ == "__main__":

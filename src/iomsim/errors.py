@@ -10,6 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def one_line(text: object) -> str:
+    """``text`` on one line: runs of whitespace become one space, other control characters are
+    escaped, so a key or file name holding a newline cannot split an error message."""
+    return _escape(" ".join(str(text).split()))
+
+
+def _escape(text: object) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 class IomsimError(Exception):
     """Base class of every error iomsim raises on purpose."""
 
@@ -24,19 +34,27 @@ class InputError(IomsimError):
 
     def __init__(self, message: str, *, file: str | Path | None = None, line: int | None = None,
                  path: str | None = None):
-        self.message = " ".join(str(message).split())  # always one line
+        self.message = one_line(message)  # always one line
         self.file = str(file) if file is not None else None
         self.line = line
         self.path = path
         super().__init__(self.__str__())
 
+    def __reduce__(self):
+        # Keep file, line and path when the error crosses a process boundary (pool, Dask).
+        return (_rebuild, (type(self), self.message, self.file, self.line, self.path))
+
     def __str__(self) -> str:
-        where = self.file or "<input>"
+        where = _escape(self.file) if self.file else "<input>"
         if self.line is not None:
             where += f":{self.line}"
         if self.path:
-            return f"{where}: {self.path}: {self.message}"
+            return f"{where}: {_escape(self.path)}: {self.message}"
         return f"{where}: {self.message}"
+
+
+def _rebuild(cls, message, file, line, path):
+    return cls(message, file=file, line=line, path=path)
 
 
 class ScenarioError(InputError):

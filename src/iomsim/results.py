@@ -7,11 +7,14 @@ seed and replications give byte-identical CSVs however many processes ran them.
 
 from __future__ import annotations
 
+import glob
+import hashlib
 import json
 import math
 import os
 import platform
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -24,7 +27,7 @@ from scipy import stats
 
 from iomsim.engine.model import ItemRegistry
 from iomsim.engine.simulation import ARMS, MONTH, ReplicationResult
-from iomsim.errors import ResultsExistError
+from iomsim.errors import InputError, ResultsExistError
 from iomsim.scenario.schema import CORE_AGENCIES, VICTIMS, Scenario
 
 SUMMARY_COLUMNS = ["value", "lo", "hi", "p025", "p975"]
@@ -292,7 +295,8 @@ def population_table(reps: Sequence[ReplicationResult]) -> pd.DataFrame:
 
 
 def _versions() -> dict[str, str]:
-    names = ["iomsim", "simpy", "numpy", "pandas", "scipy", "pydantic", "pyyaml", "pyarrow"]
+    names = ["iomsim", "simpy", "numpy", "pandas", "scipy", "pydantic", "pyyaml", "pyarrow",
+             "dask", "distributed", "SALib"]
     out = {}
     for name in names:
         try:
@@ -313,6 +317,12 @@ def build_manifest(scenario: Scenario, reps: Sequence[ReplicationResult], *, see
         "overrides": meta.overrides if meta else {},
         "seed": seed,
         "reps": len(reps),
+        "replications": [r.replication for r in reps],
+        # Every parameter as the engine saw it, defaults included (the resolved scenario below
+        # holds only what the files and overrides said).
+        "validated_scenario": scenario.model_dump(mode="json"),
+        "cohort_file": _cohort_file_record(scenario),
+        "python_executable": sys.executable,
         "cohort_size": [r.cohort_size for r in reps],
         "offender_months": float(sum(r.offender_months for r in reps)),
         "versions": _versions(),
@@ -323,16 +333,51 @@ def build_manifest(scenario: Scenario, reps: Sequence[ReplicationResult], *, see
     }
 
 
+def _cohort_file_record(scenario: Scenario) -> dict[str, Any] | None:
+    """Path and SHA-256 of a cohort CSV: the numbers depend on its content, not only its name."""
+    if scenario.cohort.from_csv is None:
+        return None
+    try:
+        from iomsim.scenario.cohort_csv import cohort_csv_path
+
+        path = cohort_csv_path(scenario)
+        return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    except (InputError, OSError) as exc:
+        return {"path": scenario.cohort.from_csv, "error": str(exc)}
+
+
 def _csv(df: pd.DataFrame, path: Path) -> None:
     df.to_csv(path, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
 
 
+TMP_MARK = ".tmp-"
+
+
 def write_results(results: Results, out: str | Path, *, force: bool = False) -> Path:
+    """Write a results folder so that it is never half-written.
+
+    Everything goes into a hidden folder ``.<name>.tmp-<pid>-<random>`` beside ``out``, the
+    manifest last, each file flushed to disk; the folder is then renamed to ``out``. A run killed
+    part way leaves at most such a hidden folder (removed by the next write once its process is
+    gone) and never a folder named ``out`` without a manifest. Existing results are replaced
+    only with ``force``.
+    """
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError("is a file; expected a folder for the results (--out)", file=out)
     if out.exists() and any(out.iterdir()) and not force:
         raise ResultsExistError(f"{out} already holds results; use --force to replace them")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(out)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}{TMP_MARK}{os.getpid()}-",
+                                    dir=out.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; results are ordinary files
+    except OSError as exc:
+        raise InputError(f"cannot create a results folder here ({exc.strerror or exc})",
+                         file=out) from None
     try:
         results.costs.to_parquet(tmp / "costs.parquet", index=False)
         _csv(results.costs_by_agency, tmp / "costs_by_agency.csv")
@@ -340,20 +385,72 @@ def write_results(results: Results, out: str | Path, *, force: bool = False) -> 
         _csv(results.economics, tmp / "economics.csv")
         _csv(results.survival, tmp / "survival.csv")
         _csv(results.population, tmp / "population.csv")
+        _fsync_files(tmp)
         # The manifest goes last: a folder with a manifest is a finished folder.
-        (tmp / "manifest.json").write_text(json.dumps(results.manifest, indent=2, sort_keys=True,
-                                                      default=str) + "\n")
+        manifest = tmp / "manifest.json"
+        manifest.write_text(json.dumps(results.manifest, indent=2, sort_keys=True,
+                                       default=str) + "\n")
+        _fsync_files(tmp, [manifest])
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            shutil.rmtree(old, ignore_errors=True)
             out.rename(old)
             tmp.rename(out)
             shutil.rmtree(old, ignore_errors=True)
         else:
             tmp.rename(out)
+        _fsync_dir(out.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _fsync_files(folder: Path, files: Sequence[Path] | None = None) -> None:
+    for path in files if files is not None else sorted(folder.iterdir()):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Remove ``.<name>.tmp-<pid>-*`` folders left by writers that were killed (their process
+    no longer exists); a live writer's folder is left alone."""
+    prefix = f".{out.name}{TMP_MARK}"
+    for path in out.parent.glob(f"{glob.escape(prefix)}*"):
+        rest = path.name[len(prefix):]
+        pid_text = rest.split("-", 1)[0]
+        if not pid_text.isdigit() or not path.is_dir():
+            continue
+        if not _pid_alive(int(pid_text)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
 
 
 def read_results(folder: str | Path) -> Results:
@@ -361,6 +458,10 @@ def read_results(folder: str | Path) -> Results:
     folder = Path(folder)
     if not (folder / "manifest.json").is_file():
         raise FileNotFoundError(f"{folder} is not a finished results folder (no manifest.json)")
+    missing = [name for name in RESULT_FILES if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folder} is not a complete results folder (missing "
+                                f"{', '.join(missing)})")
     return Results(
         costs=pd.read_parquet(folder / "costs.parquet"),
         costs_by_agency=pd.read_csv(folder / "costs_by_agency.csv"),

@@ -7,7 +7,6 @@ is the same person whatever the size of the population around them.
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,8 @@ from scipy import stats
 
 from iomsim.engine.distributions import ppf
 from iomsim.engine.rng import GOLDEN, Purpose, root_key
-from iomsim.errors import CohortError
+from iomsim.scenario.cohort_csv import (  # noqa: F401  (CSV_* re-exported)
+    CSV_OPTIONAL, CSV_REQUIRED, check_row, cohort_csv_path, read_cohort_records)
 from iomsim.scenario.schema import NEEDS, STATUSES, Scenario, ScheduledEvent
 
 _C1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -143,98 +143,15 @@ def _from_records(scenario: Scenario, records: list[dict], file: str | None) -> 
     )
 
 
-CSV_REQUIRED = ("id", "age", "ogrs")
-CSV_OPTIONAL = ("sex", "previous_convictions", "frailty", "status", "status_days_remaining",
-                "licence_days_after_release")
-
-
 def read_cohort_csv(scenario: Scenario) -> Population:
-    """Read ``cohort.from_csv``, checking every row; errors name the file, line and column."""
-    meta = scenario.meta
-    rel = scenario.cohort.from_csv
-    folder = Path(meta.folder) if meta is not None else Path.cwd()
-    path = (folder / rel).resolve()
-    where = "cohort.from_csv"
-    scen_file = meta.file if meta is not None else None
-    line = meta.origins.get(where, (scen_file, None))[1] if meta is not None else None
-    if not scenario.cohort.allow_outside_folder and not path.is_relative_to(folder):
-        raise CohortError(f"{rel!r} is outside the scenario's folder; set "
-                          "cohort.allow_outside_folder: true to read it on purpose",
-                          file=scen_file, line=line, path=where)
-    if not path.is_file():
-        raise CohortError(f"cohort file {rel!r} not found", file=scen_file, line=line, path=where)
-    need_cols = [f"need_{n}" for n in NEEDS]
-    records: list[dict] = []
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            missing = [c for c in CSV_REQUIRED if c not in header]
-            if missing:
-                raise CohortError(f"missing column(s) {', '.join(missing)}; expected at least "
-                                  f"{', '.join(CSV_REQUIRED)}", file=path, line=1)
-            unknown = [c for c in header if c not in CSV_REQUIRED + CSV_OPTIONAL + tuple(need_cols)]
-            if unknown:
-                raise CohortError(f"unknown column(s) {', '.join(unknown)}", file=path, line=1)
-            for row in reader:
-                lineno = reader.line_num
-                records.append(_check_row(row, path, lineno, need_cols))
-    except UnicodeDecodeError:
-        raise CohortError("not UTF-8 text; expected a CSV file", file=path) from None
-    except csv.Error as exc:
-        raise CohortError(f"malformed CSV: {exc}", file=path) from None
-    if not records:
-        raise CohortError("the cohort file has no rows; the cohort is empty", file=path, line=2)
-    limit = scenario.limits.max_offenders
-    if len(records) > limit:
-        raise CohortError(f"{len(records):,} offenders is more than limits.max_offenders "
-                          f"({limit:,})", file=path)
-    return _from_records(scenario, records, str(path))
+    """Read ``cohort.from_csv``, checking every row; errors name the file, line and column.
+
+    The reading and checking live in :mod:`iomsim.scenario.cohort_csv`, which the loader also
+    calls, so that ``iomsim validate`` refuses what ``iomsim run`` would.
+    """
+    path = cohort_csv_path(scenario)
+    return _from_records(scenario, read_cohort_records(scenario), str(path))
 
 
-def _check_row(row: dict, path: Path, lineno: int, need_cols: list[str]) -> dict:
-    def number(col: str, lo: float | None = None, hi: float | None = None, default=None):
-        text = (row.get(col) or "").strip()
-        if text == "":
-            if default is not None:
-                return default
-            raise CohortError(f"column {col}: empty; expected a number", file=path, line=lineno)
-        try:
-            value = float(text)
-        except ValueError:
-            raise CohortError(f"column {col}: {text!r} is not a number", file=path,
-                              line=lineno) from None
-        if not math.isfinite(value):
-            raise CohortError(f"column {col}: {text!r} is not a finite number", file=path,
-                              line=lineno)
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            hint = " (looks like a percent)" if col == "ogrs" and 1 < value <= 100 else ""
-            raise CohortError(f"column {col}: {value:g} is outside [{lo}, {hi}]{hint}",
-                              file=path, line=lineno)
-        return value
-
-    rid = (row.get("id") or "").strip()
-    if not rid:
-        raise CohortError("column id: empty; every record needs an id", file=path, line=lineno)
-    sex = (row.get("sex") or "male").strip() or "male"
-    if sex not in ("male", "female"):
-        raise CohortError(f"column sex: {sex!r}; expected male or female", file=path, line=lineno)
-    status = (row.get("status") or "unsupervised").strip() or "unsupervised"
-    if status not in STATUSES:
-        raise CohortError(f"column status: {status!r}; expected one of {', '.join(STATUSES)}",
-                          file=path, line=lineno)
-    needs = []
-    for col in need_cols:
-        text = (row.get(col) or "0").strip() or "0"
-        if text not in ("0", "1"):
-            raise CohortError(f"column {col}: {text!r}; expected 0 or 1", file=path, line=lineno)
-        if text == "1":
-            needs.append(col[len("need_"):])
-    return {
-        "id": rid, "sex": sex, "age": number("age", 10, 110), "ogrs": number("ogrs", 0, 1),
-        "previous_convictions": number("previous_convictions", 0, None, 0.0),
-        "frailty": number("frailty", 1e-9, None, 1.0), "status": status,
-        "status_days_remaining": number("status_days_remaining", 0, None, 0.0),
-        "licence_days_after_release": number("licence_days_after_release", 0, None, 0.0) or None,
-        "needs": needs,
-    }
+def _check_row(row: dict, path: Path, lineno: int, need_cols: list[str] | None = None) -> dict:
+    return check_row(row, path, lineno)

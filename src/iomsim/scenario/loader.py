@@ -13,13 +13,13 @@ import copy
 import difflib
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import yaml
 from pydantic import ValidationError
 
 from iomsim.errors import OverrideError, ScenarioError
@@ -102,6 +102,12 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any] | Iterable[
     data = copy.deepcopy(meta.resolved)
     origins = dict(meta.origins)
     for dotted, value in pairs.items():
+        try:
+            _split_path(dotted)
+        except ValueError as exc:
+            raise OverrideError(f"{exc}; expected a dotted path such as justice.arrest_cost or "
+                                "iom.offender_managers[0].share", file="--set",
+                                path=dotted) from None
         if not schema_has_path(dotted):
             raise OverrideError(f"no parameter at this path{_suggest_path(dotted)}",
                                 file="--set", path=dotted)
@@ -117,18 +123,26 @@ def parse_overrides(overrides: Mapping[str, Any] | Iterable[str]) -> dict[str, A
     if isinstance(overrides, Mapping):
         return {str(k): v for k, v in overrides.items()}
     pairs: dict[str, Any] = {}
+    if isinstance(overrides, (str, bytes)):
+        overrides = [overrides]
     for item in overrides:
+        if not isinstance(item, str):
+            raise OverrideError(f"expected path=value text, got {_short(item)}", file="--set")
         if "=" not in item:
             raise OverrideError(f"expected path=value, got {item!r}", file="--set")
         dotted, text = item.split("=", 1)
         dotted = dotted.strip()
         if not dotted:
             raise OverrideError(f"expected path=value, got {item!r}", file="--set")
-        try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            raise OverrideError(f"cannot read value {text!r}; expected a YAML value",
-                                file="--set", path=dotted) from None
+        if not text.strip():
+            value = None
+        else:
+            # The same safe reader as for files: plain data only, aliases on a budget.
+            try:
+                value = read_yaml_text(text, file="--set").data
+            except ScenarioError as exc:
+                raise OverrideError(f"cannot read value {_short(text)}: {exc.message}",
+                                    file="--set", path=dotted) from None
         pairs[dotted] = value
     return pairs
 
@@ -148,7 +162,8 @@ def _resolve_doc(doc: YamlDocument, path: Path, stack: tuple[Path, ...]):
                             line=doc.line_of("extends"), path="extends")
     data = doc.data
     if data is None:
-        data = {}
+        raise ScenarioError("the file is empty; expected a mapping of scenario keys "
+                            "(name, price_year, cohort, ...)", file=doc.file)
     if not isinstance(data, dict):
         raise ScenarioError(f"expected a mapping at the top level, got {type(data).__name__}",
                             file=doc.file, line=1)
@@ -306,17 +321,22 @@ def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
                             file="--set", path=dotted)
 
 
+_CHUNK = re.compile(r"([^\[\]]*)((?:\[\d+\])*)")
+
+
 def _split_path(dotted: str) -> list[str | int]:
+    """``a.b[2].c`` as ``["a", "b", 2, "c"]``; ValueError (saying what is wrong) if malformed."""
     parts: list[str | int] = []
+    if not isinstance(dotted, str) or not dotted.strip():
+        raise ValueError("empty path")
     for chunk in dotted.split("."):
-        while "[" in chunk:
-            head, rest = chunk.split("[", 1)
-            if head:
-                parts.append(head)
-            idx, chunk = rest.split("]", 1)
-            parts.append(int(idx))
-        if chunk:
-            parts.append(chunk)
+        match = _CHUNK.fullmatch(chunk)
+        if not chunk or match is None or (not match.group(1) and not match.group(2)) \
+                or (not match.group(1) and not parts):
+            raise ValueError(f"malformed path part {chunk!r}")
+        if match.group(1):
+            parts.append(match.group(1))
+        parts.extend(int(i) for i in re.findall(r"\[(\d+)\]", match.group(2)))
     return parts
 
 
@@ -390,7 +410,10 @@ def path_is_money(dotted: str) -> bool:
 
 
 def _suggest_path(dotted: str) -> str:
-    parts = _split_path(dotted)
+    try:
+        parts = _split_path(dotted)
+    except ValueError:
+        return ""
     for cut in range(len(parts), 0, -1):
         parent = ".".join(str(p) for p in parts[:cut - 1] if isinstance(p, str))
         if schema_has_path(parent) or not parent:
@@ -408,12 +431,59 @@ def _suggest_path(dotted: str) -> str:
 
 def _validate(data: dict[str, Any], meta: ScenarioMeta,
               override_paths: set[str] | None = None) -> Scenario:
+    _refuse_booleans_as_numbers(data, "", meta, override_paths)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise _to_scenario_error(exc, meta, override_paths) from None
+    except RecursionError:
+        raise ScenarioError("values nested too deeply; expected a plain scenario",
+                            file=meta.file) from None
     scenario._meta = meta
+    if scenario.cohort.from_csv is not None:
+        # Read and check the cohort file now, so that validate catches what run would.
+        from iomsim.scenario.cohort_csv import read_cohort_records
+
+        read_cohort_records(scenario)
     return scenario
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters so that an error stays readable."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _refuse_booleans_as_numbers(node: Any, path: str, meta: ScenarioMeta,
+                                override_paths: set[str] | None) -> None:
+    """YAML reads yes/no/on/off/true/false as booleans, and pydantic would take them as 1 and 0:
+    refuse a boolean wherever the schema expects a number."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            _refuse_booleans_as_numbers(v, join_path(path, k), meta, override_paths)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _refuse_booleans_as_numbers(v, join_path(path, i), meta, override_paths)
+    elif isinstance(node, bool):
+        schema = schema_node(path)
+        if schema is not None and schema.get("type") in ("number", "integer"):
+            origin = _attributed_origin(path, meta, override_paths)
+            raise ScenarioError(f"got {str(node).lower()}; expected a number (YAML reads "
+                                "true/false/yes/no/on/off as true or false)",
+                                file=origin[0], line=origin[1], path=path)
+
+
+def _attributed_origin(dotted: str, meta: ScenarioMeta, override_paths: set[str] | None
+                       ) -> tuple[str, int | None]:
+    if override_paths and any(dotted == p or dotted.startswith(p + ".")
+                              or dotted.startswith(p + "[") or p.startswith(dotted + ".")
+                              or p.startswith(dotted + "[") for p in override_paths if dotted):
+        return ("--set", None)
+    return _origin_of(dotted, meta)
+
+
+_AT = re.compile(r"\[at ([^\]]+)\] (.*)", re.S)
+_PYDANTIC_TAG = re.compile(r"[a-z][a-z-]*\[.*\]", re.S)
 
 
 def _to_scenario_error(exc: ValidationError, meta: ScenarioMeta,
@@ -421,7 +491,7 @@ def _to_scenario_error(exc: ValidationError, meta: ScenarioMeta,
     errors = exc.errors(include_url=False)
     first = errors[0]
     loc = [p for p in first["loc"] if not (isinstance(p, str) and (
-        p.startswith("function-after") or p in ("int", "float", "str", "bool") or "[" in p))]
+        p in ("int", "float", "str", "bool") or _PYDANTIC_TAG.fullmatch(p)))]
     dotted = ""
     for part in loc:
         dotted = join_path(dotted, part)
@@ -429,9 +499,13 @@ def _to_scenario_error(exc: ValidationError, meta: ScenarioMeta,
     msg = first["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
+    at = _AT.fullmatch(msg)
+    if at:  # a model-level check that names the field it is about
+        for part in at.group(1).split("."):
+            dotted = join_path(dotted, part)
+        msg = at.group(2)
     if kind == "extra_forbidden":
-        parent = dotted.rsplit(".", 1)[0] if "." in dotted else ""
-        parent_generic = ".".join(p for p in _split_path(parent) if isinstance(p, str)) if parent else ""
+        parent_generic = ".".join(p for p in loc[:-1] if isinstance(p, str))
         key = str(loc[-1]) if loc else ""
         close = difflib.get_close_matches(key, allowed_keys(parent_generic), n=1)
         msg = f"unknown key {key!r}" + (f"; did you mean {close[0]!r}?" if close else
@@ -439,19 +513,16 @@ def _to_scenario_error(exc: ValidationError, meta: ScenarioMeta,
     elif kind == "missing":
         msg = f"missing required key {str(loc[-1])!r}" if loc else "missing required key"
     elif kind in ("literal_error", "enum"):
-        msg = f"got {first.get('input')!r}; {msg[0].lower() + msg[1:]}"
+        msg = f"got {_short(first.get('input'))}; {msg[0].lower() + msg[1:]}"
     elif kind in ("finite_number",):
-        msg = f"got {first.get('input')!r}; expected a finite number (not NaN or infinity)"
+        msg = f"got {_short(first.get('input'))}; expected a finite number (not NaN or infinity)"
     else:
         got = first.get("input")
         if not isinstance(got, (dict, list)) and kind not in ("value_error", "assertion_error"):
-            msg = f"got {got!r}; {msg[0].lower() + msg[1:]}"
+            msg = f"got {_short(got)}; {msg[0].lower() + msg[1:]}"
     if len(errors) > 1:
         msg += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-    origin = _origin_of(dotted, meta)
-    if override_paths and any(dotted == p or dotted.startswith(p + ".") or p.startswith(dotted + ".")
-                              for p in override_paths):
-        origin = ("--set", None)
+    origin = _attributed_origin(dotted, meta, override_paths)
     return ScenarioError(msg, file=origin[0], line=origin[1], path=dotted or None)
 
 

@@ -12,7 +12,8 @@ from typing import Annotated, Literal
 
 from typing import Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
+                      model_validator)
 
 NEEDS: tuple[str, ...] = (
     "accommodation", "education_training_employment", "finance", "relationships",
@@ -33,6 +34,12 @@ Need = Literal[
     "attitudes",
 ]
 Status = Literal["custody", "remand", "licence", "community_order", "unsupervised"]
+
+
+def _at(field: str, message: str) -> ValueError:
+    """A ValueError from a model-level check that is about one field (a dotted path relative to
+    the model): the loader reports it at that path, with that path's file and line."""
+    return ValueError(f"[at {field}] {message}")
 
 
 def _fraction(value: float) -> float:
@@ -79,12 +86,16 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
 
 
-def _check_shares(shares: dict[str, float], what: str, *, total: float | None = 1.0) -> None:
+def _check_shares(shares: dict[str, float], what: str, *, total: float | None = 1.0,
+                  at: str | None = None) -> None:
     s = sum(shares.values())
+    message = None
     if total is not None and not math.isclose(s, total, abs_tol=1e-6):
-        raise ValueError(f"{what} must sum to 1, they sum to {s:.6g}")
+        message = f"{what} must sum to 1, they sum to {s:.6g}"
     if total is None and s > 1.0 + 1e-9:
-        raise ValueError(f"{what} must sum to at most 1, they sum to {s:.6g}")
+        message = f"{what} must sum to at most 1, they sum to {s:.6g}"
+    if message:
+        raise _at(at, message) if at else ValueError(message)
 
 
 class Distribution(Strict):
@@ -163,13 +174,14 @@ class Profile(Strict):
 
     @model_validator(mode="after")
     def _shares(self) -> "Profile":
-        _check_shares(self.status, "status shares")
+        _check_shares(self.status, "status shares", at="status")
         for status, field in (("custody", "custody_days_remaining"),
                               ("remand", "remand_days_remaining"),
                               ("licence", "licence_days_remaining"),
                               ("community_order", "community_order_days_remaining")):
             if self.status.get(status, 0) > 0 and getattr(self, field) is None:
-                raise ValueError(f"status {status} has a share but {field} is not given")
+                raise _at(f"status.{status}", f"status {status} has a share but {field} is not "
+                          "given; expected a distribution of the days remaining")
         return self
 
 
@@ -210,6 +222,13 @@ class Cohort(Strict):
                                                           "the scenario's folder tree")
     offenders: list[OffenderRecord] | None = None
 
+    @field_validator("size", mode="before")
+    @classmethod
+    def _not_empty(cls, value):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
+            raise ValueError("the cohort is empty (size 0); expected at least 1 offender")
+        return value
+
     @model_validator(mode="after")
     def _one_source(self) -> "Cohort":
         given = [k for k in ("profile", "from_csv", "offenders") if getattr(self, k) is not None]
@@ -217,9 +236,9 @@ class Cohort(Strict):
             raise ValueError("give exactly one of profile, from_csv or offenders; got "
                              + (", ".join(given) or "none"))
         if self.profile is not None and self.size is None:
-            raise ValueError("a generated cohort needs size")
+            raise _at("size", "a generated cohort needs size (how many offenders to generate)")
         if self.offenders is not None and len(self.offenders) == 0:
-            raise ValueError("the cohort is empty; list at least one offender")
+            raise _at("offenders", "the cohort is empty; list at least one offender")
         return self
 
 
@@ -256,10 +275,14 @@ class Offending(Strict):
     @model_validator(mode="after")
     def _mix(self) -> "Offending":
         if not self.offence_types:
-            raise ValueError("offence_types must name at least one offence type")
-        _check_shares({k: v.share for k, v in self.offence_types.items()}, "offence type shares")
+            raise _at("offence_types", "offence_types must name at least one offence type")
         for name in self.offence_types:
-            _identifier(name)
+            try:
+                _identifier(name)
+            except ValueError as exc:
+                raise _at(f"offence_types.{name}", f"offence type name: {exc}") from None
+        _check_shares({k: v.share for k, v in self.offence_types.items()}, "offence type shares",
+                      at="offence_types")
         return self
 
 
@@ -419,7 +442,7 @@ class Iom(Strict):
     def _manager_shares(self) -> "Iom":
         if self.offender_managers:
             _check_shares({f"{i}": m.share for i, m in enumerate(self.offender_managers)},
-                          "offender manager shares")
+                          "offender manager shares", at="offender_managers")
         return self
 
 
@@ -466,12 +489,19 @@ class Scenario(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
         for name in self.services:
-            _identifier(name)
-        if self.cohort.size is not None and self.cohort.size > self.limits.max_offenders:
-            raise ValueError(f"cohort.size {self.cohort.size:,} is above limits.max_offenders "
-                             f"({self.limits.max_offenders:,})")
+            try:
+                _identifier(name)
+            except ValueError as exc:
+                raise _at(f"services.{name}", f"service name: {exc}") from None
+        limit = self.limits.max_offenders
+        if self.cohort.size is not None and self.cohort.size > limit:
+            raise _at("cohort.size", f"{self.cohort.size:,} offenders is above "
+                      f"limits.max_offenders ({limit:,}); raise limits.max_offenders to allow it")
+        if self.cohort.offenders is not None and len(self.cohort.offenders) > limit:
+            raise _at("cohort.offenders", f"{len(self.cohort.offenders):,} offenders is above "
+                      f"limits.max_offenders ({limit:,}); raise limits.max_offenders to allow it")
         if self.cohort.profile is not None and self.selection is not None \
                 and self.cohort.size is not None and self.selection.cohort_size > self.cohort.size:
-            raise ValueError(f"selection.cohort_size {self.selection.cohort_size} is larger than "
-                             f"cohort.size {self.cohort.size}")
+            raise _at("selection.cohort_size", f"{self.selection.cohort_size} is larger than "
+                      f"cohort.size ({self.cohort.size}); expected at most the cohort size")
         return self

@@ -17,12 +17,34 @@ from iomsim.errors import ScenarioError
 
 MAX_FILE_BYTES = 2_000_000
 MAX_NODES = 200_000
+MAX_DEPTH = 64
 
 _STANDARD_TAGS = {
     "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
     "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp",
 }
+
+
+class _DepthError(Exception):
+    def __init__(self, mark):
+        self.mark = mark
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses nesting deeper than MAX_DEPTH (PyYAML composes recursively, so a
+    file of 100,000 ``[`` would otherwise exhaust the stack)."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _DepthError(self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def join_path(parent: str, key: str | int) -> str:
@@ -78,9 +100,12 @@ def read_yaml_text(raw: bytes | str, *, file: str = "<string>") -> YamlDocument:
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"not UTF-8 text (byte {exc.start}), expected a UTF-8 YAML file",
                             file=file) from None
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
+    except _DepthError as exc:
+        raise ScenarioError(f"values nested more than {MAX_DEPTH} levels deep; expected a "
+                            "plain scenario", file=file, line=exc.mark.line + 1) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -103,12 +128,18 @@ def read_yaml_text(raw: bytes | str, *, file: str = "<string>") -> YamlDocument:
 
 
 def _build(node: yaml.Node, path: str, doc: YamlDocument, loader: yaml.SafeLoader,
-           budget: list[int]) -> Any:
+           budget: list[int], depth: int = 0) -> Any:
+    if depth > MAX_DEPTH:  # aliases inside aliases can nest deeper than the text does
+        key_path = _key_path(path)
+        raise ScenarioError(f"values nested more than {MAX_DEPTH} levels deep (through "
+                            "aliases); expected a plain scenario", file=doc.file,
+                            line=doc.line_of(key_path), path=key_path or None)
     budget[0] -= 1
     if budget[0] < 0:
+        key_path = _key_path(path)
         raise ScenarioError(f"more than {MAX_NODES:,} values after expanding aliases "
                             "(an alias bomb?); expected a plain scenario", file=doc.file,
-                            line=node.start_mark.line + 1, path=path or None)
+                            line=doc.line_of(key_path), path=key_path or None)
     line = node.start_mark.line + 1
     doc.lines.setdefault(path, line)
     if node.tag not in _STANDARD_TAGS:
@@ -134,12 +165,20 @@ def _build(node: yaml.Node, path: str, doc: YamlDocument, loader: yaml.SafeLoade
                                     file=doc.file, line=key_node.start_mark.line + 1,
                                     path=child)
             doc.lines[child] = key_node.start_mark.line + 1
-            out[key] = _build(value_node, child, doc, loader, budget)
+            out[key] = _build(value_node, child, doc, loader, budget, depth + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, join_path(path, i), doc, loader, budget)
+        return [_build(item, join_path(path, i), doc, loader, budget, depth + 1)
                 for i, item in enumerate(node.value)]
     return _scalar(node, path, doc, loader)
+
+
+def _key_path(path: str) -> str:
+    """``path`` without its trailing list indexes: inside an alias a node's own line is the
+    anchor's, so errors there are reported at the key that used the alias."""
+    while path.endswith("]"):
+        path = path[:path.rfind("[")]
+    return path
 
 
 def _scalar(node: yaml.Node, path: str, doc: YamlDocument, loader: yaml.SafeLoader) -> Any:

@@ -1,0 +1,192 @@
+"""Read and check a cohort CSV of anonymised offender records (``cohort.from_csv``).
+
+The loader calls this when a scenario is validated, so ``iomsim validate`` refuses a bad cohort
+file just as ``iomsim run`` would; the engine calls it again to build the population. Every
+error is a one-line :class:`~iomsim.errors.CohortError` naming the file, the line and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+from iomsim.errors import CohortError
+from iomsim.scenario.schema import NEEDS, STATUSES
+
+CSV_REQUIRED = ("id", "age", "ogrs")
+CSV_OPTIONAL = ("sex", "previous_convictions", "frailty", "status", "status_days_remaining",
+                "licence_days_after_release")
+NEED_COLUMNS = tuple(f"need_{n}" for n in NEEDS)
+MAX_FIELD_CHARS = 10_000
+
+
+def cohort_csv_path(scenario: Any) -> Path:
+    """The cohort file a scenario names, resolved; refused if outside the scenario's folder tree
+    unless ``cohort.allow_outside_folder`` is true."""
+    meta = scenario.meta
+    rel = scenario.cohort.from_csv
+    folder = Path(meta.folder) if meta is not None else Path.cwd()
+    where = "cohort.from_csv"
+    scen_file, line = _origin(scenario, where)
+    if not rel or not rel.strip():
+        raise CohortError("empty file name; expected the path of a CSV file relative to the "
+                          "scenario's folder", file=scen_file, line=line, path=where)
+    try:
+        path = (folder / rel).resolve()
+    except (OSError, ValueError) as exc:
+        raise CohortError(f"{rel!r} is not a usable file name ({exc})", file=scen_file,
+                          line=line, path=where) from None
+    if not scenario.cohort.allow_outside_folder and not path.is_relative_to(folder.resolve()):
+        raise CohortError(f"{rel!r} is outside the scenario's folder; set "
+                          "cohort.allow_outside_folder: true to read it on purpose",
+                          file=scen_file, line=line, path=where)
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "not found"
+        raise CohortError(f"cohort file {rel!r} {what}; expected a CSV file (relative to "
+                          f"{folder})", file=scen_file, line=line, path=where)
+    return path
+
+
+def _origin(scenario: Any, where: str) -> tuple[str | None, int | None]:
+    meta = scenario.meta
+    if meta is None:
+        return None, None
+    return meta.origins.get(where, (meta.file, None))
+
+
+def read_cohort_records(scenario: Any) -> list[dict[str, Any]]:
+    """Every record of ``cohort.from_csv``, checked row by row."""
+    path = cohort_csv_path(scenario)
+    limit = scenario.limits.max_offenders
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(65536)
+    except OSError as exc:
+        scen_file, line = _origin(scenario, "cohort.from_csv")
+        raise CohortError(f"cannot read the cohort file ({exc.strerror})", file=scen_file,
+                          line=line, path="cohort.from_csv") from None
+    if b"\x00" in head:
+        raise CohortError("binary data (a NUL byte); expected a UTF-8 CSV text file", file=path)
+    records: list[dict[str, Any]] = []
+    first_line: dict[str, int] = {}
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, strict=True)
+            header = [h.strip() for h in next(reader, [])]
+            _check_header(header, path)
+            for row in reader:
+                lineno = reader.line_num
+                if not row or all(not cell.strip() for cell in row):
+                    continue  # blank line
+                if len(row) != len(header):
+                    raise CohortError(f"{len(row)} field{'s' * (len(row) != 1)}, but the "
+                                      f"header has {len(header)} ({', '.join(header)})",
+                                      file=path, line=lineno)
+                if any("\x00" in cell or len(cell) > MAX_FIELD_CHARS for cell in row):
+                    raise CohortError("a field holds binary data or more than "
+                                      f"{MAX_FIELD_CHARS:,} characters", file=path, line=lineno)
+                record = check_row(dict(zip(header, row)), path, lineno)
+                if record["id"] in first_line:
+                    raise CohortError(f"column id: duplicate id {record['id']!r} (first on line "
+                                      f"{first_line[record['id']]}); ids must be unique",
+                                      file=path, line=lineno)
+                first_line[record["id"]] = lineno
+                records.append(record)
+                if len(records) > limit:
+                    raise CohortError(f"more than {limit:,} offenders (limits.max_offenders); "
+                                      "raise limits.max_offenders to read a larger cohort",
+                                      file=path, line=lineno)
+    except UnicodeDecodeError:
+        raise CohortError("not UTF-8 text; expected a UTF-8 CSV file", file=path,
+                          line=_first_bad_utf8_line(path)) from None
+    except csv.Error as exc:
+        raise CohortError(f"malformed CSV: {exc}", file=path,
+                          line=getattr(reader, "line_num", None) or None) from None
+    if not records:
+        raise CohortError("the cohort file has no rows; the cohort is empty (expected a header "
+                          "line and at least one record)", file=path, line=2)
+    return records
+
+
+def _first_bad_utf8_line(path: Path) -> int | None:
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return raw.count(b"\n", 0, exc.start) + 1
+    return None
+
+
+def _check_header(header: list[str], path: Path) -> None:
+    if not header:
+        raise CohortError("the cohort file is empty; expected a header line with at least "
+                          f"{', '.join(CSV_REQUIRED)}", file=path, line=1)
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise CohortError(f"column {name!r} appears twice in the header", file=path, line=1)
+        seen.add(name)
+    missing = [c for c in CSV_REQUIRED if c not in header]
+    if missing:
+        raise CohortError(f"missing column(s) {', '.join(missing)}; expected at least "
+                          f"{', '.join(CSV_REQUIRED)}", file=path, line=1)
+    known = CSV_REQUIRED + CSV_OPTIONAL + NEED_COLUMNS
+    unknown = [c for c in header if c not in known]
+    if unknown:
+        raise CohortError(f"unknown column(s) {', '.join(repr(c) for c in unknown)}; expected "
+                          f"columns from {', '.join(CSV_REQUIRED + CSV_OPTIONAL)} and "
+                          "need_<area>", file=path, line=1)
+
+
+def check_row(row: dict[str, str], path: Path, lineno: int) -> dict[str, Any]:
+    """One CSV record as a dict of typed values; CohortError naming the column if not."""
+    def number(col: str, lo: float | None = None, hi: float | None = None, default=None):
+        text = (row.get(col) or "").strip()
+        if text == "":
+            if default is not None:
+                return default
+            raise CohortError(f"column {col}: empty; expected a number", file=path, line=lineno)
+        try:
+            value = float(text)
+        except ValueError:
+            raise CohortError(f"column {col}: {text[:40]!r} is not a number", file=path,
+                              line=lineno) from None
+        if not math.isfinite(value):
+            raise CohortError(f"column {col}: {text!r} is not a finite number", file=path,
+                              line=lineno)
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            hint = "; looks like a percent" if col == "ogrs" and 1 < value <= 100 else ""
+            upper = hi if hi is not None else "no limit"
+            raise CohortError(f"column {col}: {value:g} is outside [{lo:g}, {upper}]{hint}",
+                              file=path, line=lineno)
+        return value
+
+    rid = (row.get("id") or "").strip()
+    if not rid:
+        raise CohortError("column id: empty; every record needs an id", file=path, line=lineno)
+    sex = (row.get("sex") or "male").strip() or "male"
+    if sex not in ("male", "female"):
+        raise CohortError(f"column sex: {sex[:40]!r}; expected male or female", file=path,
+                          line=lineno)
+    status = (row.get("status") or "unsupervised").strip() or "unsupervised"
+    if status not in STATUSES:
+        raise CohortError(f"column status: {status[:40]!r}; expected one of "
+                          f"{', '.join(STATUSES)}", file=path, line=lineno)
+    needs = []
+    for col in NEED_COLUMNS:
+        text = (row.get(col) or "0").strip() or "0"
+        if text not in ("0", "1"):
+            raise CohortError(f"column {col}: {text[:40]!r}; expected 0 or 1", file=path,
+                              line=lineno)
+        if text == "1":
+            needs.append(col[len("need_"):])
+    return {
+        "id": rid, "sex": sex, "age": number("age", 10, 110), "ogrs": number("ogrs", 0, 1),
+        "previous_convictions": number("previous_convictions", 0, None, 0.0),
+        "frailty": number("frailty", 1e-9, None, 1.0), "status": status,
+        "status_days_remaining": number("status_days_remaining", 0, None, 0.0),
+        "licence_days_after_release": number("licence_days_after_release", 0, None, 0.0) or None,
+        "needs": needs,
+    }
