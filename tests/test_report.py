@@ -109,7 +109,7 @@ def test_tables_and_assumptions_are_in_the_report(hostile_results, html):
         assert heading in html
     assert "docs/validation.md" in html
     # provenance: a sourced value and an assumption from the Sussex scenario
-    assert "selection.cohort_size" in html and "Wong et al. 2013" in html
+    assert "selection.<wbr>cohort_size" in html and "Wong et al. 2013" in html
     assert "uk-unit-costs.md" in html
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 VICTIMS = "victims"
 
@@ -186,9 +186,11 @@ def plot_offender_breakdown(costs_by_agency: pd.DataFrame, ax: Axes | None = Non
     ax.set_yticks(y, [agency_label(a) for a in values.index])
     top = values.max() if len(values) else 1.0
     for yi, v in zip(y, values):
-        ax.text(v + top * 0.01, yi, f"{money(v)} ({percent(v / total) if total else '–'})",
-                va="center", fontsize=9)
+        share = v / total if total else math.nan
+        share_text = "<1%" if 0 < share < 0.005 else percent(share)
+        ax.text(v + top * 0.01, yi, f"{money(v)} ({share_text})", va="center", fontsize=9)
     ax.set_xlim(0, top * 1.32)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
     ax.xaxis.set_major_formatter(_money_axis)
     ax.set_xlabel("Cost (£" + (", discounted" if discounted else "") + ")")
     ax.set_title(title or f"One offender's cost by agency, {_arm_phrase(arm)}: "
@@ -360,16 +362,17 @@ def plot_reconviction_reductions(outcomes: pd.DataFrame, ax: Axes | None = None,
             (3.6, a_iom, ARM_COLOURS["iom"], f"{window[:-1]} months after,\nwith IOM")]
     for x, v, colour, _label in bars:
         ax.bar(x, 0 if math.isnan(v) else v, 0.8, color=colour)
-        ax.text(x, (0 if math.isnan(v) else v) + 0.015, percent(v), ha="center", va="bottom",
-                fontsize=10)
+        ax.text(x, (0 if math.isnan(v) else v) + 0.015, "no data" if math.isnan(v) else percent(v),
+                ha="center", va="bottom", fontsize=10)
     ax.set_xticks([b[0] for b in bars], [b[3] for b in bars], fontsize=8.5)
     ax.set_ylim(0, 1.25)
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_ylabel(f"Reconvicted within {window[:-1]} months (% of cohort)")
     rel = (a_iom / b_iom - 1) if b_iom else math.nan
-    ax.text(0.5, 1.13, f"Before/after\n{percent(rel)} (relative)", ha="center", va="center",
-            fontsize=10, fontweight="bold")
+    ax.text(0.5, 1.13, "Before/after\n" + ("not available" if math.isnan(rel) else
+                                             f"{percent(rel)} (relative)"),
+            ha="center", va="center", fontsize=10, fontweight="bold")
     rel_cf = (a_iom / a_non - 1) if a_non else math.nan
     ax.text(3.1, 1.13, f"Counterfactual\n{diff * 100:+.1f} points ({percent(rel_cf)})"
             .replace("+-", "−").replace("-", "−"), ha="center", va="center", fontsize=10,

@@ -164,19 +164,27 @@ def _format_metric(metric: str, value: float) -> str:
         return percent(value, 1)
     if "days" in metric:
         return f"{value:,.1f}"
+    if metric == "offenders":
+        return f"{value:,.0f}"
     return f"{value:,.2f}"
+
+
+def _signed(value: float, places: int) -> str:
+    if round(value, places) == 0:
+        return f"{0:.{places}f}"
+    return f"{value:+,.{places}f}".replace("-", "−")
 
 
 def _format_difference(metric: str, value: float) -> str:
     if _nan(value):
         return "–"
     if any(k in metric for k in ("rate", "share", "reduction", "ogrs")):
-        text = f"{value * 100:+.1f} points"
-    elif "days" in metric:
-        text = f"{value:+,.1f}"
-    else:
-        text = f"{value:+,.2f}"
-    return text.replace("-", "−")
+        return f"{_signed(value * 100, 1)} points"
+    if "days" in metric:
+        return _signed(value, 1)
+    if metric == "offenders":
+        return _signed(value, 0)
+    return _signed(value, 2)
 
 
 def _format_economic(metric: str, value: float) -> str:
@@ -340,6 +348,13 @@ def _scenario_in_words(manifest: dict[str, Any], costs: pd.DataFrame) -> list[st
     return out
 
 
+def _window(f: _Folder) -> str:
+    """24 months when the horizon covers them (as in the Sussex evaluation), else 12."""
+    years = int(f.tables["costs"]["year"].max()) if len(f.tables["costs"]) else 0
+    metrics = set(f.tables["outcomes"]["metric"])
+    return "24m" if years >= 2 and "reconviction_rate_24m" in metrics else "12m"
+
+
 def _headlines(f: _Folder) -> list[dict[str, str]]:
     econ, outc = f.tables["economics"], f.tables["outcomes"]
     items = []
@@ -357,12 +372,16 @@ def _headlines(f: _Folder) -> list[dict[str, str]]:
         f"{money(per)} per offender" if not _nan(per) else "")
     add("Net present value", money(_economic(econ, "npv")),
         _interval(_economic(econ, "npv", "lo"), _economic(econ, "npv", "hi"), money))
-    before = _outcome(outc, "iom", "reconviction_rate_24m_before")
-    after = _outcome(outc, "iom", "reconviction_rate_24m")
-    without = _outcome(outc, "non_iom", "reconviction_rate_24m")
-    add("Reconvicted within 24 months: before → after (with IOM)",
-        f"{percent(before)} → {percent(after)}",
-        f"without IOM after: {percent(without)}")
+    w = _window(f)
+    before = _outcome(outc, "iom", f"reconviction_rate_{w}_before")
+    after = _outcome(outc, "iom", f"reconviction_rate_{w}")
+    without = _outcome(outc, "non_iom", f"reconviction_rate_{w}")
+    if _nan(before):
+        add(f"Reconvicted within {w[:-1]} months, with IOM", percent(after),
+            f"without IOM: {percent(without)}")
+    else:
+        add(f"Reconvicted within {w[:-1]} months: before → after (with IOM)",
+            f"{percent(before)} → {percent(after)}", f"without IOM after: {percent(without)}")
     add("Net change in agency costs", money(_economic(econ, "fiscal_net_change")),
         "IOM minus without IOM, discounted; negative is a saving")
     return items
@@ -448,7 +467,7 @@ def _population_table(pop: pd.DataFrame) -> list[dict[str, str]]:
                 vals[population] = "–" if _nan(v) else f"{v:,.2f}"
         label = measure.removeprefix("need_").replace("_", " ")
         label = ("Need: " + label) if measure.startswith("need_") else label.capitalize()
-        label = label.replace("ogrs", "OGRS")
+        label = label.replace("ogrs", "OGRS").replace(" pre period", ", pre-period")
         rows.append({"label": label, **vals})
     return rows
 
@@ -468,7 +487,7 @@ def _assumptions(manifest: dict[str, Any]) -> tuple[list[dict[str, str]], dict[s
         text = "; ".join(str(meta[k]) for k in kinds) or str(meta.get("note", ""))
         if meta.get("note") and kind != "note":
             text += f" ({meta['note']})"
-        rows.append({"path": path, "value": _short_value(_get(resolved, path)), "kind": kind,
+        rows.append({"path": path, "path_parts": path.split("."), "value": _short_value(_get(resolved, path)), "kind": kind,
                      "text": text, "price_year": str(meta.get("price_year", "") or ""),
                      "unit": str(meta.get("unit", "") or "")})
     return rows, counts
@@ -550,8 +569,7 @@ def _charts(f: _Folder) -> list[_Chart]:
     fig = Figure(figsize=(13, 5.2), layout="constrained")
     a1, a2 = fig.subplots(1, 2)
     plots.plot_survival(t["survival"], ax=a1)
-    window = "24m" if "reconviction_rate_24m" in set(t["outcomes"]["metric"]) else "12m"
-    plots.plot_reconviction_reductions(t["outcomes"], ax=a2, window=window)
+    plots.plot_reconviction_reductions(t["outcomes"], ax=a2, window=_window(f))
     chart = _Chart("reconviction.png", "Reconviction",
                    "Left: share of the cohort not yet reconvicted, by month from day 0 (band: "
                    "95% interval of the mean). Right: the before/after fall an evaluation "
