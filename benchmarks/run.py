@@ -1,0 +1,422 @@
+"""Engine benchmark (issue 6): speed, scaling, memory, simpy events, sweep speed-up, CRN.
+
+Run from the repository root::
+
+    python benchmarks/run.py                 # full: N = 1,000, 10,000 and 100,000 (long)
+    python benchmarks/run.py --sizes 1000,10000   # full, but only the sizes that fit
+    python benchmarks/run.py --quick         # a minute or two, smaller N (noted in the output)
+    python benchmarks/run.py --smoke         # seconds; checks the script works, figures meaningless
+
+It prints a table and, as its last line, one JSON object with the keys
+``offender_months_per_cpu_second``, ``scaling_100k_over_10k``, ``bytes_per_offender``,
+``events_per_offender_month``, ``sweep_speedup`` and ``crn_se_ratio`` (plus a few keys that say
+what was measured).
+
+What is measured, and how (see docs/performance.md):
+
+* N is the number of offenders **selected** onto IOM at day 0 (``selection.cohort_size``); the
+  pre-period population (``cohort.size``) is scaled by the same factor as in the scenario
+  (3,000 / 483 for Sussex), so the whole model, pre-period included, grows with N.
+* Offender-months are ``ReplicationResult.offender_months``: the selected cohort's months in both
+  arms (N x 60 x 2 over five years). Pre-period months of the population are *not* counted in
+  the headline; the table also shows the figure with them counted.
+* CPU seconds are ``time.process_time()`` around one ``simulate_replication`` call (population,
+  pre-period, selection, both arms, metrics) in a fresh single process per size.
+* Peak memory is ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` in that fresh process at the end,
+  minus the same figure just before the replication starts (after imports, scenario load and
+  compile), divided by N; per-offender detail is not kept (``keep_offenders=False``).
+* Events are ``ReplicationResult.events`` (simpy event ids issued in the pre-period and both arms)
+  divided by the counted offender-months.
+* The simpy ceiling is bare ``env.timeout`` events per CPU-second: 1,000 processes each looping
+  over ``yield env.timeout(delay)``.
+* Sweep speed-up is wall time of 20 independent runs on one process divided by the same on all
+  cores (``iomsim.sweep`` when it exists, else ``iomsim.runner.iter_replications``).
+* ``crn_se_ratio`` is the standard deviation across replications of the incremental discounted
+  fiscal cost per offender (IOM arm minus non-IOM arm, agencies only, victims excluded) with
+  independent streams (``independent_arms=True``) divided by the same with common random
+  numbers, over the same number of replications (so it is the ratio of standard errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SCENARIO = ROOT / "scenarios" / "sussex-2013.yaml"
+SWEEP_POINTS = 20
+
+MODES = {
+    # sizes: selected offenders for the throughput runs; reference: the N the headline figures
+    # are quoted at; sweep_n / crn_n: selected offenders per run; crn_reps: replications per arm
+    # mode; simpy_events: bare timeouts for the ceiling.
+    "full": dict(sizes=[1_000, 10_000, 100_000], reference=10_000, memory_reference=100_000,
+                 sweep_n=483, sweep_points=SWEEP_POINTS, crn_n=483, crn_reps=20,
+                 simpy_events=2_000_000),
+    "quick": dict(sizes=[100, 300, 1_000], reference=1_000, memory_reference=1_000,
+                  sweep_n=100, sweep_points=SWEEP_POINTS, crn_n=100, crn_reps=10,
+                  simpy_events=500_000),
+    "smoke": dict(sizes=[10, 30], reference=30, memory_reference=30,
+                  sweep_n=10, sweep_points=4, crn_n=10, crn_reps=3, simpy_events=20_000),
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.2f}/{five:.2f}"
+
+
+def scaled_overrides(scenario, n: int) -> dict:
+    """Overrides that select ``n`` offenders from a population scaled in proportion."""
+    base_pop = scenario.cohort.size
+    sel = scenario.selection
+    if base_pop is None or sel is None:
+        raise SystemExit("the benchmark needs a scenario with a generated cohort and selection")
+    pop = int(round(n * base_pop / sel.cohort_size))
+    return {"cohort.size": max(pop, n), "selection.cohort_size": n}
+
+
+def load_scaled(path: Path, n: int):
+    import iomsim
+    base = iomsim.load_scenario(path)
+    return iomsim.load_scenario(path, overrides=scaled_overrides(base, n))
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu or platform.processor(), "cores": os.cpu_count(),
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def engine_state() -> str:
+    """The commit, and a hash of the engine's source as it is on disk (it may be uncommitted)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for f in sorted((ROOT / "src" / "iomsim" / "engine").glob("*.py")):
+        digest.update(f.read_bytes())
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src/iomsim/engine"],
+                               cwd=ROOT, text=True, capture_output=True).stdout.strip()
+    except OSError:
+        head, dirty = "?", ""
+    return f"commit {head or '?'}{' + uncommitted engine changes' if dirty else ''}; " \
+           f"engine source sha256 {digest.hexdigest()[:12]}"
+
+
+# --------------------------------------------------------------------------- child: one size
+
+def child_throughput(scenario_path: Path, n: int, seed: int) -> dict:
+    """Runs in a fresh interpreter: one replication at ``n`` selected offenders."""
+    import gc
+
+    import simpy
+
+    from iomsim.engine import compile_model, simulate_replication
+
+    scenario = load_scaled(scenario_path, n)
+    model = compile_model(scenario)
+    # Time each simpy run (pre-period, then the arms) without touching the engine.
+    phases: list[float] = []
+    original_run = simpy.Environment.run
+
+    def timed_run(self, *args, **kwargs):
+        t = time.process_time()
+        try:
+            return original_run(self, *args, **kwargs)
+        finally:
+            phases.append(time.process_time() - t)
+
+    simpy.Environment.run = timed_run
+    gc.collect()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    wall = time.perf_counter()
+    cpu = time.process_time()
+    result = simulate_replication(model, seed, 0)
+    cpu = time.process_time() - cpu
+    wall = time.perf_counter() - wall
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    simpy.Environment.run = original_run
+    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    pre_months = scenario.cohort.size * scenario.pre_period_months
+    return {
+        "n": n, "population": scenario.cohort.size, "selected": result.cohort_size,
+        "offender_months": result.offender_months, "pre_period_months": pre_months,
+        "events": result.events, "cpu": cpu, "wall": wall, "phases": phases,
+        "rss_before": rss_before * unit, "rss_peak": rss_after * unit,
+    }
+
+
+def run_child(scenario_path: Path, n: int, seed: int) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child-throughput", str(n),
+           "--seed", str(seed), "--scenario", str(scenario_path)]
+    load_before = load()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(f"child run at N={n} failed (exit {proc.returncode})")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["load"] = f"{load_before} -> {load()}"
+    return out
+
+
+# --------------------------------------------------------------------------- simpy ceiling
+
+def simpy_ceiling(total_events: int, processes: int = 1_000) -> dict:
+    import simpy
+
+    env = simpy.Environment()
+    per = max(1, total_events // processes)
+
+    def ticker(env, delay):
+        for _ in range(per):
+            yield env.timeout(delay)
+
+    for i in range(processes):
+        env.process(ticker(env, 1.0 + i / processes))
+    cpu = time.process_time()
+    env.run()
+    cpu = time.process_time() - cpu
+    events = next(env._eid) if hasattr(env, "_eid") else per * processes
+    return {"events": events, "cpu": cpu, "events_per_cpu_second": events / cpu}
+
+
+# --------------------------------------------------------------------------- sweep speed-up
+
+def _sweep_once(scenario, points: int, seed: int, jobs: int) -> tuple[float, str]:
+    import iomsim
+
+    sweep = getattr(iomsim, "sweep", None)
+    t = time.perf_counter()
+    if sweep is not None:
+        try:
+            values = [round(0.2 + 0.8 * i / max(1, points - 1), 6) for i in range(points)]
+            sweep(scenario, {"iom.effects.offending_multiplier": values}, reps=1, seed=seed,
+                  jobs=jobs, progress=False)
+            return time.perf_counter() - t, (f"iomsim.sweep over {points} values of "
+                                             "iom.effects.offending_multiplier, 1 rep each")
+        except TypeError:
+            t = time.perf_counter()  # a different signature: fall back to replications
+    from iomsim.runner import iter_replications
+
+    for _ in iter_replications(scenario, range(points), seed, jobs):
+        pass
+    return time.perf_counter() - t, (f"iomsim.runner.iter_replications: {points} independent "
+                                     "replications (iomsim.sweep not used)")
+
+
+def sweep_speedup(scenario_path: Path, n: int, points: int, seed: int, jobs: int) -> dict:
+    scenario = load_scaled(scenario_path, n)
+    load_before = load()
+    one, how = _sweep_once(scenario, points, seed, 1)
+    many, _ = _sweep_once(scenario, points, seed, jobs)
+    return {"n": n, "points": points, "jobs": jobs, "wall_one": one, "wall_all": many,
+            "speedup": one / many, "how": how, "load": f"{load_before} -> {load()}"}
+
+
+# --------------------------------------------------------------------------- CRN
+
+def incremental_costs(scenario_path: Path, n: int, reps: int, seed: int,
+                      independent: bool) -> list[float]:
+    import numpy as np
+
+    from iomsim.engine import compile_model, simulate_replication
+    from iomsim.results import discount_factors
+    from iomsim.scenario.schema import VICTIMS
+
+    scenario = load_scaled(scenario_path, n)
+    model = compile_model(scenario)
+    fiscal = np.array([it.agency != VICTIMS for it in model.items.items])
+    out = []
+    for rep in range(reps):
+        r = simulate_replication(model, seed, rep, independent_arms=independent)
+        per_arm = {}
+        for arm in ("non_iom", "iom"):
+            c = r.costs[arm]
+            disc = discount_factors(scenario.discount_rate, c.shape[0])
+            total = float((c[:, fiscal] * disc[:, None]).sum())
+            per_arm[arm] = total / r.metrics[arm]["offenders"]
+        out.append(per_arm["iom"] - per_arm["non_iom"])
+    return out
+
+
+def crn_ratio(scenario_path: Path, n: int, reps: int, seed: int) -> dict:
+    import numpy as np
+    from scipy import stats
+
+    load_before = load()
+    cpu = time.process_time()
+    crn = incremental_costs(scenario_path, n, reps, seed, independent=False)
+    ind = incremental_costs(scenario_path, n, reps, seed, independent=True)
+    cpu = time.process_time() - cpu
+    se_crn = float(np.std(crn, ddof=1) / math.sqrt(reps))
+    se_ind = float(np.std(ind, ddof=1) / math.sqrt(reps))
+    ratio = se_ind / se_crn if se_crn > 0 else math.inf
+    # 95% interval of the ratio of standard deviations: the variance ratio is F(reps-1, reps-1).
+    lo = ratio / math.sqrt(stats.f.ppf(0.975, reps - 1, reps - 1))
+    hi = ratio / math.sqrt(stats.f.ppf(0.025, reps - 1, reps - 1))
+    return {"n": n, "reps": reps, "mean_crn": float(np.mean(crn)), "se_crn": se_crn,
+            "mean_ind": float(np.mean(ind)), "se_ind": se_ind, "ratio": ratio,
+            "ratio_lo": lo, "ratio_hi": hi, "cpu": cpu, "load": f"{load_before} -> {load()}"}
+
+
+# --------------------------------------------------------------------------- main
+
+def _fmt(x: float, digits: int = 0) -> str:
+    return f"{x:,.{digits}f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="a minute or two, smaller N")
+    mode.add_argument("--smoke", action="store_true", help="seconds; for tests")
+    p.add_argument("--sizes", help="comma-separated selected-cohort sizes for the throughput runs")
+    p.add_argument("--reference", type=int, help="N at which the headline speed is quoted")
+    p.add_argument("--crn-reps", type=int, help="replications per arm mode for crn_se_ratio")
+    p.add_argument("--crn-n", type=int, help="selected offenders in the CRN runs")
+    p.add_argument("--sweep-n", type=int, help="selected offenders per sweep point")
+    p.add_argument("--jobs", type=int, default=None, help="processes for the sweep (default: all)")
+    p.add_argument("--skip", default="", help="comma-separated parts to skip: sweep,crn,simpy")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO)
+    p.add_argument("--child-throughput", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+
+    if args.child_throughput is not None:
+        print(json.dumps(child_throughput(args.scenario, args.child_throughput, args.seed)))
+        return 0
+
+    name = "smoke" if args.smoke else "quick" if args.quick else "full"
+    cfg = dict(MODES[name])
+    if args.sizes:
+        cfg["sizes"] = [int(s) for s in args.sizes.split(",") if s.strip()]
+    for key in ("reference", "crn_reps", "crn_n", "sweep_n"):
+        if getattr(args, key) is not None:
+            cfg[key] = getattr(args, key)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    jobs = args.jobs or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                         else os.cpu_count() or 1)
+    sizes = sorted(set(cfg["sizes"]))
+
+    info = machine()
+    print(f"iomsim benchmark, mode {name}; {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}")
+    print(f"machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}, "
+          f"{info['platform']}; load (1/5 min) {load()}")
+    print(f"engine: {engine_state()}")
+    print(f"scenario: {args.scenario.relative_to(ROOT) if args.scenario.is_relative_to(ROOT) else args.scenario}, "
+          f"seed {args.seed}")
+    if name != "full":
+        print(f"NOTE: {name} mode uses smaller N than issue 6 asks for (1,000 / 10,000 / 100,000); "
+              "its figures are indicative only.")
+    print()
+
+    # Throughput, scaling and memory: one fresh process per size.
+    runs = {}
+    print(f"{'N sel':>8} {'popn':>8} {'off-months':>11} {'CPU s':>8} {'off-mo/CPU s':>13} "
+          f"{'+pre /CPU s':>12} {'events':>10} {'ev/off-mo':>9} {'ev/CPU s':>9} "
+          f"{'peak MB':>8} {'B/offender':>10} {'B/popn':>7}  phases CPU s (env.run)  load")
+    for n in sizes:
+        r = run_child(args.scenario, n, args.seed)
+        runs[n] = r
+        extra = r["rss_peak"] - r["rss_before"]
+        phases = ", ".join(f"{x:.1f}" for x in r["phases"])
+        print(f"{n:>8,} {r['population']:>8,} {r['offender_months']:>11,.0f} {r['cpu']:>8.2f} "
+              f"{r['offender_months'] / r['cpu']:>13,.0f} "
+              f"{(r['offender_months'] + r['pre_period_months']) / r['cpu']:>12,.0f} "
+              f"{r['events']:>10,} {r['events'] / r['offender_months']:>9.2f} "
+              f"{r['events'] / r['cpu']:>9,.0f} {extra / 2**20:>8.1f} {extra / n:>10,.0f} "
+              f"{extra / r['population']:>7,.0f}  [{phases}]  {r['load']}", flush=True)
+        if r["selected"] != n:
+            print(f"  WARNING: only {r['selected']} offenders were eligible for selection at N={n}")
+    ref = cfg["reference"] if cfg["reference"] in runs else max(runs)
+    mem_ref = cfg["memory_reference"] if cfg["memory_reference"] in runs else max(runs)
+    pairs = [(a, b) for a in runs for b in runs if b == 10 * a]
+    if (10_000, 100_000) in pairs:
+        pair = (10_000, 100_000)
+    elif pairs:
+        pair = max(pairs)
+    elif len(runs) > 1:
+        pair = (sorted(runs)[-2], sorted(runs)[-1])
+    else:
+        pair = None
+    scaling = runs[pair[1]]["cpu"] / runs[pair[0]]["cpu"] if pair else math.nan
+    r = runs[ref]
+    speed = r["offender_months"] / r["cpu"]
+    events_per_month = r["events"] / r["offender_months"]
+    bytes_per = (runs[mem_ref]["rss_peak"] - runs[mem_ref]["rss_before"]) / mem_ref
+    print()
+    print(f"speed at N={ref:,}: {_fmt(speed)} offender-months per CPU-second "
+          f"(target >= 1,000,000 at N=10,000)")
+    if pair:
+        print(f"scaling: CPU time at N={pair[1]:,} / N={pair[0]:,} = {scaling:.2f} "
+              f"(size ratio {pair[1] / pair[0]:g}; target <= 11 for 100,000 / 10,000)")
+    print(f"peak memory above baseline at N={mem_ref:,}: {_fmt(bytes_per)} bytes per selected "
+          f"offender (target <= 2,048 at N=100,000)")
+
+    ceiling = None
+    if "simpy" not in skip:
+        ceiling = simpy_ceiling(cfg["simpy_events"])
+        print(f"simpy ceiling: {_fmt(ceiling['events_per_cpu_second'])} bare timeout events per "
+              f"CPU-second ({ceiling['events']:,} events); the engine at N={ref:,} runs "
+              f"{_fmt(r['events'] / r['cpu'])} events per CPU-second "
+              f"({r['events'] / r['cpu'] / ceiling['events_per_cpu_second']:.1%} of the ceiling) "
+              f"and {events_per_month:.2f} events per offender-month")
+
+    sweep = None
+    if "sweep" not in skip:
+        sweep = sweep_speedup(args.scenario, cfg["sweep_n"], cfg["sweep_points"], args.seed, jobs)
+        print(f"sweep: {sweep['points']} points at N={sweep['n']:,}: {sweep['wall_one']:.1f} s wall "
+              f"on 1 process, {sweep['wall_all']:.1f} s on {jobs}: speed-up {sweep['speedup']:.2f} "
+              f"(target >= 1.8 on 2 cores); {sweep['how']}; load {sweep['load']}")
+
+    crn = None
+    if "crn" not in skip:
+        crn = crn_ratio(args.scenario, cfg["crn_n"], cfg["crn_reps"], args.seed)
+        print(f"CRN: incremental discounted fiscal cost per offender (IOM - non-IOM) at "
+              f"N={crn['n']:,}, {crn['reps']} reps: CRN {_fmt(crn['mean_crn'])} "
+              f"(SE {_fmt(crn['se_crn'])}), independent {_fmt(crn['mean_ind'])} "
+              f"(SE {_fmt(crn['se_ind'])}); SE ratio {crn['ratio']:.2f} "
+              f"(95% CI {crn['ratio_lo']:.2f} to {crn['ratio_hi']:.2f}; target >= 3); "
+              f"{crn['cpu']:.0f} CPU s; load {crn['load']}")
+
+    summary = {
+        "offender_months_per_cpu_second": round(speed, 1),
+        "scaling_100k_over_10k": round(scaling, 3) if pair else None,
+        "bytes_per_offender": round(bytes_per, 1),
+        "events_per_offender_month": round(events_per_month, 3),
+        "sweep_speedup": round(sweep["speedup"], 3) if sweep else None,
+        "crn_se_ratio": round(crn["ratio"], 3) if crn else None,
+        "mode": name,
+        "reference_n": ref,
+        "memory_n": mem_ref,
+        "scaling_sizes": list(pair) if pair else None,
+        "simpy_ceiling_events_per_cpu_second": round(ceiling["events_per_cpu_second"], 1)
+        if ceiling else None,
+        "engine": engine_state(),
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

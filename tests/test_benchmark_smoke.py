@@ -1,0 +1,28 @@
+"""The engine benchmark runs, and ends with one JSON line holding the figures issue 6 asks for.
+
+Not a timing test: ``--smoke`` uses tiny cohorts whose figures mean nothing. The sweep part is
+skipped here (it starts a process pool, which costs more than the rest together).
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYS = {"offender_months_per_cpu_second", "scaling_100k_over_10k", "bytes_per_offender",
+        "events_per_offender_month", "sweep_speedup", "crn_se_ratio"}
+
+
+def test_benchmark_smoke_ends_with_json_summary():
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke",
+                           "--skip", "sweep"], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.strip().splitlines()[-1]
+    summary = json.loads(last)
+    assert KEYS <= set(summary)
+    assert summary["mode"] == "smoke"
+    for key in KEYS - {"sweep_speedup"}:
+        assert isinstance(summary[key], (int, float)) and summary[key] > 0, key
+    assert summary["sweep_speedup"] is None
