@@ -203,25 +203,30 @@ def simpy_ceiling(total_events: int, processes: int = 1_000) -> dict:
 # --------------------------------------------------------------------------- sweep speed-up
 
 def _sweep_once(scenario, points: int, seed: int, jobs: int) -> tuple[float, str]:
+    """Wall seconds for one sweep of ``points`` points, and what was run."""
     import iomsim
 
     sweep = getattr(iomsim, "sweep", None)
-    t = time.perf_counter()
     if sweep is not None:
+        spec = {"scenario": scenario, "design": "grid", "replications": 1, "seed": seed,
+                "parameters": {"iom.effects.offending_multiplier":
+                               {"low": 0.2, "high": 1.0, "steps": points}}}
+        t = time.perf_counter()
         try:
-            values = [round(0.2 + 0.8 * i / max(1, points - 1), 6) for i in range(points)]
-            sweep(scenario, {"iom.effects.offending_multiplier": values}, reps=1, seed=seed,
-                  jobs=jobs, progress=False)
-            return time.perf_counter() - t, (f"iomsim.sweep over {points} values of "
-                                             "iom.effects.offending_multiplier, 1 rep each")
-        except TypeError:
-            t = time.perf_counter()  # a different signature: fall back to replications
+            sweep(spec, jobs=jobs, progress=False)
+            return time.perf_counter() - t, (f"iomsim.sweep: grid of {points} values of "
+                                             "iom.effects.offending_multiplier, 1 replication each")
+        except Exception as exc:  # an API still being built: fall back, and say so
+            fallback = f"iomsim.sweep failed ({type(exc).__name__}: {exc}); "
+    else:
+        fallback = "iomsim.sweep not available; "
     from iomsim.runner import iter_replications
 
+    t = time.perf_counter()
     for _ in iter_replications(scenario, range(points), seed, jobs):
         pass
-    return time.perf_counter() - t, (f"iomsim.runner.iter_replications: {points} independent "
-                                     "replications (iomsim.sweep not used)")
+    return time.perf_counter() - t, (fallback + f"iomsim.runner.iter_replications: {points} "
+                                     "independent replications")
 
 
 def sweep_speedup(scenario_path: Path, n: int, points: int, seed: int, jobs: int) -> dict:
@@ -279,6 +284,39 @@ def crn_ratio(scenario_path: Path, n: int, reps: int, seed: int) -> dict:
             "ratio_lo": lo, "ratio_hi": hi, "cpu": cpu, "load": f"{load_before} -> {load()}"}
 
 
+# --------------------------------------------------------------------------- profile
+
+def profile(scenario_path: Path, n: int, seed: int, top: int = 30) -> None:
+    """cProfile of one replication, timed by CPU (not wall) so other users' load matters less."""
+    import cProfile
+    import pstats
+
+    from iomsim.engine import compile_model, simulate_replication
+
+    scenario = load_scaled(scenario_path, n)
+    model = compile_model(scenario)
+    prof = cProfile.Profile(time.process_time)
+    prof.enable()
+    result = simulate_replication(model, seed, 0)
+    prof.disable()
+    stats = pstats.Stats(prof)
+    total = stats.total_tt
+    print(f"cProfile (CPU clock) of one replication at N={n:,} (population "
+          f"{scenario.cohort.size:,}): {total:.2f} CPU s under the profiler, "
+          f"{result.events:,} simpy events, engine {engine_state()}; load {load()}")
+    by_file: dict[str, float] = {}
+    for (file, _, _), (_, _, tt, _, _) in stats.stats.items():
+        key = ("iomsim/" + file.split("/iomsim/", 1)[1]) if "/iomsim/" in file else \
+            ("simpy/" + file.split("/simpy/", 1)[1]) if "/simpy/" in file else \
+            "builtins and C" if file == "~" else "other Python"
+        by_file[key] = by_file.get(key, 0.0) + tt
+    print("\nown time by file:")
+    for key, tt in sorted(by_file.items(), key=lambda kv: -kv[1])[:12]:
+        print(f"  {tt:8.2f} s {tt / total:6.1%}  {key}")
+    print()
+    stats.sort_stats("tottime").print_stats(top)
+
+
 # --------------------------------------------------------------------------- main
 
 def _fmt(x: float, digits: int = 0) -> str:
@@ -299,8 +337,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip", default="", help="comma-separated parts to skip: sweep,crn,simpy")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO)
+    p.add_argument("--profile", type=int, metavar="N",
+                   help="instead of the benchmark: cProfile (CPU-time clock) of one replication "
+                        "at N selected offenders; prints where the time goes")
     p.add_argument("--child-throughput", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+
+    if args.profile is not None:
+        profile(args.scenario, args.profile, args.seed)
+        return 0
 
     if args.child_throughput is not None:
         print(json.dumps(child_throughput(args.scenario, args.child_throughput, args.seed)))
