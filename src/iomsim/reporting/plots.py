@@ -193,7 +193,7 @@ def plot_offender_breakdown(costs_by_agency: pd.DataFrame, ax: Axes | None = Non
     ax.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
     ax.xaxis.set_major_formatter(_money_axis)
     ax.set_xlabel("Cost (£" + (", discounted" if discounted else "") + ")")
-    ax.set_title(title or f"One offender's cost by agency, {_arm_phrase(arm)}: "
+    ax.set_title(title or f"One offender's cost by agency\n{_arm_phrase(arm)}: "
                  f"total {money(total)}")
     ax.spines[["top", "right"]].set_visible(False)
     return ax

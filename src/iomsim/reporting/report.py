@@ -538,7 +538,7 @@ def _charts(f: _Folder) -> list[_Chart]:
     who = "One offender's year" if one else "An average offender's year"
     for ax, arm in zip(axes, ("non_iom", "iom")):
         plots.plot_offender_breakdown(t["costs_by_agency"], ax=ax, arm=arm, per=per)
-        ax.set_title(f"{plots.arm_label(arm)}: {ax.get_title().split(': ', 1)[-1]}")
+        ax.set_title(f"{plots.arm_label(arm)}: {ax.get_title().rsplit(': ', 1)[-1]}")
         ax.set_xlabel("Cost per offender per year (£)")
     fig.suptitle(f"{who}: cost by agency (undiscounted)")
     chart = _Chart("offender_year_by_agency.png", f"{who}, cost by agency",
