@@ -13,10 +13,12 @@ from iomsim.errors import InputError, IomsimError, ScenarioError
 from iomsim.results import Results, read_results
 from iomsim.runner import run
 from iomsim.scenario import Scenario, apply_overrides, load_scenario, load_scenario_text
+from iomsim.experiments import breakeven, sweep
 
 __version__ = "0.1.0"
 
 __all__ = [
     "InputError", "IomsimError", "Results", "Scenario", "ScenarioError", "apply_overrides",
-    "load_scenario", "load_scenario_text", "read_results", "run", "__version__",
+    "load_scenario", "load_scenario_text", "read_results", "run", "__version__", "breakeven",
+    "sweep",
 ]

@@ -245,7 +245,7 @@ class DaskBackend:
             f = self.client.submit(run_task, base, t, key=f"iomsim-{t.key}", pure=False, retries=2)
             futures[f] = t
         try:
-            for f in as_completed(futures):
+            for f in as_completed(list(futures), loop=self.client.loop):
                 yield futures[f], f.result()
                 f.release()
         finally:

@@ -1,0 +1,117 @@
+"""A sweep killed part way (SIGKILL) resumes: the finished table has every point exactly once and
+equals an uninterrupted run's; a finished sweep does nothing; a different sweep is refused."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import iomsim
+from iomsim.errors import ResultsExistError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SWEEP = """\
+scenario: {scenario}
+overrides: {{cohort.size: 60, selection.cohort_size: 10, horizon_years: 1, pre_period_months: 6}}
+design: grid
+replications: 2
+seed: {seed}
+parameters:
+  iom.effects.offending_multiplier: {{levels: [0.2, 0.4, 0.6, 0.8, 1.0]}}
+  iom_cost_scale: {{levels: [0.5, 1.5]}}
+"""
+N_POINTS = 10
+
+
+def _sweep_file(tmp_path: Path, seed: int = 5) -> Path:
+    path = tmp_path / f"grid-{seed}.yaml"
+    path.write_text(SWEEP.format(scenario=ROOT / "scenarios" / "sussex-2013.yaml", seed=seed))
+    return path
+
+
+def _cli(sweep_file: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "iomsim.cli", "sweep", str(sweep_file), "--out", str(out),
+            "--jobs", "1", "--no-progress"]
+
+
+def _points(out: Path) -> int:
+    return len(list((out / "points").glob("point-*.parquet"))) if (out / "points").exists() else 0
+
+
+def _run_and_kill(cmd: list[str], out: Path, after: int) -> int:
+    """Start the sweep, SIGKILL it once ``after`` points are saved; return how many were."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    try:
+        while _points(out) < after:
+            assert proc.poll() is None, "the sweep ended before it could be killed"
+            assert time.time() < deadline, "the sweep made no progress"
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    return _points(out)
+
+
+def test_killed_sweep_resumes_to_the_uninterrupted_table(tmp_path):
+    sweep_file = _sweep_file(tmp_path)
+    out = tmp_path / "out"
+    cmd = _cli(sweep_file, out)
+    first = _run_and_kill(cmd, out, after=2)
+    assert 2 <= first < N_POINTS
+    assert not (out / "results.parquet").exists()
+    second = _run_and_kill(cmd, out, after=first + 2)
+    assert first < second < N_POINTS
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"computed {N_POINTS - second} of {N_POINTS} points" in done.stdout
+    resumed = pd.read_parquet(out / "results.parquet")
+    key = ["point", "replication", "arm", "measure"]
+    assert not resumed.duplicated(key).any()
+    assert sorted(resumed["point"].unique()) == list(range(N_POINTS))
+    assert not list((out / "points").glob(".*tmp*"))
+    whole = iomsim.sweep(sweep_file, jobs=1, progress=False)
+    pd.testing.assert_frame_equal(resumed, whole, check_exact=True)
+
+    # Run again: complete, so nothing is computed and no point file is rewritten.
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "points").iterdir()}
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0
+    assert "nothing to compute" in again.stdout
+    assert {p: p.stat().st_mtime_ns for p in (out / "points").iterdir()} == stamps
+
+
+def test_a_different_sweep_into_the_same_folder_is_refused_unless_forced(tmp_path):
+    small = """\
+scenario: {scenario}
+overrides: {{cohort.size: 60, selection.cohort_size: 8, horizon_years: 1, pre_period_months: 6}}
+design: grid
+replications: 1
+seed: {seed}
+parameters:
+  iom.effects.offending_multiplier: {{levels: [0.5]}}
+"""
+    scenario = ROOT / "scenarios" / "sussex-2013.yaml"
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(small.format(scenario=scenario, seed=1))
+    b.write_text(small.format(scenario=scenario, seed=2))
+    out = tmp_path / "out"
+    iomsim.sweep(a, jobs=1, out=out, progress=False)
+    with pytest.raises(ResultsExistError, match="different sweep"):
+        iomsim.sweep(b, jobs=1, out=out, progress=False)
+    proc = subprocess.run([sys.executable, "-m", "iomsim.cli", "sweep", str(b), "--out", str(out),
+                           "--jobs", "1", "--no-progress"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "use --force" in proc.stderr
+    forced = iomsim.sweep(b, jobs=1, out=out, force=True, progress=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "results.parquet"), forced)
