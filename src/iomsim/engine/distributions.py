@@ -77,7 +77,7 @@ class QuantileTable:
     def __init__(self, d: Distribution):
         self.spec = d
         edge = 1.0 / (2 * (self.KNOTS - 1))
-        self._u = list(np.linspace(edge, 1 - edge, self.KNOTS))
+        self._u = np.linspace(edge, 1 - edge, self.KNOTS).tolist()
         self._q = list(map(float, ppf(d, np.asarray(self._u))))
         self._constant = self._q[0] if self._q[0] == self._q[-1] else None
 

@@ -113,6 +113,35 @@ class Model:
     exit_rate_liberty: float
     death_share: float
     benefit_agencies: frozenset[str] = field(default_factory=frozenset)
+    # derived in __post_init__
+    offence_shares: list[float] = field(default_factory=list)
+    mean_detection: float = 0.0
+    detection_iom: list[float] = field(default_factory=list)
+    mean_detection_iom: float = 0.0
+    licence_breach_rate: float = 0.0
+    order_breach_rate: float = 0.0
+    recall_multiplier: float = 1.0
+    pathway_multiplier: float = 1.0
+    resolution_boosts: list[list[tuple[int, float]]] = field(default_factory=list)
+    windows_after_release: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        s = self.scenario
+        total = sum(t.share for t in s.offending.offence_types.values())
+        self.offence_shares = [t.share / total for t in s.offending.offence_types.values()]
+        self.mean_detection = sum(a * d for a, d in zip(self.offence_shares, self.offence_detection))
+        mult = s.iom.enforcement.detection_multiplier
+        self.detection_iom = [min(1.0, d * mult) for d in self.offence_detection]
+        self.mean_detection_iom = sum(a * d for a, d in zip(self.offence_shares, self.detection_iom))
+        self.licence_breach_rate = s.justice.licence_breach_rate_per_year / DAYS_PER_YEAR
+        self.order_breach_rate = s.justice.community_order_breach_rate_per_year / DAYS_PER_YEAR
+        self.recall_multiplier = s.iom.enforcement.recall_multiplier
+        self.pathway_multiplier = s.iom.pathway_referrals.need_resolution_multiplier
+        self.resolution_boosts = [[(svc.index, svc.resolution_multiplier[j]) for svc in self.services
+                                   if j in svc.resolution_multiplier] for j in range(len(NEEDS))]
+        windows = {self.release_window} | {svc.within_days_of_release for svc in self.services
+                                            if svc.within_days_of_release is not None}
+        self.windows_after_release = sorted(w for w in windows if w > 0)
 
 
 def baseline_hazard(ogrs: float, frailty_variance: float) -> float:

@@ -132,7 +132,8 @@ def new_offender(index: int, model: Model, streams: OffenderStreams, *, ogrs: fl
     o.service_u = []
     for svc in model.services:
         key = model.groups[svc.group][0] if svc.group else svc.index
-        o.service_u.append(streams.at(Purpose.SERVICE_UPTAKE, key))
+        u = streams.at(Purpose.SERVICE_UPTAKE, key)
+        o.service_u.append((_takes_up(u, svc, model, False), _takes_up(u, svc, model, True)))
     o.place = [None] * len(model.services)
     o.queued_since = [None] * len(model.services)
     o.scheduled = sorted(scheduled, key=lambda e: e.day)
@@ -149,7 +150,7 @@ def new_offender(index: int, model: Model, streams: OffenderStreams, *, ogrs: fl
     o.exit_cause = None
     o.convictions = []  # (day, offences convicted)
     o.proven = []  # (offence day, disposal day)
-    o.offences_by_type = [0] * len(model.offence_names)
+    o.offences_by_type = [0.0] * len(model.offence_names)
     o.detected = 0
     o.custody_days = 0.0
     o.recalls = 0
@@ -171,26 +172,30 @@ def new_offender(index: int, model: Model, streams: OffenderStreams, *, ogrs: fl
 def offender_life(env: simpy.Environment, off: Offender, ctx: "ArmContext"):
     """Generator process: advance ``off`` from ``env.now`` to the arm's horizon or exit."""
     m = ctx.model
-    services = m.services
+    n_services = len(m.services)
+    capacity = ctx.capacity_services
+    horizon = ctx.horizon
+    residual = off.residual
     while True:
         t0 = env.now
-        _update_places(env, off, ctx)
-        rates = _clock_rates(off, m, ctx, t0)
+        using = _services_in_use(off, m, t0) if n_services else ()
+        if capacity:
+            _update_places(env, off, ctx, using)
+        active = _clock_rates(off, m, t0, using)
         dt_clock, fired = INF, -1
-        residual = off.residual
-        for c in range(N_CLOCKS):
-            r = rates[c]
-            if r > 0.0:
-                t = residual[c] / r
-                if t < dt_clock:
-                    dt_clock, fired = t, c
-        t_sched = _next_scheduled(off, m, ctx, t0)
-        dt = min(dt_clock, t_sched - t0)
+        offence_rate = 0.0
+        for c, r in active:
+            t = residual[c] / r
+            if t < dt_clock:
+                dt_clock, fired = t, c
+            if c == OFFENCE:
+                offence_rate = r
+        dt = min(dt_clock, _next_scheduled(off, m, horizon, t0) - t0)
         if dt < 0:
             dt = 0.0
-        daily = _daily_costs(off, m, ctx, t0)
-        waiting = [off.place[i] for i in range(len(services))
-                   if off.queued_since[i] is not None and off.place[i] is not None]
+        undetected = _undetected_rates(off, m, offence_rate) if offence_rate > 0 else None
+        daily = _daily_costs(off, m, ctx, using, undetected)
+        waiting = [off.place[i] for i in capacity if off.queued_since[i] is not None]
         if waiting:
             yield simpy.AnyOf(env, [env.timeout(dt), *waiting])
         else:
@@ -199,148 +204,187 @@ def offender_life(env: simpy.Environment, off: Offender, ctx: "ArmContext"):
         elapsed = t1 - t0
         if elapsed > 0:
             ctx.accrue(t0, t1, daily)
-            for c in range(N_CLOCKS):
-                if rates[c] > 0.0:
-                    residual[c] -= rates[c] * elapsed
-            if off.status in ("custody", "remand"):
-                off.custody_days += _overlap(t0, t1, 0.0, ctx.horizon)
-            if off.on_iom:
-                off.iom_days += _overlap(t0, t1, 0.0, ctx.horizon)
-        for i in range(len(services)):
+            for c, r in active:
+                residual[c] -= r * elapsed
+            if t1 > 0.0:
+                inside = min(t1, horizon) - max(t0, 0.0)
+                if inside > 0:
+                    if off.status in ("custody", "remand"):
+                        off.custody_days += inside
+                    if off.on_iom:
+                        off.iom_days += inside
+                    if undetected is not None:
+                        counts = off.offences_by_type
+                        for k, rate in enumerate(undetected):
+                            counts[k] += rate * inside
+        for i in capacity:
             req = off.place[i]
             if off.queued_since[i] is not None and req is not None and req.triggered:
                 if off.queued_since[i] >= 0:
                     off.waits[i].append(t1 - off.queued_since[i])
                 off.queued_since[i] = None
-        if t1 >= ctx.horizon - EPS:
+        if t1 >= horizon - EPS:
             _release_all(off, ctx)
             return
         if _handle_scheduled(env, off, m, ctx, t1):
             _release_all(off, ctx)
             return
         if fired >= 0 and dt_clock <= dt and elapsed >= dt - 1e-12 * max(1.0, dt):
-            off.residual[fired] = off.streams.next_exponential(_CLOCK_PURPOSE[fired])
+            residual[fired] = off.streams.next_exponential(_CLOCK_PURPOSE[fired])
             if _handle_clock(env, off, m, ctx, t1, fired):
                 _release_all(off, ctx)
                 return
-
-
-def _overlap(a: float, b: float, lo: float, hi: float) -> float:
-    x = min(b, hi) - max(a, lo)
-    return x if x > 0 else 0.0
 
 
 def _iom_effect_active(off: Offender, now: float) -> bool:
     return off.iom_responder and (off.on_iom or now < off.persist_until)
 
 
-def _clock_rates(off: Offender, m: Model, ctx: "ArmContext", now: float) -> list[float]:
-    rates = [0.0] * N_CLOCKS
+def offending_rate(off: Offender, m: Model, now: float) -> float:
+    """All offences (detected or not) per day at liberty, now."""
+    factor = 1.0
+    needs = off.needs
+    mult = m.need_multiplier
+    for j in range(N_NEEDS):
+        if needs[j]:
+            factor *= mult[j]
+    if now - off.liberty_start < m.release_window:
+        factor *= m.release_multiplier
+    if _iom_effect_active(off, now):
+        factor *= off.iom_multiplier
+    return off.base_rate * factor
+
+
+def _detection(off: Offender, m: Model) -> tuple[list[float], float]:
+    """Detection probability of each offence type, and of an offence of unknown type."""
+    if off.on_iom:
+        return m.detection_iom, m.mean_detection_iom
+    return m.offence_detection, m.mean_detection
+
+
+def _clock_rates(off: Offender, m: Model, now: float, using) -> list[tuple[int, float]]:
+    """The clocks running now, as (clock, rate per day) pairs with rate > 0."""
     status = off.status
     if status == "exited":
-        return rates
-    iom = m.scenario.iom
-    liberty = status in LIBERTY
-    if liberty:
-        factor = 1.0
-        for j in range(N_NEEDS):
-            if off.needs[j]:
-                factor *= m.need_multiplier[j]
-        if now - off.liberty_start < m.release_window:
-            factor *= m.release_multiplier
-        if _iom_effect_active(off, now):
-            factor *= off.iom_multiplier
-        rates[OFFENCE] = off.base_rate * factor
-        rates[EXIT] = m.exit_rate_liberty
+        return []
+    active: list[tuple[int, float]] = []
+    if status in LIBERTY:
+        # Only detected offences are events; undetected ones accrue by duration (their count
+        # and cost follow from the same rate), which is what keeps the event count low.
+        rate = offending_rate(off, m, now) * _detection(off, m)[1]
+        if rate > 0.0:
+            active.append((OFFENCE, rate))
+        exit_rate = m.exit_rate_liberty
     else:
-        rates[EXIT] = m.exit_rate_custody
-    recall_mult = iom.enforcement.recall_multiplier if off.on_iom else 1.0
+        exit_rate = m.exit_rate_custody
+    if exit_rate > 0.0:
+        active.append((EXIT, exit_rate))
     if status == "licence":
-        rates[LICENCE_BREACH] = m.scenario.justice.licence_breach_rate_per_year / DAYS_PER_YEAR * recall_mult
+        rate = m.licence_breach_rate * (m.recall_multiplier if off.on_iom else 1.0)
+        if rate > 0.0:
+            active.append((LICENCE_BREACH, rate))
     elif status == "community_order":
-        rates[ORDER_BREACH] = m.scenario.justice.community_order_breach_rate_per_year / DAYS_PER_YEAR
-    pathway = iom.pathway_referrals.need_resolution_multiplier if off.on_iom else 1.0
+        if m.order_breach_rate > 0.0:
+            active.append((ORDER_BREACH, m.order_breach_rate))
+    pathway = m.pathway_multiplier if off.on_iom else 1.0
+    needs = off.needs
+    had = off.had_needs
     for j in range(N_NEEDS):
-        if off.needs[j]:
+        if needs[j]:
             r = m.resolution_rate[j] * pathway
-            for svc in m.services:
-                mult = svc.resolution_multiplier.get(j)
-                if mult is not None and _using(off, svc, m, now) and off.queued_since[svc.index] is None:
-                    r *= mult
-            rates[NEED0 + j] = r
-        elif off.had_needs[j]:
-            rates[NEED0 + j] = m.relapse_rate[j]
-    return rates
+            if using:
+                for i, mult in m.resolution_boosts[j]:
+                    if using[i] and off.queued_since[i] is None:
+                        r *= mult
+        elif had[j]:
+            r = m.relapse_rate[j]
+        else:
+            continue
+        if r > 0.0:
+            active.append((NEED0 + j, r))
+    return active
 
 
-def _eligible(off: Offender, svc, now: float) -> bool:
-    if off.status not in svc.statuses:
-        return False
-    if svc.needs_any and not any(off.needs[j] for j in svc.needs_any):
-        return False
-    if svc.within_days_of_release is not None and now - off.liberty_start >= svc.within_days_of_release:
-        return False
-    return True
+def _undetected_rates(off: Offender, m: Model, detected_rate: float) -> list[float]:
+    """Undetected offences of each type per day, given the detected-offence rate."""
+    detection, mean = _detection(off, m)
+    total = detected_rate / mean if mean > 0 else 0.0
+    return [total * share * (1.0 - d) for share, d in zip(m.offence_shares, detection)]
 
 
-def _takes_up(off: Offender, svc, m: Model) -> bool:
-    u = off.service_u[svc.index]
+def _services_in_use(off: Offender, m: Model, now: float) -> list[bool]:
+    """Which services the offender is using (or queueing for) now."""
+    status = off.status
+    needs = off.needs
+    since = now - off.liberty_start
+    which = 1 if off.on_iom else 0
+    takes = off.service_u
+    out = []
+    for svc in m.services:
+        ok = takes[svc.index][which] and status in svc.statuses
+        if ok and svc.needs_any:
+            ok = False
+            for j in svc.needs_any:
+                if needs[j]:
+                    ok = True
+                    break
+        if ok and svc.within_days_of_release is not None:
+            ok = since < svc.within_days_of_release
+        out.append(ok)
+    return out
+
+
+def _takes_up(u: float, svc, m: Model, on_iom: bool) -> bool:
+    """Whether an offender with uniform ``u`` for this service (or its group) uses it."""
     if svc.group is None:
-        return u < (svc.iom_uptake if off.on_iom else svc.uptake)
+        return u < (svc.iom_uptake if on_iom else svc.uptake)
     acc = 0.0
     for i in m.groups[svc.group]:
         other = m.services[i]
-        acc += other.iom_uptake if off.on_iom else other.uptake
+        acc += other.iom_uptake if on_iom else other.uptake
         if u < acc:
             return i == svc.index
     return False
 
 
-def _using(off: Offender, svc, m: Model, now: float) -> bool:
-    return _eligible(off, svc, now) and _takes_up(off, svc, m)
-
-
-def _update_places(env: simpy.Environment, off: Offender, ctx: "ArmContext") -> None:
+def _update_places(env: simpy.Environment, off: Offender, ctx: "ArmContext", using) -> None:
     """Ask for a place when a capacity-limited service becomes due, give it up when not."""
-    m = ctx.model
     now = env.now
-    for svc in m.services:
-        res = ctx.resources[svc.index]
-        if res is None:
-            continue
-        want = off.status != "exited" and _using(off, svc, m, now)
-        req = off.place[svc.index]
+    for i in ctx.capacity_services:
+        res = ctx.resources[i]
+        want = using[i] and off.status != "exited"
+        req = off.place[i]
         if want and req is None:
             req = res.request()
-            off.place[svc.index] = req
+            off.place[i] = req
             if not req.triggered:
-                off.queued_since[svc.index] = now if now >= 0 else -1.0
+                off.queued_since[i] = now if now >= 0 else -1.0
         elif not want and req is not None:
             if req.triggered:
                 res.release(req)
             else:
                 req.cancel()
-                if off.queued_since[svc.index] is not None and off.queued_since[svc.index] >= 0:
-                    off.waits[svc.index].append(now - off.queued_since[svc.index])
-            off.place[svc.index] = None
-            off.queued_since[svc.index] = None
+                if off.queued_since[i] is not None and off.queued_since[i] >= 0:
+                    off.waits[i].append(now - off.queued_since[i])
+            off.place[i] = None
+            off.queued_since[i] = None
 
 
 def _release_all(off: Offender, ctx: "ArmContext") -> None:
-    for svc in ctx.model.services:
-        req = off.place[svc.index]
+    for i in ctx.capacity_services:
+        req = off.place[i]
         if req is None:
             continue
-        res = ctx.resources[svc.index]
         if req.triggered:
-            res.release(req)
+            ctx.resources[i].release(req)
         else:
             req.cancel()
-        off.place[svc.index] = None
-        off.queued_since[svc.index] = None
+        off.place[i] = None
+        off.queued_since[i] = None
 
 
-def _daily_costs(off: Offender, m: Model, ctx: "ArmContext", now: float) -> list[tuple[int, float]]:
+def _daily_costs(off: Offender, m: Model, ctx: "ArmContext", using, undetected
+                 ) -> list[tuple[int, float]]:
     out: list[tuple[int, float]] = []
     status = off.status
     if status == "exited":
@@ -353,29 +397,37 @@ def _daily_costs(off: Offender, m: Model, ctx: "ArmContext", now: float) -> list
         out.append((m.item_licence, m.licence_per_day))
     elif status == "community_order":
         out.append((m.item_order, m.order_per_day))
-    for svc in m.services:
-        if svc.per_day > 0 and _using(off, svc, m, now):
-            if ctx.resources[svc.index] is not None:
-                req = off.place[svc.index]
-                if req is None or off.queued_since[svc.index] is not None:
-                    continue
-            out.append((svc.item, svc.per_day))
+    if using:
+        queued = off.queued_since
+        for svc in m.services:
+            i = svc.index
+            if using[i] and svc.per_day > 0 and queued[i] is None:
+                out.append((svc.item, svc.per_day))
     if off.on_iom:
         if off.iom_role >= 0:
             _, item, per_day = m.om_roles[off.iom_role]
             out.append((item, per_day))
         out.extend(m.iom_daily)
+    if undetected is not None:
+        for k, rate in enumerate(undetected):
+            cost = m.offence_victim_cost[k]
+            if cost > 0 and rate > 0:
+                out.append((m.item_victims[k], rate * cost))
     return out
 
 
-def _next_scheduled(off: Offender, m: Model, ctx: "ArmContext", now: float) -> float:
-    t = ctx.horizon
-    if off.status in ("custody", "remand") and off.status_end < t:
-        t = off.status_end
-    if off.status == "licence" and off.licence_end < t:
-        t = off.licence_end
-    if off.status == "community_order" and off.order_end < t:
-        t = off.order_end
+def _next_scheduled(off: Offender, m: Model, horizon: float, now: float) -> float:
+    t = horizon
+    status = off.status
+    if status in ("custody", "remand"):
+        if off.status_end < t:
+            t = off.status_end
+    elif status == "licence":
+        if off.licence_end < t:
+            t = off.licence_end
+    elif status == "community_order":
+        if off.order_end < t:
+            t = off.order_end
     if off.case is not None and off.case.court_day < t:
         t = off.case.court_day
     if off.on_iom:
@@ -385,11 +437,9 @@ def _next_scheduled(off: Offender, m: Model, ctx: "ArmContext", now: float) -> f
     if off.scheduled and off.scheduled[0].day < t:
         t = max(off.scheduled[0].day, now)
     since = off.liberty_start
-    if now < since + m.release_window:
-        t = min(t, since + m.release_window)
-    for svc in m.services:
-        if svc.within_days_of_release is not None and now < since + svc.within_days_of_release:
-            t = min(t, since + svc.within_days_of_release)
+    for window in m.windows_after_release:
+        if now < since + window < t:
+            t = since + window
     return max(t, now)
 
 
@@ -492,26 +542,26 @@ def start_iom(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
 # --------------------------------------------------------------------------- criminal justice
 
 def _offence(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
+    """A detected offence: its type, then arrest, charge or caution, remand, recall."""
     n = off.offence_count
     off.offence_count += 1
     s = off.streams
-    u = s.at(Purpose.OFFENCE_TYPE, n)
-    kind = 0
-    cum = m.offence_cum_shares
-    while u >= cum[kind]:
+    detection, mean = _detection(off, m)
+    # Type of a detected offence: shares weighted by each type's detection probability.
+    u = s.at(Purpose.OFFENCE_TYPE, n) * mean
+    kind, acc = 0, 0.0
+    last = len(detection) - 1
+    while kind < last:
+        acc += m.offence_shares[kind] * detection[kind]
+        if u < acc:
+            break
         kind += 1
     recording = now >= 0
     if recording:
         off.offences_by_type[kind] += 1
-        ctx.add(now, m.item_victims[kind], m.offence_victim_cost[kind])
-    p_detect = m.offence_detection[kind]
-    if off.on_iom:
-        p_detect = min(1.0, p_detect * m.scenario.iom.enforcement.detection_multiplier)
-    if s.at(Purpose.DETECTION, n) >= p_detect:
-        return
-    j = m.scenario.justice
-    if recording:
         off.detected += 1
+        ctx.add(now, m.item_victims[kind], m.offence_victim_cost[kind])
+    j = m.scenario.justice
     off.last_detection = now
     if off.on_iom and m.scenario.iom.deselect_after_offence_free_days:
         off.iom_quiet_end = now + m.scenario.iom.deselect_after_offence_free_days
@@ -533,7 +583,7 @@ def _offence(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
     if off.status == "licence":
         p_recall = j.recall.on_charge_probability
         if off.on_iom:
-            p_recall = min(1.0, p_recall * m.scenario.iom.enforcement.recall_multiplier)
+            p_recall = min(1.0, p_recall * m.recall_multiplier)
         if s.at(Purpose.RECALL_ON_CHARGE, n) < p_recall:
             _recall(off, m, ctx, now)
             return

@@ -78,6 +78,9 @@ def uniform_at(key: int, index: int) -> float:
     return ((z >> 11) + 0.5) * _TWO_TO_MINUS_53
 
 
+_N_PURPOSES = int(Purpose.NEED_CLOCK) + 16  # room for every need clock
+
+
 class OffenderStreams:
     """An offender's streams, one per purpose, each addressable by index or read in turn."""
 
@@ -85,11 +88,11 @@ class OffenderStreams:
 
     def __init__(self, key: int):
         self.key = key
-        self._keys: dict[int, int] = {}
-        self.counters: dict[int, int] = {}
+        self._keys: list[int | None] = [None] * _N_PURPOSES
+        self.counters: list[int] = [0] * _N_PURPOSES
 
     def stream_key(self, purpose: int) -> int:
-        k = self._keys.get(purpose)
+        k = self._keys[purpose]
         if k is None:
             k = mix64(self.key ^ mix64(purpose * _C2))
             self._keys[purpose] = k
@@ -97,22 +100,30 @@ class OffenderStreams:
 
     def at(self, purpose: int, index: int) -> float:
         """Uniform number ``index`` of ``purpose``: the same whatever else was drawn."""
-        return uniform_at(self.stream_key(purpose), index)
+        k = self._keys[purpose]
+        if k is None:
+            k = self.stream_key(purpose)
+        z = (k + (index + 1) * GOLDEN) & MASK64
+        z = ((z ^ (z >> 30)) * _C1) & MASK64
+        z = ((z ^ (z >> 27)) * _C2) & MASK64
+        z ^= z >> 31
+        return ((z >> 11) + 0.5) * _TWO_TO_MINUS_53
 
     def next(self, purpose: int) -> float:
         """The next uniform of ``purpose`` (its own counter, kept in the offender's state)."""
-        i = self.counters.get(purpose, 0)
+        i = self.counters[purpose]
         self.counters[purpose] = i + 1
-        return uniform_at(self.stream_key(purpose), i)
+        return self.at(purpose, i)
 
     def next_exponential(self, purpose: int) -> float:
         """A unit-rate exponential: the hazard an event clock must accumulate before it fires."""
         return -math.log(self.next(purpose))
 
     def copy(self) -> "OffenderStreams":
-        other = OffenderStreams(self.key)
+        other = OffenderStreams.__new__(OffenderStreams)
+        other.key = self.key
         other._keys = self._keys  # keys are pure functions of the key: safe to share
-        other.counters = dict(self.counters)
+        other.counters = list(self.counters)
         return other
 
 

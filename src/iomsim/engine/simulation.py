@@ -35,9 +35,10 @@ class ArmContext:
         self.horizon = horizon
         self.iom = iom
         n_years = max(1, int(math.ceil(horizon / DAYS_PER_YEAR - 1e-9)))
-        self.ledger = np.zeros((n_years, len(model.items)))
         self._rows = [[0.0] * len(model.items) for _ in range(n_years)]
         self.resources: list[simpy.Resource | None] = []
+        self.capacity_services = [svc.index for svc in model.services
+                                  if svc.capacity_per_1000 is not None]
         for svc in model.services:
             if svc.capacity_per_1000 is None:
                 self.resources.append(None)
