@@ -41,3 +41,16 @@ def test_deselection_after_a_quiet_period_ends_programme_costs():
     r = iomsim.run(s, reps=1, seed=3, jobs=1)
     assert r.metric("iom_days_per_offender", "iom") == pytest.approx(100.0, rel=1e-9)
     assert r.metric("iom_cost") == pytest.approx(20 * 100 * 10.0, rel=1e-9)
+
+
+def test_caseload_capacity_makes_offenders_wait_for_an_iom_place():
+    # 20 offenders, places for 10; each stays on IOM for exactly 100 days, so the second ten
+    # start on day 100: everyone gets 100 IOM days, and the mean wait is (10*0 + 10*100)/20.
+    s = load_minimal({"cohort.size": 20, "horizon_years": 2, **IN_CUSTODY,
+                      "iom.places_per_1000": 500, "iom.max_duration_days": 100,
+                      "iom.offender_managers": [{"agency": "probation", "share": 1.0,
+                                                 "annual_cost": 36525.0, "caseload": 10}]})
+    r = iomsim.run(s, reps=1, seed=1, jobs=1)
+    assert r.metric("iom_days_per_offender", "iom") == pytest.approx(100.0, rel=1e-9)
+    assert r.metric("mean_wait_days_iom_place", "iom") == pytest.approx(50.0, rel=1e-9)
+    assert r.metric("iom_cost") == pytest.approx(20 * 100 * 10.0, rel=1e-9)

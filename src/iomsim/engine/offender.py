@@ -69,7 +69,7 @@ class Offender:
         "iom_responder", "iom_multiplier", "iom_role", "persist_until", "last_detection",
         "selected", "exited", "exit_cause", "convictions", "proven", "offences_by_type",
         "detected", "custody_days", "recalls", "iom_days", "waits", "referrals",
-        "convictions_pre", "initial_needs",
+        "convictions_pre", "initial_needs", "iom_place", "iom_wait",
     )
 
     def copy(self) -> "Offender":
@@ -82,6 +82,7 @@ class Offender:
         o.streams = self.streams.copy()
         o.residual = list(self.residual)
         o.place = [None] * len(self.place)
+        o.iom_place = None
         o.queued_since = [None] * len(self.queued_since)
         o.scheduled = list(self.scheduled)
         o.convictions = list(self.convictions)
@@ -158,6 +159,8 @@ def new_offender(index: int, model: Model, streams: OffenderStreams, *, ogrs: fl
     o.waits = [[] for _ in model.services]
     o.referrals = 0
     o.convictions_pre = 0
+    o.iom_place = None
+    o.iom_wait = None
     if status == "remand":
         case = Case("magistrates", o.status_end, 0)
         case.offences.append((-1, start))
@@ -196,10 +199,15 @@ def offender_life(env: simpy.Environment, off: Offender, ctx: "ArmContext"):
         undetected = _undetected_rates(off, m, offence_rate) if offence_rate > 0 else None
         daily = _daily_costs(off, m, ctx, using, undetected)
         waiting = [off.place[i] for i in capacity if off.queued_since[i] is not None]
-        if waiting:
-            yield simpy.AnyOf(env, [env.timeout(dt), *waiting])
-        else:
-            yield env.timeout(dt)
+        in_custody = off.status in ("custody", "remand")
+        on_iom = off.on_iom
+        try:
+            if waiting:
+                yield simpy.AnyOf(env, [env.timeout(dt), *waiting])
+            else:
+                yield env.timeout(dt)
+        except simpy.Interrupt:
+            pass  # put on IOM by iom_allocation: rates change from now
         t1 = env.now
         elapsed = t1 - t0
         if elapsed > 0:
@@ -209,9 +217,9 @@ def offender_life(env: simpy.Environment, off: Offender, ctx: "ArmContext"):
             if t1 > 0.0:
                 inside = min(t1, horizon) - max(t0, 0.0)
                 if inside > 0:
-                    if off.status in ("custody", "remand"):
+                    if in_custody:
                         off.custody_days += inside
-                    if off.on_iom:
+                    if on_iom:
                         off.iom_days += inside
                     if undetected is not None:
                         counts = off.offences_by_type
@@ -370,7 +378,33 @@ def _update_places(env: simpy.Environment, off: Offender, ctx: "ArmContext", usi
             off.queued_since[i] = None
 
 
+def _release_iom_place(off: Offender, ctx: "ArmContext") -> None:
+    req = off.iom_place
+    if req is not None:
+        if req.triggered:
+            ctx.iom_places.release(req)
+        else:
+            req.cancel()
+        off.iom_place = None
+
+
+def iom_allocation(env: simpy.Environment, off: Offender, ctx: "ArmContext", life):
+    """Wait for an offender manager's caseload place, then start IOM (capacity-limited IOM)."""
+    req = ctx.iom_places.request()
+    off.iom_place = req
+    asked = env.now
+    yield req
+    if off.exited or off.iom_place is not req or env.now >= ctx.horizon:
+        _release_iom_place(off, ctx)
+        return
+    off.iom_wait = env.now - asked
+    start_iom(off, ctx.model, ctx, env.now)
+    if life.is_alive:
+        life.interrupt()
+
+
 def _release_all(off: Offender, ctx: "ArmContext") -> None:
+    _release_iom_place(off, ctx)
     for i in ctx.capacity_services:
         req = off.place[i]
         if req is None:
@@ -476,6 +510,7 @@ def _handle_scheduled(env, off: Offender, m: Model, ctx: "ArmContext", now: floa
     if off.on_iom and min(off.iom_end, off.iom_quiet_end) <= now + EPS:
         off.on_iom = False
         off.persist_until = now + m.scenario.iom.effects.persist_days_after_deselection
+        _release_iom_place(off, ctx)
     return False
 
 

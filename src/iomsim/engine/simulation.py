@@ -16,7 +16,8 @@ import simpy
 
 from iomsim.engine.cohort import Population, build_population
 from iomsim.engine.model import DAYS_PER_YEAR, TWO_YEARS, Model, compile_model
-from iomsim.engine.offender import Offender, new_offender, offender_life, start_iom
+from iomsim.engine.offender import (Offender, iom_allocation, new_offender, offender_life,
+                                    start_iom)
 from iomsim.engine.rng import OffenderStreams, offender_key, root_key
 from iomsim.scenario.schema import NEEDS, Scenario
 
@@ -36,6 +37,9 @@ class ArmContext:
         self.iom = iom
         n_years = max(1, int(math.ceil(horizon / DAYS_PER_YEAR - 1e-9)))
         self._rows = [[0.0] * len(model.items) for _ in range(n_years)]
+        places = model.scenario.iom.places_per_1000
+        self.iom_places = (simpy.Resource(env, capacity=max(1, int(math.floor(
+            places * n_offenders / 1000 + 0.5)))) if iom and places is not None else None)
         self.resources: list[simpy.Resource | None] = []
         self.capacity_services = [svc.index for svc in model.services
                                   if svc.capacity_per_1000 is not None]
@@ -142,9 +146,11 @@ def _simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
         ctx = ArmContext(model, env, model.horizon_days, len(selected), iom=(arm == "iom"))
         cohort = [off.copy() for off in selected]
         for off in cohort:
-            if ctx.iom:
+            if ctx.iom and ctx.iom_places is None:
                 start_iom(off, model, ctx, 0.0)
-            env.process(offender_life(env, off, ctx))
+            life = env.process(offender_life(env, off, ctx))
+            if ctx.iom and ctx.iom_places is not None:
+                env.process(iom_allocation(env, off, ctx, life))
         env.run()
         events += _count(env)
         costs[arm] = ctx.costs()
@@ -255,6 +261,10 @@ def arm_metrics(cohort: list[Offender], model: Model) -> dict[str, float]:
         waits = [w for o in cohort for w in o.waits[svc.index]]
         out[f"waits_per_offender_{svc.name}"] = len(waits) / n if n else math.nan
         out[f"mean_wait_days_{svc.name}"] = float(np.mean(waits)) if waits else 0.0
+    if model.scenario.iom.places_per_1000 is not None:
+        waits = [o.iom_wait for o in cohort if o.iom_wait is not None]
+        out["iom_places_waits_per_offender"] = len(waits) / n if n else math.nan
+        out["mean_wait_days_iom_place"] = float(np.mean(waits)) if waits else 0.0
     out["offenders"] = float(n)
     return out
 

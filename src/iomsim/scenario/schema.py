@@ -437,6 +437,9 @@ class Iom(Strict):
     enforcement: Enforcement = Field(default_factory=Enforcement)
     pathway_referrals: PathwayReferrals = Field(default_factory=PathwayReferrals)
     effects: IomEffects = Field(default_factory=IomEffects)
+    places_per_1000: Positive | None = Field(
+        None, description="offender-manager caseload capacity: IOM places per 1,000 selected "
+                          "offenders; those beyond it wait for a place (none = no limit)")
 
     @model_validator(mode="after")
     def _manager_shares(self) -> "Iom":
