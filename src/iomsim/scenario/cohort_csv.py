@@ -56,9 +56,18 @@ def _origin(scenario: Any, where: str) -> tuple[str | None, int | None]:
     return meta.origins.get(where, (meta.file, None))
 
 
+def _display(path: Path) -> Path:
+    """The path as errors show it: relative to the working folder when it is inside it."""
+    try:
+        return path.relative_to(Path.cwd().resolve())
+    except (ValueError, OSError):
+        return path
+
+
 def read_cohort_records(scenario: Any) -> list[dict[str, Any]]:
     """Every record of ``cohort.from_csv``, checked row by row."""
     path = cohort_csv_path(scenario)
+    shown = _display(path)
     limit = scenario.limits.max_offenders
     try:
         with path.open("rb") as fh:
@@ -68,14 +77,14 @@ def read_cohort_records(scenario: Any) -> list[dict[str, Any]]:
         raise CohortError(f"cannot read the cohort file ({exc.strerror})", file=scen_file,
                           line=line, path="cohort.from_csv") from None
     if b"\x00" in head:
-        raise CohortError("binary data (a NUL byte); expected a UTF-8 CSV text file", file=path)
+        raise CohortError("binary data (a NUL byte); expected a UTF-8 CSV text file", file=shown)
     records: list[dict[str, Any]] = []
     first_line: dict[str, int] = {}
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh, strict=True)
             header = [h.strip() for h in next(reader, [])]
-            _check_header(header, path)
+            _check_header(header, shown)
             for row in reader:
                 lineno = reader.line_num
                 if not row or all(not cell.strip() for cell in row):
@@ -83,30 +92,30 @@ def read_cohort_records(scenario: Any) -> list[dict[str, Any]]:
                 if len(row) != len(header):
                     raise CohortError(f"{len(row)} field{'s' * (len(row) != 1)}, but the "
                                       f"header has {len(header)} ({', '.join(header)})",
-                                      file=path, line=lineno)
+                                      file=shown, line=lineno)
                 if any("\x00" in cell or len(cell) > MAX_FIELD_CHARS for cell in row):
                     raise CohortError("a field holds binary data or more than "
-                                      f"{MAX_FIELD_CHARS:,} characters", file=path, line=lineno)
-                record = check_row(dict(zip(header, row)), path, lineno)
+                                      f"{MAX_FIELD_CHARS:,} characters", file=shown, line=lineno)
+                record = check_row(dict(zip(header, row)), shown, lineno)
                 if record["id"] in first_line:
                     raise CohortError(f"column id: duplicate id {record['id']!r} (first on line "
                                       f"{first_line[record['id']]}); ids must be unique",
-                                      file=path, line=lineno)
+                                      file=shown, line=lineno)
                 first_line[record["id"]] = lineno
                 records.append(record)
                 if len(records) > limit:
                     raise CohortError(f"more than {limit:,} offenders (limits.max_offenders); "
                                       "raise limits.max_offenders to read a larger cohort",
-                                      file=path, line=lineno)
+                                      file=shown, line=lineno)
     except UnicodeDecodeError:
-        raise CohortError("not UTF-8 text; expected a UTF-8 CSV file", file=path,
+        raise CohortError("not UTF-8 text; expected a UTF-8 CSV file", file=shown,
                           line=_first_bad_utf8_line(path)) from None
     except csv.Error as exc:
-        raise CohortError(f"malformed CSV: {exc}", file=path,
+        raise CohortError(f"malformed CSV: {exc}", file=shown,
                           line=getattr(reader, "line_num", None) or None) from None
     if not records:
         raise CohortError("the cohort file has no rows; the cohort is empty (expected a header "
-                          "line and at least one record)", file=path, line=2)
+                          "line and at least one record)", file=shown, line=2)
     return records
 
 

@@ -278,10 +278,14 @@ def uprating_factor(from_year: str, to_year: str, meta: ScenarioMeta | None = No
     index = gdp_deflator()
     for year in (from_year, to_year):
         if year not in index:
-            origin = meta.origins.get(path or "", (meta.file, None)) if meta else (None, None)
-            raise ScenarioError(f"no GDP deflator for price year {year!r}; the shipped index "
-                                f"covers {min(index)} to {max(index)}", file=origin[0],
-                                line=origin[1], path=path)
+            # The scenario's own price year is at fault when it is the one missing.
+            where = "price_year" if year == to_year and meta is not None else path
+            origin = _origin_of(where or "", meta) if meta else (None, None)
+            form = "" if re.fullmatch(r"\d{4}-\d{2}", year) else \
+                "; expected a financial year such as 2011-12"
+            raise ScenarioError(f"no GDP deflator for price year {year!r}{form}; the shipped "
+                                f"index covers {min(index)} to {max(index)}", file=origin[0],
+                                line=origin[1], path=where)
     return index[to_year] / index[from_year]
 
 

@@ -94,12 +94,13 @@ def read_yaml_text(raw: bytes | str, *, file: str = "<string>") -> YamlDocument:
         raise ScenarioError(f"file is {len(raw):,} bytes, more than the {MAX_FILE_BYTES:,} allowed "
                             "for a scenario", file=file)
     if b"\x00" in raw:
-        raise ScenarioError("binary data (a NUL byte), expected a UTF-8 YAML text file", file=file)
+        raise ScenarioError("binary data (a NUL byte), expected a UTF-8 YAML text file", file=file,
+                            line=raw.count(b"\n", 0, raw.index(b"\x00")) + 1)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"not UTF-8 text (byte {exc.start}), expected a UTF-8 YAML file",
-                            file=file) from None
+                            file=file, line=raw.count(b"\n", 0, exc.start) + 1) from None
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -114,6 +115,9 @@ def read_yaml_text(raw: bytes | str, *, file: str = "<string>") -> YamlDocument:
         bad_line = lines[mark.line] if mark is not None and mark.line < len(lines) else ""
         if "\t" in bad_line or "tab" in problem.lower():
             problem = "a tab character; YAML indentation must use spaces"
+        elif exc.context and exc.context_mark is not None and mark is not None \
+                and exc.context_mark.line != mark.line:
+            problem += f" ({exc.context} that starts on line {exc.context_mark.line + 1})"
         raise ScenarioError(f"malformed YAML: {problem}", file=file, line=line) from None
     except yaml.YAMLError as exc:
         raise ScenarioError(f"malformed YAML: {exc}", file=file) from None
