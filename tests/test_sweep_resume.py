@@ -115,3 +115,43 @@ parameters:
     assert proc.returncode == 2 and "use --force" in proc.stderr
     forced = iomsim.sweep(b, jobs=1, out=out, force=True, progress=False)
     pd.testing.assert_frame_equal(pd.read_parquet(out / "results.parquet"), forced)
+
+
+def _pool_workers(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    out = []
+    for c in children:
+        try:
+            if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes():
+                out.append(int(c))
+        except OSError:
+            continue
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_a_pool_worker_killed_mid_sweep_has_its_task_rerun(tmp_path):
+    sweep_file = _sweep_file(tmp_path, seed=6)
+    out = tmp_path / "out"
+    cmd = _cli(sweep_file, out)
+    cmd[cmd.index("--jobs") + 1] = "2"
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while _points(out) < 1:
+            assert proc.poll() is None and time.time() < deadline
+            time.sleep(0.02)
+        workers = _pool_workers(proc.pid)
+        assert workers, "no pool worker found"
+        os.kill(workers[0], signal.SIGKILL)
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    assert "a worker process died" in stderr
+    table = pd.read_parquet(out / "results.parquet")
+    pd.testing.assert_frame_equal(table, iomsim.sweep(sweep_file, jobs=1, progress=False),
+                                  check_exact=True)

@@ -13,16 +13,19 @@ import json
 import math
 import multiprocessing
 import os
+import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
-from iomsim.errors import InputError
+from iomsim.errors import InputError, IomsimError
 from iomsim.scenario.schema import Scenario
 
 Row = tuple[str, str, float]  # arm, measure, value
 TaskResult = list[tuple[int, int, list[Row]]]  # (point, replication, rows)
 
+MAX_RESTARTS = 3
 DASK_CONNECT_TIMEOUT = float(os.environ.get("IOMSIM_DASK_TIMEOUT", "10"))
 
 
@@ -166,10 +169,13 @@ class PoolBackend:
         self.pool: ProcessPoolExecutor | None = None
 
     def __enter__(self):
+        self._start()
+        return self
+
+    def _start(self) -> None:
         context = multiprocessing.get_context("spawn")
         self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
                                         initializer=_init_pool, initargs=(self.base,))
-        return self
 
     def __exit__(self, exc_type, *exc):
         assert self.pool is not None
@@ -178,13 +184,31 @@ class PoolBackend:
         return False
 
     def map(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, TaskResult]]:
-        assert self.pool is not None
-        futures = {self.pool.submit(_run_in_pool, t): t for t in tasks}
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in done:
-                yield futures[f], f.result()
+        """Yield results as tasks finish. If a worker process dies (killed, out of memory), the
+        pool is restarted and the unfinished tasks are run again, up to ``MAX_RESTARTS`` times."""
+        remaining = {t.key: t for t in tasks}
+        restarts = 0
+        while remaining:
+            assert self.pool is not None
+            futures = {self.pool.submit(_run_in_pool, t): t for t in remaining.values()}
+            pending = set(futures)
+            try:
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in done:
+                        result = f.result()
+                        task = futures[f]
+                        del remaining[task.key]
+                        yield task, result
+            except BrokenProcessPool:
+                restarts += 1
+                if restarts > MAX_RESTARTS:
+                    raise IomsimError(f"worker processes died {restarts} times; giving up (the "
+                                      "finished points are saved: run again to resume)") from None
+                print(f"warning: a worker process died; restarting the pool and re-running "
+                      f"{len(remaining)} unfinished tasks", file=sys.stderr)
+                self.pool.shutdown(wait=False, cancel_futures=True)
+                self._start()
 
 
 class DaskBackend:

@@ -123,7 +123,7 @@ def summary_text(result) -> str:
     for name in ("sobol", "morris"):
         if name in t:
             lines.append(f"{name.capitalize()} indices ({arm}.{measure}):")
-            lines.append(t[name].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+            lines.append(t[name].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return "\n".join(lines)
 
 
