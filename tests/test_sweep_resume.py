@@ -129,7 +129,8 @@ def _pool_workers(pid: int) -> list[int]:
     return out
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+@pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
+                    reason="needs Linux /proc/PID/task/PID/children")
 def test_a_pool_worker_killed_mid_sweep_has_its_task_rerun(tmp_path):
     sweep_file = _sweep_file(tmp_path, seed=6)
     out = tmp_path / "out"

@@ -112,7 +112,11 @@ class SweepSpec:
     def hash(self) -> str:
         """Hash of the sweep definition and the resolved base scenario (after its overrides)."""
         data = {k: v for k, v in self.data.items() if k != "scenario"}
-        payload = {"format": SWEEP_FORMAT, "sweep": data, "scenario": self.scenario.meta.hash}
+        from iomsim import __version__
+
+        # The package version is part of it: a sweep is never resumed with another model version.
+        payload = {"format": SWEEP_FORMAT, "sweep": data, "scenario": self.scenario.meta.hash,
+                   "iomsim": __version__}
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
