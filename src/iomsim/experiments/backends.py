@@ -225,6 +225,7 @@ class DaskBackend:
         self.client = None
         self.cluster = None
         self.workers = 1
+        self._scattered = None
 
     def __enter__(self):
         try:
@@ -263,7 +264,9 @@ class DaskBackend:
 
         assert self.client is not None
         tasks = list(tasks)
-        base = self.client.scatter(self.base, broadcast=True, hash=False)
+        if self._scattered is None:  # once per backend, however many maps (break-even)
+            self._scattered = self.client.scatter(self.base, broadcast=True, hash=False)
+        base = self._scattered
         futures = {}
         for t in tasks:
             f = self.client.submit(run_task, base, t, key=f"iomsim-{t.key}", pure=False, retries=2)
