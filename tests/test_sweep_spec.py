@@ -81,6 +81,8 @@ def test_bad_override_names_the_overrides_line(tmp_path):
     ("design: oneway", "design: psa\nsamples: 4", 9,
      "parameters.iom.effects.offending_multiplier", "needs a distribution"),
     ("design: oneway", "design: sobol\nsamples: 6", 6, "samples", "power of 2"),
+    ("design: oneway", "design: psa\nsamples: 4\nacceptability: {{max_cost_per_offender: 9, "
+     "steps: 1}}", 7, "acceptability.steps", "whole number from 2"),
 ])
 def test_each_mistake_is_located(tmp_path, old, new, line, path, words):
     err = _error(tmp_path, GOOD.replace(old, new))

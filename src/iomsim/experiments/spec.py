@@ -270,6 +270,14 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
     acceptability = data.get("acceptability") or {}
     if not isinstance(acceptability, dict) or set(acceptability) - {"max_cost_per_offender", "steps"}:
         raise err("expected {max_cost_per_offender: POUNDS, steps: N}", "acceptability")
+    top = acceptability.get("max_cost_per_offender")
+    if top is not None and (isinstance(top, bool) or not isinstance(top, (int, float))
+                            or not 0 < top < math.inf):
+        raise err(f"expected a positive amount in pounds, got {top!r}",
+                  "acceptability.max_cost_per_offender")
+    steps = acceptability.get("steps", 101)
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 2 <= steps <= 100_000:
+        raise err(f"expected a whole number from 2 to 100000, got {steps!r}", "acceptability.steps")
 
     # -- parameters
     params_raw = data.get("parameters")

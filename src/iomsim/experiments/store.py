@@ -80,6 +80,8 @@ class FolderStore(MemoryStore):
         super().__init__()
         self.folder = Path(folder)
         self.points_dir = self.folder / POINTS
+        if self.folder.exists() and not self.folder.is_dir():
+            raise ResultsExistError(f"{self.folder} is a file, not a folder; choose another --out")
         manifest = self.folder / MANIFEST
         self.resumed = False
         if manifest.exists():
