@@ -239,7 +239,7 @@ def test_psa_distribution_shows_probability_above_one(tmp_path):
     _png(ax, tmp_path, "psa")
     texts = " ".join(_texts(ax))
     assert "P(benefit per £1 > £1.00) = 0.71" in texts  # 5 of the 7 finite samples
-    assert "7 samples" in texts
+    assert "(7 samples)" in texts
     assert "£" in ax.get_xlabel() and "count" in ax.get_ylabel()
     # no bar straddles the break-even line
     for patch in ax.patches:

@@ -457,14 +457,17 @@ def plot_psa_distribution(df: pd.DataFrame, ax: Axes | None = None, *,
     if x.size:
         ax.axvline(float(np.mean(x)), color="black", linewidth=1.2,
                    label=f"mean {money(float(np.mean(x)), 2)}")
-    ax.text(0.98, 0.95, f"P(benefit per £1 > {money(threshold, 2)}) = {p:.2f}\n"
-            f"{x.size:,} samples", transform=ax.transAxes, ha="right", va="top", fontsize=10,
-            bbox={"facecolor": "white", "edgecolor": "#CCCCCC"})
+    # The probability goes in the legend, which sits in headroom above the tallest bar.
+    ax.plot([], [], " ", label=f"P(benefit per £1 > {money(threshold, 2)}) = {p:.2f} "
+            f"({x.size:,} samples)")
+    ax.set_ylim(0, max(float(np.max(_n)) if len(_n) else 1.0, 1.0) * 1.3)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: money(v, 2)))
     ax.set_xlabel("Benefit per £1 spent on IOM (£, discounted)")
     ax.set_ylabel("PSA samples (count)")
     ax.set_title(title or "Uncertainty in the benefit per £1 (probabilistic sensitivity analysis)")
-    ax.legend(loc="upper left", frameon=False, fontsize=9)
+    ax.legend(loc="upper right", frameon=True, facecolor="white", edgecolor="#CCCCCC",
+              framealpha=1.0, fontsize=9.5)
     ax.spines[["top", "right"]].set_visible(False)
     return ax
 
@@ -478,8 +481,8 @@ def plot_acceptability(df: pd.DataFrame, ax: Axes | None = None, *, title: str |
     _require(df, ["iom_cost_per_offender", "probability_npv_positive"], "plot_acceptability")
     ax = _axes(ax, (8, 5))
     d = df.sort_values("iom_cost_per_offender")
-    ax.plot(d["iom_cost_per_offender"], d["probability_npv_positive"], marker="o",
-            color="#0072B2", linewidth=2)
+    ax.plot(d["iom_cost_per_offender"], d["probability_npv_positive"],
+            marker="o" if len(d) <= 30 else None, color="#0072B2", linewidth=2)
     ax.axhline(0.5, color="#999999", linewidth=0.8, linestyle=":")
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
@@ -513,7 +516,9 @@ def plot_sobol(df: pd.DataFrame, ax: Axes | None = None, *, title: str | None = 
                 max(1.0, float((d["ST"] + d["ST_conf"]).max()) + 0.02))
     ax.set_title(title or "Which parameters drive the answer (Sobol indices)")
     handles, labels = ax.get_legend_handles_labels()
-    ax.legend(handles[::-1], labels[::-1], loc="lower right", frameon=False, fontsize=9)
+    ax.legend(handles[::-1], labels[::-1], loc="lower center", bbox_to_anchor=(0.5, 1.0),
+              ncols=2, frameon=False, fontsize=9)
+    ax.set_title(ax.get_title(), pad=24)
     ax.spines[["top", "right"]].set_visible(False)
     return ax
 
