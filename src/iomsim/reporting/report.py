@@ -294,7 +294,8 @@ def _scenario_in_words(manifest: dict[str, Any], costs: pd.DataFrame) -> list[st
     else:
         source = "the scenario's population"
     pre = g("pre_period_months")
-    words = [f"The IOM cohort is {n_selected:,} offenders" if n_selected else "The IOM cohort",
+    words = [("The IOM cohort is one offender" if n_selected == 1 else
+              f"The IOM cohort is {n_selected:,} offenders") if n_selected else "The IOM cohort",
              f" selected at day 0 ({g('start_date')})" if g("start_date") else " selected at day 0",
              f" from {source}"]
     if pre:
@@ -314,6 +315,15 @@ def _scenario_in_words(manifest: dict[str, Any], costs: pd.DataFrame) -> list[st
     if rules:
         words.append(" (" + "; ".join(rules) + ")")
     words.append(".")
+    if isinstance(cohort, dict) and cohort.get("offenders"):
+        listed = len(cohort["offenders"])
+        start = f" from day 0 ({g('start_date')})" if g("start_date") else " from day 0"
+        fixed = any(isinstance(o, dict) and o.get("scheduled_events")
+                    for o in cohort["offenders"])
+        words = ["The cohort is " + ("the one offender" if listed == 1 else f"the {listed:,} "
+                 "offenders") + " described in the scenario" + (
+                     ", whose known events (such as a release or a recall) are fixed there; "
+                     "everything else is simulated" if fixed else ", simulated") + start + "."]
     out.append("".join(words))
     follow = "The cohort is then simulated"
     if horizon:
@@ -553,7 +563,9 @@ def _charts(f: _Folder) -> list[_Chart]:
     plots.plot_cumulative_cost(t["costs"], ax=fig.subplots())
     chart = _Chart("cumulative_cost.png", "Cumulative cost by year",
                    "Agency costs for the whole cohort, mean over replications, undiscounted "
-                   "(solid) and discounted (dashed).")
+                   "(solid) and discounted (dashed)." + (
+                       " With a one-year horizon nothing is discounted (year 1 never is), so "
+                       "each arm's two lines coincide." if years == 1 else ""))
     chart.png = _render(fig)
     charts.append(chart)
 
