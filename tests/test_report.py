@@ -148,6 +148,16 @@ def test_workbook_never_turns_scenario_text_into_a_formula(hostile_results):
     assert cell.data_type == "s"
 
 
+def test_workbook_shows_money_with_thousands_separators(hostile_results):
+    wb = load_workbook(hostile_results / "results.xlsx")
+    ws = wb["costs_by_agency"]
+    header = [c.value for c in ws[1]]
+    police = ws[2]
+    assert "£" in police[header.index("cost")].number_format
+    assert "#,##0" in police[header.index("cost")].number_format
+    assert police[header.index("share")].number_format == "0.0%"
+
+
 def test_not_a_results_folder_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="not a results folder") as err:
         write_report(tmp_path)

@@ -40,6 +40,13 @@ MANIFEST = "manifest.json"
 REPORT = "report.html"
 WORKBOOK = "results.xlsx"
 EXCEL_MAX_ROWS = 1_048_575  # one row is the header
+_POUNDS = '"£"#,##0.00'
+SHEET_FORMATS = {  # number formats of money and share columns, so spreadsheets show £1,234.00
+    "costs": {"cost": _POUNDS, "discounted_cost": _POUNDS},
+    "costs_by_agency": {**{c: _POUNDS for c in ("cost", "discounted_cost", "lo", "hi", "p025",
+                                                 "p975")}, "share": "0.0%"},
+    "survival": {"share_not_reconvicted": "0.0%", "lo": "0.0%", "hi": "0.0%"},
+}
 
 VALIDATION_CAVEATS = [
     "This is a simulation. Its numbers are only as good as the scenario's inputs: the "
@@ -600,10 +607,11 @@ def _write_workbook(f: _Folder, path: Path) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     wb = Workbook(write_only=True)
 
-    def cell(ws, value, bold=False):
+    def cell(ws, value, bold=False, number_format=None):
         if isinstance(value, float) and math.isnan(value):
             value = None
         elif hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
@@ -611,6 +619,8 @@ def _write_workbook(f: _Folder, path: Path) -> None:
         c = WriteOnlyCell(ws, value=value)
         if isinstance(value, str):
             c.data_type = "s"  # never a formula, whatever the text starts with
+        elif number_format and isinstance(value, float):
+            c.number_format = number_format
         if bold:
             c.font = Font(bold=True)
         return c
@@ -623,9 +633,12 @@ def _write_workbook(f: _Folder, path: Path) -> None:
             df = df.groupby(keys, sort=False)[["cost", "discounted_cost"]].mean().reset_index()
             note = "mean over replications (the full table is too long for a worksheet)"
         ws = wb.create_sheet(name)
+        formats = [SHEET_FORMATS.get(name, {}).get(c) for c in df.columns]
+        for i, c in enumerate(df.columns):
+            ws.column_dimensions[get_column_letter(i + 1)].width = max(12, len(str(c)) + 4)
         ws.append([cell(ws, str(c), bold=True) for c in df.columns])
         for row in df.itertuples(index=False, name=None):
-            ws.append([cell(ws, v) for v in row])
+            ws.append([cell(ws, v, number_format=fmt) for v, fmt in zip(row, formats)])
         if note:
             ws.append([cell(ws, note)])
 
@@ -658,6 +671,10 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        # mkstemp makes the file private (0600); give it the usual permissions for new files.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
