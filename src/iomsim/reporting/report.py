@@ -380,9 +380,14 @@ def _headlines(f: _Folder) -> list[dict[str, str]]:
         items.append({"label": label, "value": value, "note": note})
 
     bpp = _economic(econ, "benefit_per_pound")
+    victims = _get(f.manifest.get("resolved_scenario") or {},
+                   "economics.include_victims_in_benefit", True)  # the schema's default
     add("Benefit per £1 spent on IOM", _pounds_per_pound(bpp),
-        _interval(_economic(econ, "benefit_per_pound", "lo"),
-                  _economic(econ, "benefit_per_pound", "hi"), _pounds_per_pound))
+        "; ".join(x for x in (
+            _interval(_economic(econ, "benefit_per_pound", "lo"),
+                      _economic(econ, "benefit_per_pound", "hi"), _pounds_per_pound),
+            "criminal justice costs and cost to victims averted" if _scalar(victims) else
+            "criminal justice costs averted (victims not counted)") if x))
     cost = _economic(econ, "iom_cost")
     per = _economic(econ, "iom_cost_per_offender")
     add("IOM spend (discounted)", money(cost),
