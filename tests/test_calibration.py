@@ -1,0 +1,125 @@
+"""Calibration: reading targets files, refusing sourced unit costs, fitting, the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import iomsim
+from iomsim.calibration import (
+    Fit, Parameter, Target, TargetsFile, calibrate, check_calibratable, fitted_yaml, measure,
+    read_targets,
+)
+from iomsim.errors import InputError
+from tests.support import ROOT
+
+CASE_PRIOR = ROOT / "scenarios" / "case-study-61k-uncalibrated.yaml"
+
+
+def write(tmp_path, text, name="targets.yaml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+GOOD = """
+reps: 3
+seed: 2
+max_evaluations: 5
+parameters:
+  services.self_harm.contacts_per_year: {low: 0, high: 20}
+targets:
+  - {agency_share: nhs, arm: iom, value: 0.10, tolerance: 0.03}
+  - {total_agency_cost: iom, value: 61000, tolerance: 3050}
+  - {metric: reconviction_rate_12m, value: 0.3, tolerance: 0.1, fit: false}
+"""
+
+
+def test_read_targets(tmp_path):
+    t = read_targets(write(tmp_path, GOOD))
+    assert t.reps == 3 and t.seed == 2 and t.max_evaluations == 5
+    assert t.parameters[0].path == "services.self_harm.contacts_per_year"
+    assert [x.kind for x in t.targets] == ["agency_share", "total_agency_cost", "metric"]
+    assert t.targets[2].fit is False and t.targets[2].arm == "iom"
+
+
+@pytest.mark.parametrize("text, words", [
+    ("parameters: {}\ntargets: []\n", "parameters"),
+    ("parameters:\n  nope.path: {low: 0, high: 1}\ntargets:\n  - {metric: x, value: 1, tolerance: 1}\n",
+     "no scenario parameter"),
+    ("parameters:\n  discount_rate: {low: 1, high: 0}\ntargets:\n  - {metric: x, value: 1, tolerance: 1}\n",
+     "must be below"),
+    ("parameters:\n  discount_rate: {low: 0, high: 0.1}\ntargets:\n  - {metric: x, value: 1}\n",
+     "tolerance"),
+    ("parameters:\n  discount_rate: {low: 0, high: 0.1}\ntargets:\n  - {colour: x, value: 1, tolerance: 1}\n",
+     "expected one of metric"),
+    ("parameters:\n  discount_rate: {low: 0, high: 0.1}\ntargets:\n  - {metric: x, value: 1, tolerance: 1}\nreps: 0\n",
+     "whole number"),
+    ("wibble: 1\n", "unknown key"),
+])
+def test_bad_targets_files_say_what_is_wrong(tmp_path, text, words):
+    with pytest.raises(InputError) as exc:
+        read_targets(write(tmp_path, text))
+    assert words in str(exc.value)
+    assert "\n" not in str(exc.value)
+
+
+def test_refuses_a_sourced_unit_cost():
+    s = iomsim.load_scenario(CASE_PRIOR)
+    with pytest.raises(InputError, match="sourced unit cost"):
+        check_calibratable(s, [Parameter("justice.prison_cost_per_day", 50, 150)])
+    # an assumed cost and a behavioural rate are fine
+    check_calibratable(s, [Parameter("services.complex_needs_supported_housing.cost_per_day", 1, 2),
+                           Parameter("services.self_harm.contacts_per_year", 0, 9)])
+
+
+def test_calibrate_moves_towards_the_target_with_common_random_numbers():
+    s = iomsim.load_scenario(CASE_PRIOR)
+    t = TargetsFile(file="t.yaml", reps=10, seed=3, max_evaluations=6,
+                    parameters=[Parameter("services.complex_needs_supported_housing.cost_per_day",
+                                          20.0, 250.0, start=30.0)],
+                    targets=[Target("total_agency_cost", "", "iom", 61000.0, 3050.0)])
+    fit = calibrate(s, t)
+    (target, value), = fit.rows
+    assert abs(value - 61000) < abs(measure(iomsim.run(s, reps=10, seed=3), target) - 61000)
+    # the same point gives the same value again: evaluations share their random numbers
+    again = iomsim.run(iomsim.apply_overrides(s, fit.parameters), reps=10, seed=3)
+    assert measure(again, target) == pytest.approx(value, rel=1e-12)
+
+
+def test_fitted_file_extends_the_scenario_and_loads(tmp_path):
+    s = iomsim.load_scenario(CASE_PRIOR)
+    t = TargetsFile(file="t.yaml", parameters=[], targets=[Target("metric", "x", "iom", 1, 1)])
+    fit = Fit(parameters={"services.complex_needs_supported_housing.cost_per_day": 99.5,
+                          "services.self_harm.contacts_per_year": 3.25},
+              rows=[(t.targets[0], 1.0)], objective=0.0, evaluations=1)
+    out = tmp_path / "sub" / "fitted.yaml"
+    out.parent.mkdir()
+    out.write_text(fitted_yaml(CASE_PRIOR, out, s, fit, t, "iomsim calibrate X --targets t.yaml"))
+    fitted = iomsim.load_scenario(out)
+    assert fitted.services["complex_needs_supported_housing"].cost_per_day == 99.5
+    assert fitted.services["self_harm"].contacts_per_year == 3.25
+    assert "calibrated" in fitted.meta.provenance["services.self_harm.contacts_per_year"]
+    assert "price_year" in out.read_text()
+
+
+def test_cli_bad_targets_is_one_line_and_exit_2(tmp_path):
+    bad = write(tmp_path, "parameters: {}\n")
+    proc = subprocess.run([sys.executable, "-m", "iomsim.calibration", str(CASE_PRIOR),
+                           "--targets", str(bad)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and "parameters" in proc.stderr
+
+
+def test_cli_registers_calibrate():
+    import argparse
+
+    from iomsim.calibration import register
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    register(sub)
+    args = parser.parse_args(["calibrate", "s.yaml", "--targets", "t.yaml", "--reps", "3"])
+    assert args.reps == 3 and args.out is None
