@@ -171,7 +171,7 @@ def costs_by_agency_table(costs: pd.DataFrame, reps: Sequence[ReplicationResult]
 
 def outcomes_table(reps: Sequence[ReplicationResult]) -> pd.DataFrame:
     metrics = list(reps[0].metrics[ARMS[0]].keys())
-    rows = []
+    per_arm: dict[str, dict[str, list[float]]] = {}
     for arm in ARMS:
         per = {m: [r.metrics[arm].get(m, math.nan) for r in reps] for m in metrics}
         # The evaluation's before/after comparisons, as relative changes (negative = a fall).
@@ -179,53 +179,13 @@ def outcomes_table(reps: Sequence[ReplicationResult]) -> pd.DataFrame:
             if before in per and after in per:
                 per[name] = [(a / b - 1.0) if b else math.nan
                              for a, b in zip(per[after], per[before])]
-        for m, values in per.items():
-            rows.append({"arm": arm, "metric": m, **summarise(values)})
-    for m in metrics:
-        diffs = [r.metrics["iom"].get(m, math.nan) - r.metrics["non_iom"].get(m, math.nan)
-                 for r in reps]
-        rows.append({"arm": DIFFERENCE_ARM, "metric": m, **summarise(diffs)})
+        per_arm[arm] = per
+    # The counterfactual: IOM arm minus non-IOM arm, replication by replication.
+    per_arm[DIFFERENCE_ARM] = {m: [a - b for a, b in zip(per_arm["iom"][m], per_arm["non_iom"][m])]
+                               for m in per_arm["iom"]}
+    rows = [{"arm": arm, "metric": m, **summarise(values)}
+            for arm, per in per_arm.items() for m, values in per.items()]
     return pd.DataFrame(rows, columns=["arm", "metric", *SUMMARY_COLUMNS])
-
-
-def economics_per_replication(scenario: Scenario, costs: pd.DataFrame) -> pd.DataFrame:
-    """One row per replication: IOM spend, benefit, benefit per pound, NPV and who pays."""
-    benefit_agencies = set(scenario.economics.benefit_agencies)
-    g = costs.groupby(["replication", "arm", "agency", "iom_programme"], sort=False)[
-        ["cost", "discounted_cost"]].sum().reset_index()
-    out = []
-    n = None
-    for rep, sub in g.groupby("replication", sort=True):
-        def total(arm, col, mask):
-            s = sub[(sub["arm"] == arm) & mask(sub)]
-            return float(s[col].sum())
-        row: dict[str, float] = {"replication": rep}
-        for col, suffix in (("discounted_cost", ""), ("cost", "_undiscounted")):
-            iom_cost = total("iom", col, lambda s: s["iom_programme"]) - \
-                total("non_iom", col, lambda s: s["iom_programme"])
-            cj = lambda s: s["agency"].isin(benefit_agencies) & ~s["iom_programme"]
-            averted_cj = total("non_iom", col, cj) - total("iom", col, cj)
-            vic = lambda s: s["agency"] == VICTIMS
-            averted_victims = total("non_iom", col, vic) - total("iom", col, vic)
-            benefit = averted_cj + (averted_victims if scenario.economics.include_victims_in_benefit else 0.0)
-            row[f"iom_cost{suffix}"] = iom_cost
-            row[f"benefit_criminal_justice{suffix}"] = averted_cj
-            row[f"benefit_victims{suffix}"] = averted_victims
-            row[f"benefit{suffix}"] = benefit
-            row[f"benefit_per_pound{suffix}"] = benefit / iom_cost if iom_cost > 0 else math.nan
-            row[f"npv{suffix}"] = benefit - iom_cost
-        agencies = agency_order(set(sub["agency"]))
-        fiscal = 0.0
-        for agency in agencies:
-            change = total("iom", "discounted_cost", lambda s, a=agency: s["agency"] == a) - \
-                total("non_iom", "discounted_cost", lambda s, a=agency: s["agency"] == a)
-            row[f"net_change_{agency}"] = change
-            if agency != VICTIMS:
-                fiscal += change
-        row["fiscal_net_change"] = fiscal
-        row["social_net_change"] = fiscal + row[f"net_change_{VICTIMS}"]
-        out.append(row)
-    return pd.DataFrame(out)
 
 
 def replication_measures(scenario: Scenario, rep: ReplicationResult, items: ItemRegistry

@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Iterable
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from iomsim.engine.model import Model, compile_model
 from iomsim.engine.simulation import ReplicationResult, simulate_replication
