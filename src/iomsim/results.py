@@ -188,6 +188,46 @@ def outcomes_table(reps: Sequence[ReplicationResult]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["arm", "metric", *SUMMARY_COLUMNS])
 
 
+def economics_per_replication(scenario: Scenario, costs: pd.DataFrame) -> pd.DataFrame:
+    """One row per replication: IOM spend, benefit, benefit per pound, NPV and who pays."""
+    benefit_agencies = set(scenario.economics.benefit_agencies)
+    g = costs.groupby(["replication", "arm", "agency", "iom_programme"], sort=False)[
+        ["cost", "discounted_cost"]].sum().reset_index()
+    out = []
+    n = None
+    for rep, sub in g.groupby("replication", sort=True):
+        def total(arm, col, mask):
+            s = sub[(sub["arm"] == arm) & mask(sub)]
+            return float(s[col].sum())
+        row: dict[str, float] = {"replication": rep}
+        for col, suffix in (("discounted_cost", ""), ("cost", "_undiscounted")):
+            iom_cost = total("iom", col, lambda s: s["iom_programme"]) - \
+                total("non_iom", col, lambda s: s["iom_programme"])
+            cj = lambda s: s["agency"].isin(benefit_agencies) & ~s["iom_programme"]
+            averted_cj = total("non_iom", col, cj) - total("iom", col, cj)
+            vic = lambda s: s["agency"] == VICTIMS
+            averted_victims = total("non_iom", col, vic) - total("iom", col, vic)
+            benefit = averted_cj + (averted_victims if scenario.economics.include_victims_in_benefit else 0.0)
+            row[f"iom_cost{suffix}"] = iom_cost
+            row[f"benefit_criminal_justice{suffix}"] = averted_cj
+            row[f"benefit_victims{suffix}"] = averted_victims
+            row[f"benefit{suffix}"] = benefit
+            row[f"benefit_per_pound{suffix}"] = benefit / iom_cost if iom_cost > 0 else math.nan
+            row[f"npv{suffix}"] = benefit - iom_cost
+        agencies = agency_order(set(sub["agency"]))
+        fiscal = 0.0
+        for agency in agencies:
+            change = total("iom", "discounted_cost", lambda s, a=agency: s["agency"] == a) - \
+                total("non_iom", "discounted_cost", lambda s, a=agency: s["agency"] == a)
+            row[f"net_change_{agency}"] = change
+            if agency != VICTIMS:
+                fiscal += change
+        row["fiscal_net_change"] = fiscal
+        row["social_net_change"] = fiscal + row[f"net_change_{VICTIMS}"]
+        out.append(row)
+    return pd.DataFrame(out)
+
+
 def replication_measures(scenario: Scenario, rep: ReplicationResult, items: ItemRegistry
                          ) -> dict[str, dict[str, float]]:
     """Every measure of one replication, for sweeps: ``{arm: {measure: value}}``.
