@@ -93,6 +93,24 @@ def load_scaled(path: Path, n: int):
     return iomsim.load_scenario(path, overrides=scaled_overrides(base, n))
 
 
+def freeze_scenario(path: Path, folder: Path) -> tuple[Path, str]:
+    """Write the scenario, resolved (extends, provenance and uprating done), to one file.
+
+    Every part of the benchmark then reads that file, so a scenario edited or re-calibrated
+    while the benchmark runs cannot make its parts measure different models.
+    """
+    import yaml
+
+    import iomsim
+
+    base = iomsim.load_scenario(path)
+    if base.cohort.from_csv is not None:
+        return path, base.meta.hash  # a cohort CSV is relative to the scenario's folder
+    frozen = folder / "scenario.yaml"
+    frozen.write_text(yaml.safe_dump(base.meta.resolved, sort_keys=False))
+    return frozen, base.meta.hash
+
+
 def machine() -> dict:
     cpu = ""
     try:
@@ -134,6 +152,7 @@ def child_throughput(scenario_path: Path, n: int, seed: int) -> dict:
 
     from iomsim.engine import compile_model, simulate_replication
 
+    engine = engine_state()
     scenario = load_scaled(scenario_path, n)
     model = compile_model(scenario)
     # Time each simpy run (pre-period, then the arms) without touching the engine.
@@ -166,7 +185,7 @@ def child_throughput(scenario_path: Path, n: int, seed: int) -> dict:
         "offender_months": result.offender_months, "pre_period_months": pre_months,
         "events": result.events, "cpu": cpu, "wall": wall, "phases": phases,
         "rss_before": rss_before * unit, "rss_peak": rss_after * unit,
-        "ceiling": 2.0 / (1.0 / ceiling_before + 1.0 / ceiling_after),
+        "ceiling": 2.0 / (1.0 / ceiling_before + 1.0 / ceiling_after), "engine": engine,
     }
 
 
@@ -368,12 +387,17 @@ def main(argv: list[str] | None = None) -> int:
     sizes = sorted(set(cfg["sizes"]))
 
     info = machine()
+    engine = engine_state()  # the engine as it was when the run started (it may change during)
+    import tempfile
+
+    workdir = tempfile.TemporaryDirectory(prefix="iomsim-bench-")
+    shown = args.scenario.relative_to(ROOT) if args.scenario.is_relative_to(ROOT) else args.scenario
+    args.scenario, scenario_hash = freeze_scenario(args.scenario, Path(workdir.name))
     print(f"iomsim benchmark, mode {name}; {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}")
     print(f"machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}, "
           f"{info['platform']}; load (1/5 min) {load()}")
-    print(f"engine: {engine_state()}")
-    print(f"scenario: {args.scenario.relative_to(ROOT) if args.scenario.is_relative_to(ROOT) else args.scenario}, "
-          f"seed {args.seed}")
+    print(f"engine: {engine}")
+    print(f"scenario: {shown} (resolved scenario sha256 {scenario_hash[:12]}), seed {args.seed}")
     if name != "full":
         print(f"NOTE: {name} mode uses smaller N than issue 6 asks for (1,000 / 10,000 / 100,000); "
               "its figures are indicative only.")
@@ -395,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['events']:>10,} {r['events'] / r['offender_months']:>9.2f} "
               f"{r['events'] / r['cpu']:>9,.0f} {extra / 2**20:>8.1f} {extra / n:>10,.0f} "
               f"{extra / r['population']:>7,.0f} {r['ceiling']:>9,.0f}  [{phases}]  {r['load']}", flush=True)
+        if r["engine"] != engine:
+            print(f"  NOTE: the engine changed on disk before this size ran: {r['engine']}")
         if r["selected"] != n:
             print(f"  WARNING: only {r['selected']} offenders were eligible for selection at N={n}")
     ref = cfg["reference"] if cfg["reference"] in runs else max(runs)
@@ -467,7 +493,8 @@ def main(argv: list[str] | None = None) -> int:
         "scaling_load_normalised": round(scaling_norm, 3) if pair else None,
         "simpy_ceiling_events_per_cpu_second": round(ceiling["events_per_cpu_second"], 1)
         if ceiling else None,
-        "engine": engine_state(),
+        "engine": engine,
+        "scenario_sha256": scenario_hash[:12],
     }
     print(json.dumps(summary))
     return 0
