@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from iomsim import load_scenario
 from iomsim.errors import InputError, SweepError
 from iomsim.experiments.spec import DEFAULT_MEASURES, load_sweep
 
@@ -44,8 +45,12 @@ def test_good_sweep_reads_base_values_from_the_overridden_scenario(tmp_path):
     spec = load_sweep(_file(tmp_path, GOOD))
     assert spec.n_points == 5
     assert spec.scenario.cohort.size == 60
-    base = spec.point_values(0)
-    assert base == {"iom.effects.offending_multiplier": 0.35, "iom.effects.responder_share": 0.7}
+    # the base point holds the scenario's own values (read here through the scenario object)
+    effects = load_scenario(SCENARIO).iom.effects
+    assert spec.point_values(0) == {"iom.effects.offending_multiplier": effects.offending_multiplier,
+                                    "iom.effects.responder_share": effects.responder_share}
+    assert spec.point_values(1)["iom.effects.offending_multiplier"] == 0.2
+    assert spec.point_values(1)["iom.effects.responder_share"] == effects.responder_share
     assert [f"{a}.{m}" for a, m in spec.measures][:len(DEFAULT_MEASURES)] == list(DEFAULT_MEASURES)
 
 
