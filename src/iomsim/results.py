@@ -388,7 +388,8 @@ def write_results(results: Results, out: str | Path, *, force: bool = False) -> 
         _fsync_files(tmp)
         # The manifest goes last: a folder with a manifest is a finished folder.
         manifest = tmp / "manifest.json"
-        manifest.write_text(json.dumps(results.manifest, indent=2, sort_keys=True,
+        # Keys in their own order: the resolved scenario's order is part of what reproduces it.
+        manifest.write_text(json.dumps(results.manifest, indent=2, sort_keys=False,
                                        default=str) + "\n")
         _fsync_files(tmp, [manifest])
         if out.exists():

@@ -36,17 +36,29 @@ def cohort_csv_path(scenario: Any) -> Path:
     try:
         path = (folder / rel).resolve()
     except (OSError, ValueError) as exc:
-        raise CohortError(f"{rel!r} is not a usable file name ({exc})", file=scen_file,
+        reason = getattr(exc, "strerror", None) or exc
+        raise CohortError(f"{_short(rel)} is not a usable file name ({reason})", file=scen_file,
                           line=line, path=where) from None
     if not scenario.cohort.allow_outside_folder and not path.is_relative_to(folder.resolve()):
-        raise CohortError(f"{rel!r} is outside the scenario's folder; set "
+        raise CohortError(f"{_short(rel)} is outside the scenario's folder; set "
                           "cohort.allow_outside_folder: true to read it on purpose",
                           file=scen_file, line=line, path=where)
-    if not path.is_file():
-        what = "is a folder" if path.is_dir() else "not found"
-        raise CohortError(f"cohort file {rel!r} {what}; expected a CSV file (relative to "
+    try:
+        is_file, is_dir = path.is_file(), path.is_dir()
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise CohortError(f"{_short(rel)} is not a usable file name ({reason})", file=scen_file,
+                          line=line, path=where) from None
+    if not is_file:
+        what = "is a folder" if is_dir else "not found"
+        raise CohortError(f"cohort file {_short(rel)} {what}; expected a CSV file (relative to "
                           f"{folder})", file=scen_file, line=line, path=where)
     return path
+
+
+def _short(text: str, limit: int = 80) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[:limit] + "..."
 
 
 def _origin(scenario: Any, where: str) -> tuple[str | None, int | None]:

@@ -47,7 +47,10 @@ class ScenarioMeta:
 
 
 def scenario_hash(resolved: Mapping[str, Any]) -> str:
-    text = json.dumps(resolved, sort_keys=True, separators=(",", ":"), default=str)
+    """SHA-256 of the resolved scenario. The order of keys counts: the engine gives each
+    offence type, service and need its draws in the order the scenario lists them, so the same
+    values in another order give other (equally valid) numbers, and must not share a hash."""
+    text = json.dumps(resolved, sort_keys=False, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -195,20 +198,32 @@ def _resolve_doc(doc: YamlDocument, path: Path, stack: tuple[Path, ...]):
 
 
 def _find_parent(name: str, path: Path, doc: YamlDocument, where: str) -> Path:
+    def refuse(message: str) -> ScenarioError:
+        return ScenarioError(message, file=doc.file, line=doc.line_of(where), path=where)
+
+    shown = _short(name)
     if name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name:
         candidate = (path.parent / name)
-        if not candidate.is_file():
-            raise ScenarioError(f"extends a file that does not exist: {name}", file=doc.file,
-                                line=doc.line_of(where), path=where)
+        if not _is_file(candidate):
+            raise refuse(f"extends a file that does not exist: {shown[1:-1]}")
         return candidate
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", name):
+        raise refuse(f"{shown} is not the name of a parameter library or a .yaml file")
     lib = resources.files(LIBRARY_PACKAGE) / f"{name}.yaml"
-    if not lib.is_file():
+    if not _is_file(lib):
         close = difflib.get_close_matches(name, library_names(), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else \
             f"; shipped libraries: {', '.join(library_names())}"
-        raise ScenarioError(f"no parameter library named {name!r}{hint}", file=doc.file,
-                            line=doc.line_of(where), path=where)
+        raise refuse(f"no parameter library named {shown}{hint}")
     return Path(str(lib))
+
+
+def _is_file(path: Any) -> bool:
+    """``path.is_file()``, False for names the system cannot even look up (too long, NUL)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _merge(base: Any, top: Any) -> Any:

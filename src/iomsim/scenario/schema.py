@@ -135,11 +135,11 @@ class Distribution(Strict):
             assert self.mean is not None and self.sd is not None
             if not 0 < self.mean < 1:
                 raise ValueError("a beta distribution needs 0 < mean < 1")
-            if self.sd ** 2 >= self.mean * (1 - self.mean):
+            if self.sd * self.sd >= self.mean * (1 - self.mean):
                 raise ValueError("a beta distribution needs sd^2 < mean*(1-mean)")
         if self.distribution == "negative_binomial":
             assert self.mean is not None and self.sd is not None
-            if self.sd ** 2 <= self.mean:
+            if self.sd * self.sd <= self.mean:
                 raise ValueError("a negative_binomial needs sd^2 > mean (else use poisson)")
         if self.low is not None and self.high is not None and self.low > self.high:
             raise ValueError("low must not exceed high")

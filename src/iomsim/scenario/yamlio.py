@@ -83,7 +83,9 @@ def read_yaml_file(path: str | Path) -> YamlDocument:
     except IsADirectoryError:
         raise ScenarioError("is a folder, expected a YAML file", file=path) from None
     except OSError as exc:
-        raise ScenarioError(f"cannot be read ({exc.strerror})", file=path) from None
+        raise ScenarioError(f"cannot be read ({exc.strerror or exc})", file=path) from None
+    except ValueError as exc:  # e.g. a NUL character in the name
+        raise ScenarioError(f"not a usable file name ({exc})", file=path) from None
     return read_yaml_text(raw, file=str(path))
 
 
@@ -101,9 +103,15 @@ def read_yaml_text(raw: bytes | str, *, file: str = "<string>") -> YamlDocument:
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"not UTF-8 text (byte {exc.start}), expected a UTF-8 YAML file",
                             file=file, line=raw.count(b"\n", 0, exc.start) + 1) from None
-    loader = _Loader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)  # checks every character, so inside the try
         node = loader.get_single_node()
+    except yaml.reader.ReaderError as exc:
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise ScenarioError(f"the control character U+{ord(char):04X} is not allowed in YAML; "
+                            "expected printable text", file=file,
+                            line=text.count("\n", 0, max(exc.position, 0)) + 1) from None
     except _DepthError as exc:
         raise ScenarioError(f"values nested more than {MAX_DEPTH} levels deep; expected a "
                             "plain scenario", file=file, line=exc.mark.line + 1) from None
@@ -122,7 +130,8 @@ def read_yaml_text(raw: bytes | str, *, file: str = "<string>") -> YamlDocument:
     except yaml.YAMLError as exc:
         raise ScenarioError(f"malformed YAML: {exc}", file=file) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     doc = YamlDocument(data=None, file=file)
     if node is None:
         return doc
