@@ -54,3 +54,31 @@ def test_cost_break_even_equals_benefit_per_pound_at_todays_cost():
     # IOM cost per offender scales exactly with the programme's unit costs.
     assert per_offender == pytest.approx(expected_scale * cost_now, rel=1e-3)
     assert lo < per_offender < hi
+
+
+def test_breakeven_command_line(tmp_path):
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    sets = []
+    for k, v in {"cohort.size": 60, "selection.cohort_size": 10, "horizon_years": 1,
+                 "pre_period_months": 6}.items():
+        sets += ["--set", f"{k}={v}"]
+    base = [sys.executable, "-m", "iomsim.cli", "breakeven", SUSSEX, *sets, "--reps", "2",
+            "--jobs", "1"]
+    out = tmp_path / "be.csv"
+    proc = subprocess.run([*base, "--parameter", "iom_cost_scale", "--bracket", "0.1", "100",
+                           "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "largest IOM cost per offender" in proc.stdout
+    table = pd.read_csv(out).set_index("quantity")
+    assert list(table.index) == ["iom_cost_scale", "economics.iom_cost_per_offender"]
+    for q in table.index:
+        assert table.loc[q, "lo"] <= table.loc[q, "value"] <= table.loc[q, "hi"]
+    bad = subprocess.run([*base, "--parameter", "iom.effects.nope", "--bracket", "0", "1"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1].startswith(
+        "error: --parameter: iom.effects.nope: no parameter at this path")
