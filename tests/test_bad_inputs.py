@@ -129,6 +129,7 @@ def test_corpus_has_enough_cases_and_every_file_is_described():
     assert len(EXPECTED) >= MIN_CASES
     for name, case in EXPECTED.items():
         assert case.get("kind") and case.get("where") and case.get("message"), name
+        assert all(isinstance(m, str) for m in case["message"]), name  # a ": " makes a mapping
 
 
 def test_the_base_scenario_is_valid(corpus):

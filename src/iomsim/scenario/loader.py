@@ -511,6 +511,9 @@ def _to_scenario_error(exc: ValidationError, meta: ScenarioMeta,
     first = errors[0]
     loc = [p for p in first["loc"] if not (isinstance(p, str) and (
         p in ("int", "float", "str", "bool") or _PYDANTIC_TAG.fullmatch(p)))]
+    bad_key = bool(loc) and loc[-1] == "[key]"  # a mapping key that is not one of the choices
+    if bad_key:
+        loc = loc[:-1]
     dotted = ""
     for part in loc:
         dotted = join_path(dotted, part)
@@ -524,11 +527,20 @@ def _to_scenario_error(exc: ValidationError, meta: ScenarioMeta,
             dotted = join_path(dotted, part)
         msg = at.group(2)
     if kind == "extra_forbidden":
-        parent_generic = ".".join(p for p in loc[:-1] if isinstance(p, str))
+        parent = ""
+        for part in loc[:-1]:  # with list indexes, so that list items are looked up too
+            parent = join_path(parent, part)
         key = str(loc[-1]) if loc else ""
-        close = difflib.get_close_matches(key, allowed_keys(parent_generic), n=1)
+        choices = allowed_keys(parent)
+        close = difflib.get_close_matches(key, choices, n=1)
         msg = f"unknown key {key!r}" + (f"; did you mean {close[0]!r}?" if close else
-                                        f"; expected one of: {', '.join(allowed_keys(parent_generic))}")
+                                        f"; expected one of: {', '.join(choices)}")
+    elif bad_key:
+        key = str(first.get("input"))
+        choices = re.findall(r"'([^']*)'", str((first.get("ctx") or {}).get("expected", "")))
+        close = difflib.get_close_matches(key, choices, n=1)
+        msg = f"unknown key {_short(key)}" + (f"; did you mean {close[0]!r}?" if close else
+                                             f"; expected one of: {', '.join(choices)}")
     elif kind == "missing":
         msg = f"missing required key {str(loc[-1])!r}" if loc else "missing required key"
     elif kind in ("literal_error", "enum"):
