@@ -180,11 +180,11 @@ def _model_breakeven(scenario: Scenario, parameter: str, bracket: tuple[float, f
                      measure: str, target: float, reps: int, seed: int, jobs: int | None,
                      scheduler: str | None, report: tuple[str, ...], xtol: float | None,
                      bootstrap: int, confidence: float, progress: bool | None) -> BreakEven:
-    from iomsim.experiments.spec import point_scenario, schema_has_path
+    from iomsim.experiments.spec import _suggest, point_scenario, schema_has_path
 
     if parameter != IOM_COST_SCALE and not schema_has_path(parameter):
-        raise InputError("no parameter at this path in the scenario", file="--parameter",
-                         path=parameter)
+        raise InputError(f"no parameter at this path in the scenario{_suggest(parameter)}",
+                         file="--parameter", path=parameter)
     for x in bracket:
         try:
             point_scenario(scenario, {parameter: float(x)})
