@@ -8,6 +8,7 @@ error is a one-line :class:`~iomsim.errors.CohortError` naming the file, the lin
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 from pathlib import Path
 from typing import Any
@@ -76,11 +77,32 @@ def _display(path: Path) -> Path:
         return path
 
 
+_CACHE: dict[tuple, list[dict[str, Any]]] = {}
+_CACHE_SIZE = 2
+
+
 def read_cohort_records(scenario: Any) -> list[dict[str, Any]]:
-    """Every record of ``cohort.from_csv``, checked row by row."""
+    """Every record of ``cohort.from_csv``, checked row by row (read-only: the list is cached
+    by the file's content, since the loader, each sweep point and each replication ask for
+    it)."""
     path = cohort_csv_path(scenario)
-    shown = _display(path)
     limit = scenario.limits.max_offenders
+    try:
+        key = (str(path), hashlib.sha256(path.read_bytes()).hexdigest(), limit)
+    except OSError:
+        key = None
+    if key is not None and key in _CACHE:
+        return _CACHE[key]
+    records = _read_records(path, limit, scenario)
+    if key is not None:
+        while len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = records
+    return records
+
+
+def _read_records(path: Path, limit: int, scenario: Any) -> list[dict[str, Any]]:
+    shown = _display(path)
     try:
         with path.open("rb") as fh:
             head = fh.read(65536)
