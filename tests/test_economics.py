@@ -1,32 +1,30 @@
-"""Economics from a hand-built cost table: IOM spend, benefit, benefit per pound, who pays."""
+"""Economics from hand-built cost matrices: IOM spend, benefit, benefit per pound, who pays."""
 
-import pandas as pd
+import numpy as np
 import pytest
 
-from iomsim.results import economics_per_replication
+from iomsim.engine.model import ItemRegistry
+from iomsim.results import economics_of
 from tests.support import load_minimal
-
-
-def _row(arm, agency, item, cost, iom=False):
-    return {"arm": arm, "replication": 0, "year": 1, "agency": agency, "item": item,
-            "iom_programme": iom, "cost": cost, "discounted_cost": cost}
 
 
 def test_benefit_per_pound_counts_averted_crime_and_criminal_justice_costs():
     s = load_minimal()
-    costs = pd.DataFrame([
-        _row("non_iom", "prison", "custody", 1000.0),
-        _row("iom", "prison", "custody", 600.0),
-        _row("non_iom", "police", "arrest", 300.0),
-        _row("iom", "police", "arrest", 250.0),
-        _row("iom", "police", "iom_offender_manager", 200.0, iom=True),
-        _row("iom", "probation", "iom_offender_manager", 100.0, iom=True),
-        _row("non_iom", "housing", "hostel", 50.0),
-        _row("iom", "housing", "hostel", 80.0),
-        _row("non_iom", "victims", "theft", 500.0),
-        _row("iom", "victims", "theft", 200.0),
-    ])
-    e = economics_per_replication(s, costs).iloc[0]
+    items = ItemRegistry()
+    entries = {  # (agency, item, iom programme): (non-IOM cost, IOM cost), all in year 1
+        ("prison", "custody", False): (1000.0, 600.0),
+        ("police", "arrest", False): (300.0, 250.0),
+        ("police", "iom_offender_manager", True): (0.0, 200.0),
+        ("probation", "iom_offender_manager", True): (0.0, 100.0),
+        ("housing", "hostel", False): (50.0, 80.0),
+        ("victims", "theft", False): (500.0, 200.0),
+    }
+    for key in entries:
+        items.add(*key)
+    costs = {arm: np.zeros((2, len(items))) for arm in ("non_iom", "iom")}
+    for i, (base, iom) in enumerate(entries.values()):
+        costs["non_iom"][0, i], costs["iom"][0, i] = base, iom
+    e = economics_of(s, costs, items)
     assert e["iom_cost"] == 300.0
     assert e["benefit_criminal_justice"] == (1000 - 600) + (300 - 250)
     assert e["benefit_victims"] == 300.0
@@ -38,3 +36,16 @@ def test_benefit_per_pound_counts_averted_crime_and_criminal_justice_costs():
     assert e["net_change_housing"] == 30.0
     assert e["net_change_victims"] == -300.0
     assert e["fiscal_net_change"] == pytest.approx(-400 + 150 + 100 + 30)
+
+
+def test_year_two_costs_are_discounted_in_the_economics():
+    s = load_minimal({"discount_rate": 0.05})
+    items = ItemRegistry()
+    items.add("prison", "custody")
+    items.add("police", "iom_offender_manager", True)
+    costs = {"non_iom": np.array([[0.0, 0.0], [105.0, 0.0]]),
+             "iom": np.array([[0.0, 50.0], [0.0, 0.0]])}
+    e = economics_of(s, costs, items)
+    assert e["benefit"] == pytest.approx(100.0)
+    assert e["benefit_undiscounted"] == pytest.approx(105.0)
+    assert e["benefit_per_pound"] == pytest.approx(2.0)

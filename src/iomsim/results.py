@@ -110,7 +110,7 @@ def build_results(scenario: Scenario, reps: Sequence[ReplicationResult], items: 
     costs = cost_table(scenario, reps, items)
     by_agency = costs_by_agency_table(costs, reps)
     outcomes = outcomes_table(reps)
-    economics = economics_table(scenario, costs, reps)
+    economics = economics_table(scenario, reps, items)
     survival = survival_table(reps)
     population = population_table(reps)
     manifest = build_manifest(scenario, reps, seed=seed, extra=manifest_extra)
@@ -188,44 +188,57 @@ def outcomes_table(reps: Sequence[ReplicationResult]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["arm", "metric", *SUMMARY_COLUMNS])
 
 
-def economics_per_replication(scenario: Scenario, costs: pd.DataFrame) -> pd.DataFrame:
-    """One row per replication: IOM spend, benefit, benefit per pound, NPV and who pays."""
+def _item_totals(scenario: Scenario, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Horizon totals per item of a (year, item) cost matrix: undiscounted and discounted."""
+    factors = discount_factors(scenario.discount_rate, matrix.shape[0])
+    return matrix.sum(axis=0), factors @ matrix
+
+
+def economics_of(scenario: Scenario, costs: dict[str, np.ndarray], items: ItemRegistry
+                 ) -> dict[str, float]:
+    """Economics of one replication from each arm's (year, item) cost matrix.
+
+    ``iom_cost``: IOM-programme items, IOM arm minus non-IOM arm. ``benefit``: costs averted (non-IOM
+    minus IOM) for the benefit agencies' non-programme items, plus the cost of crime to victims
+    when the scenario counts it. ``net_change_<payer>``: IOM minus non-IOM, discounted.
+    """
     benefit_agencies = set(scenario.economics.benefit_agencies)
-    g = costs.groupby(["replication", "arm", "agency", "iom_programme"], sort=False)[
-        ["cost", "discounted_cost"]].sum().reset_index()
-    out = []
-    n = None
-    for rep, sub in g.groupby("replication", sort=True):
-        def total(arm, col, mask):
-            s = sub[(sub["arm"] == arm) & mask(sub)]
-            return float(s[col].sum())
-        row: dict[str, float] = {"replication": rep}
-        for col, suffix in (("discounted_cost", ""), ("cost", "_undiscounted")):
-            iom_cost = total("iom", col, lambda s: s["iom_programme"]) - \
-                total("non_iom", col, lambda s: s["iom_programme"])
-            cj = lambda s: s["agency"].isin(benefit_agencies) & ~s["iom_programme"]
-            averted_cj = total("non_iom", col, cj) - total("iom", col, cj)
-            vic = lambda s: s["agency"] == VICTIMS
-            averted_victims = total("non_iom", col, vic) - total("iom", col, vic)
-            benefit = averted_cj + (averted_victims if scenario.economics.include_victims_in_benefit else 0.0)
-            row[f"iom_cost{suffix}"] = iom_cost
-            row[f"benefit_criminal_justice{suffix}"] = averted_cj
-            row[f"benefit_victims{suffix}"] = averted_victims
-            row[f"benefit{suffix}"] = benefit
-            row[f"benefit_per_pound{suffix}"] = benefit / iom_cost if iom_cost > 0 else math.nan
-            row[f"npv{suffix}"] = benefit - iom_cost
-        agencies = agency_order(set(sub["agency"]))
-        fiscal = 0.0
-        for agency in agencies:
-            change = total("iom", "discounted_cost", lambda s, a=agency: s["agency"] == a) - \
-                total("non_iom", "discounted_cost", lambda s, a=agency: s["agency"] == a)
-            row[f"net_change_{agency}"] = change
-            if agency != VICTIMS:
-                fiscal += change
-        row["fiscal_net_change"] = fiscal
-        row["social_net_change"] = fiscal + row[f"net_change_{VICTIMS}"]
-        out.append(row)
-    return pd.DataFrame(out)
+    programme = np.array([it.iom_programme for it in items.items])
+    agency = np.array([it.agency for it in items.items])
+    justice = np.isin(agency, list(benefit_agencies)) & ~programme
+    victims = agency == VICTIMS
+    totals = {arm: _item_totals(scenario, costs[arm]) for arm in ARMS}
+    row: dict[str, float] = {}
+    for which, suffix in ((1, ""), (0, "_undiscounted")):
+        iom, base = totals["iom"][which], totals["non_iom"][which]
+        iom_cost = float(iom[programme].sum() - base[programme].sum())
+        averted_cj = float(base[justice].sum() - iom[justice].sum())
+        averted_victims = float(base[victims].sum() - iom[victims].sum())
+        benefit = averted_cj + (averted_victims if scenario.economics.include_victims_in_benefit
+                                else 0.0)
+        row[f"iom_cost{suffix}"] = iom_cost
+        row[f"benefit_criminal_justice{suffix}"] = averted_cj
+        row[f"benefit_victims{suffix}"] = averted_victims
+        row[f"benefit{suffix}"] = benefit
+        row[f"benefit_per_pound{suffix}"] = benefit / iom_cost if iom_cost > 0 else math.nan
+        row[f"npv{suffix}"] = benefit - iom_cost
+    change = totals["iom"][1] - totals["non_iom"][1]
+    fiscal = 0.0
+    for name in agency_order(set(agency)):
+        value = float(change[agency == name].sum())
+        row[f"net_change_{name}"] = value
+        if name != VICTIMS:
+            fiscal += value
+    row["fiscal_net_change"] = fiscal
+    row["social_net_change"] = fiscal + row[f"net_change_{VICTIMS}"]
+    return row
+
+
+def economics_per_replication(scenario: Scenario, reps: Sequence[ReplicationResult],
+                              items: ItemRegistry) -> pd.DataFrame:
+    """One row per replication: IOM spend, benefit, benefit per pound, NPV and who pays."""
+    return pd.DataFrame([{"replication": r.replication, **economics_of(scenario, r.costs, items)}
+                         for r in sorted(reps, key=lambda r: r.replication)])
 
 
 def replication_measures(scenario: Scenario, rep: ReplicationResult, items: ItemRegistry
@@ -234,32 +247,32 @@ def replication_measures(scenario: Scenario, rep: ReplicationResult, items: Item
 
     Arms ``non_iom`` and ``iom`` hold the outcome metrics, ``cost_<agency>`` and
     ``discounted_cost_<agency>`` (horizon totals for the cohort) and ``fiscal_cost`` /
-    ``discounted_fiscal_cost``; arm ``economics`` holds the economics metrics of
-    :func:`economics_per_replication` for this replication.
+    ``discounted_fiscal_cost``; arm ``economics`` holds :func:`economics_of` for this
+    replication and ``iom_cost_per_offender``.
     """
-    costs = cost_table(scenario, [rep], items)
+    agency = np.array([it.agency for it in items.items])
+    names = agency_order(set(agency))
     out: dict[str, dict[str, float]] = {}
-    per_agency = _per_rep_agency(costs)
     for arm in ARMS:
         measures = dict(rep.metrics[arm])
-        sub = per_agency[per_agency["arm"] == arm]
-        for agency, cost, disc in zip(sub["agency"], sub["cost"], sub["discounted_cost"]):
-            measures[f"cost_{agency}"] = float(cost)
-            measures[f"discounted_cost_{agency}"] = float(disc)
-        fiscal = sub[sub["agency"] != VICTIMS]
-        measures["fiscal_cost"] = float(fiscal["cost"].sum())
-        measures["discounted_fiscal_cost"] = float(fiscal["discounted_cost"].sum())
+        cost, discounted = _item_totals(scenario, rep.costs[arm])
+        for name in names:
+            mask = agency == name
+            measures[f"cost_{name}"] = float(cost[mask].sum())
+            measures[f"discounted_cost_{name}"] = float(discounted[mask].sum())
+        fiscal = agency != VICTIMS
+        measures["fiscal_cost"] = float(cost[fiscal].sum())
+        measures["discounted_fiscal_cost"] = float(discounted[fiscal].sum())
         out[arm] = measures
-    econ = economics_per_replication(scenario, costs).iloc[0].to_dict()
-    econ.pop("replication", None)
+    econ = economics_of(scenario, rep.costs, items)
     econ["iom_cost_per_offender"] = econ["iom_cost"] / rep.cohort_size if rep.cohort_size else math.nan
-    out["economics"] = {k: float(v) for k, v in econ.items()}
+    out["economics"] = econ
     return out
 
 
-def economics_table(scenario: Scenario, costs: pd.DataFrame, reps: Sequence[ReplicationResult]
+def economics_table(scenario: Scenario, reps: Sequence[ReplicationResult], items: ItemRegistry
                     ) -> pd.DataFrame:
-    per = economics_per_replication(scenario, costs)
+    per = economics_per_replication(scenario, reps, items)
     cohort = float(np.mean([r.cohort_size for r in reps])) if reps else math.nan
     rows = []
     for col in per.columns:
