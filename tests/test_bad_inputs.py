@@ -22,7 +22,7 @@ import yaml
 CORPUS = Path(__file__).parent / "bad_inputs"
 sys.path.insert(0, str(CORPUS))
 
-from iomsim_cli_harness import run_cli  # noqa: E402
+from iomsim_cli_harness import run_cli, run_many  # noqa: E402
 
 EXPECTED: dict = yaml.safe_load((CORPUS / "expected.yaml").read_text())
 NOT_CASES = {"expected.yaml", "README.md", "iomsim_cli_harness.py"}
@@ -141,31 +141,62 @@ def test_the_base_scenario_is_valid(corpus):
 CASES = [(name, command) for name in sorted(EXPECTED) for command in _commands(name)]
 
 
-@pytest.mark.parametrize("name,command", CASES, ids=[f"{c}-{n}" for n, c in CASES])
-def test_bad_input_is_refused_with_one_clear_line(name, command, corpus, tmp_path):
-    out = tmp_path / "out"
+@pytest.fixture(scope="module")
+def refusals(corpus, tmp_path_factory):
+    """Every (case, command) run once, several at a time; each with its own --out folder."""
+    outs = tmp_path_factory.mktemp("outs")
     before = _snapshot(corpus)
-    result = run_cli(_argv(name, command, corpus, out), corpus)
+    calls, where = [], {}
+    for i, (name, command) in enumerate(CASES):
+        out = outs / f"{i:03d}" / "out"
+        out.parent.mkdir()
+        calls.append((_argv(name, command, corpus, out), corpus))
+        where[(name, command)] = (len(calls) - 1, out)
+    results = run_many(calls)
+    after = _snapshot(corpus)
+    return {key: (results[i], out) for key, (i, out) in where.items()}, before, after
+
+
+@pytest.mark.parametrize("name,command", CASES, ids=[f"{c}-{n}" for n, c in CASES])
+def test_bad_input_is_refused_with_one_clear_line(name, command, corpus, refusals):
+    runs, _, _ = refusals
+    result, out = runs[(name, command)]
     check_refusal(result, EXPECTED[name], corpus, f"{command} {name}")
     assert not out.exists(), f"{command} {name} wrote {out}"
-    assert not list(tmp_path.glob(".out*")), f"{command} {name} left a temporary folder"
-    after = {k: v for k, v in _snapshot(corpus).items() if not k.startswith(".sweep-of-")}
-    before = {k: v for k, v in before.items() if not k.startswith(".sweep-of-")}
-    assert after == before, f"{command} {name} changed the corpus folder"
+    assert list(out.parent.iterdir()) == [], f"{command} {name} left {list(out.parent.iterdir())}"
 
 
-# One case of each family, run as a real cold subprocess (python -m iomsim.cli).
-COLD = ["yaml-tab-indent.yaml", "yaml-alias-bomb.yaml", "key-unknown-nested.yaml",
-        "value-probability-percent.yaml", "csv-bad-row.yaml", "set-unknown-path.args",
-        "sweep-unknown-parameter.yaml"]
+def test_nothing_was_written_beside_the_inputs(refusals):
+    _, before, after = refusals
+    made = {k for k in set(after) - set(before) if not k.startswith(".sweep-of-")}
+    assert not made, f"files created in the corpus folder: {sorted(made)}"
+    changed = {k for k in before if k in after and after[k] != before[k]}
+    assert not changed, f"files changed in the corpus folder: {sorted(changed)}"
+
+
+# A few cases (each command, each kind of input), also as a real cold subprocess
+# (python -m iomsim.cli); IOMSIM_TEST_CLI=cold runs the whole corpus that way.
+COLD = ["yaml-tab-indent.yaml", "value-probability-percent.yaml", "csv-bad-row.yaml",
+        "set-unknown-path.args", "sweep-unknown-parameter.yaml"]
+
+
+@pytest.fixture(scope="module")
+def cold_refusals(corpus, tmp_path_factory):
+    outs = tmp_path_factory.mktemp("cold")
+    calls, outs_by_name = [], {}
+    for i, name in enumerate(COLD):
+        out = outs / f"{i}" / "out"
+        out.parent.mkdir()
+        calls.append((_argv(name, _commands(name)[0], corpus, out), corpus))
+        outs_by_name[name] = out
+    results = run_many(calls, mode="cold")
+    return {name: (result, outs_by_name[name]) for name, result in zip(COLD, results)}
 
 
 @pytest.mark.parametrize("name", COLD)
-def test_cold_subprocess_gives_the_same_refusal(name, corpus, tmp_path):
-    command = _commands(name)[0]
-    out = tmp_path / "out"
-    result = run_cli(_argv(name, command, corpus, out), corpus, mode="cold")
-    check_refusal(result, EXPECTED[name], corpus, f"cold {command} {name}")
+def test_cold_subprocess_gives_the_same_refusal(name, corpus, cold_refusals):
+    result, out = cold_refusals[name]
+    check_refusal(result, EXPECTED[name], corpus, f"cold {_commands(name)[0]} {name}")
     assert not out.exists()
 
 

@@ -56,6 +56,13 @@ def _run_cold(argv: Sequence[str], cwd: str | Path, timeout: float) -> CliResult
 _WARM = False
 
 
+def _run_cold_many(calls, parallel: int, timeout: float) -> list[CliResult]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=parallel) as pool:  # threads only wait on processes
+        return list(pool.map(lambda call: _run_cold(call[0], call[1], timeout), calls))
+
+
 def _warm() -> None:
     """Import, once in the parent, what the commands import lazily, so that forked children do
     not each pay for it."""
@@ -77,67 +84,93 @@ def _warm() -> None:
 
 
 def _run_forked(argv: Sequence[str], cwd: str | Path, timeout: float) -> CliResult:
+    return run_many([(argv, cwd)], timeout=timeout, mode="fork")[0]
+
+
+def run_many(calls: Sequence[tuple[Sequence[str], str | Path]], *, parallel: int | None = None,
+             timeout: float = 300, mode: str | None = None) -> list[CliResult]:
+    """Run several command lines, ``parallel`` at a time (forked children, so only from the main
+    thread), and return their results in order. Cold mode runs them one by one."""
+    parallel = parallel or max(2, 2 * (os.cpu_count() or 1))
+    if (mode or MODE) == "cold":
+        return _run_cold_many(calls, parallel, timeout)
+    _warm()
+    results: list[CliResult | None] = [None] * len(calls)
+    with tempfile.TemporaryDirectory(prefix="iomsim-cli-") as tmp:
+        running: dict[int, tuple[int, str, str]] = {}
+        pending = list(enumerate(calls))
+        while pending or running:
+            while pending and len(running) < parallel:
+                index, (argv, cwd) = pending.pop(0)
+                out_path = os.path.join(tmp, f"{index}.out")
+                err_path = os.path.join(tmp, f"{index}.err")
+                pid = _fork_main(list(argv), cwd, out_path, err_path)
+                running[pid] = (index, out_path, err_path)
+            pid, status = _wait_any(running, timeout)
+            index, out_path, err_path = running.pop(pid)
+            with open(out_path, encoding="utf-8", errors="replace") as fh:
+                out = fh.read()
+            with open(err_path, encoding="utf-8", errors="replace") as fh:
+                err = fh.read()
+            results[index] = CliResult(os.waitstatus_to_exitcode(status), out, err)
+    return results  # type: ignore[return-value]
+
+
+def _fork_main(argv: list[str], cwd: str | Path, out_path: str, err_path: str) -> int:
     from iomsim.cli import main
 
-    _warm()
-
-    with tempfile.TemporaryDirectory(prefix="iomsim-cli-") as tmp:
-        out_path, err_path = os.path.join(tmp, "out"), os.path.join(tmp, "err")
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # child: never returns into the test process
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    # child: never returns into the test process
+    code = 1
+    try:
+        out_fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        err_fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(out_fd, 1)
+        os.dup2(err_fd, 2)
+        sys.stdout = open(1, "w", closefd=False, encoding="utf-8")
+        sys.stderr = open(2, "w", closefd=False, encoding="utf-8")
+        sys.stdin = open(os.devnull)
+        os.chdir(cwd)
+        sys.argv = ["iomsim", *argv]
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # as the interpreter treats sys.exit()
+            if exc.code is None:
+                code = 0
+            elif isinstance(exc.code, int):
+                code = exc.code
+            else:
+                print(exc.code, file=sys.stderr)
+                code = 1
+        except BaseException:  # as the interpreter treats an uncaught exception
+            traceback.print_exc()
             code = 1
-            try:
-                out_fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-                err_fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-                os.dup2(out_fd, 1)
-                os.dup2(err_fd, 2)
-                sys.stdout = open(1, "w", closefd=False, encoding="utf-8")
-                sys.stderr = open(2, "w", closefd=False, encoding="utf-8")
-                sys.stdin = open(os.devnull)
-                os.chdir(cwd)
-                sys.argv = ["iomsim", *argv]
-                try:
-                    code = main(list(argv))
-                except SystemExit as exc:  # as the interpreter treats sys.exit()
-                    if exc.code is None:
-                        code = 0
-                    elif isinstance(exc.code, int):
-                        code = exc.code
-                    else:
-                        print(exc.code, file=sys.stderr)
-                        code = 1
-                except BaseException:  # as the interpreter treats an uncaught exception
-                    traceback.print_exc()
-                    code = 1
-                code = code if isinstance(code, int) else 1
-            finally:
-                try:
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-                finally:
-                    os._exit(code)
-        _, status = _wait(pid, timeout)
-        code = os.waitstatus_to_exitcode(status)
-        with open(out_path, encoding="utf-8", errors="replace") as fh:
-            out = fh.read()
-        with open(err_path, encoding="utf-8", errors="replace") as fh:
-            err = fh.read()
-    return CliResult(code, out, err)
+        code = code if isinstance(code, int) else 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
 
 
-def _wait(pid: int, timeout: float):
+def _wait_any(running: dict, timeout: float):
     import signal
     import time
 
     deadline = time.monotonic() + timeout
     while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return done, status
+        for pid in list(running):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return done, status
         if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+            for pid in running:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
             raise TimeoutError(f"iomsim did not finish within {timeout} s")
         time.sleep(0.002)

@@ -319,7 +319,7 @@ def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
         nxt = parts[i + 1]
         if isinstance(part, int):
             if not isinstance(node, list) or part >= len(node):
-                raise OverrideError("no list item at this index", file="--set", path=dotted)
+                raise OverrideError(_no_item(node, part), file="--set", path=dotted)
             node = node[part]
             continue
         if not isinstance(node, dict):
@@ -331,7 +331,7 @@ def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
     last = parts[-1]
     if isinstance(last, int):
         if not isinstance(node, list) or last >= len(node):
-            raise OverrideError("no list item at this index", file="--set", path=dotted)
+            raise OverrideError(_no_item(node, last), file="--set", path=dotted)
         node[last] = value
     elif isinstance(node, dict):
         node[last] = value
@@ -341,6 +341,15 @@ def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 _CHUNK = re.compile(r"([^\[\]]*)((?:\[\d+\])*)")
+
+
+def _no_item(node: Any, index: int) -> str:
+    if not isinstance(node, list):
+        return "no list item at this index: the value here is not a list"
+    if not node:
+        return "no list item at this index: the list is empty"
+    return (f"no list item at this index: the list has {len(node)} item"
+            f"{'s' * (len(node) != 1)}, [0] to [{len(node) - 1}]")
 
 
 def _split_path(dotted: str) -> list[str | int]:
