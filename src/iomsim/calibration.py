@@ -239,7 +239,7 @@ def calibrate(scenario, targets: TargetsFile, *, reps: int | None = None, seed: 
     """Fit ``targets.parameters`` of ``scenario`` to ``targets.targets``.
 
     Bounded trust-region least squares (scipy.optimize.least_squares) on parameters scaled to
-    [0, 1], with the same seed and replications at every evaluation (common random numbers).
+    [1, 2], with the same seed and replications at every evaluation (common random numbers).
     ``max_evaluations`` bounds the simulations run. Returns the best point found and its gaps.
     """
     from scipy.optimize import least_squares
@@ -261,16 +261,17 @@ def calibrate(scenario, targets: TargetsFile, *, reps: int | None = None, seed: 
         if v is None:
             v = (p.low + p.high) / 2
         x0.append(min(max(v, p.low), p.high))
-    z0 = (np.array(x0) - lo) / (hi - lo)
+    # Scaled coordinates z = 1 + (x - low) / (high - low), in [1, 2]: least_squares takes its
+    # finite-difference step relative to |z|, so the step is 5-10% of each range everywhere,
+    # even for a parameter at its lower bound.
+    z0 = 1.0 + (np.array(x0) - lo) / (hi - lo)
     cache: dict[tuple, tuple[float, list[tuple[Target, float]]]] = {}
     best: dict[str, Any] = {"f": math.inf}
     count = [0]
 
-    fit_targets = [t for t in targets.targets if t.fit]
-
     def residuals(z: np.ndarray) -> np.ndarray:
-        z = np.clip(z, 0.0, 1.0)
-        x = lo + z * (hi - lo)
+        z = np.clip(z, 1.0, 2.0)
+        x = lo + (z - 1.0) * (hi - lo)
         key = tuple(np.round(x, 10))
         if key not in cache:
             if count[0] >= max_evaluations:
@@ -292,15 +293,14 @@ def calibrate(scenario, targets: TargetsFile, *, reps: int | None = None, seed: 
         return cache[key][2]
 
     # Trust-region least squares on the scaled residuals (gap / tolerance of each fitted
-    # target), with forward differences of 5% of each parameter's range: with common random
+    # target), with forward differences of 5-10% of each parameter's range: with common random
     # numbers a difference that size measures the parameter's effect, not Monte Carlo noise.
     try:
-        least_squares(residuals, z0, bounds=(0.0, 1.0), method="trf", diff_step=0.05,
+        least_squares(residuals, z0, bounds=(1.0, 2.0), method="trf", diff_step=0.05,
                       x_scale=1.0, max_nfev=max_evaluations,
                       xtol=1e-3, ftol=1e-3, gtol=1e-4)
     except _Budget:
         pass
-    del fit_targets
     fitted = {p.path: float(v) for p, v in zip(params, best["x"])}
     return Fit(parameters=fitted, rows=best["rows"], objective=best["f"], evaluations=count[0])
 
