@@ -208,13 +208,14 @@ def measure(results, target: Target) -> float:
 
 
 def check_calibratable(scenario, params: Sequence[Parameter], file: str | None = None) -> None:
-    """Refuse to fit a sourced unit cost (money whose provenance is ``source:``)."""
+    """Refuse to fit a sourced unit cost (money whose provenance names a ``source:``, even if an
+    ``assumption:`` adjusts it, as the cost of crime's criminal-justice split does)."""
     prov = scenario.meta.provenance if scenario.meta is not None else {}
     for p in params:
         if not path_is_money(p.path):
             continue
         meta = prov.get(p.path, {})
-        if "source" in meta and "assumption" not in meta and "calibrated" not in meta:
+        if "source" in meta:
             raise InputError("is a sourced unit cost; calibrate only assumptions and behavioural "
                              "rates", file=file, path=p.path)
 
