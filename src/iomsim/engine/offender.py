@@ -88,7 +88,7 @@ class Offender:
         o.convictions = list(self.convictions)
         o.proven = list(self.proven)
         o.offences_by_type = list(self.offences_by_type)
-        o.waits = [list(w) for w in self.waits]
+        o.waits = list(self.waits)
         return o
 
 
@@ -156,7 +156,7 @@ def new_offender(index: int, model: Model, streams: OffenderStreams, *, ogrs: fl
     o.custody_days = 0.0
     o.recalls = 0
     o.iom_days = 0.0
-    o.waits = [[] for _ in model.services]
+    o.waits = []  # (service index, days waited)
     o.referrals = 0
     o.convictions_pre = 0
     o.iom_place = None
@@ -196,8 +196,11 @@ def offender_life(env: simpy.Environment, off: Offender, ctx: "ArmContext"):
         dt = min(dt_clock, _next_scheduled(off, m, horizon, t0) - t0)
         if dt < 0:
             dt = 0.0
-        undetected = _undetected_rates(off, m, offence_rate) if offence_rate > 0 else None
-        daily = _daily_costs(off, m, ctx, using, undetected)
+        if t0 + dt > 0.0:
+            undetected = _undetected_rates(off, m, offence_rate) if offence_rate > 0 else None
+            daily = _daily_costs(off, m, ctx, using, undetected)
+        else:  # before day 0 nothing is costed or counted: skip the work
+            undetected, daily = None, ()
         waiting = [off.place[i] for i in capacity if off.queued_since[i] is not None]
         in_custody = off.status in ("custody", "remand")
         on_iom = off.on_iom
@@ -229,7 +232,7 @@ def offender_life(env: simpy.Environment, off: Offender, ctx: "ArmContext"):
             req = off.place[i]
             if off.queued_since[i] is not None and req is not None and req.triggered:
                 if off.queued_since[i] >= 0:
-                    off.waits[i].append(t1 - off.queued_since[i])
+                    off.waits.append((i, t1 - off.queued_since[i]))
                 off.queued_since[i] = None
         if t1 >= horizon - EPS:
             _release_all(off, ctx)
@@ -373,7 +376,7 @@ def _update_places(env: simpy.Environment, off: Offender, ctx: "ArmContext", usi
             else:
                 req.cancel()
                 if off.queued_since[i] is not None and off.queued_since[i] >= 0:
-                    off.waits[i].append(now - off.queued_since[i])
+                    off.waits.append((i, now - off.queued_since[i]))
             off.place[i] = None
             off.queued_since[i] = None
 

@@ -8,6 +8,7 @@ horizon. Both copies carry the same random streams at the same positions (common
 
 from __future__ import annotations
 
+import gc
 import math
 from dataclasses import dataclass, field
 
@@ -99,6 +100,20 @@ def simulate_replication(scenario: Scenario | Model, seed: int, replication: int
     its own population, pre-period and event streams, as if from another seed.
     """
     model = scenario if isinstance(scenario, Model) else compile_model(scenario)
+    # The cyclic collector would walk every live offender again and again (its cost grows with
+    # the cohort); the run makes little cyclic garbage, so collect once at the end instead.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _replicate(model, seed, replication, keep_offenders, independent_arms)
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.collect()
+
+
+def _replicate(model: Model, seed: int, replication: int, keep_offenders: bool,
+               independent_arms: bool) -> ReplicationResult:
     if not independent_arms:
         return _simulate(model, seed, replication, ARMS, keep_offenders)
     base = _simulate(model, seed, replication, ("non_iom",), keep_offenders)
@@ -258,7 +273,7 @@ def arm_metrics(cohort: list[Offender], model: Model) -> dict[str, float]:
     for svc in model.services:
         if svc.capacity_per_1000 is None:
             continue
-        waits = [w for o in cohort for w in o.waits[svc.index]]
+        waits = [days for o in cohort for i, days in o.waits if i == svc.index]
         out[f"waits_per_offender_{svc.name}"] = len(waits) / n if n else math.nan
         out[f"mean_wait_days_{svc.name}"] = float(np.mean(waits)) if waits else 0.0
     if model.scenario.iom.places_per_1000 is not None:
