@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['events']:>10,} {r['events'] / r['offender_months']:>9.2f} "
               f"{r['events'] / r['cpu']:>9,.0f} {extra / 2**20:>8.1f} {extra / n:>10,.0f} "
               f"{extra / r['population']:>7,.0f} {r['ceiling']:>9,.0f}  [{phases}]  {r['load']}", flush=True)
-        if r["engine"] != engine:
+        if r["engine"].rsplit(" ", 1)[-1] != engine.rsplit(" ", 1)[-1]:  # the source hash
             print(f"  NOTE: the engine changed on disk before this size ran: {r['engine']}")
         if r["selected"] != n:
             print(f"  WARNING: only {r['selected']} offenders were eligible for selection at N={n}")
