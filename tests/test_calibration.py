@@ -43,6 +43,7 @@ def test_read_targets(tmp_path):
     assert t.parameters[0].path == "services.self_harm.contacts_per_year"
     assert [x.kind for x in t.targets] == ["agency_share", "total_agency_cost", "metric"]
     assert t.targets[2].fit is False and t.targets[2].arm == "iom"
+    assert t.step_scale == "range"
 
 
 @pytest.mark.parametrize("text, words", [
@@ -58,6 +59,8 @@ def test_read_targets(tmp_path):
     ("parameters:\n  discount_rate: {low: 0, high: 0.1}\ntargets:\n  - {metric: x, value: 1, tolerance: 1}\nreps: 0\n",
      "whole number"),
     ("wibble: 1\n", "unknown key"),
+    ("parameters:\n  discount_rate: {low: 0, high: 0.1}\ntargets:\n  - {metric: x, value: 1, tolerance: 1}\nstep_scale: big\n",
+     "expected range"),
 ])
 def test_bad_targets_files_say_what_is_wrong(tmp_path, text, words):
     with pytest.raises(InputError) as exc:

@@ -84,6 +84,7 @@ class TargetsFile:
     jobs: int = 1
     max_evaluations: int = 60
     overrides: dict[str, Any] | None = None
+    step_scale: str = "range"
 
 
 @dataclass
@@ -108,7 +109,7 @@ def read_targets(path: str | Path) -> TargetsFile:
     if not isinstance(data, dict):
         raise fail("expected a mapping with parameters and targets")
     known = {"parameters", "targets", "reps", "seed", "jobs", "max_evaluations", "overrides",
-             "description", "scenario", "note"}
+             "description", "scenario", "note", "step_scale"}
     for key in data:
         if key not in known:
             raise fail(f"unknown key {key!r}; expected one of {', '.join(sorted(known))}", key)
@@ -178,7 +179,12 @@ def read_targets(path: str | Path) -> TargetsFile:
     overrides = data.get("overrides") or {}
     if not isinstance(overrides, dict):
         raise fail("expected a mapping of dotted paths to values", "overrides")
-    return TargetsFile(file=f, parameters=params, targets=targets, overrides=overrides, **ints)
+    step_scale = data.get("step_scale", "range")
+    if step_scale not in ("range", "position"):
+        raise fail("expected range (steps of 5-10% of each range) or position (steps of 5% of "
+                   "each parameter's position in its range)", "step_scale")
+    return TargetsFile(file=f, parameters=params, targets=targets, overrides=overrides,
+                       step_scale=step_scale, **ints)
 
 
 # --------------------------------------------------------------------------- measuring
@@ -262,17 +268,20 @@ def calibrate(scenario, targets: TargetsFile, *, reps: int | None = None, seed: 
         if v is None:
             v = (p.low + p.high) / 2
         x0.append(min(max(v, p.low), p.high))
-    # Scaled coordinates z = 1 + (x - low) / (high - low), in [1, 2]: least_squares takes its
-    # finite-difference step relative to |z|, so the step is 5-10% of each range everywhere,
-    # even for a parameter at its lower bound.
-    z0 = 1.0 + (np.array(x0) - lo) / (hi - lo)
+    # Scaled coordinates z = offset + (x - low) / (high - low). least_squares takes its
+    # finite-difference step relative to |z|: with offset 1 (step_scale: range, the default) the
+    # step is 5-10% of each range everywhere, even at a lower bound; with offset 0 (step_scale:
+    # position, kept to reproduce fits made with it) it is 5% of the parameter's position in its
+    # range, which is tiny near the lower bound.
+    offset = 1.0 if targets.step_scale == "range" else 0.0
+    z0 = offset + (np.array(x0) - lo) / (hi - lo)
     cache: dict[tuple, tuple[float, list[tuple[Target, float]]]] = {}
     best: dict[str, Any] = {"f": math.inf}
     count = [0]
 
     def residuals(z: np.ndarray) -> np.ndarray:
-        z = np.clip(z, 1.0, 2.0)
-        x = lo + (z - 1.0) * (hi - lo)
+        z = np.clip(z, offset, offset + 1.0)
+        x = lo + (z - offset) * (hi - lo)
         key = tuple(np.round(x, 10))
         if key not in cache:
             if count[0] >= max_evaluations:
@@ -297,7 +306,7 @@ def calibrate(scenario, targets: TargetsFile, *, reps: int | None = None, seed: 
     # target), with forward differences of 5-10% of each parameter's range: with common random
     # numbers a difference that size measures the parameter's effect, not Monte Carlo noise.
     try:
-        least_squares(residuals, z0, bounds=(1.0, 2.0), method="trf", diff_step=0.05,
+        least_squares(residuals, z0, bounds=(offset, offset + 1.0), method="trf", diff_step=0.05,
                       x_scale=1.0, max_nfev=max_evaluations,
                       xtol=1e-3, ftol=1e-3, gtol=1e-4)
     except _Budget:
