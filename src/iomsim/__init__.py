@@ -9,16 +9,18 @@ The public API is small::
     results.write("results/sussex")
 """
 
-from iomsim.errors import InputError, IomsimError, ScenarioError
-from iomsim.results import Results, read_results
-from iomsim.runner import run
-from iomsim.scenario import Scenario, apply_overrides, load_scenario, load_scenario_text
-from iomsim.experiments import breakeven, sweep
+from iomsim._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "InputError", "IomsimError", "Results", "Scenario", "ScenarioError", "apply_overrides",
-    "load_scenario", "load_scenario_text", "read_results", "run", "__version__", "breakeven",
-    "sweep",
-]
+# Imported on first use, so that `iomsim validate` and `--help` stay quick.
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "InputError": "iomsim.errors", "IomsimError": "iomsim.errors",
+    "ScenarioError": "iomsim.errors", "Results": "iomsim.results",
+    "read_results": "iomsim.results", "run": "iomsim.runner", "Scenario": "iomsim.scenario",
+    "apply_overrides": "iomsim.scenario", "load_scenario": "iomsim.scenario",
+    "load_scenario_text": "iomsim.scenario", "breakeven": "iomsim.experiments.breakeven",
+    "sweep": "iomsim.experiments.sweep",
+})
+
+__all__ = sorted([*__dir__(), "__version__"])

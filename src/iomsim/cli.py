@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
@@ -32,7 +33,7 @@ def _fail(message: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from iomsim import __version__
-    from iomsim.runner import DEFAULT_REPS, DEFAULT_SEED
+    from iomsim.defaults import DEFAULT_REPS, DEFAULT_SEED
 
     parser = _Parser(prog="iomsim", description="Microsimulation of offender costs with and "
                                                  "without Integrated Offender Management.")
@@ -116,6 +117,7 @@ def cmd_run(args) -> int:
     out = args.out or Path("results") / args.scenario.stem
     if out.exists() and any(out.iterdir()) and not args.force:
         raise ResultsExistError(f"{out} already holds results; use --force to replace them")
+    _check_writable(out)
     jobs = args.jobs or default_jobs()
     results = run(scenario, reps=args.reps, seed=args.seed, jobs=jobs,
                   progress=False if args.no_progress else None)
@@ -126,6 +128,19 @@ def cmd_run(args) -> int:
         write_report(out)
     print(summary_text(results, out))
     return 0
+
+
+def _check_writable(out: Path) -> None:
+    """Refuse an --out that cannot be written before spending time on the simulation."""
+    parent = out.parent if out.parent != Path("") else Path(".")
+    probe = parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if out.exists() and not out.is_dir():
+        raise InputError("is a file, expected a results folder", file=out)
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"cannot create the results folder here ({probe} is not a writable "
+                         "folder)", file=out)
 
 
 def summary_text(results, out: Path) -> str:

@@ -15,8 +15,7 @@ from iomsim.engine.simulation import ReplicationResult, simulate_replication
 from iomsim.results import Results, build_results
 from iomsim.scenario.schema import Scenario
 
-DEFAULT_SEED = 20131001
-DEFAULT_REPS = 100
+from iomsim.defaults import DEFAULT_REPS, DEFAULT_SEED
 
 _worker_model: Model | None = None
 

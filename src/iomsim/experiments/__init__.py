@@ -6,12 +6,19 @@ process pool or a Dask cluster).
     table = iomsim.sweep("scenarios/sweeps/tornado-small.yaml", out="results/tornado-small")
 """
 
-from iomsim.experiments.breakeven import BreakEven, breakeven, breakeven_cost, find_breakeven
-from iomsim.experiments.designs import Design, Parameter, make_design
-from iomsim.experiments.spec import SweepSpec, load_sweep
-from iomsim.experiments.sweep import SweepResult, analyse, run_sweep, sweep
+from iomsim._lazy import lazy_exports
 
-__all__ = [
-    "BreakEven", "Design", "Parameter", "SweepResult", "SweepSpec", "analyse", "breakeven",
-    "breakeven_cost", "find_breakeven", "load_sweep", "make_design", "run_sweep", "sweep",
-]
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "BreakEven": "iomsim.experiments.breakeven",
+    "breakeven_cost": "iomsim.experiments.breakeven",
+    "find_breakeven": "iomsim.experiments.breakeven",
+    "Design": "iomsim.experiments.designs", "Parameter": "iomsim.experiments.designs",
+    "make_design": "iomsim.experiments.designs",
+    "SweepSpec": "iomsim.experiments.spec", "load_sweep": "iomsim.experiments.spec",
+    "SweepResult": "iomsim.experiments.sweep", "analyse": "iomsim.experiments.sweep",
+    "run_sweep": "iomsim.experiments.sweep",
+})
+# `sweep` and `breakeven` are also the names of submodules here; the functions are public as
+# iomsim.sweep and iomsim.breakeven.
+
+__all__ = __dir__()

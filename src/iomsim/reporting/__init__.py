@@ -5,30 +5,20 @@
 * ``iomsim report RESULTS_DIR`` on the command line (:mod:`iomsim.reporting.cli`).
 """
 
-from iomsim.reporting.plots import (
-    plot_acceptability,
-    plot_agency_shares,
-    plot_cumulative_cost,
-    plot_offender_breakdown,
-    plot_psa_distribution,
-    plot_reconviction_reductions,
-    plot_sobol,
-    plot_survival,
-    plot_tornado,
-    plot_who_pays,
-)
+from iomsim._lazy import lazy_exports
 
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "plot_acceptability": "iomsim.reporting.plots",
+    "plot_agency_shares": "iomsim.reporting.plots",
+    "plot_cumulative_cost": "iomsim.reporting.plots",
+    "plot_offender_breakdown": "iomsim.reporting.plots",
+    "plot_psa_distribution": "iomsim.reporting.plots",
+    "plot_reconviction_reductions": "iomsim.reporting.plots",
+    "plot_sobol": "iomsim.reporting.plots",
+    "plot_survival": "iomsim.reporting.plots",
+    "plot_tornado": "iomsim.reporting.plots",
+    "plot_who_pays": "iomsim.reporting.plots",
+    "write_report": "iomsim.reporting.report",
+})
 
-def write_report(results_dir):
-    """Write report.html, results.xlsx and the chart PNGs into ``results_dir``; see
-    :func:`iomsim.reporting.report.write_report`."""
-    from iomsim.reporting.report import write_report as _write
-
-    return _write(results_dir)
-
-
-__all__ = [
-    "plot_acceptability", "plot_agency_shares", "plot_cumulative_cost", "plot_offender_breakdown",
-    "plot_psa_distribution", "plot_reconviction_reductions", "plot_sobol", "plot_survival",
-    "plot_tornado", "plot_who_pays", "write_report",
-]
+__all__ = __dir__()

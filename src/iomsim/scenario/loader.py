@@ -227,7 +227,10 @@ def _is_file(path: Any) -> bool:
 
 
 def _merge(base: Any, top: Any) -> Any:
-    if isinstance(base, dict) and isinstance(top, dict) and not _is_value_leaf(top):
+    # A distribution is one value: a child that gives one replaces its parent's, so that no
+    # parameter of the parent's distribution type survives into the child's.
+    if isinstance(base, dict) and isinstance(top, dict) and not _is_value_leaf(top) \
+            and "distribution" not in top:
         out = dict(base)
         for k, v in top.items():
             out[k] = _merge(base[k], v) if k in base else copy.deepcopy(v)
