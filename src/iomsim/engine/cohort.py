@@ -83,7 +83,12 @@ def _from_profile(scenario: Scenario, seed: int, replication: int) -> Population
     u = cohort_uniforms(seed, replication, n, _COLS)
     male = u[:, 0] < prof.male_share
     age = ppf(prof.age, u[:, 1])
-    ogrs = np.clip(ppf(prof.ogrs, u[:, 2]), 1e-6, 1 - 1e-6)
+    # OGRS may share the latent factor that drives needs. A need is active when its latent
+    # value is low, so OGRS loads on minus the factor: more needs, higher predicted risk.
+    loading = prof.ogrs_need_loading
+    u_ogrs = u[:, 2] if loading == 0 else stats.norm.cdf(
+        -loading * stats.norm.ppf(u[:, 5]) + math.sqrt(1 - loading ** 2) * stats.norm.ppf(u[:, 2]))
+    ogrs = np.clip(ppf(prof.ogrs, u_ogrs), 1e-6, 1 - 1e-6)
     prev = np.maximum(ppf(prof.previous_convictions, u[:, 3]), 0)
     v = prof.frailty_variance
     frailty = stats.gamma(a=1 / v, scale=v).ppf(u[:, 4]) if v > 0 else np.ones(n)

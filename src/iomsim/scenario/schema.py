@@ -165,6 +165,9 @@ class Profile(Strict):
                                         description="prevalence of each OASys need area")
     need_correlation: Fraction = Field(0.0, description="correlation between need areas "
                                                         "(one latent factor, Gaussian copula)")
+    ogrs_need_loading: Annotated[float, Field(ge=-1, le=1)] = Field(
+        0.0, description="loading of OGRS on the latent need factor (Gaussian copula): above 0, "
+                         "offenders with more needs tend to have higher OGRS")
     status: dict[Status, Fraction] = Field(description="share of offenders in each status at the "
                                                        "start; must sum to 1")
     custody_days_remaining: Distribution | None = None
