@@ -17,6 +17,23 @@ from scipy import stats
 from iomsim.scenario.schema import Distribution
 
 
+def lognormal_params(mean: float, sd: float) -> tuple[float, float]:
+    """(mu, sigma) of the log of a lognormal with this mean and standard deviation."""
+    sigma = math.sqrt(math.log1p((sd / mean) ** 2))
+    return math.log(mean) - sigma ** 2 / 2, sigma
+
+
+def gamma_params(mean: float, sd: float) -> tuple[float, float]:
+    """(shape, scale) of a gamma with this mean and standard deviation."""
+    return (mean / sd) ** 2, sd ** 2 / mean
+
+
+def beta_params(mean: float, sd: float) -> tuple[float, float]:
+    """(alpha, beta) of a beta on (0, 1) with this mean and standard deviation."""
+    common = mean * (1 - mean) / sd ** 2 - 1
+    return mean * common, (1 - mean) * common
+
+
 def _frozen(d: Distribution):
     kind = d.distribution
     if kind in ("normal", "lognormal", "gamma") and (d.sd or 0.0) == 0.0:
@@ -24,13 +41,14 @@ def _frozen(d: Distribution):
     if kind == "normal":
         return stats.norm(loc=d.mean, scale=d.sd)
     if kind == "lognormal":
-        sigma2 = math.log1p((d.sd / d.mean) ** 2)
-        return stats.lognorm(s=math.sqrt(sigma2), scale=math.exp(math.log(d.mean) - sigma2 / 2))
+        mu, sigma = lognormal_params(d.mean, d.sd)
+        return stats.lognorm(s=sigma, scale=math.exp(mu))
     if kind == "gamma":
-        return stats.gamma(a=(d.mean / d.sd) ** 2, scale=d.sd ** 2 / d.mean)
+        shape, scale = gamma_params(d.mean, d.sd)
+        return stats.gamma(a=shape, scale=scale)
     if kind == "beta":
-        common = d.mean * (1 - d.mean) / d.sd ** 2 - 1
-        return stats.beta(a=d.mean * common, b=(1 - d.mean) * common)
+        a, b = beta_params(d.mean, d.sd)
+        return stats.beta(a=a, b=b)
     if kind == "uniform":
         return stats.uniform(loc=d.low, scale=d.high - d.low)
     if kind == "triangular":

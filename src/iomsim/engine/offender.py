@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import simpy
 
-from iomsim.engine.distributions import poisson_quantile
+from iomsim.engine.distributions import lognormal_params, poisson_quantile
 from iomsim.engine.model import DAYS_PER_YEAR, LIBERTY, Model, baseline_hazard
 from iomsim.engine.rng import OffenderStreams, Purpose
 from iomsim.scenario.schema import NEEDS, ScheduledEvent
@@ -565,9 +565,8 @@ def start_iom(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
     off.iom_responder = s.at(Purpose.IOM_RESPONSE, 0) < eff.responder_share
     mult = eff.offending_multiplier
     if eff.offending_multiplier_sd > 0 and mult > 0:
-        sigma2 = math.log1p((eff.offending_multiplier_sd / mult) ** 2)
-        z = _STD_NORMAL.inv_cdf(s.at(Purpose.IOM_RESPONSE, 1))
-        mult = math.exp(math.log(mult) - sigma2 / 2 + math.sqrt(sigma2) * z)
+        mu, sigma = lognormal_params(mult, eff.offending_multiplier_sd)
+        mult = math.exp(mu + sigma * _STD_NORMAL.inv_cdf(s.at(Purpose.IOM_RESPONSE, 1)))
     off.iom_multiplier = mult
     u = s.at(Purpose.IOM_RESPONSE, 2)
     off.iom_role = next((i for i, (cum, _, _) in enumerate(m.om_roles) if u < cum),

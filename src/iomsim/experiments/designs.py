@@ -46,6 +46,8 @@ import pandas as pd
 from scipy import stats
 from scipy.stats import qmc
 
+from iomsim.engine.distributions import beta_params, gamma_params, lognormal_params
+
 DESIGNS = ("grid", "oneway", "lhs", "sobol", "psa", "saltelli", "morris")
 DISTRIBUTIONS = ("beta", "gamma", "lognormal", "normal", "uniform", "triangular", "fixed")
 UNBOUNDED_TAIL = 0.0005
@@ -191,8 +193,7 @@ def _make_distribution(name: str, args: dict[str, float], low: float | None, hig
             mean, sd = _need(args, "mean", "sd")
             if mean <= 0 or sd <= 0:
                 raise DesignError("lognormal mean and sd must be positive", "mean" if mean <= 0 else "sd")
-            sigma = math.sqrt(math.log1p((sd / mean) ** 2))
-            mu = math.log(mean) - sigma ** 2 / 2
+            mu, sigma = lognormal_params(mean, sd)
         if sigma <= 0:
             raise DesignError("sdlog must be positive", "sdlog")
         return stats.lognorm(s=sigma, scale=math.exp(mu))
@@ -203,7 +204,7 @@ def _make_distribution(name: str, args: dict[str, float], low: float | None, hig
             mean, sd = _need(args, "mean", "sd")
             if mean <= 0 or sd <= 0:
                 raise DesignError("gamma mean and sd must be positive", "mean" if mean <= 0 else "sd")
-            shape, scale = (mean / sd) ** 2, sd ** 2 / mean
+            shape, scale = gamma_params(mean, sd)
         if shape <= 0 or scale <= 0:
             raise DesignError("gamma shape and scale must be positive", "shape")
         return stats.gamma(a=shape, scale=scale)
@@ -222,8 +223,7 @@ def _make_distribution(name: str, args: dict[str, float], low: float | None, hig
         if not 0 < s ** 2 < m * (1 - m):
             raise DesignError(f"beta sd {sd} is too large for mean {mean} (the most allowed is "
                               f"{math.sqrt(m * (1 - m)) * (hi - lo):.4g})", "sd")
-        k = m * (1 - m) / s ** 2 - 1
-        a, b = m * k, (1 - m) * k
+        a, b = beta_params(m, s)
     if a <= 0 or b <= 0:
         raise DesignError("beta alpha and beta must be positive", "alpha")
     return stats.beta(a, b, loc=lo, scale=hi - lo)
