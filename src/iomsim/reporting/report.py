@@ -548,12 +548,11 @@ def _charts(f: _Folder) -> list[_Chart]:
 
     fig = Figure(figsize=(9, 5.8), layout="constrained")
     plots.plot_agency_shares(t["costs_by_agency"], ax=fig.subplots())
-    chart = _Chart("agency_cost_shares.png", "Agency cost shares, with and without IOM",
-                   "Each agency's share of the cohort's undiscounted agency costs over the "
-                   "horizon (victims and society are not an agency and are left out); the "
-                   "total is above each bar.")
-    chart.png = _render(fig)
-    charts.append(chart)
+    charts.append(_Chart("agency_cost_shares.png", "Agency cost shares, with and without IOM",
+                          "Each agency's share of the cohort's undiscounted agency costs over the "
+                          "horizon (victims and society are not an agency and are left out); the "
+                          "total is above each bar.",
+                          png=_render(fig)))
 
     fig = Figure(figsize=(13, 5.2), layout="constrained")
     axes = fig.subplots(1, 2, sharex=True)
@@ -563,44 +562,40 @@ def _charts(f: _Folder) -> list[_Chart]:
         ax.set_title(f"{plots.arm_label(arm)}: {ax.get_title().rsplit(': ', 1)[-1]}")
         ax.set_xlabel("Cost per offender per year (£)")
     fig.suptitle(f"{who}: cost by agency (undiscounted)")
-    chart = _Chart("offender_year_by_agency.png", f"{who}, cost by agency",
-                   "Cost to each agency, undiscounted" + (
-                       "." if one else f": the cohort's totals divided by {n:,.0f} offenders "
-                       f"and {years} year{'s' if years != 1 else ''}, so comparable with the "
-                       "£61,000 case study of one complex offender's year."))
-    chart.png = _render(fig)
-    charts.append(chart)
+    charts.append(_Chart("offender_year_by_agency.png", f"{who}, cost by agency",
+                          "Cost to each agency, undiscounted" + (
+                              "." if one else f": the cohort's totals divided by {n:,.0f} offenders "
+                              f"and {years} year{'s' if years != 1 else ''}, so comparable with the "
+                              "£61,000 case study of one complex offender's year."),
+                          png=_render(fig)))
 
     fig = Figure(figsize=(9, 5.5), layout="constrained")
     plots.plot_cumulative_cost(t["costs"], ax=fig.subplots())
-    chart = _Chart("cumulative_cost.png", "Cumulative cost by year",
-                   "Agency costs for the whole cohort, mean over replications, undiscounted "
-                   "(solid) and discounted (dashed)." + (
-                       " With a one-year horizon nothing is discounted (year 1 never is), so "
-                       "each arm's two lines coincide." if years == 1 else ""))
-    chart.png = _render(fig)
-    charts.append(chart)
+    charts.append(_Chart("cumulative_cost.png", "Cumulative cost by year",
+                          "Agency costs for the whole cohort, mean over replications, undiscounted "
+                          "(solid) and discounted (dashed)." + (
+                              " With a one-year horizon nothing is discounted (year 1 never is), so "
+                              "each arm's two lines coincide." if years == 1 else ""),
+                          png=_render(fig)))
 
     fig = Figure(figsize=(10, 6), layout="constrained")
     plots.plot_who_pays(t["economics"], ax=fig.subplots())
-    chart = _Chart("who_pays_who_saves.png", "Who pays and who saves",
-                   "Net change in discounted cost for each agency and for victims and society, "
-                   "IOM minus without IOM: to the right a payer spends more with IOM, to the "
-                   "left it saves.")
-    chart.png = _render(fig)
-    charts.append(chart)
+    charts.append(_Chart("who_pays_who_saves.png", "Who pays and who saves",
+                          "Net change in discounted cost for each agency and for victims and society, "
+                          "IOM minus without IOM: to the right a payer spends more with IOM, to the "
+                          "left it saves.",
+                          png=_render(fig)))
 
     fig = Figure(figsize=(13, 5.2), layout="constrained")
     a1, a2 = fig.subplots(1, 2)
     plots.plot_survival(t["survival"], ax=a1)
     plots.plot_reconviction_reductions(t["outcomes"], ax=a2, window=_window(f))
-    chart = _Chart("reconviction.png", "Reconviction",
-                   "Left: share of the cohort not yet reconvicted, by month from day 0 (band: "
-                   "95% interval of the mean). Right: the before/after fall an evaluation "
-                   "without a comparison group would see, beside the counterfactual "
-                   "difference against the same cohort without IOM.")
-    chart.png = _render(fig)
-    charts.append(chart)
+    charts.append(_Chart("reconviction.png", "Reconviction",
+                          "Left: share of the cohort not yet reconvicted, by month from day 0 (band: "
+                          "95% interval of the mean). Right: the before/after fall an evaluation "
+                          "without a comparison group would see, beside the counterfactual "
+                          "difference against the same cohort without IOM.",
+                          png=_render(fig)))
     return charts
 
 
