@@ -54,3 +54,18 @@ def test_release_uplift_raises_offending_just_after_release():
     f, u = flat.metrics["non_iom"], up.metrics["non_iom"]
     expected_ratio = (3 * 90 + (365.25 - 90)) / (730.5 + 2 * 90) / (365.25 / 730.5)
     assert u["offences_per_offender"] / f["offences_per_offender"] == pytest.approx(expected_ratio, rel=0.05)
+
+
+def test_release_uplift_ends_when_its_window_ends_whatever_the_rounding():
+    # (45.49671522677234 + 90) - 45.49671522677234 rounds to just under 90: the uplift must still
+    # end at day 135.5, as it does for a release on day 45.5. Tiny OGRS: no detected offences,
+    # so each count is the integral of the offending rate and the two must agree.
+    offenders = [{"id": str(i), "age": 30, "ogrs": 1e-6, "status": "custody",
+                  "status_days_remaining": days}
+                 for i, days in enumerate((45.49671522677234, 45.5))]
+    s = load_minimal({"cohort.profile": None, "cohort.size": None, "cohort.offenders": offenders,
+                      "horizon_years": 1, "offending.release_multiplier": 3.0,
+                      "offending.release_window_days": 90})
+    r = simulate_replication(compile_model(s), 1, 0, keep_offenders=True)
+    a, b = (sum(o.offences_by_type) for o in r.offenders["non_iom"])
+    assert a == pytest.approx(b, rel=1e-3)

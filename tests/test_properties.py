@@ -76,7 +76,10 @@ def test_zero_iom_effect_and_cost_gives_identical_arms(params, seed):
     # The IOM arm still schedules its own de-selection events, which split cost accrual into
     # more intervals; sums of the same costs in a different grouping may differ in the last
     # bits of a double, hence rel=1e-9 on money and exact equality on every count.
-    params = {**params, "iom.max_duration_days": 200, "iom.deselect_after_offence_free_days": 90}
+    # A release uplift with its window: the end of the window must be seen at the same moment
+    # in both arms, however its time rounds.
+    params = {**params, "iom.max_duration_days": 200, "iom.deselect_after_offence_free_days": 90,
+              "offending.release_multiplier": 1.5, "offending.release_window_days": 90}
     s, model, reps, res = _run(params, seed, reps=1)
     r = reps[0]
     np.testing.assert_allclose(r.costs["iom"], r.costs["non_iom"], rtol=1e-9, atol=1e-6)

@@ -163,7 +163,7 @@ def new_offender(index: int, model: Model, streams: OffenderStreams, *, ogrs: fl
     o.iom_wait = None
     if status == "remand":
         case = Case("magistrates", o.status_end, 0)
-        case.offences.append((-1, start))
+        case.offences.append((-1, start - EPS))  # committed before the start: never in a window
         case.remanded_since = start
         o.case = case
         o.case_count = 1
@@ -259,7 +259,8 @@ def offending_rate(off: Offender, m: Model, now: float) -> float:
     for j in range(N_NEEDS):
         if needs[j]:
             factor *= mult[j]
-    if now - off.liberty_start < m.release_window:
+    # Compare with the absolute end the scheduler wakes at: now - start can round below w.
+    if now < off.liberty_start + m.release_window:
         factor *= m.release_multiplier
     if _iom_effect_active(off, now):
         factor *= off.iom_multiplier
@@ -327,7 +328,6 @@ def _services_in_use(off: Offender, m: Model, now: float) -> list[bool]:
     """Which services the offender is using (or queueing for) now."""
     status = off.status
     needs = off.needs
-    since = now - off.liberty_start
     which = 1 if off.on_iom else 0
     takes = off.service_u
     out = []
@@ -340,7 +340,7 @@ def _services_in_use(off: Offender, m: Model, now: float) -> list[bool]:
                     ok = True
                     break
         if ok and svc.within_days_of_release is not None:
-            ok = since < svc.within_days_of_release
+            ok = now < off.liberty_start + svc.within_days_of_release
         out.append(ok)
     return out
 
@@ -528,7 +528,8 @@ def _handle_clock(env, off: Offender, m: Model, ctx: "ArmContext", now: float, c
             _order_breach(off, m, ctx, now)
     elif clock == EXIT:
         u = off.streams.next(Purpose.EXIT_CAUSE)
-        _exit(off, ctx, now, "died" if u < m.death_share else "moved_away")
+        in_custody = off.status in ("custody", "remand")  # only death runs in custody
+        _exit(off, ctx, now, "died" if in_custody or u < m.death_share else "moved_away")
         return True
     else:
         j = clock - NEED0

@@ -36,7 +36,7 @@ class ArmContext:
         self.env = env
         self.horizon = horizon
         self.iom = iom
-        n_years = max(1, int(math.ceil(horizon / DAYS_PER_YEAR - 1e-9)))
+        n_years = max(1, int(math.ceil(horizon / DAYS_PER_YEAR)))
         self._rows = [[0.0] * len(model.items) for _ in range(n_years)]
         places = model.scenario.iom.places_per_1000
         self.iom_places = (simpy.Resource(env, capacity=max(1, int(math.floor(
