@@ -19,6 +19,7 @@ from iomsim.engine.cohort import Population, build_population
 from iomsim.engine.model import DAYS_PER_YEAR, TWO_YEARS, Model, compile_model
 from iomsim.engine.offender import (Offender, iom_allocation, new_offender, offender_life,
                                     start_iom)
+from iomsim.engine.places import Places
 from iomsim.engine.rng import OffenderStreams, offender_key, root_key
 from iomsim.scenario.schema import NEEDS, Scenario
 
@@ -39,9 +40,9 @@ class ArmContext:
         n_years = max(1, int(math.ceil(horizon / DAYS_PER_YEAR)))
         self._rows = [[0.0] * len(model.items) for _ in range(n_years)]
         places = model.scenario.iom.places_per_1000
-        self.iom_places = (simpy.Resource(env, capacity=max(1, int(math.floor(
+        self.iom_places = (Places(env, capacity=max(1, int(math.floor(
             places * n_offenders / 1000 + 0.5)))) if iom and places is not None else None)
-        self.resources: list[simpy.Resource | None] = []
+        self.resources: list[Places | None] = []
         self.capacity_services = [svc.index for svc in model.services
                                   if svc.capacity_per_1000 is not None]
         for svc in model.services:
@@ -49,7 +50,7 @@ class ArmContext:
                 self.resources.append(None)
             else:
                 places = max(1, int(math.floor(svc.capacity_per_1000 * n_offenders / 1000 + 0.5)))
-                self.resources.append(simpy.Resource(env, capacity=places))
+                self.resources.append(Places(env, capacity=places))
 
     def add(self, day: float, item: int, amount: float) -> None:
         """A cost incurred at one moment."""
