@@ -124,6 +124,17 @@ class Model:
     pathway_multiplier: float = 1.0
     resolution_boosts: list[list[tuple[int, float]]] = field(default_factory=list)
     windows_after_release: list[float] = field(default_factory=list)
+    # Lookup tables over the discrete state (bit i of a service mask is service i; bit j of a
+    # need mask is need area j), and caches filled as states are met: the per-event work is a
+    # few dictionary lookups instead of loops over services and needs.
+    need_factor: list[float] = field(default_factory=list)  # need mask -> offending multiplier
+    services_for_needs: list[int] = field(default_factory=list)  # need mask -> services open
+    services_for_status: dict[str, int] = field(default_factory=dict)
+    service_windows: list[tuple[float, int]] = field(default_factory=list)  # (days, services)
+    boosting_services: int = 0  # services that speed the resolution of some need
+    costed_services: int = 0  # services with a daily cost
+    clock_cache: dict = field(default_factory=dict, repr=False)
+    cost_cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         s = self.scenario
@@ -142,6 +153,34 @@ class Model:
         windows = {self.release_window} | {svc.within_days_of_release for svc in self.services
                                             if svc.within_days_of_release is not None}
         self.windows_after_release = sorted(w for w in windows if w > 0)
+        self._build_state_tables()
+
+    def _build_state_tables(self) -> None:
+        n_needs = len(NEEDS)
+        self.need_factor = []
+        self.services_for_needs = []
+        for mask in range(1 << n_needs):
+            factor = 1.0
+            for j in range(n_needs):  # in index order, as the product was always taken
+                if mask >> j & 1:
+                    factor *= self.need_multiplier[j]
+            self.need_factor.append(factor)
+            self.services_for_needs.append(sum(
+                1 << svc.index for svc in self.services
+                if not svc.needs_any or any(mask >> j & 1 for j in svc.needs_any)))
+        statuses = {st for svc in self.services for st in svc.statuses}
+        self.services_for_status = {st: sum(1 << svc.index for svc in self.services
+                                            if st in svc.statuses) for st in statuses}
+        windows: dict[float, int] = {}
+        for svc in self.services:
+            if svc.within_days_of_release is not None:
+                windows[svc.within_days_of_release] = (
+                    windows.get(svc.within_days_of_release, 0) | 1 << svc.index)
+        self.service_windows = sorted(windows.items())
+        self.boosting_services = sum(1 << i for boosts in self.resolution_boosts for i, _ in boosts)
+        self.costed_services = sum(1 << svc.index for svc in self.services if svc.per_day > 0)
+        self.clock_cache = {}
+        self.cost_cache = {}
 
 
 def baseline_hazard(ogrs: float, frailty_variance: float) -> float:

@@ -62,22 +62,26 @@ class Offender:
     """Everything about one offender that the simulation changes or records."""
 
     __slots__ = (
-        "index", "ogrs", "frailty", "base_rate", "needs", "had_needs", "status", "custody_reason",
+        "index", "ogrs", "frailty", "base_rate", "need_mask", "had_mask", "status", "custody_reason",
         "status_end", "licence_end", "order_end", "sentence_days", "liberty_start", "case",
         "offence_count", "case_count", "recall_count", "breach_count", "streams", "residual",
-        "service_u", "place", "queued_since", "scheduled", "on_iom", "iom_end", "iom_quiet_end",
+        "uptake_mask", "place", "queued_since", "scheduled", "on_iom", "iom_end", "iom_quiet_end",
         "iom_responder", "iom_multiplier", "iom_role", "persist_until", "last_detection",
         "selected", "exited", "exit_cause", "convictions", "proven", "offences_by_type",
         "detected", "custody_days", "recalls", "iom_days", "waits", "referrals",
         "convictions_pre", "initial_needs", "iom_place", "iom_wait",
     )
 
+    @property
+    def needs(self) -> list[bool]:
+        """Whether each need area (in the order of ``NEEDS``) is a need now."""
+        mask = self.need_mask
+        return [bool(mask >> j & 1) for j in range(N_NEEDS)]
+
     def copy(self) -> "Offender":
         o = Offender.__new__(Offender)
         for name in Offender.__slots__:
             setattr(o, name, getattr(self, name))
-        o.needs = list(self.needs)
-        o.had_needs = list(self.had_needs)
         o.case = self.case.copy() if self.case is not None else None
         o.streams = self.streams.copy()
         o.residual = list(self.residual)
@@ -100,15 +104,11 @@ def new_offender(index: int, model: Model, streams: OffenderStreams, *, ogrs: fl
     o.index = index
     o.ogrs = ogrs
     o.frailty = frailty
-    o.needs = list(needs)
-    o.had_needs = list(needs)
+    o.need_mask = o.had_mask = sum(1 << j for j in range(N_NEEDS) if needs[j])
     o.initial_needs = sum(needs)
     fv = model.scenario.cohort.profile.frailty_variance if model.scenario.cohort.profile else 0.0
     hazard = baseline_hazard(ogrs, fv)
-    need_factor = 1.0
-    for j in range(N_NEEDS):
-        if needs[j]:
-            need_factor *= model.need_multiplier[j]
+    need_factor = model.need_factor[o.need_mask]
     p = model.p_proven_per_offence
     # Offences per day such that, just released with these needs, P(proven in 2y) = OGRS.
     o.base_rate = (frailty * hazard / (model.release_normaliser * p) / need_factor) if p > 0 else 0.0
@@ -130,11 +130,13 @@ def new_offender(index: int, model: Model, streams: OffenderStreams, *, ogrs: fl
     o.offence_count = o.case_count = o.recall_count = o.breach_count = 0
     o.streams = streams
     o.residual = [streams.next_exponential(p) for p in _CLOCK_PURPOSE]
-    o.service_u = []
+    without, with_iom = 0, 0
     for svc in model.services:
         key = model.groups[svc.group][0] if svc.group else svc.index
         u = streams.at(Purpose.SERVICE_UPTAKE, key)
-        o.service_u.append((_takes_up(u, svc, model, False), _takes_up(u, svc, model, True)))
+        without |= _takes_up(u, svc, model, False) << svc.index
+        with_iom |= _takes_up(u, svc, model, True) << svc.index
+    o.uptake_mask = (without, with_iom)
     o.place = [None] * len(model.services)
     o.queued_since = [None] * len(model.services)
     o.scheduled = sorted(scheduled, key=lambda e: e.day)
@@ -181,9 +183,13 @@ def offender_life(env: simpy.Environment, off: Offender, ctx: "ArmContext"):
     residual = off.residual
     while True:
         t0 = env.now
-        using = _services_in_use(off, m, t0) if n_services else ()
+        using = _services_in_use(off, m, t0) if n_services else 0
         if capacity:
             _update_places(env, off, ctx, using)
+            # A service queued for is not yet received: no cost, no effect on needs.
+            for i in capacity:
+                if off.queued_since[i] is not None:
+                    using &= ~(1 << i)
         active = _clock_rates(off, m, t0, using)
         dt_clock, fired = INF, -1
         offence_rate = 0.0
@@ -253,12 +259,7 @@ def _iom_effect_active(off: Offender, now: float) -> bool:
 
 def offending_rate(off: Offender, m: Model, now: float) -> float:
     """All offences (detected or not) per day at liberty, now."""
-    factor = 1.0
-    needs = off.needs
-    mult = m.need_multiplier
-    for j in range(N_NEEDS):
-        if needs[j]:
-            factor *= mult[j]
+    factor = m.need_factor[off.need_mask]
     # Compare with the absolute end the scheduler wakes at: now - start can round below w.
     if now < off.liberty_start + m.release_window:
         factor *= m.release_multiplier
@@ -274,41 +275,50 @@ def _detection(off: Offender, m: Model) -> tuple[list[float], float]:
     return m.offence_detection, m.mean_detection
 
 
-def _clock_rates(off: Offender, m: Model, now: float, using) -> list[tuple[int, float]]:
-    """The clocks running now, as (clock, rate per day) pairs with rate > 0."""
+def _clock_rates(off: Offender, m: Model, now: float, received: int) -> list[tuple[int, float]]:
+    """The clocks running now, as (clock, rate per day) pairs with rate > 0.
+
+    ``received`` is the mask of services in use and not queued for. The list may be shared with
+    other offenders in the same state: read it, never change it.
+    """
     status = off.status
     if status == "exited":
         return []
-    active: list[tuple[int, float]] = []
+    key = (status, off.on_iom, off.need_mask, off.had_mask, received & m.boosting_services)
+    others = m.clock_cache.get(key)
+    if others is None:
+        others = m.clock_cache[key] = _state_clock_rates(m, *key)
     if status in LIBERTY:
         # Only detected offences are events; undetected ones accrue by duration (their count
         # and cost follow from the same rate), which is what keeps the event count low.
         rate = offending_rate(off, m, now) * _detection(off, m)[1]
         if rate > 0.0:
-            active.append((OFFENCE, rate))
-        exit_rate = m.exit_rate_liberty
-    else:
-        exit_rate = m.exit_rate_custody
+            return [(OFFENCE, rate), *others]
+    return others
+
+
+def _state_clock_rates(m: Model, status: str, on_iom: bool, need_mask: int, had_mask: int,
+                       received: int) -> list[tuple[int, float]]:
+    """The clocks other than offending, which depend on the discrete state alone."""
+    active: list[tuple[int, float]] = []
+    exit_rate = m.exit_rate_liberty if status in LIBERTY else m.exit_rate_custody
     if exit_rate > 0.0:
         active.append((EXIT, exit_rate))
     if status == "licence":
-        rate = m.licence_breach_rate * (m.recall_multiplier if off.on_iom else 1.0)
+        rate = m.licence_breach_rate * (m.recall_multiplier if on_iom else 1.0)
         if rate > 0.0:
             active.append((LICENCE_BREACH, rate))
     elif status == "community_order":
         if m.order_breach_rate > 0.0:
             active.append((ORDER_BREACH, m.order_breach_rate))
-    pathway = m.pathway_multiplier if off.on_iom else 1.0
-    needs = off.needs
-    had = off.had_needs
+    pathway = m.pathway_multiplier if on_iom else 1.0
     for j in range(N_NEEDS):
-        if needs[j]:
+        if need_mask >> j & 1:
             r = m.resolution_rate[j] * pathway
-            if using:
-                for i, mult in m.resolution_boosts[j]:
-                    if using[i] and off.queued_since[i] is None:
-                        r *= mult
-        elif had[j]:
+            for i, mult in m.resolution_boosts[j]:
+                if received >> i & 1:
+                    r *= mult
+        elif had_mask >> j & 1:
             r = m.relapse_rate[j]
         else:
             continue
@@ -324,25 +334,16 @@ def _undetected_rates(off: Offender, m: Model, detected_rate: float) -> list[flo
     return [total * share * (1.0 - d) for share, d in zip(m.offence_shares, detection)]
 
 
-def _services_in_use(off: Offender, m: Model, now: float) -> list[bool]:
-    """Which services the offender is using (or queueing for) now."""
-    status = off.status
-    needs = off.needs
-    which = 1 if off.on_iom else 0
-    takes = off.service_u
-    out = []
-    for svc in m.services:
-        ok = takes[svc.index][which] and status in svc.statuses
-        if ok and svc.needs_any:
-            ok = False
-            for j in svc.needs_any:
-                if needs[j]:
-                    ok = True
-                    break
-        if ok and svc.within_days_of_release is not None:
-            ok = now < off.liberty_start + svc.within_days_of_release
-        out.append(ok)
-    return out
+def _services_in_use(off: Offender, m: Model, now: float) -> int:
+    """Mask of the services the offender is using (or queueing for) now."""
+    using = (off.uptake_mask[1 if off.on_iom else 0] & m.services_for_needs[off.need_mask]
+             & m.services_for_status.get(off.status, 0))
+    if using:
+        since = off.liberty_start
+        for window, services in m.service_windows:
+            if using & services and not now < since + window:
+                using &= ~services
+    return using
 
 
 def _takes_up(u: float, svc, m: Model, on_iom: bool) -> bool:
@@ -363,7 +364,7 @@ def _update_places(env: simpy.Environment, off: Offender, ctx: "ArmContext", usi
     now = env.now
     for i in ctx.capacity_services:
         res = ctx.resources[i]
-        want = using[i] and off.status != "exited"
+        want = using >> i & 1 and off.status != "exited"
         req = off.place[i]
         if want and req is None:
             req = res.request()
@@ -420,36 +421,47 @@ def _release_all(off: Offender, ctx: "ArmContext") -> None:
         off.queued_since[i] = None
 
 
-def _daily_costs(off: Offender, m: Model, ctx: "ArmContext", using, undetected
+def _daily_costs(off: Offender, m: Model, ctx: "ArmContext", received: int, undetected
                  ) -> list[tuple[int, float]]:
-    out: list[tuple[int, float]] = []
+    """(item, cost per day) of everything that runs by the day now, in a fixed order."""
     status = off.status
     if status == "exited":
-        return out
+        return []
+    key = (status, off.custody_reason, received & m.costed_services,
+           off.iom_role if off.on_iom else None)
+    fixed = m.cost_cache.get(key)
+    if fixed is None:
+        fixed = m.cost_cache[key] = _state_daily_costs(m, *key)
+    if undetected is None:
+        return fixed
+    out = list(fixed)
+    for k, rate in enumerate(undetected):
+        cost = m.offence_victim_cost[k]
+        if cost > 0 and rate > 0:
+            out.append((m.item_victims[k], rate * cost))
+    return out
+
+
+def _state_daily_costs(m: Model, status: str, custody_reason: str | None, received: int,
+                       iom_role: int | None) -> list[tuple[int, float]]:
+    """The daily costs that depend on the discrete state alone (all but victims')."""
+    out: list[tuple[int, float]] = []
     if status == "custody":
-        out.append((m.item_prison[off.custody_reason or "sentence"], m.prison_per_day))
+        out.append((m.item_prison[custody_reason or "sentence"], m.prison_per_day))
     elif status == "remand":
         out.append((m.item_prison["remand"], m.prison_per_day))
     elif status == "licence":
         out.append((m.item_licence, m.licence_per_day))
     elif status == "community_order":
         out.append((m.item_order, m.order_per_day))
-    if using:
-        queued = off.queued_since
-        for svc in m.services:
-            i = svc.index
-            if using[i] and svc.per_day > 0 and queued[i] is None:
-                out.append((svc.item, svc.per_day))
-    if off.on_iom:
-        if off.iom_role >= 0:
-            _, item, per_day = m.om_roles[off.iom_role]
+    for svc in m.services:
+        if received >> svc.index & 1 and svc.per_day > 0:
+            out.append((svc.item, svc.per_day))
+    if iom_role is not None:
+        if iom_role >= 0:
+            _, item, per_day = m.om_roles[iom_role]
             out.append((item, per_day))
         out.extend(m.iom_daily)
-    if undetected is not None:
-        for k, rate in enumerate(undetected):
-            cost = m.offence_victim_cost[k]
-            if cost > 0 and rate > 0:
-                out.append((m.item_victims[k], rate * cost))
     return out
 
 
@@ -532,11 +544,11 @@ def _handle_clock(env, off: Offender, m: Model, ctx: "ArmContext", now: float, c
         _exit(off, ctx, now, "died" if in_custody or u < m.death_share else "moved_away")
         return True
     else:
-        j = clock - NEED0
-        if off.needs[j]:
-            off.needs[j] = False
+        bit = 1 << (clock - NEED0)
+        if off.need_mask & bit:
+            off.need_mask &= ~bit
         else:
-            off.needs[j] = True
+            off.need_mask |= bit
             if off.on_iom:
                 _refer(off, m, ctx, now, 1)
     return False
@@ -572,7 +584,7 @@ def start_iom(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
     u = s.at(Purpose.IOM_RESPONSE, 2)
     off.iom_role = next((i for i, (cum, _, _) in enumerate(m.om_roles) if u < cum),
                         len(m.om_roles) - 1) if m.om_roles else -1
-    active = sum(off.needs)
+    active = off.need_mask.bit_count()
     if active:
         _refer(off, m, ctx, now, active)
 
