@@ -133,7 +133,6 @@ class Model:
     service_windows: list[tuple[float, int]] = field(default_factory=list)  # (days, services)
     boosting_services: int = 0  # services that speed the resolution of some need
     costed_services: int = 0  # services with a daily cost
-    clock_cache: dict = field(default_factory=dict, repr=False)
     cost_cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -179,7 +178,6 @@ class Model:
         self.service_windows = sorted(windows.items())
         self.boosting_services = sum(1 << i for boosts in self.resolution_boosts for i, _ in boosts)
         self.costed_services = sum(1 << svc.index for svc in self.services if svc.per_day > 0)
-        self.clock_cache = {}
         self.cost_cache = {}
 
 

@@ -69,7 +69,7 @@ class Offender:
         "iom_responder", "iom_multiplier", "iom_role", "persist_until", "last_detection",
         "selected", "exited", "exit_cause", "convictions", "proven", "offences_by_type",
         "detected", "custody_days", "recalls", "iom_days", "waits", "referrals",
-        "convictions_pre", "initial_needs", "iom_place", "iom_wait",
+        "convictions_pre", "initial_needs", "iom_place", "iom_wait", "clock_key", "clock_others",
     )
 
     @property
@@ -163,6 +163,7 @@ def new_offender(index: int, model: Model, streams: OffenderStreams, *, ogrs: fl
     o.convictions_pre = 0
     o.iom_place = None
     o.iom_wait = None
+    o.clock_key = o.clock_others = None
     if status == "remand":
         case = Case("magistrates", o.status_end, 0)
         case.offences.append((-1, start - EPS))  # committed before the start: never in a window
@@ -278,16 +279,21 @@ def _detection(off: Offender, m: Model) -> tuple[list[float], float]:
 def _clock_rates(off: Offender, m: Model, now: float, received: int) -> list[tuple[int, float]]:
     """The clocks running now, as (clock, rate per day) pairs with rate > 0.
 
-    ``received`` is the mask of services in use and not queued for. The list may be shared with
-    other offenders in the same state: read it, never change it.
+    ``received`` is the mask of services in use and not queued for. The list may be kept for
+    the next event: read it, never change it.
     """
     status = off.status
     if status == "exited":
         return []
-    key = (status, off.on_iom, off.need_mask, off.had_mask, received & m.boosting_services)
-    others = m.clock_cache.get(key)
-    if others is None:
-        others = m.clock_cache[key] = _state_clock_rates(m, *key)
+    # Remembered per offender, not shared: the need areas an offender ever had make the
+    # states too many to share (a shared table grew with the population).
+    key = (status, off.on_iom, off.need_mask, received & m.boosting_services)
+    if key == off.clock_key:
+        others = off.clock_others
+    else:
+        others = _state_clock_rates(m, status, off.on_iom, off.need_mask, off.had_mask,
+                                    received & m.boosting_services)
+        off.clock_key, off.clock_others = key, others
     if status in LIBERTY:
         # Only detected offences are events; undetected ones accrue by duration (their count
         # and cost follow from the same rate), which is what keeps the event count low.
