@@ -69,7 +69,8 @@ class Offender:
         "iom_responder", "iom_multiplier", "iom_role", "persist_until", "last_detection",
         "selected", "exited", "exit_cause", "convictions", "proven", "offences_by_type",
         "detected", "custody_days", "recalls", "iom_days", "waits", "referrals",
-        "convictions_pre", "initial_needs", "iom_place", "iom_wait", "clock_key", "clock_others",
+        "convictions_pre", "initial_needs", "iom_place", "iom_wait", "clock_key", "clock_rate",
+        "clock_mark", "fire_at", "held",
     )
 
     @property
@@ -85,6 +86,10 @@ class Offender:
         o.case = self.case.copy() if self.case is not None else None
         o.streams = self.streams.copy()
         o.residual = list(self.residual)
+        o.clock_rate = list(self.clock_rate)
+        o.clock_mark = list(self.clock_mark)
+        o.fire_at = list(self.fire_at)
+        o.held = 0
         o.place = [None] * len(self.place)
         o.iom_place = None
         o.queued_since = [None] * len(self.queued_since)
@@ -163,7 +168,12 @@ def new_offender(index: int, model: Model, streams: OffenderStreams, *, ogrs: fl
     o.convictions_pre = 0
     o.iom_place = None
     o.iom_wait = None
-    o.clock_key = o.clock_others = None
+    # Clocks start stopped (rate 0); the process sets their rates at its first step.
+    o.clock_rate = [0.0] * N_CLOCKS
+    o.clock_mark = [start] * N_CLOCKS
+    o.fire_at = [INF] * N_CLOCKS
+    o.clock_key = None
+    o.held = 0  # mask of capacity-limited services with a place held or asked for
     if status == "remand":
         case = Case("magistrates", o.status_end, 0)
         case.offences.append((-1, start - EPS))  # committed before the start: never in a window
@@ -180,35 +190,37 @@ def offender_life(env: simpy.Environment, off: Offender, ctx: "ArmContext"):
     m = ctx.model
     n_services = len(m.services)
     capacity = ctx.capacity_services
+    capacity_mask = ctx.capacity_mask
     horizon = ctx.horizon
     residual = off.residual
+    fire_at = off.fire_at
+    rates = off.clock_rate
     while True:
         t0 = env.now
         using = _services_in_use(off, m, t0) if n_services else 0
         if capacity:
-            _update_places(env, off, ctx, using)
-            # A service queued for is not yet received: no cost, no effect on needs.
-            for i in capacity:
-                if off.queued_since[i] is not None:
-                    using &= ~(1 << i)
-        active = _clock_rates(off, m, t0, using)
-        dt_clock, fired = INF, -1
-        offence_rate = 0.0
-        for c, r in active:
-            t = residual[c] / r
-            if t < dt_clock:
-                dt_clock, fired = t, c
-            if c == OFFENCE:
-                offence_rate = r
-        dt = min(dt_clock, _next_scheduled(off, m, horizon, t0) - t0)
+            if using & capacity_mask != off.held:
+                _update_places(env, off, ctx, using)
+            if off.held:
+                # A service queued for is not yet received: no cost, no effect on needs.
+                for i in capacity:
+                    if off.queued_since[i] is not None:
+                        using &= ~(1 << i)
+        _set_clock_rates(off, m, t0, using)
+        t_clock = min(fire_at)
+        t_next = _next_scheduled(off, m, horizon, t0)
+        fired = fire_at.index(t_clock) if t_clock <= t_next else -1
+        dt = min(t_clock, t_next) - t0
         if dt < 0:
             dt = 0.0
         if t0 + dt > 0.0:
+            offence_rate = rates[OFFENCE]
             undetected = _undetected_rates(off, m, offence_rate) if offence_rate > 0 else None
             daily = _daily_costs(off, m, ctx, using, undetected)
         else:  # before day 0 nothing is costed or counted: skip the work
             undetected, daily = None, ()
-        waiting = [off.place[i] for i in capacity if off.queued_since[i] is not None]
+        waiting = ([off.place[i] for i in capacity if off.queued_since[i] is not None]
+                   if off.held else None)
         in_custody = off.status in ("custody", "remand")
         on_iom = off.on_iom
         try:
@@ -222,8 +234,6 @@ def offender_life(env: simpy.Environment, off: Offender, ctx: "ArmContext"):
         elapsed = t1 - t0
         if elapsed > 0:
             ctx.accrue(t0, t1, daily)
-            for c, r in active:
-                residual[c] -= r * elapsed
             if t1 > 0.0:
                 inside = min(t1, horizon) - max(t0, 0.0)
                 if inside > 0:
@@ -235,23 +245,40 @@ def offender_life(env: simpy.Environment, off: Offender, ctx: "ArmContext"):
                         counts = off.offences_by_type
                         for k, rate in enumerate(undetected):
                             counts[k] += rate * inside
-        for i in capacity:
-            req = off.place[i]
-            if off.queued_since[i] is not None and req is not None and req.triggered:
-                if off.queued_since[i] >= 0:
-                    off.waits.append((i, t1 - off.queued_since[i]))
-                off.queued_since[i] = None
+        if waiting is not None:
+            for i in capacity:
+                req = off.place[i]
+                if off.queued_since[i] is not None and req is not None and req.triggered:
+                    if off.queued_since[i] >= 0:
+                        off.waits.append((i, t1 - off.queued_since[i]))
+                    off.queued_since[i] = None
         if t1 >= horizon - EPS:
             _release_all(off, ctx)
             return
         if _handle_scheduled(env, off, m, ctx, t1):
             _release_all(off, ctx)
             return
-        if fired >= 0 and dt_clock <= dt and elapsed >= dt - 1e-12 * max(1.0, dt):
-            residual[fired] = off.streams.next_exponential(_CLOCK_PURPOSE[fired])
+        if fired >= 0 and elapsed >= dt - 1e-12 * max(1.0, dt):
+            # The clock fired: a fresh residual, counted from now at the same rate.
+            draw = off.streams.next_exponential(_CLOCK_PURPOSE[fired])
+            residual[fired] = draw
+            off.clock_mark[fired] = t1
+            fire_at[fired] = t1 + draw / rates[fired]
             if _handle_clock(env, off, m, ctx, t1, fired):
                 _release_all(off, ctx)
                 return
+
+
+def _set_rate(off: Offender, clock: int, rate: float, now: float) -> None:
+    """Change one clock's rate from ``now``: its residual loses the hazard run up so far."""
+    old = off.clock_rate[clock]
+    if rate == old:
+        return
+    if old > 0.0:
+        off.residual[clock] -= old * (now - off.clock_mark[clock])
+    off.clock_mark[clock] = now
+    off.clock_rate[clock] = rate
+    off.fire_at[clock] = now + off.residual[clock] / rate if rate > 0.0 else INF
 
 
 def _iom_effect_active(off: Offender, now: float) -> bool:
@@ -276,47 +303,43 @@ def _detection(off: Offender, m: Model) -> tuple[list[float], float]:
     return m.offence_detection, m.mean_detection
 
 
-def _clock_rates(off: Offender, m: Model, now: float, received: int) -> list[tuple[int, float]]:
-    """The clocks running now, as (clock, rate per day) pairs with rate > 0.
+def _set_clock_rates(off: Offender, m: Model, now: float, received: int) -> None:
+    """Bring every clock's rate up to date with the state now.
 
-    ``received`` is the mask of services in use and not queued for. The list may be kept for
-    the next event: read it, never change it.
+    ``received`` is the mask of services in use and not queued for. Only clocks whose rate
+    changed are touched, so an event costs the same however many clocks run.
     """
     status = off.status
     if status == "exited":
-        return []
-    # Remembered per offender, not shared: the need areas an offender ever had make the
-    # states too many to share (a shared table grew with the population).
-    key = (status, off.on_iom, off.need_mask, received & m.boosting_services)
-    if key == off.clock_key:
-        others = off.clock_others
-    else:
-        others = _state_clock_rates(m, status, off.on_iom, off.need_mask, off.had_mask,
-                                    received & m.boosting_services)
-        off.clock_key, off.clock_others = key, others
+        return
+    rate = 0.0
     if status in LIBERTY:
         # Only detected offences are events; undetected ones accrue by duration (their count
         # and cost follow from the same rate), which is what keeps the event count low.
         rate = offending_rate(off, m, now) * _detection(off, m)[1]
-        if rate > 0.0:
-            return [(OFFENCE, rate), *others]
-    return others
+    if rate != off.clock_rate[OFFENCE]:
+        _set_rate(off, OFFENCE, rate, now)
+    # The other clocks depend on the discrete state alone: recompute them when it changes.
+    key = (status, off.on_iom, off.need_mask, received & m.boosting_services)
+    if key != off.clock_key:
+        new = _state_clock_rates(m, status, off.on_iom, off.need_mask, off.had_mask,
+                                 received & m.boosting_services)
+        old = off.clock_rate
+        for c in range(1, N_CLOCKS):
+            if new[c] != old[c]:
+                _set_rate(off, c, new[c], now)
+        off.clock_key = key
 
 
 def _state_clock_rates(m: Model, status: str, on_iom: bool, need_mask: int, had_mask: int,
-                       received: int) -> list[tuple[int, float]]:
-    """The clocks other than offending, which depend on the discrete state alone."""
-    active: list[tuple[int, float]] = []
-    exit_rate = m.exit_rate_liberty if status in LIBERTY else m.exit_rate_custody
-    if exit_rate > 0.0:
-        active.append((EXIT, exit_rate))
+                       received: int) -> list[float]:
+    """Rate per day of each clock but offending (its slot is 0), from the discrete state."""
+    rates = [0.0] * N_CLOCKS
+    rates[EXIT] = m.exit_rate_liberty if status in LIBERTY else m.exit_rate_custody
     if status == "licence":
-        rate = m.licence_breach_rate * (m.recall_multiplier if on_iom else 1.0)
-        if rate > 0.0:
-            active.append((LICENCE_BREACH, rate))
+        rates[LICENCE_BREACH] = m.licence_breach_rate * (m.recall_multiplier if on_iom else 1.0)
     elif status == "community_order":
-        if m.order_breach_rate > 0.0:
-            active.append((ORDER_BREACH, m.order_breach_rate))
+        rates[ORDER_BREACH] = m.order_breach_rate
     pathway = m.pathway_multiplier if on_iom else 1.0
     for j in range(N_NEEDS):
         if need_mask >> j & 1:
@@ -328,9 +351,8 @@ def _state_clock_rates(m: Model, status: str, on_iom: bool, need_mask: int, had_
             r = m.relapse_rate[j]
         else:
             continue
-        if r > 0.0:
-            active.append((NEED0 + j, r))
-    return active
+        rates[NEED0 + j] = r
+    return rates
 
 
 def _undetected_rates(off: Offender, m: Model, detected_rate: float) -> list[float]:
@@ -375,6 +397,7 @@ def _update_places(env: simpy.Environment, off: Offender, ctx: "ArmContext", usi
         if want and req is None:
             req = res.request()
             off.place[i] = req
+            off.held |= 1 << i
             if not req.triggered:
                 off.queued_since[i] = now if now >= 0 else -1.0
         elif not want and req is not None:
@@ -386,6 +409,7 @@ def _update_places(env: simpy.Environment, off: Offender, ctx: "ArmContext", usi
                     off.waits.append((i, now - off.queued_since[i]))
             off.place[i] = None
             off.queued_since[i] = None
+            off.held &= ~(1 << i)
 
 
 def _release_iom_place(off: Offender, ctx: "ArmContext") -> None:
@@ -425,6 +449,7 @@ def _release_all(off: Offender, ctx: "ArmContext") -> None:
             req.cancel()
         off.place[i] = None
         off.queued_since[i] = None
+    off.held = 0
 
 
 def _daily_costs(off: Offender, m: Model, ctx: "ArmContext", received: int, undetected

@@ -45,6 +45,7 @@ class ArmContext:
         self.resources: list[Places | None] = []
         self.capacity_services = [svc.index for svc in model.services
                                   if svc.capacity_per_1000 is not None]
+        self.capacity_mask = sum(1 << i for i in self.capacity_services)
         for svc in model.services:
             if svc.capacity_per_1000 is None:
                 self.resources.append(None)
