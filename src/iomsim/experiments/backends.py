@@ -14,6 +14,7 @@ import math
 import multiprocessing
 import os
 import sys
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ def make_tasks(prefix: str, base_hash: str, points: list[tuple[int, dict[str, An
     points to keep the workers busy.
     """
     total = len(points) * replications
-    target = max(1, math.ceil(total / (max(1, workers) * 8)))
+    target = max(1, total // (max(1, workers) * 8))
     meas = tuple(measures) if measures is not None else None
     tasks: list[Task] = []
     if target >= replications:
@@ -159,7 +160,13 @@ class SerialBackend:
 
 
 class PoolBackend:
-    """A local pool of ``jobs`` processes (spawned, so it behaves the same on every platform)."""
+    """``jobs`` processes at work: this one and ``jobs - 1`` spawned workers (spawned, so it
+    behaves the same on every platform).
+
+    This process takes tasks too whenever no finished result is waiting. A spawned worker spends
+    about a second importing numpy, scipy and pandas before its first task; meanwhile this
+    process, which has them already, is working, so a short sweep is not a second behind.
+    """
 
     name = "processes"
 
@@ -174,7 +181,7 @@ class PoolBackend:
 
     def _start(self) -> None:
         context = multiprocessing.get_context("spawn")
-        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+        self.pool = ProcessPoolExecutor(max_workers=max(1, self.workers - 1), mp_context=context,
                                         initializer=_init_pool, initargs=(self.base,))
 
     def __exit__(self, exc_type, *exc):
@@ -185,28 +192,36 @@ class PoolBackend:
 
     def map(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, TaskResult]]:
         """Yield results as tasks finish. If a worker process dies (killed, out of memory), the
-        pool is restarted and the unfinished tasks are run again, up to ``MAX_RESTARTS`` times."""
-        remaining = {t.key: t for t in tasks}
+        pool is restarted and its unfinished tasks are run again, up to ``MAX_RESTARTS`` times."""
+        queue = deque(tasks)
+        feed = 2 * max(1, self.workers - 1)  # tasks kept in flight: no worker waits for the next
+        running: dict = {}
         restarts = 0
-        while remaining:
+        while queue or running:
             assert self.pool is not None
-            futures = {self.pool.submit(_run_in_pool, t): t for t in remaining.values()}
-            pending = set(futures)
+            while queue and len(running) < feed:
+                task = queue.popleft()
+                running[self.pool.submit(_run_in_pool, task)] = task
+            done = [f for f in running if f.done()]
+            if not done and queue:
+                task = queue.popleft()
+                yield task, run_task(self.base, task)
+                continue
+            if not done:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
             try:
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for f in done:
-                        result = f.result()
-                        task = futures[f]
-                        del remaining[task.key]
-                        yield task, result
+                for f in done:
+                    result = f.result()
+                    yield running.pop(f), result
             except BrokenProcessPool:
                 restarts += 1
                 if restarts > MAX_RESTARTS:
                     raise IomsimError(f"worker processes died {restarts} times; giving up (the "
                                       "finished points are saved: run again to resume)") from None
                 print(f"warning: a worker process died; restarting the pool and re-running "
-                      f"{len(remaining)} unfinished tasks", file=sys.stderr)
+                      f"{len(running)} unfinished tasks", file=sys.stderr)
+                queue.extendleft(reversed(list(running.values())))
+                running.clear()
                 self.pool.shutdown(wait=False, cancel_futures=True)
                 self._start()
 
