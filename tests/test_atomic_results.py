@@ -54,10 +54,11 @@ def _assert_only_hidden_temporaries(folder: Path, out: Path) -> None:
 RUNNER = textwrap.dedent("""
     import sys
     from iomsim.cli import build_parser, main
-    build_parser()                       # everything imported before we say we are ready
-    import iomsim.runner, iomsim.scenario.cohort_csv  # noqa: F401
-    print("READY", flush=True)
-    sys.exit(main(sys.argv[1:]))
+    if __name__ == "__main__":  # spawned pool workers import this file: they must not run it
+        build_parser()                       # everything imported before we say we are ready
+        import iomsim.runner, iomsim.scenario.cohort_csv  # noqa: F401
+        print("READY", flush=True)
+        sys.exit(main(sys.argv[1:]))
 """)
 
 
