@@ -255,7 +255,8 @@ def offender_life(env: simpy.Environment, off: Offender, ctx: "ArmContext"):
         if t1 >= horizon - EPS:
             _release_all(off, ctx)
             return
-        if _handle_scheduled(env, off, m, ctx, t1):
+        # Nothing scheduled falls due before t_next (a wake-up by a clock or a granted place).
+        if t1 + EPS >= t_next and _handle_scheduled(env, off, m, ctx, t1):
             _release_all(off, ctx)
             return
         if fired >= 0 and elapsed >= dt - 1e-12 * max(1.0, dt):

@@ -117,7 +117,9 @@ class OffenderStreams:
 
     def next_exponential(self, purpose: int) -> float:
         """A unit-rate exponential: the hazard an event clock must accumulate before it fires."""
-        return -math.log(self.next(purpose))
+        i = self.counters[purpose]
+        self.counters[purpose] = i + 1
+        return -math.log(self.at(purpose, i))
 
     def copy(self) -> "OffenderStreams":
         other = OffenderStreams.__new__(OffenderStreams)
