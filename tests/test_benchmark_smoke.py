@@ -26,3 +26,16 @@ def test_benchmark_smoke_ends_with_json_summary():
     for key in KEYS - {"sweep_speedup"}:
         assert isinstance(summary[key], (int, float)) and summary[key] > 0, key
     assert summary["sweep_speedup"] is None
+
+
+def test_simpy_heap_benchmark_counts_the_events_it_times():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import simpy_heap
+    finally:
+        sys.path.pop(0)
+    # Each of 50 processes fires every 15 days on average, so 900 days hold 3,000 events
+    # (Poisson, SD about 55).
+    per_event, events = simpy_heap.cpu_per_event(50, 3_000)
+    assert abs(events - 3_000) < 4 * 55
+    assert 0 < per_event < 0.01
