@@ -53,3 +53,62 @@ def test_ordered_set_keeps_first_come_first_served_order():
     queue.remove("b")
     assert [queue[0], queue.pop(0), queue[0], len(queue)] == ["a", "a", "c", 3]
     assert [queue[1], queue[-1], queue.pop(), list(queue)] == ["d", "e", "e", ["c", "d"]]
+
+
+def _interrupted_while_queued(resource_class) -> tuple:
+    """A ``with`` block left by an interrupt while queued: simpy cancels, then releases."""
+    env = simpy.Environment()
+    res = resource_class(env, capacity=1)
+    log = []
+
+    def holder(env):
+        with res.request() as req:
+            yield req
+            yield env.timeout(10)
+            log.append(("holder done", env.now))
+
+    def waiter(env):
+        try:
+            with res.request() as req:
+                yield req
+                log.append(("waiter served", env.now))
+        except simpy.Interrupt:
+            log.append(("waiter gave up", env.now))
+
+    def latecomer(env):
+        yield env.timeout(2)
+        with res.request() as req:
+            yield req
+            log.append(("latecomer served", env.now))
+
+    env.process(holder(env))
+    waiting = env.process(waiter(env))
+    env.process(latecomer(env))
+    env.run(until=1)
+    waiting.interrupt()
+    env.run()
+    return tuple(log), res.count, len(res.queue)
+
+
+def test_leaving_the_queue_by_interrupt_inside_with_behaves_as_simpy_resource():
+    assert _interrupted_while_queued(Places) == _interrupted_while_queued(simpy.Resource)
+    log, _, _ = _interrupted_while_queued(Places)
+    assert log == (("waiter gave up", 1), ("holder done", 10), ("latecomer served", 10))
+
+
+def _release_unheld(resource_class) -> tuple:
+    env = simpy.Environment()
+    res = resource_class(env, capacity=1)
+    first, queued = res.request(), res.request()
+    res.release(queued)  # holds no place: ignored
+    env.run()
+    still_queued = not queued.triggered
+    res.release(first)
+    env.run()
+    res.release(first)  # a second time: ignored
+    env.run()
+    return still_queued, queued.triggered, res.count, len(res.queue)
+
+
+def test_releasing_a_request_that_holds_no_place_is_ignored_as_by_simpy_resource():
+    assert _release_unheld(Places) == _release_unheld(simpy.Resource) == (True, True, 1, 0)

@@ -28,7 +28,12 @@ class _OrderedSet:
         self._items[item] = None
 
     def remove(self, item) -> None:
-        del self._items[item]
+        # ValueError, as list.remove raises: simpy ignores it when a request that holds no
+        # place is released (a ``with`` block left while still queued).
+        try:
+            del self._items[item]
+        except KeyError:
+            raise ValueError(f"{item!r} is not held") from None
 
     def __len__(self) -> int:
         return len(self._items)
