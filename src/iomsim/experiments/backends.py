@@ -199,17 +199,17 @@ class PoolBackend:
         restarts = 0
         while queue or running:
             assert self.pool is not None
-            while queue and len(running) < feed:
-                task = queue.popleft()
-                running[self.pool.submit(_run_in_pool, task)] = task
-            done = [f for f in running if f.done()]
-            if not done and queue:
-                task = queue.popleft()
-                yield task, run_task(self.base, task)
-                continue
-            if not done:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
             try:
+                while queue and len(running) < feed:
+                    running[self.pool.submit(_run_in_pool, queue[0])] = queue[0]
+                    queue.popleft()  # only once submitted: a broken pool must not lose it
+                done = [f for f in running if f.done()]
+                if not done and queue:
+                    task = queue.popleft()
+                    yield task, run_task(self.base, task)
+                    continue
+                if not done:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for f in done:
                     result = f.result()
                     yield running.pop(f), result
@@ -218,6 +218,10 @@ class PoolBackend:
                 if restarts > MAX_RESTARTS:
                     raise IomsimError(f"worker processes died {restarts} times; giving up (the "
                                       "finished points are saved: run again to resume)") from None
+                # Keep what finished before the pool broke; run the rest again.
+                for f in [f for f in running if f.done() and not f.cancelled()
+                          and f.exception() is None]:
+                    yield running.pop(f), f.result()
                 print(f"warning: a worker process died; restarting the pool and re-running "
                       f"{len(running)} unfinished tasks", file=sys.stderr)
                 queue.extendleft(reversed(list(running.values())))

@@ -1,0 +1,22 @@
+"""Stand-ins for the sweep's task function, importable by spawned pool workers
+(tests/test_pool_backend.py). A task's ``base_hash`` carries the path of a marker file."""
+
+import os
+import time
+
+
+def in_worker(task):
+    """Run by a spawned worker. The task keyed 'dies' kills its worker once, after a delay."""
+    if task.key == "dies" and not os.path.exists(task.base_hash):
+        open(task.base_hash, "w").close()
+        time.sleep(2.0)
+        os._exit(1)
+    if task.key.startswith("slow"):
+        time.sleep(1.5)
+    return [("worker", task.key)]
+
+
+def in_caller(base, task):
+    """Run by the calling process."""
+    time.sleep(0.5)
+    return [("caller", task.key)]
