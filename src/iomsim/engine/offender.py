@@ -42,19 +42,21 @@ N_CLOCKS = len(_CLOCK_PURPOSE)
 class Case:
     """Offences awaiting one court appearance."""
 
-    __slots__ = ("court", "court_day", "offences", "remanded_since", "index")
+    __slots__ = ("court", "court_day", "offences", "remanded_since", "remand_days", "index")
 
     def __init__(self, court: str, court_day: float, index: int):
         self.court = court
         self.court_day = court_day
         self.offences: list[tuple[int, float]] = []  # (offence number, offence day)
-        self.remanded_since: float | None = None
+        self.remanded_since: float | None = None  # start of the current spell on remand
+        self.remand_days = 0.0  # earlier spells on remand for this case (credited at sentence)
         self.index = index
 
     def copy(self) -> "Case":
         c = Case(self.court, self.court_day, self.index)
         c.offences = list(self.offences)
         c.remanded_since = self.remanded_since
+        c.remand_days = self.remand_days
         return c
 
 
@@ -524,6 +526,15 @@ def _next_scheduled(off: Offender, m: Model, horizon: float, now: float) -> floa
     return max(t, now)
 
 
+def _end_remand(off: Offender, now: float) -> None:
+    """Close a spell on remand that ends before the court day (bail by a fixed release, or a
+    recall to prison): only the days actually on remand count towards the sentence."""
+    case = off.case
+    if off.status == "remand" and case is not None and case.remanded_since is not None:
+        case.remand_days += now - case.remanded_since
+        case.remanded_since = None
+
+
 def _liberty_status(off: Offender, now: float) -> str:
     if off.licence_end > now + EPS:
         return "licence"
@@ -538,6 +549,7 @@ def _handle_scheduled(env, off: Offender, m: Model, ctx: "ArmContext", now: floa
         event = off.scheduled.pop(0)
         if event.event == "release":
             if off.status in ("custody", "remand"):
+                _end_remand(off, now)
                 off.status_end = now
         elif event.event == "recall":
             _recall(off, m, ctx, now, days=event.days)
@@ -687,7 +699,8 @@ def _court(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
     convicted = [day for (n, day) in case.offences
                  if s.at(Purpose.CONVICTION, n if n >= 0 else 10**9 + case.index)
                  < j.conviction_probability]
-    remand_days = (now - case.remanded_since) if case.remanded_since is not None else 0.0
+    remand_days = case.remand_days + (
+        (now - case.remanded_since) if case.remanded_since is not None else 0.0)
     if off.status == "remand":
         off.status = _liberty_status(off, now)
         off.liberty_start = now
@@ -752,6 +765,7 @@ def _recall(off: Offender, m: Model, ctx: "ArmContext", now: float, days: float 
     if off.status == "custody":
         off.status_end = max(off.status_end, now + days)
         return
+    _end_remand(off, now)
     off.status = "custody"
     off.custody_reason = "recall"
     off.status_end = now + days
