@@ -292,3 +292,21 @@ def test_a_folder_without_its_manifest_is_not_read_as_results(tmp_path, results)
     (out / "manifest.json").unlink()
     with pytest.raises(FileNotFoundError, match="no manifest.json"):
         read_results(out)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_sigterm_while_simulating_exits_143_and_leaves_nothing(tmp_path, jobs):
+    # What `kill PID` or a cluster's time limit sends: handled as Ctrl-C, with status 143.
+    out = tmp_path / "results" / "run"
+    proc = _start_run(tmp_path, out, jobs)
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, err
+    assert "interrupted; no results were written" in err
+    _assert_not_finished(out)
+    if out.parent.exists():
+        assert _leftovers(out.parent, out) == []

@@ -7,11 +7,13 @@ import argparse
 import importlib
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Callable, Sequence
 
-from iomsim.errors import InputError, IomsimError, ResultsExistError
+from iomsim.errors import InputError, IomsimError, ResultsExistError, Terminated
 
 EXIT_INPUT = 2
 
@@ -182,7 +184,21 @@ def summary_text(results, out: Path) -> str:
     return "\n".join(lines)
 
 
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if on_main_thread else None
+    try:
+        return _main(argv)
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -194,9 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     except ResultsExistError as exc:
         return _fail(str(exc))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("interrupted; no results were written", file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
     except IomsimError as exc:
         return _fail(str(exc))
     except RecursionError:  # input nested so deeply that a library gave up; never a traceback

@@ -75,3 +75,8 @@ class SweepError(InputError):
 
 class ResultsExistError(IomsimError):
     """The output folder already holds results and ``--force`` was not given."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a cluster's time limit), handled as Ctrl-C is: whatever was being
+    written is removed, and the command exits with status 143."""

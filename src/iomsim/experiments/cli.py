@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from iomsim.cli import whole_number
+from iomsim.errors import Terminated
 
 
 _positive_int = whole_number(1)
@@ -75,11 +76,11 @@ def cmd_sweep(args) -> int:
     try:
         result = run_sweep(spec, jobs=args.jobs, scheduler=args.scheduler, out=out,
                            force=args.force, progress=False if args.no_progress else None)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         done = len(list((out / "points").glob("point-*.parquet"))) if out.exists() else 0
         print(f"interrupted; {done} of {spec.n_points} points are saved in {out}/; run the same "
               "command again to finish", file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
     n = spec.n_points
     if result.computed_points == 0:
         print(f"{out}/ already holds this sweep, complete ({n} points); nothing to compute")
