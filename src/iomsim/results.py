@@ -360,6 +360,12 @@ def _cohort_file_record(scenario: Scenario) -> dict[str, Any] | None:
 
 
 def _csv(df: pd.DataFrame, path: Path) -> None:
+    # A difference that is zero up to rounding (say -1e-12) would print as "-0.000000".
+    floats = df.select_dtypes("float").columns
+    if len(floats):
+        df = df.copy()
+        for col in floats:
+            df[col] = df[col].mask(df[col].abs() < 5e-7, 0.0)
     df.to_csv(path, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
 
 
