@@ -78,17 +78,27 @@ def _start_run(tmp_path: Path, out: Path, jobs: int) -> subprocess.Popen:
     return proc
 
 
+def _ctrl_c(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    os.kill(proc.pid, signal.SIGTERM)  # what `kill PID` or a cluster's time limit does
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_ctrl_c_while_simulating_leaves_no_results_folder(tmp_path, jobs):
+@pytest.mark.parametrize("interrupt, status", [(_ctrl_c, 130), (_terminate, 143)],
+                         ids=["ctrl_c", "sigterm"])
+def test_interrupted_while_simulating_leaves_no_results_folder(tmp_path, jobs, interrupt, status):
     out = tmp_path / "results" / "run"
     proc = _start_run(tmp_path, out, jobs)
-    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    interrupt(proc)
     try:
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, err
+    assert proc.returncode == status, err
     assert "interrupted; no results were written" in err
     _assert_not_finished(out)
     if out.parent.exists():
@@ -292,21 +302,3 @@ def test_a_folder_without_its_manifest_is_not_read_as_results(tmp_path, results)
     (out / "manifest.json").unlink()
     with pytest.raises(FileNotFoundError, match="no manifest.json"):
         read_results(out)
-
-
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_sigterm_while_simulating_exits_143_and_leaves_nothing(tmp_path, jobs):
-    # What `kill PID` or a cluster's time limit sends: handled as Ctrl-C, with status 143.
-    out = tmp_path / "results" / "run"
-    proc = _start_run(tmp_path, out, jobs)
-    os.kill(proc.pid, signal.SIGTERM)
-    try:
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 143, err
-    assert "interrupted; no results were written" in err
-    _assert_not_finished(out)
-    if out.parent.exists():
-        assert _leftovers(out.parent, out) == []
