@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import simpy
 
 from iomsim.engine.distributions import lognormal_params, poisson_quantile
-from iomsim.engine.model import DAYS_PER_YEAR, LIBERTY, Model, baseline_hazard
+from iomsim.engine.model import LIBERTY, Model, baseline_hazard
 from iomsim.engine.rng import OffenderStreams, Purpose
 from iomsim.scenario.schema import NEEDS, ScheduledEvent
 

@@ -10,7 +10,6 @@ results are identical on every backend and any number of workers.
 from __future__ import annotations
 
 import json
-import math
 import multiprocessing
 import os
 import sys
