@@ -30,7 +30,7 @@ from scipy.optimize import brentq
 
 from iomsim.errors import InputError
 from iomsim.experiments.backends import make_backend, make_tasks
-from iomsim.experiments.spec import IOM_COST_SCALE
+from iomsim.experiments.points import IOM_COST_SCALE
 from iomsim.scenario.schema import Scenario
 
 EFFECT_PARAMETER = "iom.effects.offending_multiplier"
@@ -180,7 +180,8 @@ def _model_breakeven(scenario: Scenario, parameter: str, bracket: tuple[float, f
                      measure: str, target: float, reps: int, seed: int, jobs: int | None,
                      scheduler: str | None, report: tuple[str, ...], xtol: float | None,
                      bootstrap: int, confidence: float, progress: bool | None) -> BreakEven:
-    from iomsim.experiments.spec import _suggest, point_scenario, schema_has_path
+    from iomsim.experiments.points import point_scenario
+    from iomsim.experiments.spec import _suggest, schema_has_path
 
     if parameter != IOM_COST_SCALE and not schema_has_path(parameter):
         raise InputError(f"no parameter at this path in the scenario{_suggest(parameter)}",

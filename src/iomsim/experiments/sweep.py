@@ -2,7 +2,7 @@
 
 ``sweep(...)`` returns the tidy table ``point, <parameter paths...>, replication, arm, measure,
 value`` (one row per kept measure of each replication at each point; arms ``non_iom``, ``iom``
-and ``economics`` as in :func:`iomsim.results.replication_measures`). With ``out`` it also
+and ``economics`` as in :func:`iomsim.economics.replication_measures`). With ``out`` it also
 writes the sweep folder (see :mod:`iomsim.experiments.store`): ``results.parquet`` (that
 table), ``points.csv`` (the design), ``summary.csv`` (per point, arm and measure: mean,
 interval, percentiles) and, by design, ``tornado.csv`` (oneway), ``psa_samples.csv``,
@@ -141,7 +141,7 @@ def _check_measures(spec: SweepSpec, rows: list) -> None:
         if pair not in have:
             where = f"measures[{i}]" if "measures" in spec.data else "primary_measure"
             raise spec.error(f"the simulation has no measure {'.'.join(pair)!r} (see "
-                             "iomsim.results.replication_measures for the names)", where)
+                             "iomsim.economics.replication_measures for the names)", where)
 
 
 def _compute(spec: SweepSpec, store, missing: list[int], jobs: int | None, scheduler: str | None,
