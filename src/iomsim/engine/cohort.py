@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from iomsim.engine.distributions import ppf
 from iomsim.engine.rng import GOLDEN, Purpose, root_key
@@ -86,22 +86,22 @@ def _from_profile(scenario: Scenario, seed: int, replication: int) -> Population
     # OGRS may share the latent factor that drives needs. A need is active when its latent
     # value is low, so OGRS loads on minus the factor: more needs, higher predicted risk.
     loading = prof.ogrs_need_loading
-    u_ogrs = u[:, 2] if loading == 0 else stats.norm.cdf(
-        -loading * stats.norm.ppf(u[:, 5]) + math.sqrt(1 - loading ** 2) * stats.norm.ppf(u[:, 2]))
+    u_ogrs = u[:, 2] if loading == 0 else special.ndtr(
+        -loading * special.ndtri(u[:, 5]) + math.sqrt(1 - loading ** 2) * special.ndtri(u[:, 2]))
     ogrs = np.clip(ppf(prof.ogrs, u_ogrs), 1e-6, 1 - 1e-6)
     prev = np.maximum(ppf(prof.previous_convictions, u[:, 3]), 0)
     v = prof.frailty_variance
-    frailty = stats.gamma(a=1 / v, scale=v).ppf(u[:, 4]) if v > 0 else np.ones(n)
+    frailty = special.gammaincinv(1 / v, u[:, 4]) * v if v > 0 else np.ones(n)
     # Needs: one latent factor gives an equicorrelated Gaussian copula.
     rho = prof.need_correlation
-    factor = stats.norm.ppf(u[:, 5])
+    factor = special.ndtri(u[:, 5])
     needs = np.zeros((n, len(NEEDS)), dtype=bool)
     for j, name in enumerate(NEEDS):
         prevalence = prof.needs.get(name, 0.0)
         if prevalence <= 0:
             continue
-        z = math.sqrt(rho) * factor + math.sqrt(1 - rho) * stats.norm.ppf(u[:, 8 + j])
-        needs[:, j] = z < stats.norm.ppf(prevalence)
+        z = math.sqrt(rho) * factor + math.sqrt(1 - rho) * special.ndtri(u[:, 8 + j])
+        needs[:, j] = z < special.ndtri(prevalence)
     order = [s for s in STATUSES if prof.status.get(s, 0) > 0]
     cum = np.cumsum([prof.status[s] for s in order])
     pick = np.minimum(np.searchsorted(cum, u[:, 6] * cum[-1], side="right"), len(order) - 1)

@@ -93,7 +93,7 @@ _BASE: Scenario | None = None
 
 def _model_for(base: Scenario, base_hash: str, values: tuple[tuple[str, Any], ...]):
     from iomsim.engine.model import compile_model
-    from iomsim.experiments.spec import point_scenario
+    from iomsim.experiments.points import point_scenario
 
     key = (base_hash, json.dumps(values, default=str))
     hit = _MODELS.get(key)
@@ -109,7 +109,7 @@ def _model_for(base: Scenario, base_hash: str, values: tuple[tuple[str, Any], ..
 def run_task(base: Scenario, task: Task) -> TaskResult:
     """Simulate a task's replications and return the kept measures, in a fixed order."""
     from iomsim.engine.simulation import simulate_replication
-    from iomsim.results import replication_measures
+    from iomsim.economics import replication_measures
 
     out: TaskResult = []
     for w in task.work:
@@ -185,8 +185,10 @@ class PoolBackend:
 
     def __exit__(self, exc_type, *exc):
         assert self.pool is not None
-        # On an interruption do not wait for running tasks; finished points are already saved.
-        self.pool.shutdown(wait=exc_type is None, cancel_futures=True)
+        # Never wait: after a clean finish every result is in, and waiting would only watch the
+        # workers tear down numpy and scipy (0.4 s of a 10 s sweep); after an interruption,
+        # finished points are already saved. The interpreter joins them at exit.
+        self.pool.shutdown(wait=False, cancel_futures=True)
         return False
 
     def map(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, TaskResult]]:
