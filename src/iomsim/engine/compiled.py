@@ -87,7 +87,9 @@ P_IOM_RESPONSE = int(Purpose.IOM_RESPONSE)
  F_COURT_DAY, F_REMANDED_SINCE, F_REMAND_DAYS, F_IOM_END, F_IOM_QUIET_END, F_IOM_MULT,
  F_PERSIST_UNTIL, F_OFF_RATE, F_T0, F_DT, F_TNEXT, F_CUSTODY_DAYS, F_IOM_DAYS) = range(20)
 F_CASE_DAY0 = 20  # CASE_CAP case offence days
-F_QS0 = F_CASE_DAY0 + CASE_CAP  # queued_since of each capacity-limited service (NaN: None)
+F_RES0 = F_CASE_DAY0 + CASE_CAP  # each clock's residual (unit-exponential hazard still to run)
+F_MARK0 = F_RES0 + N_CLOCKS  # each clock's mark (when its residual was last brought up to date)
+F_QS0 = F_MARK0 + N_CLOCKS  # queued_since of each capacity-limited service (NaN: None)
 
 # Integer fields (columns of I, int32).
 (I_NEED, I_HAD, I_STATUS, I_REASON, I_COURT, I_CASE_INDEX, I_CASE_LEN, I_OFFENCE_COUNT,
@@ -96,7 +98,7 @@ F_QS0 = F_CASE_DAY0 + CASE_CAP  # queued_since of each capacity-limited service 
  I_DETECTED, I_RECALLS, I_REFERRALS, I_DONE) = range(28)
 I_CNT0 = 28  # N_CLOCKS clock counters, then the EXIT_CAUSE counter
 I_CASE_N0 = I_CNT0 + N_CLOCKS + 1  # CASE_CAP case offence numbers
-N_I = I_CASE_N0 + CASE_CAP
+I_QN0 = I_CASE_N0 + CASE_CAP  # (next, previous) in the queue of each capacity-limited service
 
 # Scalar model parameters (P, float64).
 (P_HORIZON_UNUSED, P_RELEASE_MULT, P_RELEASE_WINDOW, P_MEAN_DET, P_MEAN_DET_IOM, P_LBR, P_OBR,
@@ -109,10 +111,56 @@ N_P = 35
 # Integer model parameters (Q, int64).
 (Q_ITEM_ARREST, Q_ITEM_INVEST, Q_ITEM_RECALL_POLICE, Q_ITEM_RECALL_PROB, Q_ITEM_PSR,
  Q_ITEM_PROSECUTION, Q_ITEM_LEGAL_AID, Q_ITEM_LICENCE, Q_ITEM_ORDER, Q_ITEM_REFERRAL,
- Q_COSTED, Q_BOOSTING, Q_CAP_MASK) = range(13)
-N_Q = 13
+ Q_COSTED, Q_BOOSTING, Q_CAP_MASK, Q_KNOTS, Q_NS) = range(15)
+N_Q = 15
 # Quantile tables (rows of TQ).
 T_CUSTODY_MAG, T_CUSTODY_CROWN, T_DELAY_MAG, T_DELAY_CROWN, T_ORDER, T_RECALL = range(6)
+
+FLOAT_TABLES = ["need_factor", "win_days", "windows_after", "res_rate", "relapse_rate",
+                "boost_mult", "shares", "det", "det_iom", "crown", "victim_cost", "invest_cost",
+                "svc_per_day", "om_cum", "om_per_day", "iomd_per_day", "tq_u", "tq_q",
+                "court_cost", "prosecution_cost", "legal_aid_cost", "custody_p", "order_p"]
+INT_TABLES = ["svc_for_needs", "svc_for_status", "win_mask", "boost_has", "item_victims",
+              "svc_item", "cap_svc", "om_item", "iomd_item", "tq_const", "item_prison",
+              "item_court", "clock_purpose"]
+# MI[NO_x] is where table x starts (in MF or MI), MI[NL_x] its length.
+NO_need_factor, NL_need_factor = N_Q + 0, N_Q + 1
+NO_win_days, NL_win_days = N_Q + 2, N_Q + 3
+NO_windows_after, NL_windows_after = N_Q + 4, N_Q + 5
+NO_res_rate, NL_res_rate = N_Q + 6, N_Q + 7
+NO_relapse_rate, NL_relapse_rate = N_Q + 8, N_Q + 9
+NO_boost_mult, NL_boost_mult = N_Q + 10, N_Q + 11
+NO_shares, NL_shares = N_Q + 12, N_Q + 13
+NO_det, NL_det = N_Q + 14, N_Q + 15
+NO_det_iom, NL_det_iom = N_Q + 16, N_Q + 17
+NO_crown, NL_crown = N_Q + 18, N_Q + 19
+NO_victim_cost, NL_victim_cost = N_Q + 20, N_Q + 21
+NO_invest_cost, NL_invest_cost = N_Q + 22, N_Q + 23
+NO_svc_per_day, NL_svc_per_day = N_Q + 24, N_Q + 25
+NO_om_cum, NL_om_cum = N_Q + 26, N_Q + 27
+NO_om_per_day, NL_om_per_day = N_Q + 28, N_Q + 29
+NO_iomd_per_day, NL_iomd_per_day = N_Q + 30, N_Q + 31
+NO_tq_u, NL_tq_u = N_Q + 32, N_Q + 33
+NO_tq_q, NL_tq_q = N_Q + 34, N_Q + 35
+NO_court_cost, NL_court_cost = N_Q + 36, N_Q + 37
+NO_prosecution_cost, NL_prosecution_cost = N_Q + 38, N_Q + 39
+NO_legal_aid_cost, NL_legal_aid_cost = N_Q + 40, N_Q + 41
+NO_custody_p, NL_custody_p = N_Q + 42, N_Q + 43
+NO_order_p, NL_order_p = N_Q + 44, N_Q + 45
+NO_svc_for_needs, NL_svc_for_needs = N_Q + 46, N_Q + 47
+NO_svc_for_status, NL_svc_for_status = N_Q + 48, N_Q + 49
+NO_win_mask, NL_win_mask = N_Q + 50, N_Q + 51
+NO_boost_has, NL_boost_has = N_Q + 52, N_Q + 53
+NO_item_victims, NL_item_victims = N_Q + 54, N_Q + 55
+NO_svc_item, NL_svc_item = N_Q + 56, N_Q + 57
+NO_cap_svc, NL_cap_svc = N_Q + 58, N_Q + 59
+NO_om_item, NL_om_item = N_Q + 60, N_Q + 61
+NO_iomd_item, NL_iomd_item = N_Q + 62, N_Q + 63
+NO_tq_const, NL_tq_const = N_Q + 64, N_Q + 65
+NO_item_prison, NL_item_prison = N_Q + 66, N_Q + 67
+NO_item_court, NL_item_court = N_Q + 68, N_Q + 69
+NO_clock_purpose, NL_clock_purpose = N_Q + 70, N_Q + 71
+MI_HEAD = N_Q + 2 * (len(FLOAT_TABLES) + len(INT_TABLES))
 
 CModel = namedtuple("CModel", [
     "P", "Q", "need_factor", "svc_for_needs", "svc_for_status", "win_days", "win_mask",
@@ -123,9 +171,8 @@ CModel = namedtuple("CModel", [
     "custody_p", "order_p", "clock_purpose"])
 
 # The ledger and records of one phase.
-CONV_T = types.Tuple((types.int64, types.float64, types.int64))  # (offender, day, offences)
-PROVEN_T = types.Tuple((types.int64, types.float64, types.float64))  # (offender, offence, disposal)
-WAIT_T = types.Tuple((types.int64, types.int64, types.float64))  # (offender, service, days)
+REC_T = types.Tuple((types.int64, types.float64, types.float64))
+REC_CONVICTION, REC_PROVEN, REC_WAIT = 0, 1, 2
 CASE_T = types.Tuple((types.int64, types.int64, types.float64))  # (offender, offence n, day)
 
 # ------------------------------------------------------------------ random streams
@@ -178,20 +225,21 @@ def next_uniform(I, keys, o, purpose, counter):
 # ------------------------------------------------------------------ distributions
 
 @njit(cache=True)
-def quantile(M, t, u):
-    if M.tq_const[t]:
-        return M.tq_q[t, 0]
-    us = M.tq_u
-    qs = M.tq_q
-    last = us.shape[0] - 1
-    if u <= us[0]:
-        return qs[t, 0]
-    if u >= us[last]:
-        return qs[t, last]
-    i = np.searchsorted(us, u, side="right")
-    u0 = us[i - 1]
-    u1 = us[i]
-    return qs[t, i - 1] + (qs[t, i] - qs[t, i - 1]) * (u - u0) / (u1 - u0)
+def quantile(MF, MI, t, u):
+    k = MI[Q_KNOTS]
+    q0 = MI[NO_tq_q] + t * k
+    if MI[MI[NO_tq_const] + t]:
+        return MF[q0]
+    u_lo = MI[NO_tq_u]
+    last = k - 1
+    if u <= MF[u_lo]:
+        return MF[q0]
+    if u >= MF[u_lo + last]:
+        return MF[q0 + last]
+    i = np.searchsorted(MF[u_lo:u_lo + k], u, side="right")
+    u0 = MF[u_lo + i - 1]
+    u1 = MF[u_lo + i]
+    return MF[q0 + i - 1] + (MF[q0 + i] - MF[q0 + i - 1]) * (u - u0) / (u1 - u0)
 
 
 @njit(cache=True)
@@ -219,12 +267,13 @@ def add_cost(costs, horizon, day, item, amount):
 # ------------------------------------------------------------------ heap of (time, seq)
 
 @njit(cache=True)
-def heap_push(ht, hs, ho, hv, meta, t, o, v):
-    n = meta[0]
+def heap_push(ht, hs, ho, RS, t, o, v):
+    n = RS[0]
     if n == ht.shape[0]:
         return False
-    seq = meta[1]
-    meta[1] = seq + 1
+    seq = RS[1]
+    RS[1] = seq + 1
+    ov = (np.int64(o) << 32) | np.int64(v)
     i = n
     while i > 0:
         parent = (i - 1) >> 1
@@ -234,24 +283,16 @@ def heap_push(ht, hs, ho, hv, meta, t, o, v):
         ht[i] = pt
         hs[i] = hs[parent]
         ho[i] = ho[parent]
-        hv[i] = hv[parent]
         i = parent
     ht[i] = t
     hs[i] = seq
-    ho[i] = o
-    hv[i] = v
-    meta[0] = n + 1
+    ho[i] = ov
+    RS[0] = n + 1
     return True
 
 
 @njit(cache=True)
-def heap_pop(ht, hs, ho, hv, meta):
-    """Remove the least (time, seq); the caller reads it from index -1 of the arrays' tail."""
-    n = meta[0] - 1
-    t0, s0, o0, v0 = ht[0], hs[0], ho[0], hv[0]
-    t, s, o, v = ht[n], hs[n], ho[n], hv[n]
-    meta[0] = n
-    i = 0
+def sift_down(ht, hs, ho, n, i, t, s, ov):
     while True:
         c = 2 * i + 1
         if c >= n:
@@ -263,57 +304,44 @@ def heap_pop(ht, hs, ho, hv, meta):
         ht[i] = ht[c]
         hs[i] = hs[c]
         ho[i] = ho[c]
-        hv[i] = hv[c]
         i = c
-    if n > 0:
-        ht[i] = t
-        hs[i] = s
-        ho[i] = o
-        hv[i] = v
-    return t0, s0, o0, v0
+    ht[i] = t
+    hs[i] = s
+    ho[i] = ov
 
 
 @njit(cache=True)
-def heap_compact(ht, hs, ho, hv, meta, I):
+def heap_pop(ht, hs, ho, RS):
+    """Remove and return the least (time, seq) entry."""
+    n = RS[0] - 1
+    t0, ov0 = ht[0], ho[0]
+    RS[0] = n
+    if n > 0:
+        sift_down(ht, hs, ho, n, 0, ht[n], hs[n], ho[n])
+    return t0, ov0
+
+
+@njit(cache=True)
+def heap_compact(ht, hs, ho, RS, I):
     """Drop entries made stale by a later wake-up of the same offender, and re-heapify."""
-    n = meta[0]
+    n = RS[0]
     k = 0
     for i in range(n):
-        if hv[i] == I[ho[i], I_VERSION]:
+        if (ho[i] & 0xFFFFFFFF) == I[ho[i] >> 32, I_VERSION]:
             ht[k] = ht[i]
             hs[k] = hs[i]
             ho[k] = ho[i]
-            hv[k] = hv[i]
             k += 1
-    meta[0] = k
-    for start in range((k - 2) // 2, -1, -1):  # sift down
-        i = start
-        t, s, o, v = ht[i], hs[i], ho[i], hv[i]
-        while True:
-            c = 2 * i + 1
-            if c >= k:
-                break
-            if c + 1 < k and (ht[c + 1] < ht[c] or (ht[c + 1] == ht[c] and hs[c + 1] < hs[c])):
-                c += 1
-            if t < ht[c] or (t == ht[c] and s < hs[c]):
-                break
-            ht[i] = ht[c]
-            hs[i] = hs[c]
-            ho[i] = ho[c]
-            hv[i] = hv[c]
-            i = c
-        ht[i] = t
-        hs[i] = s
-        ho[i] = o
-        hv[i] = v
+    RS[0] = k
+    for start in range((k - 2) // 2, -1, -1):
+        sift_down(ht, hs, ho, k, start, ht[start], hs[start], ho[start])
 
 
 @njit(cache=True)
-def schedule(H, I, o, t):
-    ht, hs, ho, hv, meta = H
-    if not heap_push(ht, hs, ho, hv, meta, t, o, I[o, I_VERSION]):
-        heap_compact(ht, hs, ho, hv, meta, I)
-        if not heap_push(ht, hs, ho, hv, meta, t, o, I[o, I_VERSION]):
+def schedule(ht, hs, ho, RS, I, o, t):
+    if not heap_push(ht, hs, ho, RS, t, o, I[o, I_VERSION]):
+        heap_compact(ht, hs, ho, RS, I)
+        if not heap_push(ht, hs, ho, RS, t, o, I[o, I_VERSION]):
             raise RuntimeError("event heap full")
 
 
@@ -325,17 +353,17 @@ def at_liberty(status):
 
 
 @njit(cache=True)
-def offending_rate(M, F, I, o, now):
-    factor = M.need_factor[I[o, I_NEED]]
-    if now < F[o, F_LIBERTY_START] + M.P[P_RELEASE_WINDOW]:
-        factor *= M.P[P_RELEASE_MULT]
+def offending_rate(MF, MI, F, I, o, now):
+    factor = MF[MI[NO_need_factor] + I[o, I_NEED]]
+    if now < F[o, F_LIBERTY_START] + MF[P_RELEASE_WINDOW]:
+        factor *= MF[P_RELEASE_MULT]
     if I[o, I_RESPONDER] != 0 and (I[o, I_ON_IOM] != 0 or now < F[o, F_PERSIST_UNTIL]):
         factor *= F[o, F_IOM_MULT]
     return F[o, F_BASE_RATE] * factor
 
 
 @njit(cache=True)
-def key_rate(M, key, had, c):
+def key_rate(MF, MI, key, had, c):
     """Rate of clock ``c`` (not offending) in the discrete state packed in ``key``."""
     if key < 0:
         return 0.0
@@ -343,7 +371,7 @@ def key_rate(M, key, had, c):
     on_iom = (key >> 3) & 1
     need = (key >> 4) & ((1 << N_NEEDS) - 1)
     received = key >> (4 + N_NEEDS)
-    P = M.P
+    P = MF
     if c == EXIT:
         return P[P_EXIT_LIB] if at_liberty(status) else P[P_EXIT_CUST]
     if c == LICENCE_BREACH:
@@ -354,155 +382,166 @@ def key_rate(M, key, had, c):
         return P[P_OBR] if status == COMMUNITY_ORDER else 0.0
     j = c - NEED0
     if need >> j & 1:
-        r = M.res_rate[j] * (P[P_PATHWAY] if on_iom else 1.0)
-        for i in range(M.boost_has.shape[1]):
-            if M.boost_has[j, i] and received >> i & 1:
-                r *= M.boost_mult[j, i]
+        r = MF[MI[NO_res_rate] + j] * (P[P_PATHWAY] if on_iom else 1.0)
+        ns = MI[Q_NS]
+        for i in range(ns):
+            if MI[MI[NO_boost_has] + j * ns + i] and received >> i & 1:
+                r *= MF[MI[NO_boost_mult] + j * ns + i]
         return r
     if had >> j & 1:
-        return M.relapse_rate[j]
+        return MF[MI[NO_relapse_rate] + j]
     return 0.0
 
 
 @njit(cache=True, inline="always")
-def clock_rate(M, F, I, o, c):
+def clock_rate(MF, MI, F, I, o, c):
     if c == OFFENCE:
         return F[o, F_OFF_RATE]
-    return key_rate(M, I[o, I_KEY], I[o, I_HAD], c)
+    return key_rate(MF, MI, I[o, I_KEY], I[o, I_HAD], c)
 
 
 @njit(cache=True, inline="always")
-def set_rate(RES, MARK, o, c, old, rate, now):
+def set_rate(F, o, c, old, rate, now):
     if rate == old:
         return
     if old > 0.0:
-        RES[o, c] -= old * (now - MARK[o, c])
-    MARK[o, c] = now
+        F[o, F_RES0 + c] -= old * (now - F[o, F_MARK0 + c])
+    F[o, F_MARK0 + c] = now
 
 
 @njit(cache=True)
-def set_clock_rates(M, F, I, RES, MARK, o, now, received):
+def set_clock_rates(MF, MI, F, I, o, now, received):
     status = I[o, I_STATUS]
     if status == EXITED:
         return
     on_iom = I[o, I_ON_IOM]
     rate = 0.0
     if at_liberty(status):
-        rate = offending_rate(M, F, I, o, now) * (M.P[P_MEAN_DET_IOM] if on_iom else M.P[P_MEAN_DET])
+        rate = offending_rate(MF, MI, F, I, o, now) * (MF[P_MEAN_DET_IOM] if on_iom else MF[P_MEAN_DET])
     old = F[o, F_OFF_RATE]
     if rate != old:
-        set_rate(RES, MARK, o, OFFENCE, old, rate, now)
+        set_rate(F, o, OFFENCE, old, rate, now)
         F[o, F_OFF_RATE] = rate
-    key = status | (on_iom << 3) | (I[o, I_NEED] << 4) | ((received & M.Q[Q_BOOSTING]) << (4 + N_NEEDS))
+    key = status | (on_iom << 3) | (I[o, I_NEED] << 4) | ((received & MI[Q_BOOSTING]) << (4 + N_NEEDS))
     old_key = I[o, I_KEY]
     if key != old_key:
         had = I[o, I_HAD]
         for c in range(1, N_CLOCKS):
-            set_rate(RES, MARK, o, c, key_rate(M, old_key, had, c), key_rate(M, key, had, c), now)
+            set_rate(F, o, c, key_rate(MF, MI, old_key, had, c), key_rate(MF, MI, key, had, c), now)
         I[o, I_KEY] = key
 
 
 # ------------------------------------------------------------------ services and places
 
 @njit(cache=True)
-def services_in_use(M, F, I, o, now):
+def services_in_use(MF, MI, F, I, o, now):
     status = I[o, I_STATUS]
     using = ((I[o, I_UPTAKE1] if I[o, I_ON_IOM] else I[o, I_UPTAKE0])
-             & M.svc_for_needs[I[o, I_NEED]] & M.svc_for_status[status])
+             & MI[MI[NO_svc_for_needs] + I[o, I_NEED]] & MI[MI[NO_svc_for_status] + status])
     if using:
         since = F[o, F_LIBERTY_START]
-        for w in range(M.win_days.shape[0]):
-            services = M.win_mask[w]
-            if using & services and not now < since + M.win_days[w]:
+        for w in range(MI[NL_win_days]):
+            services = MI[MI[NO_win_mask] + w]
+            if using & services and not now < since + MF[MI[NO_win_days] + w]:
                 using &= ~services
     return using
 
 
+# RS (int64): [heap size, next sequence number, then per capacity service k: places, users,
+# head of queue, tail of queue]; the queue is a doubly linked list in I (I_QN0 + 2k, + 1).
+RS_HEAD = 2
+
+
+@njit(cache=True, inline="always")
+def rs(MI, field, k):
+    return RS_HEAD + field * MI[NL_cap_svc] + k
+
+
 @njit(cache=True)
-def grant_waiting(R, H, I, k, now):
+def grant_waiting(MI, RS, ht, hs, ho, I, k, now):
     """Hand free places of capacity service ``k`` to the head of its queue, waking them now."""
-    cap, users, head, tail, qnext, qprev, bits = R
-    while users[k] < cap[k] and head[k] >= 0:
-        h = head[k]
-        nxt = qnext[h, k]
-        head[k] = nxt
+    bit = 1 << MI[MI[NO_cap_svc] + k]
+    cap, users, head, tail = rs(MI, 0, k), rs(MI, 1, k), rs(MI, 2, k), rs(MI, 3, k)
+    while RS[users] < RS[cap] and RS[head] >= 0:
+        h = RS[head]
+        nxt = I[h, I_QN0 + 2 * k]
+        RS[head] = nxt
         if nxt >= 0:
-            qprev[nxt, k] = -1
+            I[nxt, I_QN0 + 2 * k + 1] = -1
         else:
-            tail[k] = -1
-        qnext[h, k] = -1
-        qprev[h, k] = -1
-        users[k] += 1
-        I[h, I_GRANTED] |= bits[k]
+            RS[tail] = -1
+        I[h, I_QN0 + 2 * k] = -1
+        I[h, I_QN0 + 2 * k + 1] = -1
+        RS[users] += 1
+        I[h, I_GRANTED] |= bit
         I[h, I_VERSION] += 1  # its pending wake-up is stale: it wakes now
-        schedule(H, I, h, now)
+        schedule(ht, hs, ho, RS, I, h, now)
 
 
 @njit(cache=True)
-def leave_queue(R, o, k):
-    cap, users, head, tail, qnext, qprev, bits = R
-    p = qprev[o, k]
-    nx = qnext[o, k]
+def leave_queue(MI, RS, I, o, k):
+    p = I[o, I_QN0 + 2 * k + 1]
+    nx = I[o, I_QN0 + 2 * k]
     if p >= 0:
-        qnext[p, k] = nx
+        I[p, I_QN0 + 2 * k] = nx
     else:
-        head[k] = nx
+        RS[rs(MI, 2, k)] = nx
     if nx >= 0:
-        qprev[nx, k] = p
+        I[nx, I_QN0 + 2 * k + 1] = p
     else:
-        tail[k] = p
-    qnext[o, k] = -1
-    qprev[o, k] = -1
+        RS[rs(MI, 3, k)] = p
+    I[o, I_QN0 + 2 * k] = -1
+    I[o, I_QN0 + 2 * k + 1] = -1
 
 
 @njit(cache=True)
-def update_places(M, F, I, R, H, waits, o, now, using):
-    cap, users, head, tail, qnext, qprev, bits = R
-    for k in range(M.cap_svc.shape[0]):
-        i = M.cap_svc[k]
-        bit = bits[k]
+def update_places(MF, MI, F, I, RS, ht, hs, ho, recs, o, now, using):
+    for k in range(MI[NL_cap_svc]):
+        i = MI[MI[NO_cap_svc] + k]
+        bit = 1 << i
         want = (using >> i & 1) != 0 and I[o, I_STATUS] != EXITED
         has = (I[o, I_HELD] & bit) != 0
         if want and not has:
             I[o, I_HELD] |= bit
-            if users[k] < cap[k] and head[k] < 0:
-                users[k] += 1
+            users = rs(MI, 1, k)
+            tail = rs(MI, 3, k)
+            if RS[users] < RS[rs(MI, 0, k)] and RS[rs(MI, 2, k)] < 0:
+                RS[users] += 1
                 I[o, I_GRANTED] |= bit
             else:
-                if tail[k] >= 0:
-                    qnext[tail[k], k] = o
-                    qprev[o, k] = tail[k]
+                if RS[tail] >= 0:
+                    I[RS[tail], I_QN0 + 2 * k] = o
+                    I[o, I_QN0 + 2 * k + 1] = RS[tail]
                 else:
-                    head[k] = o
-                    qprev[o, k] = -1
-                qnext[o, k] = -1
-                tail[k] = o
+                    RS[rs(MI, 2, k)] = o
+                    I[o, I_QN0 + 2 * k + 1] = -1
+                I[o, I_QN0 + 2 * k] = -1
+                RS[tail] = o
                 F[o, F_QS0 + k] = now if now >= 0 else -1.0
         elif not want and has:
             if I[o, I_GRANTED] & bit:
                 I[o, I_GRANTED] &= ~bit
-                users[k] -= 1
-                grant_waiting(R, H, I, k, now)
+                RS[rs(MI, 1, k)] -= 1
+                grant_waiting(MI, RS, ht, hs, ho, I, k, now)
             else:
-                leave_queue(R, o, k)
+                leave_queue(MI, RS, I, o, k)
                 qs = F[o, F_QS0 + k]
                 if not np.isnan(qs) and qs >= 0:
-                    waits.append((np.int64(o), np.int64(i), now - qs))
+                    recs.append(((np.int64(o) * 64 + i) * 4 + REC_WAIT, now - qs, 0.0))
             F[o, F_QS0 + k] = np.nan
             I[o, I_HELD] &= ~bit
 
 
 @njit(cache=True)
-def release_all(M, F, I, R, H, o, now):
-    cap, users, head, tail, qnext, qprev, bits = R
-    for k in range(M.cap_svc.shape[0]):
-        bit = bits[k]
+def release_all(MF, MI, F, I, RS, ht, hs, ho, o, now):
+    for k in range(MI[NL_cap_svc]):
+        bit = 1 << MI[MI[NO_cap_svc] + k]
         if I[o, I_HELD] & bit:
             if I[o, I_GRANTED] & bit:
-                users[k] -= 1
-                grant_waiting(R, H, I, k, now)
+                RS[rs(MI, 1, k)] -= 1
+                grant_waiting(MI, RS, ht, hs, ho, I, k, now)
             else:
-                leave_queue(R, o, k)
+                leave_queue(MI, RS, I, o, k)
         F[o, F_QS0 + k] = np.nan
     I[o, I_HELD] = 0
     I[o, I_GRANTED] = 0
@@ -511,7 +550,7 @@ def release_all(M, F, I, R, H, o, now):
 # ------------------------------------------------------------------ scheduled times
 
 @njit(cache=True)
-def next_scheduled(M, F, I, o, horizon, now):
+def next_scheduled(MF, MI, F, I, o, horizon, now):
     t = horizon
     status = I[o, I_STATUS]
     if status == CUSTODY or status == REMAND:
@@ -530,7 +569,8 @@ def next_scheduled(M, F, I, o, horizon, now):
     if F[o, F_PERSIST_UNTIL] > now:
         t = min(t, F[o, F_PERSIST_UNTIL])
     since = F[o, F_LIBERTY_START]
-    for w in M.windows_after:
+    for q in range(MI[NL_windows_after]):
+        w = MF[MI[NO_windows_after] + q]
         if now < since + w < t:
             t = since + w
     return max(t, now)
@@ -548,10 +588,10 @@ def liberty_status(F, I, o, now):
 # ------------------------------------------------------------------ criminal justice
 
 @njit(cache=True)
-def refer(M, I, costs, horizon, o, now, count):
+def refer(MF, MI, I, costs, horizon, o, now, count):
     I[o, I_REFERRALS] += count
-    if M.P[P_REFERRAL_COST] > 0:
-        add_cost(costs, horizon, now, M.Q[Q_ITEM_REFERRAL], M.P[P_REFERRAL_COST] * count)
+    if MF[P_REFERRAL_COST] > 0:
+        add_cost(costs, horizon, now, MI[Q_ITEM_REFERRAL], MF[P_REFERRAL_COST] * count)
 
 
 @njit(cache=True)
@@ -562,8 +602,8 @@ def end_remand(F, I, o, now):
 
 
 @njit(cache=True)
-def imprison(M, F, I, o, now, length, credit):
-    P = M.P
+def imprison(MF, MI, F, I, o, now, length, credit):
+    P = MF
     served = P[P_RELEASE_FRACTION] * length - credit
     licence = max(length * (1 - P[P_RELEASE_FRACTION]), P[P_MIN_SUP])
     F[o, F_SENTENCE_DAYS] = length
@@ -583,19 +623,19 @@ def imprison(M, F, I, o, now, length, credit):
 
 
 @njit(cache=True)
-def recall(M, F, I, keys, costs, horizon, o, now):
-    P = M.P
+def recall(MF, MI, F, I, keys, costs, horizon, o, now):
+    P = MF
     k = I[o, I_RECALL_COUNT]
     I[o, I_RECALL_COUNT] = k + 1
     if now >= 0:
         I[o, I_RECALLS] += 1
-    add_cost(costs, horizon, now, M.Q[Q_ITEM_RECALL_POLICE], P[P_RECALL_POLICE])
-    add_cost(costs, horizon, now, M.Q[Q_ITEM_RECALL_PROB], P[P_RECALL_PROB])
+    add_cost(costs, horizon, now, MI[Q_ITEM_RECALL_POLICE], P[P_RECALL_POLICE])
+    add_cost(costs, horizon, now, MI[Q_ITEM_RECALL_PROB], P[P_RECALL_PROB])
     key = keys[o]
     if at(key, P_RECALL_TYPE, k) < P[P_FIXED_SHARE]:
         days = P[P_FIXED_SHORT] if F[o, F_SENTENCE_DAYS] < P[P_SHORT_SENTENCE] else P[P_FIXED_LONG]
     else:
-        days = quantile(M, T_RECALL, at(key, P_RECALL_LENGTH, k))
+        days = quantile(MF, MI, T_RECALL, at(key, P_RECALL_LENGTH, k))
         days = max(min(days, F[o, F_LICENCE_END] - now), 1.0)
     if I[o, I_STATUS] == CUSTODY:
         F[o, F_STATUS_END] = max(F[o, F_STATUS_END], now + days)
@@ -609,31 +649,31 @@ def recall(M, F, I, keys, costs, horizon, o, now):
 
 
 @njit(cache=True)
-def order_breach(M, F, I, keys, costs, horizon, o, now):
+def order_breach(MF, MI, F, I, keys, costs, horizon, o, now):
     b = I[o, I_BREACH_COUNT]
     I[o, I_BREACH_COUNT] = b + 1
-    add_cost(costs, horizon, now, M.item_court[MAGISTRATES], M.court_cost[MAGISTRATES])
-    if at(keys[o], P_BREACH_OUTCOME, b) < M.P[P_BREACH_CUSTODY_P]:
-        length = quantile(M, T_CUSTODY_MAG, at(keys[o], P_BREACH_OUTCOME, 10 ** 6 + b))
+    add_cost(costs, horizon, now, MI[MI[NO_item_court] + MAGISTRATES], MF[MI[NO_court_cost] + MAGISTRATES])
+    if at(keys[o], P_BREACH_OUTCOME, b) < MF[P_BREACH_CUSTODY_P]:
+        length = quantile(MF, MI, T_CUSTODY_MAG, at(keys[o], P_BREACH_OUTCOME, 10 ** 6 + b))
         F[o, F_ORDER_END] = now
-        imprison(M, F, I, o, now, length, 0.0)
+        imprison(MF, MI, F, I, o, now, length, 0.0)
 
 
 @njit(cache=True)
-def offence(M, F, I, OBT, keys, costs, horizon, proven, case_over, o, now):
-    P = M.P
+def offence(MF, MI, F, I, OBT, keys, costs, horizon, recs, case_over, o, now):
+    P = MF
     n = I[o, I_OFFENCE_COUNT]
     I[o, I_OFFENCE_COUNT] = n + 1
     key = keys[o]
     on_iom = I[o, I_ON_IOM] != 0
-    detection = M.det_iom if on_iom else M.det
+    detection = MI[NO_det_iom] if on_iom else MI[NO_det]
     mean = P[P_MEAN_DET_IOM] if on_iom else P[P_MEAN_DET]
     u = at(key, P_OFFENCE_TYPE, n) * mean
     kind = 0
     acc = 0.0
-    last = detection.shape[0] - 1
+    last = MI[NL_det] - 1
     while kind < last:
-        acc += M.shares[kind] * detection[kind]
+        acc += MF[MI[NO_shares] + kind] * MF[detection + kind]
         if u < acc:
             break
         kind += 1
@@ -641,20 +681,20 @@ def offence(M, F, I, OBT, keys, costs, horizon, proven, case_over, o, now):
         if o < OBT.shape[0]:
             OBT[o, kind] += 1
         I[o, I_DETECTED] += 1
-        add_cost(costs, horizon, now, M.item_victims[kind], M.victim_cost[kind])
+        add_cost(costs, horizon, now, MI[MI[NO_item_victims] + kind], MF[MI[NO_victim_cost] + kind])
     if on_iom and P[P_DESELECT_DAYS] != 0.0:
         F[o, F_IOM_QUIET_END] = now + P[P_DESELECT_DAYS]
-    add_cost(costs, horizon, now, M.Q[Q_ITEM_ARREST], P[P_ARREST_COST])
-    add_cost(costs, horizon, now, M.Q[Q_ITEM_INVEST], M.invest_cost[kind])
+    add_cost(costs, horizon, now, MI[Q_ITEM_ARREST], P[P_ARREST_COST])
+    add_cost(costs, horizon, now, MI[Q_ITEM_INVEST], MF[MI[NO_invest_cost] + kind])
     u = at(key, P_ARREST_OUTCOME, n)
     if u >= P[P_CHARGE_P]:
         if u < P[P_CHARGE_P] + P[P_CAUTION_P]:
-            proven.append((np.int64(o), now, now))
+            recs.append((np.int64(o) * 4 + REC_PROVEN, now, now))
         return
     if I[o, I_COURT] < 0:
-        court = CROWN if at(key, P_COURT_CHOICE, n) < M.crown[kind] else MAGISTRATES
+        court = CROWN if at(key, P_COURT_CHOICE, n) < MF[MI[NO_crown] + kind] else MAGISTRATES
         cc = I[o, I_CASE_COUNT]
-        delay = quantile(M, T_DELAY_CROWN if court == CROWN else T_DELAY_MAG,
+        delay = quantile(MF, MI, T_DELAY_CROWN if court == CROWN else T_DELAY_MAG,
                          at(key, P_COURT_DELAY, cc))
         I[o, I_COURT] = court
         F[o, F_COURT_DAY] = now + delay
@@ -676,7 +716,7 @@ def offence(M, F, I, OBT, keys, costs, horizon, proven, case_over, o, now):
         if on_iom:
             p_recall = min(1.0, p_recall * P[P_RECALL_MULT])
         if at(key, P_RECALL_ON_CHARGE, n) < p_recall:
-            recall(M, F, I, keys, costs, horizon, o, now)
+            recall(MF, MI, F, I, keys, costs, horizon, o, now)
             return
     if at_liberty(status) and at(key, P_REMAND, n) < P[P_REMAND_P]:
         I[o, I_STATUS] = REMAND
@@ -685,13 +725,13 @@ def offence(M, F, I, OBT, keys, costs, horizon, proven, case_over, o, now):
 
 
 @njit(cache=True)
-def court(M, F, I, keys, costs, horizon, convictions, proven, case_over, o, now):
-    P = M.P
+def court(MF, MI, F, I, keys, costs, horizon, recs, case_over, o, now):
+    P = MF
     c = I[o, I_COURT]
     I[o, I_COURT] = -1
-    add_cost(costs, horizon, now, M.item_court[c], M.court_cost[c])
-    add_cost(costs, horizon, now, M.Q[Q_ITEM_PROSECUTION], M.prosecution_cost[c])
-    add_cost(costs, horizon, now, M.Q[Q_ITEM_LEGAL_AID], M.legal_aid_cost[c])
+    add_cost(costs, horizon, now, MI[MI[NO_item_court] + c], MF[MI[NO_court_cost] + c])
+    add_cost(costs, horizon, now, MI[Q_ITEM_PROSECUTION], MF[MI[NO_prosecution_cost] + c])
+    add_cost(costs, horizon, now, MI[Q_ITEM_LEGAL_AID], MF[MI[NO_legal_aid_cost] + c])
     key = keys[o]
     index = I[o, I_CASE_INDEX]
     m = I[o, I_CASE_LEN]
@@ -732,27 +772,27 @@ def court(M, F, I, keys, costs, horizon, convictions, proven, case_over, o, now)
         if days[q] < first_day:
             first_day = days[q]
     for q in range(n_convicted):
-        proven.append((np.int64(o), days[numbers[q]], now))
+        recs.append((np.int64(o) * 4 + REC_PROVEN, days[numbers[q]], now))
     for _ in range(extra):
-        proven.append((np.int64(o), first_day, now))
-    convictions.append((np.int64(o), now, np.int64(n_convicted + extra)))
-    add_cost(costs, horizon, now, M.Q[Q_ITEM_PSR], P[P_PSR_COST])
+        recs.append((np.int64(o) * 4 + REC_PROVEN, first_day, now))
+    recs.append((np.int64(o) * 4 + REC_CONVICTION, now, np.float64(n_convicted + extra)))
+    add_cost(costs, horizon, now, MI[Q_ITEM_PSR], P[P_PSR_COST])
     u = at(key, P_SENTENCE, index)
-    if u < M.custody_p[c]:
-        length = quantile(M, T_CUSTODY_CROWN if c == CROWN else T_CUSTODY_MAG,
+    if u < MF[MI[NO_custody_p] + c]:
+        length = quantile(MF, MI, T_CUSTODY_CROWN if c == CROWN else T_CUSTODY_MAG,
                           at(key, P_SENTENCE_LENGTH, index))
-        imprison(M, F, I, o, now, length, remand_days)
-    elif u < M.custody_p[c] + M.order_p[c]:
-        d = quantile(M, T_ORDER, at(key, P_ORDER_LENGTH, index))
+        imprison(MF, MI, F, I, o, now, length, remand_days)
+    elif u < MF[MI[NO_custody_p] + c] + MF[MI[NO_order_p] + c]:
+        d = quantile(MF, MI, T_ORDER, at(key, P_ORDER_LENGTH, index))
         F[o, F_ORDER_END] = max(F[o, F_ORDER_END], now + d)
         if at_liberty(I[o, I_STATUS]):
             I[o, I_STATUS] = liberty_status(F, I, o, now)
 
 
 @njit(cache=True)
-def handle_scheduled(M, F, I, keys, costs, horizon, convictions, proven, case_over, o, now):
+def handle_scheduled(MF, MI, F, I, keys, costs, horizon, recs, case_over, o, now):
     if I[o, I_COURT] >= 0 and F[o, F_COURT_DAY] <= now + EPS:
-        court(M, F, I, keys, costs, horizon, convictions, proven, case_over, o, now)
+        court(MF, MI, F, I, keys, costs, horizon, recs, case_over, o, now)
     status = I[o, I_STATUS]
     if (status == CUSTODY or status == REMAND) and F[o, F_STATUS_END] <= now + EPS:
         I[o, I_STATUS] = liberty_status(F, I, o, now)
@@ -764,27 +804,27 @@ def handle_scheduled(M, F, I, keys, costs, horizon, convictions, proven, case_ov
         I[o, I_STATUS] = liberty_status(F, I, o, now)
     if I[o, I_ON_IOM] and min(F[o, F_IOM_END], F[o, F_IOM_QUIET_END]) <= now + EPS:
         I[o, I_ON_IOM] = 0
-        F[o, F_PERSIST_UNTIL] = now + M.P[P_PERSIST_DAYS]
+        F[o, F_PERSIST_UNTIL] = now + MF[P_PERSIST_DAYS]
     return False
 
 
 @njit(cache=True)
-def handle_clock(M, F, I, OBT, keys, costs, horizon, proven, case_over, o, now, clock):
+def handle_clock(MF, MI, F, I, OBT, keys, costs, horizon, recs, case_over, o, now, clock):
     if clock == OFFENCE:
-        offence(M, F, I, OBT, keys, costs, horizon, proven, case_over, o, now)
+        offence(MF, MI, F, I, OBT, keys, costs, horizon, recs, case_over, o, now)
     elif clock == LICENCE_BREACH:
         if I[o, I_STATUS] == LICENCE:
-            recall(M, F, I, keys, costs, horizon, o, now)
+            recall(MF, MI, F, I, keys, costs, horizon, o, now)
     elif clock == ORDER_BREACH:
         if I[o, I_STATUS] == COMMUNITY_ORDER:
-            order_breach(M, F, I, keys, costs, horizon, o, now)
+            order_breach(MF, MI, F, I, keys, costs, horizon, o, now)
     elif clock == EXIT:
         u = next_uniform(I, keys, o, P_EXIT_CAUSE, I_CNT0 + N_CLOCKS)
         status = I[o, I_STATUS]
         in_custody = status == CUSTODY or status == REMAND
         I[o, I_STATUS] = EXITED
         I[o, I_EXITED] = 1
-        I[o, I_EXIT_CAUSE] = 1 if (in_custody or u < M.P[P_DEATH_SHARE]) else 2
+        I[o, I_EXIT_CAUSE] = 1 if (in_custody or u < MF[P_DEATH_SHARE]) else 2
         return True
     else:
         bit = 1 << (clock - NEED0)
@@ -793,36 +833,36 @@ def handle_clock(M, F, I, OBT, keys, costs, horizon, proven, case_over, o, now, 
         else:
             I[o, I_NEED] |= bit
             if I[o, I_ON_IOM]:
-                refer(M, I, costs, horizon, o, now, 1)
+                refer(MF, MI, I, costs, horizon, o, now, 1)
     return False
 
 
 # ------------------------------------------------------------------ one step of the process
 
 @njit(cache=True)
-def begin_step(M, F, I, RES, MARK, R, H, waits, horizon, o, t0):
+def begin_step(MF, MI, F, I, RS, ht, hs, ho, recs, horizon, o, t0):
     """The top of the process loop at ``t0``: places, rates, and the next wake-up."""
-    using = services_in_use(M, F, I, o, t0) if M.svc_item.shape[0] else 0
-    if M.cap_svc.shape[0]:
-        if using & M.Q[Q_CAP_MASK] != I[o, I_HELD]:
-            update_places(M, F, I, R, H, waits, o, t0, using)
+    using = services_in_use(MF, MI, F, I, o, t0) if MI[NL_svc_item] else 0
+    if MI[NL_cap_svc]:
+        if using & MI[Q_CAP_MASK] != I[o, I_HELD]:
+            update_places(MF, MI, F, I, RS, ht, hs, ho, recs, o, t0, using)
         if I[o, I_HELD]:
-            for k in range(M.cap_svc.shape[0]):
+            for k in range(MI[NL_cap_svc]):
                 if not np.isnan(F[o, F_QS0 + k]):
-                    using &= ~(1 << M.cap_svc[k])
-    set_clock_rates(M, F, I, RES, MARK, o, t0, using)
+                    using &= ~(1 << MI[MI[NO_cap_svc] + k])
+    set_clock_rates(MF, MI, F, I, o, t0, using)
     t_clock = np.inf
     fired = -1
     for c in range(N_CLOCKS):
-        rate = clock_rate(M, F, I, o, c)
+        rate = clock_rate(MF, MI, F, I, o, c)
         if rate > 0.0:
-            t = MARK[o, c] + RES[o, c] / rate
+            t = F[o, F_MARK0 + c] + F[o, F_RES0 + c] / rate
             if t < t_clock:
                 t_clock = t
                 fired = c
     if fired < 0:
         fired = 0  # all clocks stopped: simpy's fire_at.index(inf) is clock 0 (never fires)
-    t_next = next_scheduled(M, F, I, o, horizon, t0)
+    t_next = next_scheduled(MF, MI, F, I, o, horizon, t0)
     if not t_clock <= t_next:
         fired = -1
     dt = min(t_clock, t_next) - t0
@@ -833,13 +873,13 @@ def begin_step(M, F, I, RES, MARK, R, H, waits, horizon, o, t0):
     F[o, F_TNEXT] = t_next
     I[o, I_FIRED] = fired
     I[o, I_RECV] = using
-    schedule(H, I, o, t0 + dt)
+    schedule(ht, hs, ho, RS, I, o, t0 + dt)
 
 
 @njit(cache=True)
-def accrue(M, F, I, OBT, costs, horizon, o, t0, t1, received):
+def accrue(MF, MI, F, I, OBT, costs, horizon, o, t0, t1, received):
     """Daily costs over [t0, t1) split at years; custody and IOM days; undetected offences."""
-    P = M.P
+    P = MF
     status = I[o, I_STATUS]
     on_iom = I[o, I_ON_IOM] != 0
     rate = F[o, F_OFF_RATE]
@@ -847,7 +887,7 @@ def accrue(M, F, I, OBT, costs, horizon, o, t0, t1, received):
     if rate > 0:
         mean = P[P_MEAN_DET_IOM] if on_iom else P[P_MEAN_DET]
         total = rate / mean if mean > 0 else 0.0
-    detection = M.det_iom if on_iom else M.det
+    detection = MI[NO_det_iom] if on_iom else MI[NO_det]
     a = max(t0, 0.0)
     b = min(t1, horizon)
     while a < b:
@@ -856,29 +896,29 @@ def accrue(M, F, I, OBT, costs, horizon, o, t0, t1, received):
         span = end - a
         if status == CUSTODY:
             r = I[o, I_REASON]
-            costs[year, M.item_prison[R_RECALL if r == R_RECALL else R_SENTENCE]] += P[P_PRISON_PER_DAY] * span
+            costs[year, MI[MI[NO_item_prison] + (R_RECALL if r == R_RECALL else R_SENTENCE)]] += P[P_PRISON_PER_DAY] * span
         elif status == REMAND:
-            costs[year, M.item_prison[3]] += P[P_PRISON_PER_DAY] * span
+            costs[year, MI[MI[NO_item_prison] + 3]] += P[P_PRISON_PER_DAY] * span
         elif status == LICENCE:
-            costs[year, M.Q[Q_ITEM_LICENCE]] += P[P_LICENCE_PER_DAY] * span
+            costs[year, MI[Q_ITEM_LICENCE]] += P[P_LICENCE_PER_DAY] * span
         elif status == COMMUNITY_ORDER:
-            costs[year, M.Q[Q_ITEM_ORDER]] += P[P_ORDER_PER_DAY] * span
-        costed = received & M.Q[Q_COSTED]
+            costs[year, MI[Q_ITEM_ORDER]] += P[P_ORDER_PER_DAY] * span
+        costed = received & MI[Q_COSTED]
         if costed:
-            for i in range(M.svc_item.shape[0]):
-                if costed >> i & 1 and M.svc_per_day[i] > 0:
-                    costs[year, M.svc_item[i]] += M.svc_per_day[i] * span
+            for i in range(MI[NL_svc_item]):
+                if costed >> i & 1 and MF[MI[NO_svc_per_day] + i] > 0:
+                    costs[year, MI[MI[NO_svc_item] + i]] += MF[MI[NO_svc_per_day] + i] * span
         if on_iom:
             role = I[o, I_ROLE]
             if role >= 0:
-                costs[year, M.om_item[role]] += M.om_per_day[role] * span
-            for d in range(M.iomd_item.shape[0]):
-                costs[year, M.iomd_item[d]] += M.iomd_per_day[d] * span
+                costs[year, MI[MI[NO_om_item] + role]] += MF[MI[NO_om_per_day] + role] * span
+            for d in range(MI[NL_iomd_item]):
+                costs[year, MI[MI[NO_iomd_item] + d]] += MF[MI[NO_iomd_per_day] + d] * span
         if rate > 0:
-            for k in range(detection.shape[0]):
-                rk = total * M.shares[k] * (1.0 - detection[k])
-                if M.victim_cost[k] > 0 and rk > 0:
-                    costs[year, M.item_victims[k]] += rk * M.victim_cost[k] * span
+            for k in range(MI[NL_det]):
+                rk = total * MF[MI[NO_shares] + k] * (1.0 - MF[detection + k])
+                if MF[MI[NO_victim_cost] + k] > 0 and rk > 0:
+                    costs[year, MI[MI[NO_item_victims] + k]] += rk * MF[MI[NO_victim_cost] + k] * span
         a = end
     if t1 > 0.0:
         inside = min(t1, horizon) - max(t0, 0.0)
@@ -888,78 +928,77 @@ def accrue(M, F, I, OBT, costs, horizon, o, t0, t1, received):
             if on_iom:
                 F[o, F_IOM_DAYS] += inside
             if rate > 0 and o < OBT.shape[0]:
-                for k in range(detection.shape[0]):
-                    OBT[o, k] += total * M.shares[k] * (1.0 - detection[k]) * inside
+                for k in range(MI[NL_det]):
+                    OBT[o, k] += total * MF[MI[NO_shares] + k] * (1.0 - MF[detection + k]) * inside
 
 
 @njit(cache=True)
-def end_step(M, F, I, RES, MARK, OBT, keys, R, H, costs, horizon, convictions, proven, waits,
-             case_over, o, t1):
+def end_step(MF, MI, F, I, OBT, keys, RS, ht, hs, ho, costs, horizon, recs, case_over, o, t1):
     """The code after the ``yield``: accrue, then scheduled events and a fired clock."""
     t0 = F[o, F_T0]
     dt = F[o, F_DT]
     elapsed = t1 - t0
     if elapsed > 0:
-        accrue(M, F, I, OBT, costs, horizon, o, t0, t1, I[o, I_RECV])
+        accrue(MF, MI, F, I, OBT, costs, horizon, o, t0, t1, I[o, I_RECV])
     if I[o, I_HELD]:
-        for k in range(M.cap_svc.shape[0]):
+        for k in range(MI[NL_cap_svc]):
             qs = F[o, F_QS0 + k]
-            if not np.isnan(qs) and I[o, I_GRANTED] & (1 << M.cap_svc[k]):
+            if not np.isnan(qs) and I[o, I_GRANTED] & (1 << MI[MI[NO_cap_svc] + k]):
                 if qs >= 0:
-                    waits.append((np.int64(o), np.int64(M.cap_svc[k]), t1 - qs))
+                    recs.append(((np.int64(o) * 64 + MI[MI[NO_cap_svc] + k]) * 4 + REC_WAIT,
+                                 t1 - qs, 0.0))
                 F[o, F_QS0 + k] = np.nan
     if t1 >= horizon - EPS:
-        release_all(M, F, I, R, H, o, t1)
+        release_all(MF, MI, F, I, RS, ht, hs, ho, o, t1)
         I[o, I_DONE] = 1
         return
-    if t1 + EPS >= F[o, F_TNEXT] and handle_scheduled(M, F, I, keys, costs, horizon, convictions,
-                                                      proven, case_over, o, t1):
-        release_all(M, F, I, R, H, o, t1)
+    if t1 + EPS >= F[o, F_TNEXT] and handle_scheduled(MF, MI, F, I, keys, costs, horizon, recs,
+                                                      case_over, o, t1):
+        release_all(MF, MI, F, I, RS, ht, hs, ho, o, t1)
         I[o, I_DONE] = 1
         return
     fired = I[o, I_FIRED]
     if fired >= 0 and elapsed >= dt - 1e-12 * max(1.0, dt):
         cnt = I_CNT0 + fired
-        draw = -math.log(next_uniform(I, keys, o, M.clock_purpose[fired], cnt))
-        RES[o, fired] = draw
-        MARK[o, fired] = t1
-        if handle_clock(M, F, I, OBT, keys, costs, horizon, proven, case_over, o, t1, fired):
-            release_all(M, F, I, R, H, o, t1)
+        draw = -math.log(next_uniform(I, keys, o, MI[MI[NO_clock_purpose] + fired], cnt))
+        F[o, F_RES0 + fired] = draw
+        F[o, F_MARK0 + fired] = t1
+        if handle_clock(MF, MI, F, I, OBT, keys, costs, horizon, recs, case_over, o, t1, fired):
+            release_all(MF, MI, F, I, RS, ht, hs, ho, o, t1)
             I[o, I_DONE] = 1
             return
-    begin_step(M, F, I, RES, MARK, R, H, waits, horizon, o, t1)
+    begin_step(MF, MI, F, I, RS, ht, hs, ho, recs, horizon, o, t1)
 
 
 @njit(cache=True)
-def run_phase(M, F, I, RES, MARK, OBT, keys, R, H, costs, horizon, start, case_over):
-    """Run every offender from ``start`` to ``horizon`` (or exit); return the records.
+def run_phase(MF, MI, F, I, OBT, keys, RS, ht, hs, ho, costs, horizon, start, case_over):
+    """Run every offender from ``start`` to ``horizon`` (or exit).
 
-    ``case_over`` holds the case offences that did not fit in the offenders' rows (carried in
-    from an earlier phase, and added to here).
+    Returns the records, (offender * 4 + kind, a, b): convictions (day, offences), proven
+    offences (offence day, disposal day), waits for a place ((offender * 64 + service) * 4 + kind,
+    days); and the number of events. ``case_over`` holds the case offences that did not fit in
+    the offenders' rows (carried in from an earlier phase, and added to here).
     """
-    convictions = List.empty_list(CONV_T)
-    proven = List.empty_list(PROVEN_T)
-    waits = List.empty_list(WAIT_T)
+    recs = List.empty_list(REC_T)
     n = F.shape[0]
     for o in range(n):
         if I[o, I_DONE] == 0:
-            begin_step(M, F, I, RES, MARK, R, H, waits, horizon, o, start)
-    ht, hs, ho, hv, meta = H
+            begin_step(MF, MI, F, I, RS, ht, hs, ho, recs, horizon, o, start)
     events = 0
-    while meta[0] > 0:
-        t, s, o, v = heap_pop(ht, hs, ho, hv, meta)
-        if v != I[o, I_VERSION]:
+    while RS[0] > 0:
+        t, ov = heap_pop(ht, hs, ho, RS)
+        o = ov >> 32
+        if (ov & 0xFFFFFFFF) != I[o, I_VERSION]:
             continue
         events += 1
-        end_step(M, F, I, RES, MARK, OBT, keys, R, H, costs, horizon, convictions, proven, waits,
-                 case_over, o, t)
-    return convictions, proven, waits, events
+        end_step(MF, MI, F, I, OBT, keys, RS, ht, hs, ho, costs, horizon, recs, case_over, o, t)
+    return recs, events
 
 
 # ------------------------------------------------------------------ initial state
 
 @njit(cache=True)
-def init_offenders(M, F, I, RES, MARK, keys, ogrs, frailty, needs, status, status_days,
+def init_offenders(MF, MI, F, I, keys, ogrs, frailty, needs, status, status_days,
                    licence_after, start, fv, normaliser_p, svc_key, svc_group_start,
                    svc_group_end, group_members, svc_uptake, svc_iom_uptake, n_services):
     n = F.shape[0]
@@ -976,7 +1015,7 @@ def init_offenders(M, F, I, RES, MARK, keys, ogrs, frailty, needs, status, statu
             hazard = -math.log1p(-g)
         else:
             hazard = ((1.0 - g) ** (-fv) - 1.0) / fv
-        F[o, F_BASE_RATE] = (frailty[o] * hazard / normaliser_p / M.need_factor[mask]
+        F[o, F_BASE_RATE] = (frailty[o] * hazard / normaliser_p / MF[MI[NO_need_factor] + mask]
                              if normaliser_p > 0 else 0.0)
         st = status[o]
         I[o, I_STATUS] = st
@@ -997,8 +1036,8 @@ def init_offenders(M, F, I, RES, MARK, keys, ogrs, frailty, needs, status, statu
         key = keys[o]
         for c in range(N_CLOCKS):
             I[o, I_CNT0 + c] = 1
-            RES[o, c] = -math.log(at(key, M.clock_purpose[c], 0))
-            MARK[o, c] = start
+            F[o, F_RES0 + c] = -math.log(at(key, MI[MI[NO_clock_purpose] + c], 0))
+            F[o, F_MARK0 + c] = start
         without = 0
         with_iom = 0
         for i in range(n_services):
@@ -1035,7 +1074,7 @@ def init_offenders(M, F, I, RES, MARK, keys, ogrs, frailty, needs, status, statu
         I[o, I_ROLE] = -1
         F[o, F_PERSIST_UNTIL] = -np.inf
         I[o, I_KEY] = -1
-        for k in range(M.cap_svc.shape[0]):
+        for k in range(MI[NL_cap_svc]):
             F[o, F_QS0 + k] = np.nan
         if st == REMAND:
             I[o, I_COURT] = MAGISTRATES
@@ -1058,21 +1097,7 @@ def iom_uniforms(keys, rows):
 
 
 @njit(cache=True)
-def conv_arrays(lst):
-    n = len(lst)
-    a = np.empty(n, dtype=np.int64)
-    b = np.empty(n, dtype=np.float64)
-    c = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        x = lst[i]
-        a[i] = x[0]
-        b[i] = x[1]
-        c[i] = x[2]
-    return a, b, c
-
-
-@njit(cache=True)
-def proven_arrays(lst):
+def rec_arrays(lst):
     n = len(lst)
     a = np.empty(n, dtype=np.int64)
     b = np.empty(n, dtype=np.float64)
@@ -1083,6 +1108,20 @@ def proven_arrays(lst):
         b[i] = x[1]
         c[i] = x[2]
     return a, b, c
+
+
+def _records(recs):
+    """(convictions, proven offences, waits) as arrays from a phase's records."""
+    code, a, b = rec_arrays(recs)
+    kind = code & 3
+    off = code >> 2
+    k = kind == REC_CONVICTION
+    conv = (off[k], a[k], b[k].astype(np.int64))
+    k = kind == REC_PROVEN
+    proven = (off[k], a[k], b[k])
+    k = kind == REC_WAIT
+    waits = (off[k] >> 6, off[k] & 63, a[k])
+    return conv, proven, waits
 
 
 @njit(cache=True)
@@ -1155,6 +1194,8 @@ def _compile(model: Model) -> CModel:
     cap_svc = np.array([svc.index for svc in model.services if svc.capacity_per_1000 is not None],
                        dtype=np.int64)
     Q[Q_CAP_MASK] = sum(1 << int(i) for i in cap_svc)
+    Q[Q_KNOTS] = len(model.order_table._u)
+    Q[Q_NS] = max(ns, 1)
     svc_for_status = np.zeros(6, dtype=np.int64)
     for name, mask in model.services_for_status.items():
         svc_for_status[STATUS_CODE[name]] = mask
@@ -1213,8 +1254,30 @@ def _compile(model: Model) -> CModel:
         order_p=np.array([c.community_order_probability for c in courts], dtype=float),
         clock_purpose=CLOCK_PURPOSE,
     )
-    model._compiled_tables = cm
-    return cm
+    MF, MI = _pack(cm)
+    model._compiled_tables = (cm, MF, MI)
+    return model._compiled_tables
+
+
+def _pack(cm: CModel) -> tuple[np.ndarray, np.ndarray]:
+    """All the model's numbers in two arrays, so that a kernel call passes two references."""
+    floats = [np.asarray(cm.P, dtype=float)]
+    ints = [np.asarray(cm.Q, dtype=np.int64), np.zeros(MI_HEAD - N_Q, dtype=np.int64)]
+    head = ints[1]
+    f_at = N_P
+    i_at = MI_HEAD
+    for k, name in enumerate(FLOAT_TABLES + INT_TABLES):
+        a = np.ravel(getattr(cm, name))
+        if name in FLOAT_TABLES:
+            head[2 * k] = f_at
+            floats.append(a.astype(float))
+            f_at += a.size
+        else:
+            head[2 * k] = i_at
+            ints.append(a.astype(np.int64))
+            i_at += a.size
+        head[2 * k + 1] = a.size
+    return np.concatenate(floats), np.concatenate(ints)
 
 
 def check_supported(model: Model, scheduled=None) -> None:
@@ -1231,23 +1294,17 @@ def check_supported(model: Model, scheduled=None) -> None:
                          f"(the scenario has {len(model.services)}); use engine='simpy'")
 
 
-def _resources(cm: CModel, model: Model, n_offenders: int, rows: int):
+def _resources(cm: CModel, model: Model, n_offenders: int) -> np.ndarray:
+    """RS: heap size and sequence counter, then places, users, queue head and tail."""
     ncap = cm.cap_svc.shape[0]
-    cap = np.array([max(1, int(math.floor(model.services[i].capacity_per_1000 * n_offenders
-                                          / 1000 + 0.5))) for i in cm.cap_svc], dtype=np.int64)
-    users = np.zeros(ncap, dtype=np.int64)
-    head = np.full(ncap, -1, dtype=np.int64)
-    tail = np.full(ncap, -1, dtype=np.int64)
-    qnext = np.full((rows if ncap else 0, ncap), -1, dtype=np.int32)
-    qprev = np.full((rows if ncap else 0, ncap), -1, dtype=np.int32)
-    bits = np.array([1 << int(i) for i in cm.cap_svc], dtype=np.int64)
-    return (cap, users, head, tail, qnext, qprev, bits)
+    cap = [max(1, int(math.floor(model.services[i].capacity_per_1000 * n_offenders / 1000 + 0.5)))
+           for i in cm.cap_svc]
+    return np.array([0, 0] + cap + [0] * ncap + [-1] * ncap + [-1] * ncap, dtype=np.int64)
 
 
 def _heap(n: int):
     size = 2 * n + 16
-    return (np.empty(size), np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int32),
-            np.empty(size, dtype=np.int32), np.zeros(2, dtype=np.int64))
+    return np.empty(size), np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64)
 
 
 def _popcount(masks: np.ndarray) -> np.ndarray:
@@ -1258,7 +1315,7 @@ def _popcount(masks: np.ndarray) -> np.ndarray:
     return out
 
 
-def _start_iom(model: Model, cm: CModel, F, I, keys, costs, horizon) -> None:
+def _start_iom(model: Model, F, I, keys, costs, horizon) -> None:
     """start_iom at day 0 for every offender of the IOM arm."""
     iom = model.scenario.iom
     eff = iom.effects
@@ -1299,7 +1356,7 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
     from iomsim.engine.simulation import MONTH, ReplicationResult
 
     s = model.scenario
-    cm = _compile(model)
+    cm, MF, MI = _compile(model)
     pop = build_population(s, seed, replication)
     check_supported(model, pop.scheduled)
     n = len(pop)
@@ -1308,9 +1365,8 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
     ncap = cm.cap_svc.shape[0]
     nf = F_QS0 + ncap
     F = np.zeros((n, nf))
-    I = np.zeros((n, N_I), dtype=np.int32)
-    RES = np.zeros((n, N_CLOCKS))
-    MARK = np.zeros((n, N_CLOCKS))
+    I = np.zeros((n, I_QN0 + 2 * ncap), dtype=np.int32)
+    I[:, I_QN0:] = -1
     status = np.array([STATUS_CODE[x] for x in pop.status], dtype=np.int64)
     ns = len(model.services)
     svc_key = np.array([model.groups[svc.group][0] if svc.group else svc.index
@@ -1326,7 +1382,7 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
             gend.append(-1)
     fv = s.cohort.profile.frailty_variance if s.cohort.profile else 0.0
     p = model.p_proven_per_offence
-    init_offenders(cm, F, I, RES, MARK, keys, np.asarray(pop.ogrs, dtype=float),
+    init_offenders(MF, MI, F, I, keys, np.asarray(pop.ogrs, dtype=float),
                    np.asarray(pop.frailty, dtype=float), np.asarray(pop.needs, dtype=np.bool_),
                    status, np.asarray(pop.status_days, dtype=float),
                    np.asarray(pop.licence_days_after_release, dtype=float), start, fv,
@@ -1342,13 +1398,11 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
     case_over = case_list(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     if model.pre_days > 0:
         costs = np.zeros((1, len(model.items)))
-        conv, proven, _, ev = run_phase(cm, F, I, RES, MARK, np.zeros((0, n_types)), keys,
-                                        _resources(cm, model, n, n), _heap(n), costs, 0.0,
-                                        start, case_over)
+        recs, ev = run_phase(MF, MI, F, I, np.zeros((0, n_types)), keys,
+                             _resources(cm, model, n), *_heap(n), costs, 0.0, start, case_over)
         events += ev
-        pre_conv = conv_arrays(conv)
-        pre_proven = proven_arrays(proven)
-        del conv, proven
+        pre_conv, pre_proven, _ = _records(recs)
+        del recs
     else:
         pre_conv = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
         pre_proven = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
@@ -1370,8 +1424,9 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
     over = _case_over_arrays(case_over)
     keep = pos[over[0]] >= 0
     base_over = (pos[over[0][keep]], over[1][keep], over[2][keep])
-    Fs, Is, RESs, MARKs, keys_s = F[sel], I[sel], RES[sel], MARK[sel], keys[sel]
-    del F, I, RES, MARK, keys, case_over
+    Fs, Is, keys_s = F[sel], I[sel], keys[sel]
+    del F, I, keys, case_over
+    Is[:, I_QN0:] = -1
     Is[:, I_HELD] = 0
     Is[:, I_GRANTED] = 0
     Is[:, I_DONE] = 0
@@ -1381,19 +1436,16 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
     n_years = max(1, int(math.ceil(horizon / DAYS_PER_YEAR)))
     costs_out, metrics, survival = {}, {}, {}
     for arm in arms:
-        Fa, Ia, RESa, MARKa = Fs.copy(), Is.copy(), RESs.copy(), MARKs.copy()
+        Fa, Ia = Fs.copy(), Is.copy()
         costs = np.zeros((n_years, len(model.items)))
         OBT = np.zeros((m, n_types))
         if arm == "iom":
-            _start_iom(model, cm, Fa, Ia, keys_s, costs, horizon)
-        conv, proven, waits, ev = run_phase(
-            cm, Fa, Ia, RESa, MARKa, OBT, keys_s, _resources(cm, model, m, m), _heap(m), costs,
-            horizon, 0.0, case_list(*base_over))
+            _start_iom(model, Fa, Ia, keys_s, costs, horizon)
+        recs, ev = run_phase(MF, MI, Fa, Ia, OBT, keys_s, _resources(cm, model, m), *_heap(m),
+                             costs, horizon, 0.0, case_list(*base_over))
         events += ev
-        c = conv_arrays(conv)
-        pv = proven_arrays(proven)
-        w = _case_over_arrays(waits)
-        del conv, proven, waits
+        c, pv, w = _records(recs)
+        del recs
         all_conv = tuple(np.concatenate([a, b]) for a, b in zip(base_conv, c))
         all_proven = tuple(np.concatenate([a, b]) for a, b in zip(base_proven, pv))
         costs_out[arm] = costs
