@@ -85,8 +85,9 @@ P_IOM_RESPONSE = int(Purpose.IOM_RESPONSE)
 # Floating-point fields (columns of F).
 (F_OGRS, F_BASE_RATE, F_STATUS_END, F_LICENCE_END, F_ORDER_END, F_SENTENCE_DAYS, F_LIBERTY_START,
  F_COURT_DAY, F_REMANDED_SINCE, F_REMAND_DAYS, F_IOM_END, F_IOM_QUIET_END, F_IOM_MULT,
- F_PERSIST_UNTIL, F_OFF_RATE, F_T0, F_DT, F_TNEXT, F_CUSTODY_DAYS, F_IOM_DAYS) = range(20)
-F_CASE_DAY0 = 20  # CASE_CAP case offence days
+ F_PERSIST_UNTIL, F_OFF_RATE, F_T0, F_DT, F_TNEXT, F_CUSTODY_DAYS, F_IOM_DAYS, F_TOTHER) = range(21)
+# F_TOTHER: when the first of the clocks other than offending fires (I_OTHER: which)
+F_CASE_DAY0 = 21  # CASE_CAP case offence days
 F_RES0 = F_CASE_DAY0 + CASE_CAP  # each clock's residual (unit-exponential hazard still to run)
 F_MARK0 = F_RES0 + N_CLOCKS  # each clock's mark (when its residual was last brought up to date)
 F_QS0 = F_MARK0 + N_CLOCKS  # queued_since of each capacity-limited service (NaN: None)
@@ -95,8 +96,8 @@ F_QS0 = F_MARK0 + N_CLOCKS  # queued_since of each capacity-limited service (NaN
 (I_NEED, I_HAD, I_STATUS, I_REASON, I_COURT, I_CASE_INDEX, I_CASE_LEN, I_OFFENCE_COUNT,
  I_CASE_COUNT, I_RECALL_COUNT, I_BREACH_COUNT, I_UPTAKE0, I_UPTAKE1, I_ON_IOM, I_RESPONDER,
  I_ROLE, I_EXITED, I_EXIT_CAUSE, I_KEY, I_FIRED, I_RECV, I_HELD, I_GRANTED, I_VERSION,
- I_DETECTED, I_RECALLS, I_REFERRALS, I_DONE) = range(28)
-I_CNT0 = 28  # N_CLOCKS clock counters, then the EXIT_CAUSE counter
+ I_DETECTED, I_RECALLS, I_REFERRALS, I_DONE, I_OTHER) = range(29)
+I_CNT0 = 29  # N_CLOCKS clock counters, then the EXIT_CAUSE counter
 I_CASE_N0 = I_CNT0 + N_CLOCKS + 1  # CASE_CAP case offence numbers
 I_QN0 = I_CASE_N0 + CASE_CAP  # (next, previous) in the queue of each capacity-limited service
 
@@ -224,7 +225,7 @@ def next_uniform(I, keys, o, purpose, counter):
 
 # ------------------------------------------------------------------ distributions
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def quantile(MF, MI, t, u):
     k = MI[Q_KNOTS]
     q0 = MI[NO_tq_q] + t * k
@@ -266,82 +267,93 @@ def add_cost(costs, horizon, day, item, amount):
 
 # ------------------------------------------------------------------ heap of (time, seq)
 
-@njit(cache=True)
-def heap_push(ht, hs, ho, RS, t, o, v):
+# The heap HP: one row (time, sequence number, offender << 32 | version) per entry, all as
+# float64 (the integers are below 2**53), so that an entry is one cache line at most.
+
+@njit(cache=True, inline="always")
+def before(HP, a, b):
+    return HP[a, 0] < HP[b, 0] or (HP[a, 0] == HP[b, 0] and HP[a, 1] < HP[b, 1])
+
+
+@njit(cache=True, inline="always")
+def heap_push(HP, RS, t, o, v):
     n = RS[0]
-    if n == ht.shape[0]:
+    if n == HP.shape[0]:
         return False
     seq = RS[1]
     RS[1] = seq + 1
-    ov = (np.int64(o) << 32) | np.int64(v)
+    fs = np.float64(seq)
+    ov = np.float64((np.int64(o) << 32) | np.int64(v))
     i = n
     while i > 0:
         parent = (i - 1) >> 1
-        pt = ht[parent]
-        if pt < t or (pt == t and hs[parent] < seq):
+        pt = HP[parent, 0]
+        if pt < t or (pt == t and HP[parent, 1] < fs):
             break
-        ht[i] = pt
-        hs[i] = hs[parent]
-        ho[i] = ho[parent]
+        HP[i, 0] = pt
+        HP[i, 1] = HP[parent, 1]
+        HP[i, 2] = HP[parent, 2]
         i = parent
-    ht[i] = t
-    hs[i] = seq
-    ho[i] = ov
+    HP[i, 0] = t
+    HP[i, 1] = fs
+    HP[i, 2] = ov
     RS[0] = n + 1
     return True
 
 
-@njit(cache=True)
-def sift_down(ht, hs, ho, n, i, t, s, ov):
+@njit(cache=True, inline="always")
+def sift_down(HP, n, i, t, s, ov):
     while True:
         c = 2 * i + 1
         if c >= n:
             break
-        if c + 1 < n and (ht[c + 1] < ht[c] or (ht[c + 1] == ht[c] and hs[c + 1] < hs[c])):
+        if c + 1 < n and before(HP, c + 1, c):
             c += 1
-        if t < ht[c] or (t == ht[c] and s < hs[c]):
+        if t < HP[c, 0] or (t == HP[c, 0] and s < HP[c, 1]):
             break
-        ht[i] = ht[c]
-        hs[i] = hs[c]
-        ho[i] = ho[c]
+        HP[i, 0] = HP[c, 0]
+        HP[i, 1] = HP[c, 1]
+        HP[i, 2] = HP[c, 2]
         i = c
-    ht[i] = t
-    hs[i] = s
-    ho[i] = ov
+    HP[i, 0] = t
+    HP[i, 1] = s
+    HP[i, 2] = ov
 
 
-@njit(cache=True)
-def heap_pop(ht, hs, ho, RS):
-    """Remove and return the least (time, seq) entry."""
+@njit(cache=True, inline="always")
+def heap_pop(HP, RS):
+    """Remove and return the least (time, seq) entry: (time, offender, version)."""
     n = RS[0] - 1
-    t0, ov0 = ht[0], ho[0]
+    t0 = HP[0, 0]
+    ov = np.int64(HP[0, 2])
     RS[0] = n
     if n > 0:
-        sift_down(ht, hs, ho, n, 0, ht[n], hs[n], ho[n])
-    return t0, ov0
+        sift_down(HP, n, 0, HP[n, 0], HP[n, 1], HP[n, 2])
+    return t0, ov >> 32, ov & 0xFFFFFFFF
 
 
 @njit(cache=True)
-def heap_compact(ht, hs, ho, RS, I):
+def heap_compact(HP, RS, I):
     """Drop entries made stale by a later wake-up of the same offender, and re-heapify."""
     n = RS[0]
     k = 0
     for i in range(n):
-        if (ho[i] & 0xFFFFFFFF) == I[ho[i] >> 32, I_VERSION]:
-            ht[k] = ht[i]
-            hs[k] = hs[i]
-            ho[k] = ho[i]
+        ov = np.int64(HP[i, 2])
+        if (ov & 0xFFFFFFFF) == I[ov >> 32, I_VERSION]:
+            HP[k, 0] = HP[i, 0]
+            HP[k, 1] = HP[i, 1]
+            HP[k, 2] = HP[i, 2]
             k += 1
     RS[0] = k
     for start in range((k - 2) // 2, -1, -1):
-        sift_down(ht, hs, ho, k, start, ht[start], hs[start], ho[start])
+        sift_down(HP, k, start, HP[start, 0], HP[start, 1], HP[start, 2])
 
 
-@njit(cache=True)
-def schedule(ht, hs, ho, RS, I, o, t):
-    if not heap_push(ht, hs, ho, RS, t, o, I[o, I_VERSION]):
-        heap_compact(ht, hs, ho, RS, I)
-        if not heap_push(ht, hs, ho, RS, t, o, I[o, I_VERSION]):
+@njit(cache=True, inline="always")
+def schedule(HP, RS, I, o, t):
+    if not heap_push(HP, RS, t, o, I[o, I_VERSION]):
+        heap_compact(HP, RS, I)
+        if not heap_push(HP, RS, t, o, I[o, I_VERSION]):
             raise RuntimeError("event heap full")
 
 
@@ -352,7 +364,7 @@ def at_liberty(status):
     return status == LICENCE or status == COMMUNITY_ORDER or status == UNSUPERVISED
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def offending_rate(MF, MI, F, I, o, now):
     factor = MF[MI[NO_need_factor] + I[o, I_NEED]]
     if now < F[o, F_LIBERTY_START] + MF[P_RELEASE_WINDOW]:
@@ -362,7 +374,7 @@ def offending_rate(MF, MI, F, I, o, now):
     return F[o, F_BASE_RATE] * factor
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def key_rate(MF, MI, key, had, c):
     """Rate of clock ``c`` (not offending) in the discrete state packed in ``key``."""
     if key < 0:
@@ -384,9 +396,13 @@ def key_rate(MF, MI, key, had, c):
     if need >> j & 1:
         r = MF[MI[NO_res_rate] + j] * (P[P_PATHWAY] if on_iom else 1.0)
         ns = MI[Q_NS]
-        for i in range(ns):
-            if MI[MI[NO_boost_has] + j * ns + i] and received >> i & 1:
-                r *= MF[MI[NO_boost_mult] + j * ns + i]
+        base = j * ns
+        for q in range(ns):  # the services that speed this need's resolution, in index order
+            i = MI[MI[NO_boost_has] + base + q]
+            if i < 0:
+                break
+            if received >> i & 1:
+                r *= MF[MI[NO_boost_mult] + base + q]
         return r
     if had >> j & 1:
         return MF[MI[NO_relapse_rate] + j]
@@ -409,7 +425,7 @@ def set_rate(F, o, c, old, rate, now):
     F[o, F_MARK0 + c] = now
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def set_clock_rates(MF, MI, F, I, o, now, received):
     status = I[o, I_STATUS]
     if status == EXITED:
@@ -429,11 +445,30 @@ def set_clock_rates(MF, MI, F, I, o, now, received):
         for c in range(1, N_CLOCKS):
             set_rate(F, o, c, key_rate(MF, MI, old_key, had, c), key_rate(MF, MI, key, had, c), now)
         I[o, I_KEY] = key
+        update_other(MF, MI, F, I, o)
+
+
+@njit(cache=True, inline="always")
+def update_other(MF, MI, F, I, o):
+    """The first of the clocks but offending to fire (they change only with the state key)."""
+    t_clock = np.inf
+    fired = -1
+    key = I[o, I_KEY]
+    had = I[o, I_HAD]
+    for c in range(1, N_CLOCKS):
+        rate = key_rate(MF, MI, key, had, c)
+        if rate > 0.0:
+            t = F[o, F_MARK0 + c] + F[o, F_RES0 + c] / rate
+            if t < t_clock:
+                t_clock = t
+                fired = c
+    F[o, F_TOTHER] = t_clock
+    I[o, I_OTHER] = fired
 
 
 # ------------------------------------------------------------------ services and places
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def services_in_use(MF, MI, F, I, o, now):
     status = I[o, I_STATUS]
     using = ((I[o, I_UPTAKE1] if I[o, I_ON_IOM] else I[o, I_UPTAKE0])
@@ -458,7 +493,7 @@ def rs(MI, field, k):
 
 
 @njit(cache=True)
-def grant_waiting(MI, RS, ht, hs, ho, I, k, now):
+def grant_waiting(MI, RS, HP, I, k, now):
     """Hand free places of capacity service ``k`` to the head of its queue, waking them now."""
     bit = 1 << MI[MI[NO_cap_svc] + k]
     cap, users, head, tail = rs(MI, 0, k), rs(MI, 1, k), rs(MI, 2, k), rs(MI, 3, k)
@@ -475,7 +510,7 @@ def grant_waiting(MI, RS, ht, hs, ho, I, k, now):
         RS[users] += 1
         I[h, I_GRANTED] |= bit
         I[h, I_VERSION] += 1  # its pending wake-up is stale: it wakes now
-        schedule(ht, hs, ho, RS, I, h, now)
+        schedule(HP, RS, I, h, now)
 
 
 @njit(cache=True)
@@ -495,7 +530,7 @@ def leave_queue(MI, RS, I, o, k):
 
 
 @njit(cache=True)
-def update_places(MF, MI, F, I, RS, ht, hs, ho, recs, o, now, using):
+def update_places(MF, MI, F, I, RS, HP, recs, o, now, using):
     for k in range(MI[NL_cap_svc]):
         i = MI[MI[NO_cap_svc] + k]
         bit = 1 << i
@@ -522,7 +557,7 @@ def update_places(MF, MI, F, I, RS, ht, hs, ho, recs, o, now, using):
             if I[o, I_GRANTED] & bit:
                 I[o, I_GRANTED] &= ~bit
                 RS[rs(MI, 1, k)] -= 1
-                grant_waiting(MI, RS, ht, hs, ho, I, k, now)
+                grant_waiting(MI, RS, HP, I, k, now)
             else:
                 leave_queue(MI, RS, I, o, k)
                 qs = F[o, F_QS0 + k]
@@ -533,13 +568,13 @@ def update_places(MF, MI, F, I, RS, ht, hs, ho, recs, o, now, using):
 
 
 @njit(cache=True)
-def release_all(MF, MI, F, I, RS, ht, hs, ho, o, now):
+def release_all(MF, MI, F, I, RS, HP, o, now):
     for k in range(MI[NL_cap_svc]):
         bit = 1 << MI[MI[NO_cap_svc] + k]
         if I[o, I_HELD] & bit:
             if I[o, I_GRANTED] & bit:
                 RS[rs(MI, 1, k)] -= 1
-                grant_waiting(MI, RS, ht, hs, ho, I, k, now)
+                grant_waiting(MI, RS, HP, I, k, now)
             else:
                 leave_queue(MI, RS, I, o, k)
         F[o, F_QS0 + k] = np.nan
@@ -549,7 +584,7 @@ def release_all(MF, MI, F, I, RS, ht, hs, ho, o, now):
 
 # ------------------------------------------------------------------ scheduled times
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def next_scheduled(MF, MI, F, I, o, horizon, now):
     t = horizon
     status = I[o, I_STATUS]
@@ -576,7 +611,7 @@ def next_scheduled(MF, MI, F, I, o, horizon, now):
     return max(t, now)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def liberty_status(F, I, o, now):
     if F[o, F_LICENCE_END] > now + EPS:
         return LICENCE
@@ -587,14 +622,14 @@ def liberty_status(F, I, o, now):
 
 # ------------------------------------------------------------------ criminal justice
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def refer(MF, MI, I, costs, horizon, o, now, count):
     I[o, I_REFERRALS] += count
     if MF[P_REFERRAL_COST] > 0:
         add_cost(costs, horizon, now, MI[Q_ITEM_REFERRAL], MF[P_REFERRAL_COST] * count)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def end_remand(F, I, o, now):
     if I[o, I_STATUS] == REMAND and I[o, I_COURT] >= 0 and not np.isnan(F[o, F_REMANDED_SINCE]):
         F[o, F_REMAND_DAYS] += now - F[o, F_REMANDED_SINCE]
@@ -659,7 +694,7 @@ def order_breach(MF, MI, F, I, keys, costs, horizon, o, now):
         imprison(MF, MI, F, I, o, now, length, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def offence(MF, MI, F, I, OBT, keys, costs, horizon, recs, case_over, o, now):
     P = MF
     n = I[o, I_OFFENCE_COUNT]
@@ -789,7 +824,7 @@ def court(MF, MI, F, I, keys, costs, horizon, recs, case_over, o, now):
             I[o, I_STATUS] = liberty_status(F, I, o, now)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def handle_scheduled(MF, MI, F, I, keys, costs, horizon, recs, case_over, o, now):
     if I[o, I_COURT] >= 0 and F[o, F_COURT_DAY] <= now + EPS:
         court(MF, MI, F, I, keys, costs, horizon, recs, case_over, o, now)
@@ -808,7 +843,7 @@ def handle_scheduled(MF, MI, F, I, keys, costs, horizon, recs, case_over, o, now
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def handle_clock(MF, MI, F, I, OBT, keys, costs, horizon, recs, case_over, o, now, clock):
     if clock == OFFENCE:
         offence(MF, MI, F, I, OBT, keys, costs, horizon, recs, case_over, o, now)
@@ -839,27 +874,28 @@ def handle_clock(MF, MI, F, I, OBT, keys, costs, horizon, recs, case_over, o, no
 
 # ------------------------------------------------------------------ one step of the process
 
-@njit(cache=True)
-def begin_step(MF, MI, F, I, RS, ht, hs, ho, recs, horizon, o, t0):
+@njit(cache=True, inline="always")
+def begin_step(MF, MI, F, I, RS, HP, recs, horizon, o, t0):
     """The top of the process loop at ``t0``: places, rates, and the next wake-up."""
     using = services_in_use(MF, MI, F, I, o, t0) if MI[NL_svc_item] else 0
     if MI[NL_cap_svc]:
         if using & MI[Q_CAP_MASK] != I[o, I_HELD]:
-            update_places(MF, MI, F, I, RS, ht, hs, ho, recs, o, t0, using)
+            update_places(MF, MI, F, I, RS, HP, recs, o, t0, using)
         if I[o, I_HELD]:
             for k in range(MI[NL_cap_svc]):
                 if not np.isnan(F[o, F_QS0 + k]):
                     using &= ~(1 << MI[MI[NO_cap_svc] + k])
     set_clock_rates(MF, MI, F, I, o, t0, using)
+    # The first clock to fire, the first in clock order on a tie (as fire_at.index(min)).
     t_clock = np.inf
     fired = -1
-    for c in range(N_CLOCKS):
-        rate = clock_rate(MF, MI, F, I, o, c)
-        if rate > 0.0:
-            t = F[o, F_MARK0 + c] + F[o, F_RES0 + c] / rate
-            if t < t_clock:
-                t_clock = t
-                fired = c
+    rate = F[o, F_OFF_RATE]
+    if rate > 0.0:
+        t_clock = F[o, F_MARK0 + OFFENCE] + F[o, F_RES0 + OFFENCE] / rate
+        fired = OFFENCE
+    if F[o, F_TOTHER] < t_clock:
+        t_clock = F[o, F_TOTHER]
+        fired = I[o, I_OTHER]
     if fired < 0:
         fired = 0  # all clocks stopped: simpy's fire_at.index(inf) is clock 0 (never fires)
     t_next = next_scheduled(MF, MI, F, I, o, horizon, t0)
@@ -873,10 +909,10 @@ def begin_step(MF, MI, F, I, RS, ht, hs, ho, recs, horizon, o, t0):
     F[o, F_TNEXT] = t_next
     I[o, I_FIRED] = fired
     I[o, I_RECV] = using
-    schedule(ht, hs, ho, RS, I, o, t0 + dt)
+    schedule(HP, RS, I, o, t0 + dt)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def accrue(MF, MI, F, I, OBT, costs, horizon, o, t0, t1, received):
     """Daily costs over [t0, t1) split at years; custody and IOM days; undetected offences."""
     P = MF
@@ -932,8 +968,8 @@ def accrue(MF, MI, F, I, OBT, costs, horizon, o, t0, t1, received):
                     OBT[o, k] += total * MF[MI[NO_shares] + k] * (1.0 - MF[detection + k]) * inside
 
 
-@njit(cache=True)
-def end_step(MF, MI, F, I, OBT, keys, RS, ht, hs, ho, costs, horizon, recs, case_over, o, t1):
+@njit(cache=True, inline="always")
+def end_step(MF, MI, F, I, OBT, keys, RS, HP, costs, horizon, recs, case_over, o, t1):
     """The code after the ``yield``: accrue, then scheduled events and a fired clock."""
     t0 = F[o, F_T0]
     dt = F[o, F_DT]
@@ -949,12 +985,12 @@ def end_step(MF, MI, F, I, OBT, keys, RS, ht, hs, ho, costs, horizon, recs, case
                                  t1 - qs, 0.0))
                 F[o, F_QS0 + k] = np.nan
     if t1 >= horizon - EPS:
-        release_all(MF, MI, F, I, RS, ht, hs, ho, o, t1)
+        release_all(MF, MI, F, I, RS, HP, o, t1)
         I[o, I_DONE] = 1
         return
     if t1 + EPS >= F[o, F_TNEXT] and handle_scheduled(MF, MI, F, I, keys, costs, horizon, recs,
                                                       case_over, o, t1):
-        release_all(MF, MI, F, I, RS, ht, hs, ho, o, t1)
+        release_all(MF, MI, F, I, RS, HP, o, t1)
         I[o, I_DONE] = 1
         return
     fired = I[o, I_FIRED]
@@ -963,15 +999,17 @@ def end_step(MF, MI, F, I, OBT, keys, RS, ht, hs, ho, costs, horizon, recs, case
         draw = -math.log(next_uniform(I, keys, o, MI[MI[NO_clock_purpose] + fired], cnt))
         F[o, F_RES0 + fired] = draw
         F[o, F_MARK0 + fired] = t1
+        if fired != OFFENCE:
+            update_other(MF, MI, F, I, o)
         if handle_clock(MF, MI, F, I, OBT, keys, costs, horizon, recs, case_over, o, t1, fired):
-            release_all(MF, MI, F, I, RS, ht, hs, ho, o, t1)
+            release_all(MF, MI, F, I, RS, HP, o, t1)
             I[o, I_DONE] = 1
             return
-    begin_step(MF, MI, F, I, RS, ht, hs, ho, recs, horizon, o, t1)
+    begin_step(MF, MI, F, I, RS, HP, recs, horizon, o, t1)
 
 
 @njit(cache=True)
-def run_phase(MF, MI, F, I, OBT, keys, RS, ht, hs, ho, costs, horizon, start, case_over):
+def run_phase(MF, MI, F, I, OBT, keys, RS, HP, costs, horizon, start, case_over):
     """Run every offender from ``start`` to ``horizon`` (or exit).
 
     Returns the records, (offender * 4 + kind, a, b): convictions (day, offences), proven
@@ -983,15 +1021,14 @@ def run_phase(MF, MI, F, I, OBT, keys, RS, ht, hs, ho, costs, horizon, start, ca
     n = F.shape[0]
     for o in range(n):
         if I[o, I_DONE] == 0:
-            begin_step(MF, MI, F, I, RS, ht, hs, ho, recs, horizon, o, start)
+            begin_step(MF, MI, F, I, RS, HP, recs, horizon, o, start)
     events = 0
     while RS[0] > 0:
-        t, ov = heap_pop(ht, hs, ho, RS)
-        o = ov >> 32
-        if (ov & 0xFFFFFFFF) != I[o, I_VERSION]:
+        t, o, v = heap_pop(HP, RS)
+        if v != I[o, I_VERSION]:
             continue
         events += 1
-        end_step(MF, MI, F, I, OBT, keys, RS, ht, hs, ho, costs, horizon, recs, case_over, o, t)
+        end_step(MF, MI, F, I, OBT, keys, RS, HP, costs, horizon, recs, case_over, o, t)
     return recs, events
 
 
@@ -1074,6 +1111,8 @@ def init_offenders(MF, MI, F, I, keys, ogrs, frailty, needs, status, status_days
         I[o, I_ROLE] = -1
         F[o, F_PERSIST_UNTIL] = -np.inf
         I[o, I_KEY] = -1
+        F[o, F_TOTHER] = np.inf
+        I[o, I_OTHER] = -1
         for k in range(MI[NL_cap_svc]):
             F[o, F_QS0 + k] = np.nan
         if st == REMAND:
@@ -1199,12 +1238,13 @@ def _compile(model: Model) -> CModel:
     svc_for_status = np.zeros(6, dtype=np.int64)
     for name, mask in model.services_for_status.items():
         svc_for_status[STATUS_CODE[name]] = mask
-    boost_has = np.zeros((N_NEEDS, max(ns, 1)), dtype=np.bool_)
+    # boost_has[j, q]: the q-th service that speeds need j's resolution (-1: no more)
+    boost_has = np.full((N_NEEDS, max(ns, 1)), -1, dtype=np.int64)
     boost_mult = np.ones((N_NEEDS, max(ns, 1)))
     for jn, boosts in enumerate(model.resolution_boosts):
-        for i, mult in boosts:
-            boost_has[jn, i] = True
-            boost_mult[jn, i] = mult
+        for q, (i, mult) in enumerate(boosts):
+            boost_has[jn, q] = i
+            boost_mult[jn, q] = mult
     tables = [model.custody_tables["magistrates"], model.custody_tables["crown"],
               model.delay_tables["magistrates"], model.delay_tables["crown"],
               model.order_table, model.standard_recall_table]
@@ -1302,9 +1342,8 @@ def _resources(cm: CModel, model: Model, n_offenders: int) -> np.ndarray:
     return np.array([0, 0] + cap + [0] * ncap + [-1] * ncap + [-1] * ncap, dtype=np.int64)
 
 
-def _heap(n: int):
-    size = 2 * n + 16
-    return np.empty(size), np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64)
+def _heap(n: int) -> np.ndarray:
+    return np.empty((2 * n + 16, 3))
 
 
 def _popcount(masks: np.ndarray) -> np.ndarray:
@@ -1399,7 +1438,7 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
     if model.pre_days > 0:
         costs = np.zeros((1, len(model.items)))
         recs, ev = run_phase(MF, MI, F, I, np.zeros((0, n_types)), keys,
-                             _resources(cm, model, n), *_heap(n), costs, 0.0, start, case_over)
+                             _resources(cm, model, n), _heap(n), costs, 0.0, start, case_over)
         events += ev
         pre_conv, pre_proven, _ = _records(recs)
         del recs
@@ -1441,7 +1480,7 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
         OBT = np.zeros((m, n_types))
         if arm == "iom":
             _start_iom(model, Fa, Ia, keys_s, costs, horizon)
-        recs, ev = run_phase(MF, MI, Fa, Ia, OBT, keys_s, _resources(cm, model, m), *_heap(m),
+        recs, ev = run_phase(MF, MI, Fa, Ia, OBT, keys_s, _resources(cm, model, m), _heap(m),
                              costs, horizon, 0.0, case_list(*base_over))
         events += ev
         c, pv, w = _records(recs)
