@@ -34,7 +34,9 @@ from collections import namedtuple
 from statistics import NormalDist
 
 import numpy as np
-from numba import njit, types
+from numba import carray, njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 from numba.typed import List
 
 from iomsim.engine.distributions import lognormal_params
@@ -1008,6 +1010,14 @@ def end_step(MF, MI, F, I, OBT, keys, RS, HP, costs, horizon, recs, case_over, o
     begin_step(MF, MI, F, I, RS, HP, recs, horizon, o, t1)
 
 
+@intrinsic
+def _void_ptr(typingctx, address):
+    """The integer ``address`` as a void pointer (for numba.carray)."""
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], cgutils.voidptr_t)
+    return types.voidptr(address), codegen
+
+
 @njit(cache=True)
 def run_phase(MF, MI, F, I, OBT, keys, RS, HP, costs, horizon, start, case_over):
     """Run every offender from ``start`` to ``horizon`` (or exit).
@@ -1017,6 +1027,18 @@ def run_phase(MF, MI, F, I, OBT, keys, RS, HP, costs, horizon, start, case_over)
     days); and the number of events. ``case_over`` holds the case offences that did not fit in
     the offenders' rows (carried in from an earlier phase, and added to here).
     """
+    # Views without a reference count: numba counts references to every array handed to every
+    # function, which cost more than the model's own arithmetic. The arrays themselves are kept
+    # alive by the caller for the whole call.
+    MF = carray(_void_ptr(MF.ctypes.data), MF.shape, np.float64)
+    MI = carray(_void_ptr(MI.ctypes.data), MI.shape, np.int64)
+    F = carray(_void_ptr(F.ctypes.data), F.shape, np.float64)
+    I = carray(_void_ptr(I.ctypes.data), I.shape, np.int32)
+    OBT = carray(_void_ptr(OBT.ctypes.data), OBT.shape, np.float64)
+    keys = carray(_void_ptr(keys.ctypes.data), keys.shape, np.uint64)
+    RS = carray(_void_ptr(RS.ctypes.data), RS.shape, np.int64)
+    HP = carray(_void_ptr(HP.ctypes.data), HP.shape, np.float64)
+    costs = carray(_void_ptr(costs.ctypes.data), costs.shape, np.float64)
     recs = List.empty_list(REC_T)
     n = F.shape[0]
     for o in range(n):
