@@ -33,6 +33,12 @@ import math
 from collections import namedtuple
 from statistics import NormalDist
 
+try:
+    from statistics import _normal_dist_inv_cdf
+except ImportError:  # pragma: no cover - a Python without it
+    def _normal_dist_inv_cdf(p, mu, sigma):
+        return NormalDist(mu, sigma).inv_cdf(p)
+
 import numpy as np
 from numba import carray, njit, types
 from numba.core import cgutils
@@ -444,10 +450,22 @@ def set_clock_rates(MF, MI, F, I, o, now, received):
     old_key = I[o, I_KEY]
     if key != old_key:
         had = I[o, I_HAD]
+        t_clock = np.inf
+        fired = -1
         for c in range(1, N_CLOCKS):
-            set_rate(F, o, c, key_rate(MF, MI, old_key, had, c), key_rate(MF, MI, key, had, c), now)
+            # A need never had is never a need (needs only come back): its rate is always 0.
+            if c >= NEED0 and not (had >> (c - NEED0)) & 1:
+                continue
+            new = key_rate(MF, MI, key, had, c)
+            set_rate(F, o, c, key_rate(MF, MI, old_key, had, c), new, now)
+            if new > 0.0:
+                t = F[o, F_MARK0 + c] + F[o, F_RES0 + c] / new
+                if t < t_clock:
+                    t_clock = t
+                    fired = c
         I[o, I_KEY] = key
-        update_other(MF, MI, F, I, o)
+        F[o, F_TOTHER] = t_clock
+        I[o, I_OTHER] = fired
 
 
 @njit(cache=True, inline="always")
@@ -458,6 +476,8 @@ def update_other(MF, MI, F, I, o):
     key = I[o, I_KEY]
     had = I[o, I_HAD]
     for c in range(1, N_CLOCKS):
+        if c >= NEED0 and not (had >> (c - NEED0)) & 1:
+            continue
         rate = key_rate(MF, MI, key, had, c)
         if rate > 0.0:
             t = F[o, F_MARK0 + c] + F[o, F_RES0 + c] / rate
@@ -1390,8 +1410,9 @@ def _start_iom(model: Model, F, I, keys, costs, horizon) -> None:
     mult = eff.offending_multiplier
     if eff.offending_multiplier_sd > 0 and mult > 0:
         mu, sigma = lognormal_params(mult, eff.offending_multiplier_sd)
-        inv = NormalDist().inv_cdf
-        F[:, F_IOM_MULT] = [math.exp(mu + sigma * inv(float(x))) for x in u[:, 1]]
+        # NormalDist.inv_cdf without its argument checks (u is inside (0, 1)): the same numbers
+        inv = _normal_dist_inv_cdf
+        F[:, F_IOM_MULT] = [math.exp(mu + sigma * inv(x, 0.0, 1.0)) for x in u[:, 1].tolist()]
     else:
         F[:, F_IOM_MULT] = mult
     if model.om_roles:
