@@ -67,7 +67,7 @@ STATUS_CODE = {s: i for i, s in enumerate(STATUSES)}
 # Custody reasons: 0 none, 1 sentence, 2 recall.
 R_NONE, R_SENTENCE, R_RECALL = 0, 1, 2
 MAGISTRATES, CROWN = 0, 1
-CASE_CAP = 4  # case offences kept in the offender's row; more go to an overflow list
+CASE_CAP = 2  # case offences kept in the offender's row; more go to an overflow list
 
 # Purposes as plain ints for the kernels.
 P_OFFENCE_TYPE = int(Purpose.OFFENCE_TYPE)
@@ -92,10 +92,10 @@ P_IOM_RESPONSE = int(Purpose.IOM_RESPONSE)
 
 # Floating-point fields (columns of F).
 (F_OGRS, F_BASE_RATE, F_STATUS_END, F_LICENCE_END, F_ORDER_END, F_SENTENCE_DAYS, F_LIBERTY_START,
- F_COURT_DAY, F_REMANDED_SINCE, F_REMAND_DAYS, F_IOM_END, F_IOM_QUIET_END, F_IOM_MULT,
- F_PERSIST_UNTIL, F_OFF_RATE, F_T0, F_DT, F_TNEXT, F_CUSTODY_DAYS, F_IOM_DAYS, F_TOTHER) = range(21)
+ F_COURT_DAY, F_REMANDED_SINCE, F_REMAND_DAYS, F_OFF_RATE, F_T0, F_DT, F_TNEXT,
+ F_TOTHER) = range(15)
 # F_TOTHER: when the first of the clocks other than offending fires (I_OTHER: which)
-F_CASE_DAY0 = 21  # CASE_CAP case offence days
+F_CASE_DAY0 = 15  # CASE_CAP case offence days
 F_RES0 = F_CASE_DAY0 + CASE_CAP  # each clock's residual (unit-exponential hazard still to run)
 F_MARK0 = F_RES0 + N_CLOCKS  # each clock's mark (when its residual was last brought up to date)
 F_QS0 = F_MARK0 + N_CLOCKS  # queued_since of each capacity-limited service (NaN: None)
@@ -108,6 +108,12 @@ F_QS0 = F_MARK0 + N_CLOCKS  # queued_since of each capacity-limited service (NaN
 I_CNT0 = 29  # N_CLOCKS clock counters, then the EXIT_CAUSE counter
 I_CASE_N0 = I_CNT0 + N_CLOCKS + 1  # CASE_CAP case offence numbers
 I_QN0 = I_CASE_N0 + CASE_CAP  # (next, previous) in the queue of each capacity-limited service
+
+# Fields of the arms only (columns of A; the pre-period's A has no rows, and nothing reads it
+# there: nobody is on IOM), then the offences of each type (undetected ones by their expected
+# number, as the simpy engine counts them).
+(A_CUSTODY_DAYS, A_IOM_DAYS, A_IOM_END, A_IOM_QUIET_END, A_IOM_MULT, A_PERSIST_UNTIL) = range(6)
+A_OBT0 = 6
 
 # Scalar model parameters (P, float64).
 (P_HORIZON_UNUSED, P_RELEASE_MULT, P_RELEASE_WINDOW, P_MEAN_DET, P_MEAN_DET_IOM, P_LBR, P_OBR,
@@ -373,12 +379,12 @@ def at_liberty(status):
 
 
 @njit(cache=True, inline="always")
-def offending_rate(MF, MI, F, I, o, now):
+def offending_rate(MF, MI, F, I, A, o, now):
     factor = MF[MI[NO_need_factor] + I[o, I_NEED]]
     if now < F[o, F_LIBERTY_START] + MF[P_RELEASE_WINDOW]:
         factor *= MF[P_RELEASE_MULT]
-    if I[o, I_RESPONDER] != 0 and (I[o, I_ON_IOM] != 0 or now < F[o, F_PERSIST_UNTIL]):
-        factor *= F[o, F_IOM_MULT]
+    if I[o, I_RESPONDER] != 0 and (I[o, I_ON_IOM] != 0 or now < A[o, A_PERSIST_UNTIL]):
+        factor *= A[o, A_IOM_MULT]
     return F[o, F_BASE_RATE] * factor
 
 
@@ -434,14 +440,14 @@ def set_rate(F, o, c, old, rate, now):
 
 
 @njit(cache=True, inline="always")
-def set_clock_rates(MF, MI, F, I, o, now, received):
+def set_clock_rates(MF, MI, F, I, A, o, now, received):
     status = I[o, I_STATUS]
     if status == EXITED:
         return
     on_iom = I[o, I_ON_IOM]
     rate = 0.0
     if at_liberty(status):
-        rate = offending_rate(MF, MI, F, I, o, now) * (MF[P_MEAN_DET_IOM] if on_iom else MF[P_MEAN_DET])
+        rate = offending_rate(MF, MI, F, I, A, o, now) * (MF[P_MEAN_DET_IOM] if on_iom else MF[P_MEAN_DET])
     old = F[o, F_OFF_RATE]
     if rate != old:
         set_rate(F, o, OFFENCE, old, rate, now)
@@ -607,7 +613,7 @@ def release_all(MF, MI, F, I, RS, HP, o, now):
 # ------------------------------------------------------------------ scheduled times
 
 @njit(cache=True, inline="always")
-def next_scheduled(MF, MI, F, I, o, horizon, now):
+def next_scheduled(MF, MI, F, I, A, o, horizon, now):
     t = horizon
     status = I[o, I_STATUS]
     if status == CUSTODY or status == REMAND:
@@ -622,9 +628,9 @@ def next_scheduled(MF, MI, F, I, o, horizon, now):
     if I[o, I_COURT] >= 0 and F[o, F_COURT_DAY] < t:
         t = F[o, F_COURT_DAY]
     if I[o, I_ON_IOM]:
-        t = min(t, F[o, F_IOM_END], F[o, F_IOM_QUIET_END])
-    if F[o, F_PERSIST_UNTIL] > now:
-        t = min(t, F[o, F_PERSIST_UNTIL])
+        t = min(t, A[o, A_IOM_END], A[o, A_IOM_QUIET_END])
+    if A.shape[0] > 0 and A[o, A_PERSIST_UNTIL] > now:
+        t = min(t, A[o, A_PERSIST_UNTIL])
     since = F[o, F_LIBERTY_START]
     for q in range(MI[NL_windows_after]):
         w = MF[MI[NO_windows_after] + q]
@@ -717,7 +723,7 @@ def order_breach(MF, MI, F, I, keys, costs, horizon, o, now):
 
 
 @njit(cache=True, inline="always")
-def offence(MF, MI, F, I, OBT, keys, costs, horizon, recs, case_over, o, now):
+def offence(MF, MI, F, I, A, keys, costs, horizon, recs, case_over, o, now):
     P = MF
     n = I[o, I_OFFENCE_COUNT]
     I[o, I_OFFENCE_COUNT] = n + 1
@@ -735,12 +741,12 @@ def offence(MF, MI, F, I, OBT, keys, costs, horizon, recs, case_over, o, now):
             break
         kind += 1
     if now >= 0:
-        if o < OBT.shape[0]:
-            OBT[o, kind] += 1
+        if o < A.shape[0]:
+            A[o, A_OBT0 + kind] += 1
         I[o, I_DETECTED] += 1
         add_cost(costs, horizon, now, MI[MI[NO_item_victims] + kind], MF[MI[NO_victim_cost] + kind])
     if on_iom and P[P_DESELECT_DAYS] != 0.0:
-        F[o, F_IOM_QUIET_END] = now + P[P_DESELECT_DAYS]
+        A[o, A_IOM_QUIET_END] = now + P[P_DESELECT_DAYS]
     add_cost(costs, horizon, now, MI[Q_ITEM_ARREST], P[P_ARREST_COST])
     add_cost(costs, horizon, now, MI[Q_ITEM_INVEST], MF[MI[NO_invest_cost] + kind])
     u = at(key, P_ARREST_OUTCOME, n)
@@ -847,7 +853,7 @@ def court(MF, MI, F, I, keys, costs, horizon, recs, case_over, o, now):
 
 
 @njit(cache=True, inline="always")
-def handle_scheduled(MF, MI, F, I, keys, costs, horizon, recs, case_over, o, now):
+def handle_scheduled(MF, MI, F, I, A, keys, costs, horizon, recs, case_over, o, now):
     if I[o, I_COURT] >= 0 and F[o, F_COURT_DAY] <= now + EPS:
         court(MF, MI, F, I, keys, costs, horizon, recs, case_over, o, now)
     status = I[o, I_STATUS]
@@ -859,16 +865,16 @@ def handle_scheduled(MF, MI, F, I, keys, costs, horizon, recs, case_over, o, now
         I[o, I_STATUS] = liberty_status(F, I, o, now)
     elif status == COMMUNITY_ORDER and F[o, F_ORDER_END] <= now + EPS:
         I[o, I_STATUS] = liberty_status(F, I, o, now)
-    if I[o, I_ON_IOM] and min(F[o, F_IOM_END], F[o, F_IOM_QUIET_END]) <= now + EPS:
+    if I[o, I_ON_IOM] and min(A[o, A_IOM_END], A[o, A_IOM_QUIET_END]) <= now + EPS:
         I[o, I_ON_IOM] = 0
-        F[o, F_PERSIST_UNTIL] = now + MF[P_PERSIST_DAYS]
+        A[o, A_PERSIST_UNTIL] = now + MF[P_PERSIST_DAYS]
     return False
 
 
 @njit(cache=True, inline="always")
-def handle_clock(MF, MI, F, I, OBT, keys, costs, horizon, recs, case_over, o, now, clock):
+def handle_clock(MF, MI, F, I, A, keys, costs, horizon, recs, case_over, o, now, clock):
     if clock == OFFENCE:
-        offence(MF, MI, F, I, OBT, keys, costs, horizon, recs, case_over, o, now)
+        offence(MF, MI, F, I, A, keys, costs, horizon, recs, case_over, o, now)
     elif clock == LICENCE_BREACH:
         if I[o, I_STATUS] == LICENCE:
             recall(MF, MI, F, I, keys, costs, horizon, o, now)
@@ -897,7 +903,7 @@ def handle_clock(MF, MI, F, I, OBT, keys, costs, horizon, recs, case_over, o, no
 # ------------------------------------------------------------------ one step of the process
 
 @njit(cache=True, inline="always")
-def begin_step(MF, MI, F, I, RS, HP, recs, horizon, o, t0):
+def begin_step(MF, MI, F, I, A, RS, HP, recs, horizon, o, t0):
     """The top of the process loop at ``t0``: places, rates, and the next wake-up."""
     using = services_in_use(MF, MI, F, I, o, t0) if MI[NL_svc_item] else 0
     if MI[NL_cap_svc]:
@@ -907,7 +913,7 @@ def begin_step(MF, MI, F, I, RS, HP, recs, horizon, o, t0):
             for k in range(MI[NL_cap_svc]):
                 if not np.isnan(F[o, F_QS0 + k]):
                     using &= ~(1 << MI[MI[NO_cap_svc] + k])
-    set_clock_rates(MF, MI, F, I, o, t0, using)
+    set_clock_rates(MF, MI, F, I, A, o, t0, using)
     # The first clock to fire, the first in clock order on a tie (as fire_at.index(min)).
     t_clock = np.inf
     fired = -1
@@ -920,7 +926,7 @@ def begin_step(MF, MI, F, I, RS, HP, recs, horizon, o, t0):
         fired = I[o, I_OTHER]
     if fired < 0:
         fired = 0  # all clocks stopped: simpy's fire_at.index(inf) is clock 0 (never fires)
-    t_next = next_scheduled(MF, MI, F, I, o, horizon, t0)
+    t_next = next_scheduled(MF, MI, F, I, A, o, horizon, t0)
     if not t_clock <= t_next:
         fired = -1
     dt = min(t_clock, t_next) - t0
@@ -935,7 +941,7 @@ def begin_step(MF, MI, F, I, RS, HP, recs, horizon, o, t0):
 
 
 @njit(cache=True, inline="always")
-def accrue(MF, MI, F, I, OBT, costs, horizon, o, t0, t1, received):
+def accrue(MF, MI, F, I, A, costs, horizon, o, t0, t1, received):
     """Daily costs over [t0, t1) split at years; custody and IOM days; undetected offences."""
     P = MF
     status = I[o, I_STATUS]
@@ -978,26 +984,26 @@ def accrue(MF, MI, F, I, OBT, costs, horizon, o, t0, t1, received):
                 if MF[MI[NO_victim_cost] + k] > 0 and rk > 0:
                     costs[year, MI[MI[NO_item_victims] + k]] += rk * MF[MI[NO_victim_cost] + k] * span
         a = end
-    if t1 > 0.0:
+    if t1 > 0.0 and o < A.shape[0]:
         inside = min(t1, horizon) - max(t0, 0.0)
         if inside > 0:
             if status == CUSTODY or status == REMAND:
-                F[o, F_CUSTODY_DAYS] += inside
+                A[o, A_CUSTODY_DAYS] += inside
             if on_iom:
-                F[o, F_IOM_DAYS] += inside
-            if rate > 0 and o < OBT.shape[0]:
+                A[o, A_IOM_DAYS] += inside
+            if rate > 0:
                 for k in range(MI[NL_det]):
-                    OBT[o, k] += total * MF[MI[NO_shares] + k] * (1.0 - MF[detection + k]) * inside
+                    A[o, A_OBT0 + k] += total * MF[MI[NO_shares] + k] * (1.0 - MF[detection + k]) * inside
 
 
 @njit(cache=True, inline="always")
-def end_step(MF, MI, F, I, OBT, keys, RS, HP, costs, horizon, recs, case_over, o, t1):
+def end_step(MF, MI, F, I, A, keys, RS, HP, costs, horizon, recs, case_over, o, t1):
     """The code after the ``yield``: accrue, then scheduled events and a fired clock."""
     t0 = F[o, F_T0]
     dt = F[o, F_DT]
     elapsed = t1 - t0
     if elapsed > 0:
-        accrue(MF, MI, F, I, OBT, costs, horizon, o, t0, t1, I[o, I_RECV])
+        accrue(MF, MI, F, I, A, costs, horizon, o, t0, t1, I[o, I_RECV])
     if I[o, I_HELD]:
         for k in range(MI[NL_cap_svc]):
             qs = F[o, F_QS0 + k]
@@ -1010,7 +1016,7 @@ def end_step(MF, MI, F, I, OBT, keys, RS, HP, costs, horizon, recs, case_over, o
         release_all(MF, MI, F, I, RS, HP, o, t1)
         I[o, I_DONE] = 1
         return
-    if t1 + EPS >= F[o, F_TNEXT] and handle_scheduled(MF, MI, F, I, keys, costs, horizon, recs,
+    if t1 + EPS >= F[o, F_TNEXT] and handle_scheduled(MF, MI, F, I, A, keys, costs, horizon, recs,
                                                       case_over, o, t1):
         release_all(MF, MI, F, I, RS, HP, o, t1)
         I[o, I_DONE] = 1
@@ -1023,11 +1029,11 @@ def end_step(MF, MI, F, I, OBT, keys, RS, HP, costs, horizon, recs, case_over, o
         F[o, F_MARK0 + fired] = t1
         if fired != OFFENCE:
             update_other(MF, MI, F, I, o)
-        if handle_clock(MF, MI, F, I, OBT, keys, costs, horizon, recs, case_over, o, t1, fired):
+        if handle_clock(MF, MI, F, I, A, keys, costs, horizon, recs, case_over, o, t1, fired):
             release_all(MF, MI, F, I, RS, HP, o, t1)
             I[o, I_DONE] = 1
             return
-    begin_step(MF, MI, F, I, RS, HP, recs, horizon, o, t1)
+    begin_step(MF, MI, F, I, A, RS, HP, recs, horizon, o, t1)
 
 
 @intrinsic
@@ -1039,7 +1045,7 @@ def _void_ptr(typingctx, address):
 
 
 @njit(cache=True)
-def run_phase(MF, MI, F, I, OBT, keys, RS, HP, costs, horizon, start, case_over):
+def run_phase(MF, MI, F, I, A, keys, RS, HP, costs, horizon, start, case_over):
     """Run every offender from ``start`` to ``horizon`` (or exit).
 
     Returns the records, (offender * 4 + kind, a, b): convictions (day, offences), proven
@@ -1054,7 +1060,7 @@ def run_phase(MF, MI, F, I, OBT, keys, RS, HP, costs, horizon, start, case_over)
     MI = carray(_void_ptr(MI.ctypes.data), MI.shape, np.int64)
     F = carray(_void_ptr(F.ctypes.data), F.shape, np.float64)
     I = carray(_void_ptr(I.ctypes.data), I.shape, np.int32)
-    OBT = carray(_void_ptr(OBT.ctypes.data), OBT.shape, np.float64)
+    A = carray(_void_ptr(A.ctypes.data), A.shape, np.float64)
     keys = carray(_void_ptr(keys.ctypes.data), keys.shape, np.uint64)
     RS = carray(_void_ptr(RS.ctypes.data), RS.shape, np.int64)
     HP = carray(_void_ptr(HP.ctypes.data), HP.shape, np.float64)
@@ -1063,14 +1069,14 @@ def run_phase(MF, MI, F, I, OBT, keys, RS, HP, costs, horizon, start, case_over)
     n = F.shape[0]
     for o in range(n):
         if I[o, I_DONE] == 0:
-            begin_step(MF, MI, F, I, RS, HP, recs, horizon, o, start)
+            begin_step(MF, MI, F, I, A, RS, HP, recs, horizon, o, start)
     events = 0
     while RS[0] > 0:
         t, o, v = heap_pop(HP, RS)
         if v != I[o, I_VERSION]:
             continue
         events += 1
-        end_step(MF, MI, F, I, OBT, keys, RS, HP, costs, horizon, recs, case_over, o, t)
+        end_step(MF, MI, F, I, A, keys, RS, HP, costs, horizon, recs, case_over, o, t)
     return recs, events
 
 
@@ -1147,11 +1153,7 @@ def init_offenders(MF, MI, F, I, keys, ogrs, frailty, needs, status, status_days
                 with_iom |= 1 << i
         I[o, I_UPTAKE0] = without
         I[o, I_UPTAKE1] = with_iom
-        F[o, F_IOM_END] = np.inf
-        F[o, F_IOM_QUIET_END] = np.inf
-        F[o, F_IOM_MULT] = 1.0
         I[o, I_ROLE] = -1
-        F[o, F_PERSIST_UNTIL] = -np.inf
         I[o, I_KEY] = -1
         F[o, F_TOTHER] = np.inf
         I[o, I_OTHER] = -1
@@ -1396,14 +1398,14 @@ def _popcount(masks: np.ndarray) -> np.ndarray:
     return out
 
 
-def _start_iom(model: Model, F, I, keys, costs, horizon) -> None:
+def _start_iom(model: Model, A, I, keys, costs, horizon) -> None:
     """start_iom at day 0 for every offender of the IOM arm."""
     iom = model.scenario.iom
     eff = iom.effects
-    n = F.shape[0]
+    n = A.shape[0]
     I[:, I_ON_IOM] = 1
-    F[:, F_IOM_END] = 0.0 + iom.max_duration_days if iom.max_duration_days else INF
-    F[:, F_IOM_QUIET_END] = (0.0 + iom.deselect_after_offence_free_days
+    A[:, A_IOM_END] = 0.0 + iom.max_duration_days if iom.max_duration_days else INF
+    A[:, A_IOM_QUIET_END] = (0.0 + iom.deselect_after_offence_free_days
                              if iom.deselect_after_offence_free_days else INF)
     u = iom_uniforms(keys, np.arange(n, dtype=np.int64))
     I[:, I_RESPONDER] = u[:, 0] < eff.responder_share
@@ -1412,9 +1414,9 @@ def _start_iom(model: Model, F, I, keys, costs, horizon) -> None:
         mu, sigma = lognormal_params(mult, eff.offending_multiplier_sd)
         # NormalDist.inv_cdf without its argument checks (u is inside (0, 1)): the same numbers
         inv = _normal_dist_inv_cdf
-        F[:, F_IOM_MULT] = [math.exp(mu + sigma * inv(x, 0.0, 1.0)) for x in u[:, 1].tolist()]
+        A[:, A_IOM_MULT] = [math.exp(mu + sigma * inv(x, 0.0, 1.0)) for x in u[:, 1].tolist()]
     else:
-        F[:, F_IOM_MULT] = mult
+        A[:, A_IOM_MULT] = mult
     if model.om_roles:
         cum = np.asarray([c for c, _, _ in model.om_roles])
         # first role with u < cum, else the last
@@ -1442,6 +1444,15 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
     pop = build_population(s, seed, replication)
     check_supported(model, pop.scheduled)
     n = len(pop)
+    # Only the arrays are needed: let the population's lists go before the state is made.
+    status = np.array([STATUS_CODE[x] for x in pop.status], dtype=np.int8)
+    ogrs = np.asarray(pop.ogrs, dtype=float)
+    frailty = np.asarray(pop.frailty, dtype=float)
+    needs = np.asarray(pop.needs, dtype=np.bool_)
+    status_days = np.asarray(pop.status_days, dtype=float)
+    licence_after = np.asarray(pop.licence_days_after_release, dtype=float)
+    age = np.asarray(pop.age, dtype=float)
+    del pop
     keys = offender_keys(np.uint64(root_key(seed, replication)), n)
     start = -model.pre_days
     ncap = cm.cap_svc.shape[0]
@@ -1449,7 +1460,6 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
     F = np.zeros((n, nf))
     I = np.zeros((n, I_QN0 + 2 * ncap), dtype=np.int32)
     I[:, I_QN0:] = -1
-    status = np.array([STATUS_CODE[x] for x in pop.status], dtype=np.int64)
     ns = len(model.services)
     svc_key = np.array([model.groups[svc.group][0] if svc.group else svc.index
                         for svc in model.services], dtype=np.int64)
@@ -1464,23 +1474,20 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
             gend.append(-1)
     fv = s.cohort.profile.frailty_variance if s.cohort.profile else 0.0
     p = model.p_proven_per_offence
-    init_offenders(MF, MI, F, I, keys, np.asarray(pop.ogrs, dtype=float),
-                   np.asarray(pop.frailty, dtype=float), np.asarray(pop.needs, dtype=np.bool_),
-                   status, np.asarray(pop.status_days, dtype=float),
-                   np.asarray(pop.licence_days_after_release, dtype=float), start, fv,
+    init_offenders(MF, MI, F, I, keys, ogrs, frailty, needs, status, status_days,
+                   licence_after, start, fv,
                    model.release_normaliser * p if p > 0 else 0.0, svc_key,
                    np.array(gstart, dtype=np.int64), np.array(gend, dtype=np.int64),
                    np.array(members, dtype=np.int64),
                    np.array([svc.uptake for svc in model.services], dtype=float),
                    np.array([svc.iom_uptake for svc in model.services], dtype=float), ns)
-    age = np.asarray(pop.age, dtype=float)
-    del pop, status
+    del ogrs, frailty, needs, status, status_days, licence_after
     n_types = len(model.offence_names)
     events = 0
     case_over = case_list(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     if model.pre_days > 0:
         costs = np.zeros((1, len(model.items)))
-        recs, ev = run_phase(MF, MI, F, I, np.zeros((0, n_types)), keys,
+        recs, ev = run_phase(MF, MI, F, I, np.zeros((0, A_OBT0 + n_types)), keys,
                              _resources(cm, model, n), _heap(n), costs, 0.0, start, case_over)
         events += ev
         pre_conv, pre_proven, _ = _records(recs)
@@ -1520,10 +1527,14 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
     for arm in arms:
         Fa, Ia = Fs.copy(), Is.copy()
         costs = np.zeros((n_years, len(model.items)))
-        OBT = np.zeros((m, n_types))
+        A = np.zeros((m, A_OBT0 + n_types))
+        A[:, A_IOM_END] = INF
+        A[:, A_IOM_QUIET_END] = INF
+        A[:, A_IOM_MULT] = 1.0
+        A[:, A_PERSIST_UNTIL] = -INF
         if arm == "iom":
-            _start_iom(model, Fa, Ia, keys_s, costs, horizon)
-        recs, ev = run_phase(MF, MI, Fa, Ia, OBT, keys_s, _resources(cm, model, m), _heap(m),
+            _start_iom(model, A, Ia, keys_s, costs, horizon)
+        recs, ev = run_phase(MF, MI, Fa, Ia, A, keys_s, _resources(cm, model, m), _heap(m),
                              costs, horizon, 0.0, case_list(*base_over))
         events += ev
         c, pv, w = _records(recs)
@@ -1531,7 +1542,7 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
         all_conv = tuple(np.concatenate([a, b]) for a, b in zip(base_conv, c))
         all_proven = tuple(np.concatenate([a, b]) for a, b in zip(base_proven, pv))
         costs_out[arm] = costs
-        metrics[arm] = _arm_metrics(model, Fa, Ia, OBT, all_conv, all_proven, w)
+        metrics[arm] = _arm_metrics(model, Fa, Ia, A, all_conv, all_proven, w)
         survival[arm] = _survival(model, m, all_conv)
     months = m * model.horizon_days / MONTH * len(arms)
     return ReplicationResult(replication=replication, costs=costs_out, metrics=metrics,
@@ -1594,7 +1605,7 @@ def _describe(F, I, sel, age, needs_count, conv_pre_k) -> dict:
     return out
 
 
-def _arm_metrics(model: Model, F, I, OBT, conv, proven, waits) -> dict[str, float]:
+def _arm_metrics(model: Model, F, I, A, conv, proven, waits) -> dict[str, float]:
     from iomsim.engine.model import TWO_YEARS
     from iomsim.engine.simulation import MOJ_WAIT
 
@@ -1633,7 +1644,7 @@ def _arm_metrics(model: Model, F, I, OBT, conv, proven, waits) -> dict[str, floa
         if n else math.nan
     total = 0.0
     for k, name in enumerate(model.offence_names):
-        c = float(np.sum(OBT[:, k]))
+        c = float(np.sum(A[:, A_OBT0 + k]))
         total += c
         out[f"offences_per_offender_{name}"] = c / n if n else math.nan
     out["offences_per_offender"] = total / n if n else math.nan
@@ -1643,9 +1654,9 @@ def _arm_metrics(model: Model, F, I, OBT, conv, proven, waits) -> dict[str, floa
 
     out["detected_offences_per_offender"] = per(I[:, I_DETECTED])
     out["convictions_per_offender_horizon"] = per(c_k[c_day >= 0])
-    out["custody_days_per_offender"] = per(F[:, F_CUSTODY_DAYS])
+    out["custody_days_per_offender"] = per(A[:, A_CUSTODY_DAYS])
     out["recalls_per_offender"] = per(I[:, I_RECALLS])
-    out["iom_days_per_offender"] = per(F[:, F_IOM_DAYS])
+    out["iom_days_per_offender"] = per(A[:, A_IOM_DAYS])
     out["pathway_referrals_per_offender"] = per(I[:, I_REFERRALS])
     out["exited_share"] = per(I[:, I_EXITED] != 0)
     w_off, w_svc, w_days = waits
