@@ -95,10 +95,13 @@ P_IOM_RESPONSE = int(Purpose.IOM_RESPONSE)
  F_COURT_DAY, F_REMANDED_SINCE, F_REMAND_DAYS, F_OFF_RATE, F_T0, F_DT, F_TNEXT,
  F_TOTHER) = range(15)
 # F_TOTHER: when the first of the clocks other than offending fires (I_OTHER: which)
-F_CASE_DAY0 = 15  # CASE_CAP case offence days
-F_RES0 = F_CASE_DAY0 + CASE_CAP  # each clock's residual (unit-exponential hazard still to run)
-F_MARK0 = F_RES0 + N_CLOCKS  # each clock's mark (when its residual was last brought up to date)
-F_QS0 = F_MARK0 + N_CLOCKS  # queued_since of each capacity-limited service (NaN: None)
+# Each clock's residual (the unit-exponential hazard still to run) at F_RES0 + 2c and its mark
+# (when the residual was last brought up to date) beside it at F_MARK0 + 2c; the offending
+# clock's, used at every step, right after the scalars above (the same cache line).
+F_RES0 = 15
+F_MARK0 = 16
+F_CASE_DAY0 = F_RES0 + 2 * N_CLOCKS  # CASE_CAP case offence days
+F_QS0 = F_CASE_DAY0 + CASE_CAP  # queued_since of each capacity-limited service (NaN: None)
 
 # Integer fields (columns of I, int32).
 (I_NEED, I_HAD, I_STATUS, I_REASON, I_COURT, I_CASE_INDEX, I_CASE_LEN, I_OFFENCE_COUNT,
@@ -300,7 +303,7 @@ def heap_push(HP, RS, t, o, v):
     ov = np.float64((np.int64(o) << 32) | np.int64(v))
     i = n
     while i > 0:
-        parent = (i - 1) >> 1
+        parent = (i - 1) >> 2
         pt = HP[parent, 0]
         if pt < t or (pt == t and HP[parent, 1] < fs):
             break
@@ -318,11 +321,13 @@ def heap_push(HP, RS, t, o, v):
 @njit(cache=True, inline="always")
 def sift_down(HP, n, i, t, s, ov):
     while True:
-        c = 2 * i + 1
-        if c >= n:
+        first = 4 * i + 1  # a 4-ary heap: half the depth of a binary one, fewer cache misses
+        if first >= n:
             break
-        if c + 1 < n and before(HP, c + 1, c):
-            c += 1
+        c = first
+        for d in range(first + 1, min(first + 4, n)):
+            if before(HP, d, c):
+                c = d
         if t < HP[c, 0] or (t == HP[c, 0] and s < HP[c, 1]):
             break
         HP[i, 0] = HP[c, 0]
@@ -359,7 +364,7 @@ def heap_compact(HP, RS, I):
             HP[k, 2] = HP[i, 2]
             k += 1
     RS[0] = k
-    for start in range((k - 2) // 2, -1, -1):
+    for start in range((k - 2) // 4, -1, -1):
         sift_down(HP, k, start, HP[start, 0], HP[start, 1], HP[start, 2])
 
 
@@ -435,8 +440,8 @@ def set_rate(F, o, c, old, rate, now):
     if rate == old:
         return
     if old > 0.0:
-        F[o, F_RES0 + c] -= old * (now - F[o, F_MARK0 + c])
-    F[o, F_MARK0 + c] = now
+        F[o, F_RES0 + 2 * c] -= old * (now - F[o, F_MARK0 + 2 * c])
+    F[o, F_MARK0 + 2 * c] = now
 
 
 @njit(cache=True, inline="always")
@@ -465,7 +470,7 @@ def set_clock_rates(MF, MI, F, I, A, o, now, received):
             new = key_rate(MF, MI, key, had, c)
             set_rate(F, o, c, key_rate(MF, MI, old_key, had, c), new, now)
             if new > 0.0:
-                t = F[o, F_MARK0 + c] + F[o, F_RES0 + c] / new
+                t = F[o, F_MARK0 + 2 * c] + F[o, F_RES0 + 2 * c] / new
                 if t < t_clock:
                     t_clock = t
                     fired = c
@@ -486,7 +491,7 @@ def update_other(MF, MI, F, I, o):
             continue
         rate = key_rate(MF, MI, key, had, c)
         if rate > 0.0:
-            t = F[o, F_MARK0 + c] + F[o, F_RES0 + c] / rate
+            t = F[o, F_MARK0 + 2 * c] + F[o, F_RES0 + 2 * c] / rate
             if t < t_clock:
                 t_clock = t
                 fired = c
@@ -919,7 +924,7 @@ def begin_step(MF, MI, F, I, A, RS, HP, recs, horizon, o, t0):
     fired = -1
     rate = F[o, F_OFF_RATE]
     if rate > 0.0:
-        t_clock = F[o, F_MARK0 + OFFENCE] + F[o, F_RES0 + OFFENCE] / rate
+        t_clock = F[o, F_MARK0 + 2 * OFFENCE] + F[o, F_RES0 + 2 * OFFENCE] / rate
         fired = OFFENCE
     if F[o, F_TOTHER] < t_clock:
         t_clock = F[o, F_TOTHER]
@@ -1025,8 +1030,8 @@ def end_step(MF, MI, F, I, A, keys, RS, HP, costs, horizon, recs, case_over, o, 
     if fired >= 0 and elapsed >= dt - 1e-12 * max(1.0, dt):
         cnt = I_CNT0 + fired
         draw = -math.log(next_uniform(I, keys, o, MI[MI[NO_clock_purpose] + fired], cnt))
-        F[o, F_RES0 + fired] = draw
-        F[o, F_MARK0 + fired] = t1
+        F[o, F_RES0 + 2 * fired] = draw
+        F[o, F_MARK0 + 2 * fired] = t1
         if fired != OFFENCE:
             update_other(MF, MI, F, I, o)
         if handle_clock(MF, MI, F, I, A, keys, costs, horizon, recs, case_over, o, t1, fired):
@@ -1121,8 +1126,8 @@ def init_offenders(MF, MI, F, I, keys, ogrs, frailty, needs, status, status_days
         key = keys[o]
         for c in range(N_CLOCKS):
             I[o, I_CNT0 + c] = 1
-            F[o, F_RES0 + c] = -math.log(at(key, MI[MI[NO_clock_purpose] + c], 0))
-            F[o, F_MARK0 + c] = start
+            F[o, F_RES0 + 2 * c] = -math.log(at(key, MI[MI[NO_clock_purpose] + c], 0))
+            F[o, F_MARK0 + 2 * c] = start
         without = 0
         with_iom = 0
         for i in range(n_services):
@@ -1168,6 +1173,16 @@ def init_offenders(MF, MI, F, I, keys, ogrs, frailty, needs, status, status_days
             F[o, F_CASE_DAY0] = start - EPS
             F[o, F_REMANDED_SINCE] = start
             I[o, I_CASE_COUNT] = 1
+
+
+@njit(cache=True)
+def compact_rows(X, rows):
+    """X[k] = X[rows[k]] for increasing rows (rows[k] >= k: no row is read after it is written)."""
+    for k in range(rows.shape[0]):
+        r = rows[k]
+        if r != k:
+            for c in range(X.shape[1]):
+                X[k, c] = X[r, c]
 
 
 @njit(cache=True)
@@ -1513,7 +1528,13 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
     over = _case_over_arrays(case_over)
     keep = pos[over[0]] >= 0
     base_over = (pos[over[0][keep]], over[1][keep], over[2][keep])
-    Fs, Is, keys_s = F[sel], I[sel], keys[sel]
+    # The selected rows moved to the top in place, and the rest given back (no copy).
+    compact_rows(F, sel)
+    compact_rows(I, sel)
+    keys_s = keys[sel]
+    F.resize((m, F.shape[1]), refcheck=False)
+    I.resize((m, I.shape[1]), refcheck=False)
+    Fs, Is = F, I
     del F, I, keys, case_over
     Is[:, I_QN0:] = -1
     Is[:, I_HELD] = 0
