@@ -158,3 +158,17 @@ def test_unported_features_are_refused():
         simulate_replication(s, 1, 0, keep_offenders=True, engine="compiled")
     with pytest.raises(ValueError, match="unknown engine"):
         simulate_replication(s, 1, 0, engine="fast")
+
+
+def test_heap_compaction_changes_nothing(monkeypatch):
+    """Stale heap entries (wake-ups replaced by a place granted) are compacted away when the
+    heap is full: with almost no room to spare the results are the same."""
+    from iomsim.engine import compiled
+
+    model = compile_model(iomsim.load_scenario(SUSSEX, overrides={
+        **SMALL, "services.approved_premises.capacity_per_1000": 5}))
+    roomy = simulate_replication(model, 2, 0, engine="compiled")
+    monkeypatch.setattr(compiled, "_heap", lambda n: np.empty((n + 1, 3)))
+    tight = simulate_replication(model, 2, 0, engine="compiled")
+    assert_same(roomy, tight, rel=0.0)
+    assert roomy.metrics["non_iom"]["waits_per_offender_approved_premises"] > 0

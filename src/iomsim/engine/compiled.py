@@ -1402,7 +1402,9 @@ def _resources(cm: CModel, model: Model, n_offenders: int) -> np.ndarray:
 
 
 def _heap(n: int) -> np.ndarray:
-    return np.empty((2 * n + 16, 3))
+    # Each offender has one live entry at most; the slack holds entries made stale by places
+    # granted, and is compacted when full (heap_compact).
+    return np.empty((n + max(1024, n // 16), 3))
 
 
 def _popcount(masks: np.ndarray) -> np.ndarray:
