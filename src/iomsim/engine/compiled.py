@@ -1208,9 +1208,9 @@ def rec_arrays(lst):
     return a, b, c
 
 
-def _records(recs):
+def _records(raw):
     """(convictions, proven offences, waits) as arrays from a phase's records."""
-    code, a, b = rec_arrays(recs)
+    code, a, b = raw
     kind = code & 3
     off = code >> 2
     k = kind == REC_CONVICTION
@@ -1407,6 +1407,17 @@ def _heap(n: int) -> np.ndarray:
     return np.empty((n + max(1024, n // 16), 3))
 
 
+def _trim_heap() -> None:
+    """Give memory freed by the population's Python objects back to the system (glibc only):
+    otherwise it stays in the process, under the state made next."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _popcount(masks: np.ndarray) -> np.ndarray:
     m = masks.astype(np.int64)
     out = np.zeros(len(m), dtype=np.int64)
@@ -1470,6 +1481,7 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
     licence_after = np.asarray(pop.licence_days_after_release, dtype=float)
     age = np.asarray(pop.age, dtype=float)
     del pop
+    _trim_heap()
     keys = offender_keys(np.uint64(root_key(seed, replication)), n)
     start = -model.pre_days
     ncap = cm.cap_svc.shape[0]
@@ -1507,8 +1519,10 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
         recs, ev = run_phase(MF, MI, F, I, np.zeros((0, A_OBT0 + n_types)), keys,
                              _resources(cm, model, n), _heap(n), costs, 0.0, start, case_over)
         events += ev
-        pre_conv, pre_proven, _ = _records(recs)
+        raw = rec_arrays(recs)
         del recs
+        pre_conv, pre_proven, _ = _records(raw)
+        del raw
     else:
         pre_conv = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
         pre_proven = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
@@ -1560,8 +1574,10 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
         recs, ev = run_phase(MF, MI, Fa, Ia, A, keys_s, _resources(cm, model, m), _heap(m),
                              costs, horizon, 0.0, case_list(*base_over))
         events += ev
-        c, pv, w = _records(recs)
+        raw = rec_arrays(recs)
         del recs
+        c, pv, w = _records(raw)
+        del raw
         all_conv = tuple(np.concatenate([a, b]) for a, b in zip(base_conv, c))
         all_proven = tuple(np.concatenate([a, b]) for a, b in zip(base_proven, pv))
         costs_out[arm] = costs
