@@ -2,18 +2,21 @@
 
 The simpy engine (:mod:`iomsim.engine.offender`) is the reference. This module runs the same
 model with every offender's state in a few numpy arrays (one row per offender: ``F`` for
-floating-point fields, ``I`` for integer fields, ``RES``/``MARK`` for the clocks' residuals and
-marks) and one binary heap of (time, sequence number, offender, version) for the whole
-population, so that the per-event work is compiled code and not Python objects.
+floating-point fields, the clocks' residuals and marks included, ``I`` for integer fields and
+the stream counters, ``A`` for what only the arms need) and one 4-ary heap of (time, sequence
+number, offender and version) rows for the whole population, so that the per-event work is
+compiled code and not Python objects. The model's numbers are packed into two arrays (``MF``,
+``MI``) and the kernels work on views without reference counts (see ``run_phase``).
 
 Exactness. Every random number is drawn from the same keyed stream at the same index as the simpy
 engine draws it (``mix64``/``uniform_at`` and the per-purpose counters are ported with uint64
 arithmetic), and every floating-point formula is evaluated in the same order. With no
 capacity-limited service, offenders do not interact, so the event histories are the same and the
-results agree to rounding (summation order of costs differs). With capacity-limited services,
+results agree to rounding (in practice bit for bit). With capacity-limited services,
 a place given up is handed to the head of the first-come first-served queue at once (simpy hands
 it over when the release event is processed, a few events later at the same time), so queue
-order at exactly equal times may differ: agreement is then statistical.
+order at exactly equal times may differ: agreement is then statistical (on full Sussex every
+replication tried was nevertheless identical).
 
 Each offender's process is a sequence of *steps*. A step starts at ``t0`` (the top of the
 ``while`` loop in :func:`iomsim.engine.offender.offender_life`): places are asked for or given
