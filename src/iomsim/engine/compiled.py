@@ -99,19 +99,21 @@ P_IOM_RESPONSE = int(Purpose.IOM_RESPONSE)
  F_TOTHER) = range(15)
 # F_TOTHER: when the first of the clocks other than offending fires (I_OTHER: which)
 # Each clock's residual (the unit-exponential hazard still to run) at F_RES0 + 2c and its mark
-# (when the residual was last brought up to date) beside it at F_MARK0 + 2c; the offending
-# clock's, used at every step, right after the scalars above (the same cache line).
+# (when the residual was last brought up to date) beside it at F_MARK0 + 2c, for the clocks
+# but the needs'; the offending clock's, used at every step, right after the scalars above.
+# The needs' clocks are in NC, a flat array: only for the needs an offender had at the start
+# (a need never had never comes, so its clock never runs), from NC[2 * I[o, I_NB]] on.
 F_RES0 = 15
 F_MARK0 = 16
-F_CASE_DAY0 = F_RES0 + 2 * N_CLOCKS  # CASE_CAP case offence days
+F_CASE_DAY0 = F_RES0 + 2 * NEED0  # CASE_CAP case offence days
 F_QS0 = F_CASE_DAY0 + CASE_CAP  # queued_since of each capacity-limited service (NaN: None)
 
 # Integer fields (columns of I, int32).
 (I_NEED, I_HAD, I_STATUS, I_REASON, I_COURT, I_CASE_INDEX, I_CASE_LEN, I_OFFENCE_COUNT,
  I_CASE_COUNT, I_RECALL_COUNT, I_BREACH_COUNT, I_UPTAKE0, I_UPTAKE1, I_ON_IOM, I_RESPONDER,
  I_ROLE, I_EXITED, I_EXIT_CAUSE, I_KEY, I_FIRED, I_RECV, I_HELD, I_GRANTED, I_VERSION,
- I_DETECTED, I_RECALLS, I_REFERRALS, I_DONE, I_OTHER) = range(29)
-I_CNT0 = 29  # N_CLOCKS clock counters, then the EXIT_CAUSE counter
+ I_DETECTED, I_RECALLS, I_REFERRALS, I_DONE, I_OTHER, I_NB) = range(30)
+I_CNT0 = 30  # N_CLOCKS clock counters, then the EXIT_CAUSE counter
 I_CASE_N0 = I_CNT0 + N_CLOCKS + 1  # CASE_CAP case offence numbers
 I_QN0 = I_CASE_N0 + CASE_CAP  # (next, previous) in the queue of each capacity-limited service
 
@@ -439,16 +441,49 @@ def clock_rate(MF, MI, F, I, o, c):
 
 
 @njit(cache=True, inline="always")
-def set_rate(F, o, c, old, rate, now):
-    if rate == old:
-        return
-    if old > 0.0:
-        F[o, F_RES0 + 2 * c] -= old * (now - F[o, F_MARK0 + 2 * c])
-    F[o, F_MARK0 + 2 * c] = now
+def need_slot(I, o, c):
+    """Where need clock ``c``'s residual is in NC (its mark is next to it)."""
+    x = I[o, I_HAD] & ((1 << (c - NEED0)) - 1)
+    k = 0
+    while x:
+        x &= x - 1
+        k += 1
+    return 2 * (I[o, I_NB] + k)
 
 
 @njit(cache=True, inline="always")
-def set_clock_rates(MF, MI, F, I, A, o, now, received):
+def get_res(F, NC, I, o, c):
+    return F[o, F_RES0 + 2 * c] if c < NEED0 else NC[need_slot(I, o, c)]
+
+
+@njit(cache=True, inline="always")
+def get_mark(F, NC, I, o, c):
+    return F[o, F_MARK0 + 2 * c] if c < NEED0 else NC[need_slot(I, o, c) + 1]
+
+
+@njit(cache=True, inline="always")
+def set_clock(F, NC, I, o, c, res, mark):
+    if c < NEED0:
+        F[o, F_RES0 + 2 * c] = res
+        F[o, F_MARK0 + 2 * c] = mark
+    else:
+        k = need_slot(I, o, c)
+        NC[k] = res
+        NC[k + 1] = mark
+
+
+@njit(cache=True, inline="always")
+def set_rate(F, NC, I, o, c, old, rate, now):
+    if rate == old:
+        return
+    res = get_res(F, NC, I, o, c)
+    if old > 0.0:
+        res -= old * (now - get_mark(F, NC, I, o, c))
+    set_clock(F, NC, I, o, c, res, now)
+
+
+@njit(cache=True, inline="always")
+def set_clock_rates(MF, MI, F, NC, I, A, o, now, received):
     status = I[o, I_STATUS]
     if status == EXITED:
         return
@@ -458,7 +493,7 @@ def set_clock_rates(MF, MI, F, I, A, o, now, received):
         rate = offending_rate(MF, MI, F, I, A, o, now) * (MF[P_MEAN_DET_IOM] if on_iom else MF[P_MEAN_DET])
     old = F[o, F_OFF_RATE]
     if rate != old:
-        set_rate(F, o, OFFENCE, old, rate, now)
+        set_rate(F, NC, I, o, OFFENCE, old, rate, now)
         F[o, F_OFF_RATE] = rate
     key = status | (on_iom << 3) | (I[o, I_NEED] << 4) | ((received & MI[Q_BOOSTING]) << (4 + N_NEEDS))
     old_key = I[o, I_KEY]
@@ -471,9 +506,9 @@ def set_clock_rates(MF, MI, F, I, A, o, now, received):
             if c >= NEED0 and not (had >> (c - NEED0)) & 1:
                 continue
             new = key_rate(MF, MI, key, had, c)
-            set_rate(F, o, c, key_rate(MF, MI, old_key, had, c), new, now)
+            set_rate(F, NC, I, o, c, key_rate(MF, MI, old_key, had, c), new, now)
             if new > 0.0:
-                t = F[o, F_MARK0 + 2 * c] + F[o, F_RES0 + 2 * c] / new
+                t = get_mark(F, NC, I, o, c) + get_res(F, NC, I, o, c) / new
                 if t < t_clock:
                     t_clock = t
                     fired = c
@@ -483,7 +518,7 @@ def set_clock_rates(MF, MI, F, I, A, o, now, received):
 
 
 @njit(cache=True, inline="always")
-def update_other(MF, MI, F, I, o):
+def update_other(MF, MI, F, NC, I, o):
     """The first of the clocks but offending to fire (they change only with the state key)."""
     t_clock = np.inf
     fired = -1
@@ -494,7 +529,7 @@ def update_other(MF, MI, F, I, o):
             continue
         rate = key_rate(MF, MI, key, had, c)
         if rate > 0.0:
-            t = F[o, F_MARK0 + 2 * c] + F[o, F_RES0 + 2 * c] / rate
+            t = get_mark(F, NC, I, o, c) + get_res(F, NC, I, o, c) / rate
             if t < t_clock:
                 t_clock = t
                 fired = c
@@ -911,7 +946,7 @@ def handle_clock(MF, MI, F, I, A, keys, costs, horizon, recs, case_over, o, now,
 # ------------------------------------------------------------------ one step of the process
 
 @njit(cache=True, inline="always")
-def begin_step(MF, MI, F, I, A, RS, HP, recs, horizon, o, t0):
+def begin_step(MF, MI, F, NC, I, A, RS, HP, recs, horizon, o, t0):
     """The top of the process loop at ``t0``: places, rates, and the next wake-up."""
     using = services_in_use(MF, MI, F, I, o, t0) if MI[NL_svc_item] else 0
     if MI[NL_cap_svc]:
@@ -921,7 +956,7 @@ def begin_step(MF, MI, F, I, A, RS, HP, recs, horizon, o, t0):
             for k in range(MI[NL_cap_svc]):
                 if not np.isnan(F[o, F_QS0 + k]):
                     using &= ~(1 << MI[MI[NO_cap_svc] + k])
-    set_clock_rates(MF, MI, F, I, A, o, t0, using)
+    set_clock_rates(MF, MI, F, NC, I, A, o, t0, using)
     # The first clock to fire, the first in clock order on a tie (as fire_at.index(min)).
     t_clock = np.inf
     fired = -1
@@ -1005,7 +1040,7 @@ def accrue(MF, MI, F, I, A, costs, horizon, o, t0, t1, received):
 
 
 @njit(cache=True, inline="always")
-def end_step(MF, MI, F, I, A, keys, RS, HP, costs, horizon, recs, case_over, o, t1):
+def end_step(MF, MI, F, NC, I, A, keys, RS, HP, costs, horizon, recs, case_over, o, t1):
     """The code after the ``yield``: accrue, then scheduled events and a fired clock."""
     t0 = F[o, F_T0]
     dt = F[o, F_DT]
@@ -1033,15 +1068,14 @@ def end_step(MF, MI, F, I, A, keys, RS, HP, costs, horizon, recs, case_over, o, 
     if fired >= 0 and elapsed >= dt - 1e-12 * max(1.0, dt):
         cnt = I_CNT0 + fired
         draw = -math.log(next_uniform(I, keys, o, MI[MI[NO_clock_purpose] + fired], cnt))
-        F[o, F_RES0 + 2 * fired] = draw
-        F[o, F_MARK0 + 2 * fired] = t1
+        set_clock(F, NC, I, o, fired, draw, t1)
         if fired != OFFENCE:
-            update_other(MF, MI, F, I, o)
+            update_other(MF, MI, F, NC, I, o)
         if handle_clock(MF, MI, F, I, A, keys, costs, horizon, recs, case_over, o, t1, fired):
             release_all(MF, MI, F, I, RS, HP, o, t1)
             I[o, I_DONE] = 1
             return
-    begin_step(MF, MI, F, I, A, RS, HP, recs, horizon, o, t1)
+    begin_step(MF, MI, F, NC, I, A, RS, HP, recs, horizon, o, t1)
 
 
 @intrinsic
@@ -1053,7 +1087,7 @@ def _void_ptr(typingctx, address):
 
 
 @njit(cache=True)
-def run_phase(MF, MI, F, I, A, keys, RS, HP, costs, horizon, start, case_over):
+def run_phase(MF, MI, F, NC, I, A, keys, RS, HP, costs, horizon, start, case_over):
     """Run every offender from ``start`` to ``horizon`` (or exit).
 
     Returns the records, (offender * 4 + kind, a, b): convictions (day, offences), proven
@@ -1067,6 +1101,7 @@ def run_phase(MF, MI, F, I, A, keys, RS, HP, costs, horizon, start, case_over):
     MF = carray(_void_ptr(MF.ctypes.data), MF.shape, np.float64)
     MI = carray(_void_ptr(MI.ctypes.data), MI.shape, np.int64)
     F = carray(_void_ptr(F.ctypes.data), F.shape, np.float64)
+    NC = carray(_void_ptr(NC.ctypes.data), NC.shape, np.float64)
     I = carray(_void_ptr(I.ctypes.data), I.shape, np.int32)
     A = carray(_void_ptr(A.ctypes.data), A.shape, np.float64)
     keys = carray(_void_ptr(keys.ctypes.data), keys.shape, np.uint64)
@@ -1077,29 +1112,32 @@ def run_phase(MF, MI, F, I, A, keys, RS, HP, costs, horizon, start, case_over):
     n = F.shape[0]
     for o in range(n):
         if I[o, I_DONE] == 0:
-            begin_step(MF, MI, F, I, A, RS, HP, recs, horizon, o, start)
+            begin_step(MF, MI, F, NC, I, A, RS, HP, recs, horizon, o, start)
     events = 0
     while RS[0] > 0:
         t, o, v = heap_pop(HP, RS)
         if v != I[o, I_VERSION]:
             continue
         events += 1
-        end_step(MF, MI, F, I, A, keys, RS, HP, costs, horizon, recs, case_over, o, t)
+        end_step(MF, MI, F, NC, I, A, keys, RS, HP, costs, horizon, recs, case_over, o, t)
     return recs, events
 
 
 # ------------------------------------------------------------------ initial state
 
 @njit(cache=True)
-def init_offenders(MF, MI, F, I, keys, ogrs, frailty, needs, status, status_days,
+def init_offenders(MF, MI, F, NC, I, keys, ogrs, frailty, needs, status, status_days,
                    licence_after, start, fv, normaliser_p, svc_key, svc_group_start,
                    svc_group_end, group_members, svc_uptake, svc_iom_uptake, n_services):
     n = F.shape[0]
+    nb = 0  # the needs' clocks of offenders 0..o-1 in NC
     for o in range(n):
         mask = 0
+        I[o, I_NB] = nb
         for j in range(N_NEEDS):
             if needs[o, j]:
                 mask |= 1 << j
+                nb += 1
         I[o, I_NEED] = mask
         I[o, I_HAD] = mask
         g = ogrs[o]
@@ -1129,8 +1167,9 @@ def init_offenders(MF, MI, F, I, keys, ogrs, frailty, needs, status, status_days
         key = keys[o]
         for c in range(N_CLOCKS):
             I[o, I_CNT0 + c] = 1
-            F[o, F_RES0 + 2 * c] = -math.log(at(key, MI[MI[NO_clock_purpose] + c], 0))
-            F[o, F_MARK0 + 2 * c] = start
+            draw = -math.log(at(key, MI[MI[NO_clock_purpose] + c], 0))
+            if c < NEED0 or (mask >> (c - NEED0)) & 1:
+                set_clock(F, NC, I, o, c, draw, start)
         without = 0
         with_iom = 0
         for i in range(n_services):
@@ -1186,6 +1225,26 @@ def compact_rows(X, rows):
         if r != k:
             for c in range(X.shape[1]):
                 X[k, c] = X[r, c]
+
+
+@njit(cache=True)
+def compact_needs(NC, I):
+    """The needs' clocks of the (already compacted) rows of I moved to the front of NC, in
+    order, and I's bases updated; returns the length of NC in use."""
+    nb = 0
+    for k in range(I.shape[0]):
+        old = I[k, I_NB]
+        x = I[k, I_HAD]
+        count = 0
+        while x:
+            x &= x - 1
+            count += 1
+        if old != nb:
+            for q in range(2 * count):
+                NC[2 * nb + q] = NC[2 * old + q]
+        I[k, I_NB] = nb
+        nb += count
+    return 2 * nb
 
 
 @njit(cache=True)
@@ -1490,6 +1549,7 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
     ncap = cm.cap_svc.shape[0]
     nf = F_QS0 + ncap
     F = np.zeros((n, nf))
+    NC = np.zeros(2 * int(needs.sum()))
     I = np.zeros((n, I_QN0 + 2 * ncap), dtype=np.int32)
     I[:, I_QN0:] = -1
     ns = len(model.services)
@@ -1506,7 +1566,7 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
             gend.append(-1)
     fv = s.cohort.profile.frailty_variance if s.cohort.profile else 0.0
     p = model.p_proven_per_offence
-    init_offenders(MF, MI, F, I, keys, ogrs, frailty, needs, status, status_days,
+    init_offenders(MF, MI, F, NC, I, keys, ogrs, frailty, needs, status, status_days,
                    licence_after, start, fv,
                    model.release_normaliser * p if p > 0 else 0.0, svc_key,
                    np.array(gstart, dtype=np.int64), np.array(gend, dtype=np.int64),
@@ -1519,7 +1579,7 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
     case_over = case_list(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     if model.pre_days > 0:
         costs = np.zeros((1, len(model.items)))
-        recs, ev = run_phase(MF, MI, F, I, np.zeros((0, A_OBT0 + n_types)), keys,
+        recs, ev = run_phase(MF, MI, F, NC, I, np.zeros((0, A_OBT0 + n_types)), keys,
                              _resources(cm, model, n), _heap(n), costs, 0.0, start, case_over)
         events += ev
         raw = rec_arrays(recs)
@@ -1553,8 +1613,9 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
     keys_s = keys[sel]
     F.resize((m, F.shape[1]), refcheck=False)
     I.resize((m, I.shape[1]), refcheck=False)
-    Fs, Is = F, I
-    del F, I, keys, case_over
+    NC.resize(compact_needs(NC, I), refcheck=False)
+    Fs, Is, NCs = F, I, NC
+    del F, I, NC, keys, case_over
     Is[:, I_QN0:] = -1
     Is[:, I_HELD] = 0
     Is[:, I_GRANTED] = 0
@@ -1565,7 +1626,7 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
     n_years = max(1, int(math.ceil(horizon / DAYS_PER_YEAR)))
     costs_out, metrics, survival = {}, {}, {}
     for arm in arms:
-        Fa, Ia = Fs.copy(), Is.copy()
+        Fa, Ia, NCa = Fs.copy(), Is.copy(), NCs.copy()
         costs = np.zeros((n_years, len(model.items)))
         A = np.zeros((m, A_OBT0 + n_types))
         A[:, A_IOM_END] = INF
@@ -1574,7 +1635,7 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
         A[:, A_PERSIST_UNTIL] = -INF
         if arm == "iom":
             _start_iom(model, A, Ia, keys_s, costs, horizon)
-        recs, ev = run_phase(MF, MI, Fa, Ia, A, keys_s, _resources(cm, model, m), _heap(m),
+        recs, ev = run_phase(MF, MI, Fa, NCa, Ia, A, keys_s, _resources(cm, model, m), _heap(m),
                              costs, horizon, 0.0, case_list(*base_over))
         events += ev
         raw = rec_arrays(recs)
