@@ -196,6 +196,9 @@ CModel = namedtuple("CModel", [
 # The ledger and records of one phase.
 REC_T = types.Tuple((types.int64, types.float64, types.float64))
 REC_CONVICTION, REC_PROVEN, REC_WAIT = 0, 1, 2
+# Proven offences committed before this are in no metric's window (the earliest is the 12 months
+# before day 0): they are not recorded.
+PROVEN_FROM = -DAYS_PER_YEAR
 CASE_T = types.Tuple((types.int64, types.int64, types.float64))  # (offender, offence n, day)
 
 # ------------------------------------------------------------------ random streams
@@ -795,7 +798,8 @@ def offence(MF, MI, F, I, A, keys, costs, horizon, recs, case_over, o, now):
     u = at(key, P_ARREST_OUTCOME, n)
     if u >= P[P_CHARGE_P]:
         if u < P[P_CHARGE_P] + P[P_CAUTION_P]:
-            recs.append((np.int64(o) * 4 + REC_PROVEN, now, now))
+            if now >= PROVEN_FROM:
+                recs.append((np.int64(o) * 4 + REC_PROVEN, now, now))
         return
     if I[o, I_COURT] < 0:
         court = CROWN if at(key, P_COURT_CHOICE, n) < MF[MI[NO_crown] + kind] else MAGISTRATES
@@ -878,9 +882,11 @@ def court(MF, MI, F, I, keys, costs, horizon, recs, case_over, o, now):
         if days[q] < first_day:
             first_day = days[q]
     for q in range(n_convicted):
-        recs.append((np.int64(o) * 4 + REC_PROVEN, days[numbers[q]], now))
-    for _ in range(extra):
-        recs.append((np.int64(o) * 4 + REC_PROVEN, first_day, now))
+        if days[numbers[q]] >= PROVEN_FROM:
+            recs.append((np.int64(o) * 4 + REC_PROVEN, days[numbers[q]], now))
+    if first_day >= PROVEN_FROM:
+        for _ in range(extra):
+            recs.append((np.int64(o) * 4 + REC_PROVEN, first_day, now))
     recs.append((np.int64(o) * 4 + REC_CONVICTION, now, np.float64(n_convicted + extra)))
     add_cost(costs, horizon, now, MI[Q_ITEM_PSR], P[P_PSR_COST])
     u = at(key, P_SENTENCE, index)
