@@ -437,13 +437,6 @@ def key_rate(MF, MI, key, had, c):
 
 
 @njit(cache=True, inline="always")
-def clock_rate(MF, MI, F, I, o, c):
-    if c == OFFENCE:
-        return F[o, F_OFF_RATE]
-    return key_rate(MF, MI, I[o, I_KEY], I[o, I_HAD], c)
-
-
-@njit(cache=True, inline="always")
 def need_slot(I, o, c):
     """Where need clock ``c``'s residual is in NC (its mark is next to it)."""
     x = I[o, I_HAD] & ((1 << (c - NEED0)) - 1)
