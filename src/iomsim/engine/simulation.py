@@ -94,14 +94,26 @@ class ReplicationResult:
 
 
 def simulate_replication(scenario: Scenario | Model, seed: int, replication: int,
-                         keep_offenders: bool = False, independent_arms: bool = False
-                         ) -> ReplicationResult:
+                         keep_offenders: bool = False, independent_arms: bool = False,
+                         engine: str = "simpy") -> ReplicationResult:
     """Simulate one replication: pre-period, selection, then both arms from day 0.
 
     With ``independent_arms`` (for measuring what common random numbers buy) the IOM arm gets
     its own population, pre-period and event streams, as if from another seed.
+
+    ``engine`` is ``"simpy"`` (the reference) or ``"compiled"`` (:mod:`iomsim.engine.compiled`,
+    numba: the same model and random numbers, much faster; it does not keep offenders).
     """
+    if engine not in ("simpy", "compiled"):
+        raise ValueError(f"unknown engine {engine!r}: expected 'simpy' or 'compiled'")
+    if engine == "compiled" and keep_offenders:
+        raise ValueError("keep_offenders=True needs engine='simpy': the compiled engine keeps "
+                         "no Offender objects")
     model = scenario if isinstance(scenario, Model) else compile_model(scenario)
+    if engine == "compiled":
+        from iomsim.engine.compiled import check_supported
+        check_supported(model)
+        return _replicate(model, seed, replication, False, independent_arms, compiled=True)
     # The cyclic collector would walk every live offender again and again (its cost grows with
     # the cohort); the run makes little cyclic garbage, so collect once at the end instead, and
     # only the youngest generation: with collection off, everything the replication allocated
@@ -118,12 +130,19 @@ def simulate_replication(scenario: Scenario | Model, seed: int, replication: int
 
 
 def _replicate(model: Model, seed: int, replication: int, keep_offenders: bool,
-               independent_arms: bool) -> ReplicationResult:
+               independent_arms: bool, compiled: bool = False) -> ReplicationResult:
+    if compiled:
+        from iomsim.engine.compiled import simulate_compiled
+
+        def simulate(model, seed, replication, arms, keep_offenders):
+            return simulate_compiled(model, seed, replication, arms)
+    else:
+        simulate = _simulate
     if not independent_arms:
-        return _simulate(model, seed, replication, ARMS, keep_offenders)
-    base = _simulate(model, seed, replication, ("non_iom",), keep_offenders)
+        return simulate(model, seed, replication, ARMS, keep_offenders)
+    base = simulate(model, seed, replication, ("non_iom",), keep_offenders)
     other_seed = int(np.random.SeedSequence([int(seed), int(replication), 0x1A2B]).generate_state(1)[0])
-    other = _simulate(model, other_seed, replication, ("iom",), keep_offenders)
+    other = simulate(model, other_seed, replication, ("iom",), keep_offenders)
     for part in ("costs", "metrics", "survival", "offenders"):
         getattr(base, part).update(getattr(other, part))
     base.offender_months += other.offender_months
