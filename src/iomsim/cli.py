@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="processes to use (default: all cores); results do not depend on it")
     p.add_argument("--force", action="store_true", help="replace existing results")
     p.add_argument("--report", action="store_true", help="also write report.html and results.xlsx")
+    p.add_argument("--engine", choices=("simpy", "compiled"), default="simpy",
+                   help="simpy (the reference, default) or compiled (numba: the same model, many "
+                        "times faster; its first use compiles for about a minute)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_run)
 
@@ -122,7 +125,7 @@ def cmd_run(args) -> int:
     _check_writable(out)
     jobs = args.jobs or default_jobs()
     results = run(scenario, reps=args.reps, seed=args.seed, jobs=jobs,
-                  progress=False if args.no_progress else None)
+                  progress=False if args.no_progress else None, engine=args.engine)
     results.write(out, force=args.force)
     if args.report:
         from iomsim.reporting.report import write_report

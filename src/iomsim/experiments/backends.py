@@ -43,6 +43,7 @@ class Task:
     base_hash: str
     work: tuple[PointWork, ...]
     measures: tuple[tuple[str, str], ...] | None  # None keeps every measure
+    engine: str = "simpy"
 
     @property
     def size(self) -> int:
@@ -57,7 +58,7 @@ def default_jobs() -> int:
 
 def make_tasks(prefix: str, base_hash: str, points: list[tuple[int, dict[str, Any], int]],
                replications: int, workers: int,
-               measures: list[tuple[str, str]] | None) -> list[Task]:
+               measures: list[tuple[str, str]] | None, engine: str = "simpy") -> list[Task]:
     """Cut ``points`` (point, values, seed) x ``replications`` into tasks.
 
     Aim for about eight tasks per worker; never more than a few points in one task (so finished
@@ -74,13 +75,14 @@ def make_tasks(prefix: str, base_hash: str, points: list[tuple[int, dict[str, An
             group = points[i:i + per]
             work = tuple(PointWork(p, tuple(sorted(v.items())), s, tuple(range(replications)))
                          for p, v, s in group)
-            tasks.append(Task(f"{prefix}-{group[0][0]}", base_hash, work, meas))
+            tasks.append(Task(f"{prefix}-{group[0][0]}", base_hash, work, meas, engine))
     else:
         for p, v, s in points:
             for r0 in range(0, replications, target):
                 reps = tuple(range(r0, min(replications, r0 + target)))
                 tasks.append(Task(f"{prefix}-{p}-{r0}", base_hash,
-                                  (PointWork(p, tuple(sorted(v.items())), s, reps),), meas))
+                                  (PointWork(p, tuple(sorted(v.items())), s, reps),), meas,
+                                  engine))
     return tasks
 
 
@@ -115,7 +117,7 @@ def run_task(base: Scenario, task: Task) -> TaskResult:
     for w in task.work:
         scenario, model = _model_for(base, task.base_hash, w.values)
         for r in w.replications:
-            rep = simulate_replication(model, w.seed, r)
+            rep = simulate_replication(model, w.seed, r, engine=task.engine)
             measures = replication_measures(scenario, rep, model.items)
             if task.measures is None:
                 rows = [(arm, m, float(v)) for arm, d in measures.items() for m, v in d.items()]
@@ -163,8 +165,9 @@ class PoolBackend:
     behaves the same on every platform).
 
     This process takes tasks too whenever no finished result is waiting. A spawned worker spends
-    about a second importing numpy, scipy and pandas before its first task; meanwhile this
-    process, which has them already, is working, so a short sweep is not a second behind.
+    about half a second importing numpy, scipy.special and the engine before its first task (it
+    needs neither scipy.stats nor pandas: tests/test_worker_imports.py); meanwhile this process,
+    which has them already, is working, so a short sweep is not that far behind.
     """
 
     name = "processes"

@@ -24,6 +24,9 @@ false), ``sampling`` (psa: ``random`` or ``lhs``), ``acceptability: {max_cost_pe
 steps}`` (PSA acceptability curve). A parameter may also give ``base`` (its value at the base
 point of a one-way design; default the scenario's value), ``steps`` (grid from ``low`` to
 ``high``) and ``integer: true`` (paths the schema types as whole numbers are rounded anyway).
+``engine: compiled`` runs the points on the numba engine instead of the simpy reference (the
+same model and random numbers, many times faster; see docs/model.md); it is part of the sweep's
+hash, so a sweep folder never mixes engines.
 
 Seeding: replication ``r`` of every point is simulated with seed ``seed`` and replication ``r``
 (common random numbers), so points differ only by their parameters; this makes one-way and
@@ -68,7 +71,8 @@ REQUIRED_MEASURES = ("economics.benefit_per_pound", "economics.npv", "economics.
                      "economics.iom_cost", "economics.iom_cost_per_offender", "iom.offenders")
 TOP_KEYS = ("scenario", "overrides", "design", "samples", "replications", "seed",
             "common_random_numbers", "measures", "primary_measure", "parameters", "levels",
-            "second_order", "sampling", "acceptability", "name", "description")
+            "second_order", "sampling", "acceptability", "name", "description", "engine")
+ENGINES = ("simpy", "compiled")
 PARAM_KEYS = ("low", "high", "levels", "steps", "distribution", "base", "integer", "mean", "sd",
               "mode", "value", "meanlog", "sdlog", "shape", "scale", "alpha", "beta", "source",
               "assumption", "note")
@@ -90,6 +94,7 @@ class SweepSpec:
     primary_measure: tuple[str, str]
     acceptability: dict[str, Any] = field(default_factory=dict)
     doc: YamlDocument | None = None
+    engine: str = "simpy"  # part of ``data``, so of the hash: a sweep never mixes engines
 
     @property
     def parameters(self) -> list[str]:
@@ -218,6 +223,9 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
     if not isinstance(second_order, bool):
         raise err(f"expected true or false, got {second_order!r}", "second_order")
     sampling = data.get("sampling", "random")
+    engine = data.get("engine", "simpy")
+    if engine not in ENGINES:
+        raise err(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}", "engine")
 
     measures = _measures(data, err)
     primary = data.get("primary_measure", "economics.benefit_per_pound")
@@ -292,7 +300,7 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
     spec_obj = SweepSpec(file=file, data=data, scenario=base, design=design,
                          replications=replications, seed=seed, common_random_numbers=crn,
                          measures=measures, primary_measure=primary_pair,
-                         acceptability=acceptability, doc=doc)
+                         acceptability=acceptability, doc=doc, engine=engine)
     _check_points(spec_obj)
     return spec_obj
 

@@ -66,7 +66,8 @@ def run_sweep(sweep_file_or_spec: str | Path | Mapping[str, Any] | SweepSpec,
     info = {"sweep_file": spec.file, "design": spec.design.kind, "points": n,
             "replications": spec.replications, "seed": spec.seed,
             "common_random_numbers": spec.common_random_numbers,
-            "parameters": spec.parameters, "scenario_hash": spec.scenario.meta.hash,
+            "parameters": spec.parameters, "engine": spec.engine,
+            "scenario_hash": spec.scenario.meta.hash,
             "scenario_name": spec.scenario.name}
     store = FolderStore(out, spec.hash, info, force=force) if out is not None else MemoryStore()
     missing = sorted(set(range(n)) - store.done())
@@ -155,7 +156,7 @@ def _compute(spec: SweepSpec, store, missing: list[int], jobs: int | None, sched
     try:
         with make_backend(spec.scenario, jobs, scheduler) as backend:
             tasks = make_tasks(spec.hash[:12], spec.hash, points, R, backend.workers,
-                               spec.measures)
+                               spec.measures, spec.engine)
             for task, result in backend.map(tasks):
                 for point, rep, rows in result:
                     if not checked:

@@ -1,0 +1,82 @@
+"""Choosing the engine: ``iomsim run --engine``, ``iomsim.run(engine=)`` and a sweep's ``engine:``.
+
+Without capacity-limited services the compiled engine reproduces the simpy engine's event
+histories (tests/test_compiled_engine.py), so the tables a user sees must agree too; the engine
+is recorded in the manifest and in the sweep's hash, so results from the two are never mixed.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import iomsim
+from iomsim.cli import main
+from iomsim.experiments.spec import load_sweep
+from tests.support import MINIMAL, load_minimal
+
+pytest.importorskip("numba")
+
+
+def test_run_tables_agree_between_engines():
+    scenario = load_minimal()
+    a = iomsim.run(scenario, reps=3, seed=5, engine="simpy")
+    b = iomsim.run(scenario, reps=3, seed=5, engine="compiled")
+    assert a.manifest["engine"] == "simpy" and b.manifest["engine"] == "compiled"
+    for name in ("outcomes", "costs_by_agency", "economics", "survival"):
+        ta, tb = getattr(a, name), getattr(b, name)
+        assert list(ta.columns) == list(tb.columns)
+        numeric = ta.select_dtypes("number").columns
+        np.testing.assert_allclose(tb[numeric].to_numpy(float), ta[numeric].to_numpy(float),
+                                   rtol=1e-9, atol=1e-9, err_msg=name)
+        other = [c for c in ta.columns if c not in numeric]
+        assert ta[other].equals(tb[other]), name
+
+
+def test_unknown_engine_is_refused():
+    with pytest.raises(ValueError, match="unknown engine 'numpy'"):
+        iomsim.run(load_minimal(), reps=1, engine="numpy")
+
+
+def test_cli_run_records_the_engine(tmp_path, capsys):
+    out = tmp_path / "res"
+    code = main(["run", str(MINIMAL), "--reps", "2", "--jobs", "1", "--engine", "compiled",
+                 "--out", str(out), "--no-progress"])
+    assert code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["engine"] == "compiled"
+
+
+def _sweep_spec(tmp_path, engine_line: str):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(f"""scenario: {MINIMAL}
+design: grid
+replications: 2
+seed: 3
+{engine_line}
+parameters:
+  iom.effects.offending_multiplier: {{levels: [0.5, 1.0]}}
+""")
+    return path
+
+
+def test_sweep_engine_key_runs_the_compiled_engine_and_changes_the_hash(tmp_path):
+    simpy_spec = load_sweep(_sweep_spec(tmp_path, ""))
+    compiled_spec = load_sweep(_sweep_spec(tmp_path, "engine: compiled"))
+    assert (simpy_spec.engine, compiled_spec.engine) == ("simpy", "compiled")
+    assert simpy_spec.hash != compiled_spec.hash
+    a = iomsim.sweep(simpy_spec, jobs=1, progress=False)
+    b = iomsim.sweep(compiled_spec, jobs=1, progress=False)
+    assert len(a) == len(b) > 0
+    np.testing.assert_allclose(b["value"].to_numpy(float), a["value"].to_numpy(float),
+                               rtol=1e-9, atol=1e-9)
+
+
+def test_sweep_unknown_engine_names_file_line_and_key(tmp_path):
+    path = _sweep_spec(tmp_path, "engine: fast")
+    with pytest.raises(iomsim.InputError) as info:
+        load_sweep(path)
+    text = str(info.value)
+    assert "sweep.yaml:5" in text and "engine" in text and "'fast'" in text
