@@ -237,20 +237,22 @@ def simpy_ceiling(total_events: int, processes: int = 1_000) -> dict:
 
 # --------------------------------------------------------------------------- sweep speed-up
 
-def _sweep_once(scenario, points: int, seed: int, jobs: int) -> tuple[float, str]:
+def _sweep_once(scenario, points: int, seed: int, jobs: int, engine: str = "simpy"
+                ) -> tuple[float, str]:
     """Wall seconds for one sweep of ``points`` points, and what was run."""
     import iomsim
 
     sweep = getattr(iomsim, "sweep", None)
     if sweep is not None:
         spec = {"scenario": scenario, "design": "grid", "replications": 1, "seed": seed,
-                "parameters": {"iom.effects.offending_multiplier":
+                "engine": engine, "parameters": {"iom.effects.offending_multiplier":
                                {"low": 0.2, "high": 1.0, "steps": points}}}
         t = time.perf_counter()
         try:
             sweep(spec, jobs=jobs, progress=False)
             return time.perf_counter() - t, (f"iomsim.sweep: grid of {points} values of "
-                                             "iom.effects.offending_multiplier, 1 replication each")
+                                             "iom.effects.offending_multiplier, 1 replication each, "
+                                             f"engine {engine}")
         except Exception as exc:  # an API still being built: fall back, and say so
             fallback = f"iomsim.sweep failed ({type(exc).__name__}: {exc}); "
     else:
@@ -258,17 +260,18 @@ def _sweep_once(scenario, points: int, seed: int, jobs: int) -> tuple[float, str
     from iomsim.runner import iter_replications
 
     t = time.perf_counter()
-    for _ in iter_replications(scenario, range(points), seed, jobs):
+    for _ in iter_replications(scenario, range(points), seed, jobs, engine):
         pass
     return time.perf_counter() - t, (fallback + f"iomsim.runner.iter_replications: {points} "
                                      "independent replications")
 
 
-def sweep_speedup(scenario_path: Path, n: int, points: int, seed: int, jobs: int) -> dict:
+def sweep_speedup(scenario_path: Path, n: int, points: int, seed: int, jobs: int,
+                  engine: str = "simpy") -> dict:
     scenario = load_scaled(scenario_path, n)
     load_before = load()
-    one, how = _sweep_once(scenario, points, seed, 1)
-    many, _ = _sweep_once(scenario, points, seed, jobs)
+    one, how = _sweep_once(scenario, points, seed, 1, engine)
+    many, _ = _sweep_once(scenario, points, seed, jobs, engine)
     return {"n": n, "points": points, "jobs": jobs, "wall_one": one, "wall_all": many,
             "speedup": one / many, "how": how, "load": f"{load_before} -> {load()}"}
 
@@ -276,7 +279,7 @@ def sweep_speedup(scenario_path: Path, n: int, points: int, seed: int, jobs: int
 # --------------------------------------------------------------------------- CRN
 
 def incremental_costs(scenario_path: Path, n: int, reps: int, seed: int,
-                      independent: bool) -> list[float]:
+                      independent: bool, engine: str = "simpy") -> list[float]:
     import numpy as np
 
     from iomsim.engine import compile_model, simulate_replication
@@ -288,7 +291,7 @@ def incremental_costs(scenario_path: Path, n: int, reps: int, seed: int,
     fiscal = np.array([it.agency != VICTIMS for it in model.items.items])
     out = []
     for rep in range(reps):
-        r = simulate_replication(model, seed, rep, independent_arms=independent)
+        r = simulate_replication(model, seed, rep, independent_arms=independent, engine=engine)
         per_arm = {}
         for arm in ("non_iom", "iom"):
             c = r.costs[arm]
@@ -299,14 +302,14 @@ def incremental_costs(scenario_path: Path, n: int, reps: int, seed: int,
     return out
 
 
-def crn_ratio(scenario_path: Path, n: int, reps: int, seed: int) -> dict:
+def crn_ratio(scenario_path: Path, n: int, reps: int, seed: int, engine: str = "simpy") -> dict:
     import numpy as np
     from scipy import stats
 
     load_before = load()
     cpu = time.process_time()
-    crn = incremental_costs(scenario_path, n, reps, seed, independent=False)
-    ind = incremental_costs(scenario_path, n, reps, seed, independent=True)
+    crn = incremental_costs(scenario_path, n, reps, seed, independent=False, engine=engine)
+    ind = incremental_costs(scenario_path, n, reps, seed, independent=True, engine=engine)
     cpu = time.process_time() - cpu
     se_crn = float(np.std(crn, ddof=1) / math.sqrt(reps))
     se_ind = float(np.std(ind, ddof=1) / math.sqrt(reps))
@@ -372,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip", default="", help="comma-separated parts to skip: sweep,crn,simpy")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--engine", choices=("simpy", "compiled"), default="simpy",
-                   help="engine for the throughput runs (the sweep and CRN parts use simpy)")
+                   help="engine for every part: throughput, sweep and CRN")
     p.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO)
     p.add_argument("--profile", type=int, metavar="N",
                    help="instead of the benchmark: cProfile (CPU-time clock) of one replication "
@@ -482,14 +485,15 @@ def main(argv: list[str] | None = None) -> int:
 
     sweep = None
     if "sweep" not in skip:
-        sweep = sweep_speedup(args.scenario, cfg["sweep_n"], cfg["sweep_points"], args.seed, jobs)
+        sweep = sweep_speedup(args.scenario, cfg["sweep_n"], cfg["sweep_points"], args.seed, jobs,
+                              args.engine)
         print(f"sweep: {sweep['points']} points at N={sweep['n']:,}: {sweep['wall_one']:.1f} s wall "
               f"on 1 process, {sweep['wall_all']:.1f} s on {jobs}: speed-up {sweep['speedup']:.2f} "
               f"(target >= 1.8 on 2 cores); {sweep['how']}; load {sweep['load']}")
 
     crn = None
     if "crn" not in skip:
-        crn = crn_ratio(args.scenario, cfg["crn_n"], cfg["crn_reps"], args.seed)
+        crn = crn_ratio(args.scenario, cfg["crn_n"], cfg["crn_reps"], args.seed, args.engine)
         print(f"CRN: incremental discounted fiscal cost per offender (IOM - non-IOM) at "
               f"N={crn['n']:,}, {crn['reps']} reps: CRN {_fmt(crn['mean_crn'])} "
               f"(SE {_fmt(crn['se_crn'])}), independent {_fmt(crn['mean_ind'])} "
@@ -512,6 +516,7 @@ def main(argv: list[str] | None = None) -> int:
         "simpy_ceiling_events_per_cpu_second": round(ceiling["events_per_cpu_second"], 1)
         if ceiling else None,
         "engine": engine,
+        "engine_name": args.engine,
         "scenario_sha256": scenario_hash[:12],
     }
     print(json.dumps(summary))
