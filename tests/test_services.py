@@ -51,3 +51,26 @@ def test_capacity_limits_use_and_makes_offenders_wait():
     assert used_days <= places * 730.5 + 1e-6
     assert r.metrics["non_iom"]["waits_per_offender_treatment"] > 0
     assert r.metrics["non_iom"]["mean_wait_days_treatment"] > 0
+
+
+@pytest.mark.parametrize("engine", ["simpy", "compiled"])
+def test_a_wait_still_open_at_the_horizon_is_not_counted(engine):
+    """One place, two offenders who both want it from day 0 and nothing else happening: the
+    first holds it to the horizon, the second waits the whole time. Leaving at the horizon hands
+    the place on, but that ends no wait: there are no completed waits (the old code counted one
+    wait of the whole horizon, 730.5 days, or not, by the order of events at the horizon)."""
+    if engine == "compiled":
+        pytest.importorskip("numba")
+    s = load_minimal({"cohort.size": 2, "cohort.profile.ogrs": {"distribution": "fixed",
+                                                                "value": 1e-6},
+                      "services": {"hostel": {"agency": "housing", "uptake": 1.0,
+                                              "iom_uptake": 1.0, "cost_per_day": 10.0,
+                                              "capacity_per_1000": 1}}})
+    model = compile_model(s)
+    r = simulate_replication(model, 1, 0, engine=engine)
+    for arm in ("non_iom", "iom"):
+        assert r.metrics[arm]["detected_offences_per_offender"] == 0
+        assert r.metrics[arm]["waits_per_offender_hostel"] == 0
+        assert r.metrics[arm]["mean_wait_days_hostel"] == 0
+    item = next(i for i, it in enumerate(model.items.items) if it.item == "hostel")
+    assert r.costs["non_iom"][:, item].sum() == pytest.approx(10.0 * 730.5)  # one place in use

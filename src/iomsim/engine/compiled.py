@@ -48,48 +48,84 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.typed import List
 
+from iomsim.engine import model as _model
+from iomsim.engine import rng as _rng
 from iomsim.engine.distributions import lognormal_params
-from iomsim.engine.model import DAYS_PER_YEAR, Model
+from iomsim.engine.model import Model
 from iomsim.engine.rng import Purpose, root_key
 from iomsim.scenario.schema import AT_LIBERTY, NEEDS, STATUSES
 
+# numba's on-disk cache is keyed by this file's contents only, so a constant read from another
+# module would stay frozen in the cached kernels after that module changed (with wrong results,
+# or writes outside the state rows, and no error). The kernels' constants are therefore written
+# here as literals and checked against their sources at import: a change there fails loudly
+# until it is copied here, which also renews the cache.
 INF = math.inf
 EPS = 1e-9
-N_NEEDS = len(NEEDS)
+DAYS_PER_YEAR = 365.25
+N_NEEDS = 10
 N_CLOCKS = 4 + N_NEEDS
 OFFENCE, LICENCE_BREACH, ORDER_BREACH, EXIT, NEED0 = 0, 1, 2, 3, 4
-CLOCK_PURPOSE = np.array([int(Purpose.OFFENCE_CLOCK), int(Purpose.LICENCE_BREACH_CLOCK),
-                          int(Purpose.ORDER_BREACH_CLOCK), int(Purpose.EXIT_CLOCK)]
-                         + [int(Purpose.NEED_CLOCK) + j for j in range(N_NEEDS)], dtype=np.int64)
+CLOCK_PURPOSE = np.array([2, 17, 18, 20] + [24 + j for j in range(N_NEEDS)], dtype=np.int64)
 
 # Status codes: the order of STATUSES, then exited.
 CUSTODY, REMAND, LICENCE, COMMUNITY_ORDER, UNSUPERVISED, EXITED = 0, 1, 2, 3, 4, 5
-assert tuple(STATUSES) == ("custody", "remand", "licence", "community_order", "unsupervised")
-assert set(AT_LIBERTY) == {"licence", "community_order", "unsupervised"}
 STATUS_CODE = {s: i for i, s in enumerate(STATUSES)}
 # Custody reasons: 0 none, 1 sentence, 2 recall.
 R_NONE, R_SENTENCE, R_RECALL = 0, 1, 2
 MAGISTRATES, CROWN = 0, 1
 CASE_CAP = 2  # case offences kept in the offender's row; more go to an overflow list
 
-# Purposes as plain ints for the kernels.
-P_OFFENCE_TYPE = int(Purpose.OFFENCE_TYPE)
-P_ARREST_OUTCOME = int(Purpose.ARREST_OUTCOME)
-P_COURT_CHOICE = int(Purpose.COURT_CHOICE)
-P_COURT_DELAY = int(Purpose.COURT_DELAY)
-P_REMAND = int(Purpose.REMAND)
-P_CONVICTION = int(Purpose.CONVICTION)
-P_EXTRA_OFFENCES = int(Purpose.EXTRA_OFFENCES)
-P_SENTENCE = int(Purpose.SENTENCE)
-P_SENTENCE_LENGTH = int(Purpose.SENTENCE_LENGTH)
-P_ORDER_LENGTH = int(Purpose.ORDER_LENGTH)
-P_RECALL_ON_CHARGE = int(Purpose.RECALL_ON_CHARGE)
-P_RECALL_TYPE = int(Purpose.RECALL_TYPE)
-P_RECALL_LENGTH = int(Purpose.RECALL_LENGTH)
-P_BREACH_OUTCOME = int(Purpose.BREACH_OUTCOME)
-P_EXIT_CAUSE = int(Purpose.EXIT_CAUSE)
-P_SERVICE_UPTAKE = int(Purpose.SERVICE_UPTAKE)
-P_IOM_RESPONSE = int(Purpose.IOM_RESPONSE)
+# Purposes (iomsim.engine.rng.Purpose) as plain ints for the kernels.
+P_OFFENCE_TYPE = 3
+P_ARREST_OUTCOME = 5
+P_COURT_CHOICE = 6
+P_COURT_DELAY = 7
+P_REMAND = 8
+P_CONVICTION = 9
+P_EXTRA_OFFENCES = 10
+P_SENTENCE = 11
+P_SENTENCE_LENGTH = 12
+P_ORDER_LENGTH = 13
+P_RECALL_ON_CHARGE = 14
+P_RECALL_TYPE = 15
+P_RECALL_LENGTH = 16
+P_BREACH_OUTCOME = 19
+P_EXIT_CAUSE = 21
+P_SERVICE_UPTAKE = 22
+P_IOM_RESPONSE = 23
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_C1 = np.uint64(0xBF58476D1CE4E5B9)
+_C2 = np.uint64(0x94D049BB133111EB)
+
+
+def constants_drift() -> list[str]:
+    """The kernels' literal constants that no longer match the modules they come from."""
+    clocks = [Purpose.OFFENCE_CLOCK, Purpose.LICENCE_BREACH_CLOCK, Purpose.ORDER_BREACH_CLOCK,
+              Purpose.EXIT_CLOCK] + [Purpose.NEED_CLOCK + j for j in range(len(NEEDS))]
+    expected = {
+        "DAYS_PER_YEAR": (DAYS_PER_YEAR, _model.DAYS_PER_YEAR),
+        "N_NEEDS": (N_NEEDS, len(NEEDS)),
+        "CLOCK_PURPOSE": (CLOCK_PURPOSE.tolist(), [int(p) for p in clocks]),
+        "STATUSES": (tuple(STATUSES), ("custody", "remand", "licence", "community_order",
+                                       "unsupervised")),
+        "AT_LIBERTY": (set(AT_LIBERTY), {"licence", "community_order", "unsupervised"}),
+        "_GOLDEN": (int(_GOLDEN), _rng.GOLDEN),
+        "_C1": (int(_C1), _rng._C1),
+        "_C2": (int(_C2), _rng._C2),
+    }
+    for name, value in list(globals().items()):
+        if name.startswith("P_") and name[2:] in Purpose.__members__:
+            expected[name] = (value, int(Purpose[name[2:]]))
+    return [f"{k}: {here!r} here, {there!r} at the source" for k, (here, there) in expected.items()
+            if here != there]
+
+
+_DRIFT = constants_drift()
+if _DRIFT:  # pragma: no cover - only after an edit elsewhere that was not copied here
+    raise ImportError("iomsim.engine.compiled: constants out of date with their sources (copy "
+                      "the new values into compiled.py): " + "; ".join(_DRIFT))
 
 # ------------------------------------------------------------------ state layout
 
@@ -203,9 +239,6 @@ CASE_T = types.Tuple((types.int64, types.int64, types.float64))  # (offender, of
 
 # ------------------------------------------------------------------ random streams
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_C1 = np.uint64(0xBF58476D1CE4E5B9)
-_C2 = np.uint64(0x94D049BB133111EB)
 _S30 = np.uint64(30)
 _S27 = np.uint64(27)
 _S31 = np.uint64(31)
@@ -1050,7 +1083,8 @@ def end_step(MF, MI, F, NC, I, A, keys, RS, HP, costs, horizon, recs, case_over,
         for k in range(MI[NL_cap_svc]):
             qs = F[o, F_QS0 + k]
             if not np.isnan(qs) and I[o, I_GRANTED] & (1 << MI[MI[NO_cap_svc] + k]):
-                if qs >= 0:
+                # A place granted at the horizon ends no wait: the wait was still open then.
+                if qs >= 0 and t1 < horizon - EPS:
                     recs.append(((np.int64(o) * 64 + MI[MI[NO_cap_svc] + k]) * 4 + REC_WAIT,
                                  t1 - qs, 0.0))
                 F[o, F_QS0 + k] = np.nan
@@ -1440,18 +1474,38 @@ def _pack(cm: CModel) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(floats), np.concatenate(ints)
 
 
-def check_supported(model: Model, scheduled=None) -> None:
+# The heap packs an offender's index and version into one float64 (exact below 2**53).
+MAX_OFFENDERS = 2 ** 21 - 1
+
+
+def unsupported(scenario) -> tuple[str, str] | None:
+    """(YAML path, feature) of the first thing in ``scenario`` the compiled engine does not
+    implement, or None. Checked before a run starts, so the error names the scenario's key."""
+    if scenario.iom.places_per_1000 is not None:
+        return "iom.places_per_1000", "capacity-limited IOM (iom.places_per_1000)"
+    for i, record in enumerate(scenario.cohort.offenders or []):
+        if record.scheduled_events:
+            return (f"cohort.offenders[{i}].scheduled_events",
+                    "fixed events from cohort records (scheduled_events)")
+    if len(scenario.services) > 31 - 4 - N_NEEDS:
+        return "services", (f"more than {31 - 4 - N_NEEDS} services (the scenario has "
+                            f"{len(scenario.services)})")
+    size = scenario.cohort.size if scenario.cohort.profile is not None else None
+    if size is not None and size > MAX_OFFENDERS:
+        return "cohort.size", f"a population of more than {MAX_OFFENDERS:,} offenders"
+    return None
+
+
+def check_supported(model: Model, scheduled=None, n_offenders: int | None = None) -> None:
     """Raise ValueError naming the first feature the compiled engine does not implement."""
-    s = model.scenario
-    if s.iom.places_per_1000 is not None:
-        raise ValueError("the compiled engine does not implement capacity-limited IOM "
-                         "(iom.places_per_1000); use engine='simpy'")
-    if scheduled is not None and any(scheduled):
-        raise ValueError("the compiled engine does not implement fixed events from cohort records "
-                         "(scheduled_events); use engine='simpy'")
-    if 4 + N_NEEDS + len(model.services) > 31:
-        raise ValueError(f"the compiled engine supports at most {31 - 4 - N_NEEDS} services "
-                         f"(the scenario has {len(model.services)}); use engine='simpy'")
+    problem = unsupported(model.scenario)
+    if problem is None and scheduled is not None and any(scheduled):
+        problem = ("cohort", "fixed events from cohort records (scheduled_events)")
+    if problem is None and n_offenders is not None and n_offenders > MAX_OFFENDERS:
+        problem = ("cohort", f"a population of more than {MAX_OFFENDERS:,} offenders")
+    if problem is not None:
+        raise ValueError(f"the compiled engine does not implement {problem[1]}; "
+                         "use engine='simpy'")
 
 
 def _resources(cm: CModel, model: Model, n_offenders: int) -> np.ndarray:
@@ -1531,7 +1585,7 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
     s = model.scenario
     cm, MF, MI = _compile(model)
     pop = build_population(s, seed, replication)
-    check_supported(model, pop.scheduled)
+    check_supported(model, pop.scheduled, len(pop))
     n = len(pop)
     # Only the arrays are needed: let the population's lists go before the state is made.
     status = np.array([STATUS_CODE[x] for x in pop.status], dtype=np.int8)
@@ -1698,7 +1752,7 @@ def _describe(F, I, sel, age, needs_count, conv_pre_k) -> dict:
         out[(label, "offenders")] = float(n)
         if n == 0:
             continue
-        out[(label, "mean_ogrs")] = float(np.sum(F[g, F_OGRS])) / n
+        out[(label, "mean_ogrs")] = sum(F[g, F_OGRS].tolist()) / n
         out[(label, "mean_age")] = float(np.mean(age[g]))
         out[(label, "mean_needs")] = int(needs_count[g].sum()) / n
         out[(label, "convictions_per_offender_pre_period")] = float(conv_pre_k[g].sum()) / n
@@ -1740,19 +1794,19 @@ def _arm_metrics(model: Model, F, I, A, conv, proven, waits) -> dict[str, float]
     if model.pre_days >= TWO_YEARS - 1e-9:
         out["reconviction_rate_24m_before"], out["convictions_per_offender_24m_before"] = \
             window_rates(-TWO_YEARS, 0)
-    mean_ogrs = float(np.sum(F[:, F_OGRS])) / n if n else math.nan
+    mean_ogrs = sum(F[:, F_OGRS].tolist()) / n if n else math.nan
     out["mean_ogrs"] = mean_ogrs
     out["actual_vs_predicted_reduction"] = 1 - out["proven_reoffending_rate_24m"] / mean_ogrs \
         if n else math.nan
     total = 0.0
     for k, name in enumerate(model.offence_names):
-        c = float(np.sum(A[:, A_OBT0 + k]))
+        c = sum(A[:, A_OBT0 + k].tolist())
         total += c
         out[f"offences_per_offender_{name}"] = c / n if n else math.nan
     out["offences_per_offender"] = total / n if n else math.nan
 
     def per(x):
-        return float(np.sum(x)) / n if n else math.nan
+        return sum(x.tolist()) / n if n else math.nan
 
     out["detected_offences_per_offender"] = per(I[:, I_DETECTED])
     out["convictions_per_offender_horizon"] = per(c_k[c_day >= 0])

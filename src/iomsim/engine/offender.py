@@ -251,7 +251,9 @@ def offender_life(env: simpy.Environment, off: Offender, ctx: "ArmContext"):
             for i in capacity:
                 req = off.place[i]
                 if off.queued_since[i] is not None and req is not None and req.triggered:
-                    if off.queued_since[i] >= 0:
+                    # A place granted at the horizon (handed on by someone leaving at the
+                    # horizon) ends no wait: the wait was still open then.
+                    if off.queued_since[i] >= 0 and t1 < horizon - EPS:
                         off.waits.append((i, t1 - off.queued_since[i]))
                     off.queued_since[i] = None
         if t1 >= horizon - EPS:

@@ -24,6 +24,7 @@ from iomsim.engine.rng import OffenderStreams, offender_key, root_key
 from iomsim.scenario.schema import NEEDS, Scenario
 
 ARMS = ("non_iom", "iom")
+ENGINES = ("simpy", "compiled")  # "simpy" is the reference; see docs/model.md, section 9
 MONTH = DAYS_PER_YEAR / 12
 MOJ_WAIT = DAYS_PER_YEAR / 2  # six months for a conviction to be recorded
 
@@ -89,7 +90,7 @@ class ReplicationResult:
     population: dict[tuple[str, str], float]
     cohort_size: int
     offender_months: float
-    events: int = 0
+    events: int = 0  # simpy: event ids issued; compiled: wake-ups processed (not comparable)
     offenders: dict[str, list[Offender]] = field(default_factory=dict)
 
 
@@ -104,7 +105,7 @@ def simulate_replication(scenario: Scenario | Model, seed: int, replication: int
     ``engine`` is ``"simpy"`` (the reference) or ``"compiled"`` (:mod:`iomsim.engine.compiled`,
     numba: the same model and random numbers, much faster; it does not keep offenders).
     """
-    if engine not in ("simpy", "compiled"):
+    if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}: expected 'simpy' or 'compiled'")
     if engine == "compiled" and keep_offenders:
         raise ValueError("keep_offenders=True needs engine='simpy': the compiled engine keeps "
