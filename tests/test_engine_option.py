@@ -15,7 +15,7 @@ import pytest
 import iomsim
 from iomsim.cli import main
 from iomsim.experiments.spec import load_sweep
-from tests.support import MINIMAL, load_minimal
+from tests.support import MINIMAL, ROOT, load_minimal
 
 pytest.importorskip("numba")
 
@@ -80,3 +80,30 @@ def test_sweep_unknown_engine_names_file_line_and_key(tmp_path):
         load_sweep(path)
     text = str(info.value)
     assert "sweep.yaml:5" in text and "engine" in text and "'fast'" in text
+
+
+def test_cli_refuses_what_the_compiled_engine_lacks_before_running(tmp_path, capsys):
+    """One line naming the scenario file, line and key, exit status 2, nothing written, and
+    no worker started (it used to be a traceback from inside the pool)."""
+    out = tmp_path / "res"
+    code = main(["run", str(ROOT / "scenarios" / "case-study-61k.yaml"), "--engine", "compiled",
+                 "--reps", "2", "--jobs", "2", "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1
+    assert "case-study-61k-uncalibrated.yaml:" in err and "scheduled_events" in err
+    assert not out.exists()
+
+
+def test_sweep_refuses_a_scenario_the_compiled_engine_lacks(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(f"""scenario: {ROOT / "scenarios" / "case-study-61k.yaml"}
+design: grid
+replications: 1
+engine: compiled
+parameters:
+  iom.effects.offending_multiplier: {{levels: [0.5, 1.0]}}
+""")
+    with pytest.raises(iomsim.InputError) as info:
+        load_sweep(path)
+    assert "sweep.yaml:4" in str(info.value) and "scheduled_events" in str(info.value)

@@ -11,13 +11,13 @@ from typing import Iterable
 from tqdm import tqdm
 
 from iomsim.engine.model import Model, compile_model
-from iomsim.engine.simulation import ReplicationResult, simulate_replication
+from iomsim.engine.simulation import ENGINES, ReplicationResult, simulate_replication
+from iomsim.errors import InputError
 from iomsim.results import Results, build_results
 from iomsim.scenario.schema import Scenario
 
 from iomsim.defaults import DEFAULT_REPS, DEFAULT_SEED
 
-ENGINES = ("simpy", "compiled")
 _worker_model: Model | None = None
 
 
@@ -30,6 +30,24 @@ def _run_chunk(args: tuple[int, list[int], str]) -> list[ReplicationResult]:
     seed, replications, engine = args
     assert _worker_model is not None
     return [simulate_replication(_worker_model, seed, r, engine=engine) for r in replications]
+
+
+def check_engine(scenario: Scenario, engine: str) -> None:
+    """Refuse, before anything runs, an engine that cannot run ``scenario``: ValueError for an
+    unknown name, InputError naming the scenario's file, line and key for a feature the compiled
+    engine does not implement."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
+    if engine == "compiled":
+        from iomsim.engine.compiled import unsupported
+        from iomsim.scenario.loader import origin_of
+
+        problem = unsupported(scenario)
+        if problem is not None:
+            file, line = origin_of(scenario, problem[0])
+            raise InputError(f"the compiled engine does not implement {problem[1]}; run this "
+                             "scenario with the simpy engine", file=file, line=line,
+                             path=problem[0])
 
 
 def default_jobs() -> int:
@@ -69,8 +87,7 @@ def run(scenario: Scenario, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED, 
     """
     if reps < 1:
         raise ValueError("reps must be at least 1")
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
+    check_engine(scenario, engine)
     started = time.time()
     model = compile_model(scenario)
     results: list[ReplicationResult] = []

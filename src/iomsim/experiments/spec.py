@@ -50,9 +50,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from iomsim.engine.simulation import ENGINES
 from iomsim.errors import InputError, SweepError
 from iomsim.experiments.designs import DESIGNS, Design, DesignError, Parameter, make_design
 from iomsim.experiments.points import IOM_COST_SCALE, current_value, point_scenario
+from iomsim.runner import check_engine
 from iomsim.scenario import apply_overrides, load_scenario
 from iomsim.scenario.loader import schema_has_path, schema_node
 from iomsim.scenario.schema import Scenario
@@ -72,7 +74,6 @@ REQUIRED_MEASURES = ("economics.benefit_per_pound", "economics.npv", "economics.
 TOP_KEYS = ("scenario", "overrides", "design", "samples", "replications", "seed",
             "common_random_numbers", "measures", "primary_measure", "parameters", "levels",
             "second_order", "sampling", "acceptability", "name", "description", "engine")
-ENGINES = ("simpy", "compiled")
 PARAM_KEYS = ("low", "high", "levels", "steps", "distribution", "base", "integer", "mean", "sd",
               "mode", "value", "meanlog", "sdlog", "shape", "scale", "alpha", "beta", "source",
               "assumption", "note")
@@ -301,6 +302,11 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
                          replications=replications, seed=seed, common_random_numbers=crn,
                          measures=measures, primary_measure=primary_pair,
                          acceptability=acceptability, doc=doc, engine=engine)
+    try:
+        check_engine(base, engine)
+    except InputError as exc:  # a feature of the scenario: say where, at the sweep's engine key
+        where = f"{exc.file}{f':{exc.line}' if exc.line else ''}"
+        raise err(f"{exc.message} ({exc.path} at {where}); use engine: simpy", "engine") from None
     _check_points(spec_obj)
     return spec_obj
 

@@ -569,6 +569,12 @@ def _to_scenario_error(exc: ValidationError, meta: ScenarioMeta,
     return ScenarioError(msg, file=origin[0], line=origin[1], path=dotted or None)
 
 
+def origin_of(scenario: Scenario, dotted: str) -> tuple[str, int | None]:
+    """The file and line a validated scenario's value at ``dotted`` came from (or the nearest
+    enclosing key's; ``("--set", None)`` for an override)."""
+    return _origin_of(dotted, scenario.meta)
+
+
 def _origin_of(dotted: str, meta: ScenarioMeta) -> tuple[str, int | None]:
     path = dotted
     while True:
