@@ -67,6 +67,7 @@ def test_sweep_engine_key_runs_the_compiled_engine_and_changes_the_hash(tmp_path
     compiled_spec = load_sweep(_sweep_spec(tmp_path, "engine: compiled"))
     assert (simpy_spec.engine, compiled_spec.engine) == ("simpy", "compiled")
     assert simpy_spec.hash != compiled_spec.hash
+    assert load_sweep(_sweep_spec(tmp_path, "engine: simpy")).hash == simpy_spec.hash
     a = iomsim.sweep(simpy_spec, jobs=1, progress=False)
     b = iomsim.sweep(compiled_spec, jobs=1, progress=False)
     assert len(a) == len(b) > 0

@@ -117,7 +117,9 @@ class SweepSpec:
     @property
     def hash(self) -> str:
         """Hash of the sweep definition and the resolved base scenario (after its overrides)."""
-        data = {k: v for k, v in self.data.items() if k != "scenario"}
+        # Writing the default engine out must not make a finished sweep look like another one.
+        data = {k: v for k, v in self.data.items()
+                if k != "scenario" and not (k == "engine" and v == "simpy")}
         from iomsim import __version__
 
         # The package version is part of it: a sweep is never resumed with another model version.
