@@ -52,9 +52,13 @@ def _assert_only_hidden_temporaries(folder: Path, out: Path) -> None:
 # ------------------------------------------------------------------ interrupted while simulating
 
 RUNNER = textwrap.dedent("""
+    import signal
     import sys
     from iomsim.cli import build_parser, main
     if __name__ == "__main__":  # spawned pool workers import this file: they must not run it
+        # As in a terminal's foreground job: a test run started in the background (`make test &`)
+        # has SIGINT ignored, which every child would inherit, and Ctrl-C would do nothing.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         build_parser()                       # everything imported before we say we are ready
         import iomsim.runner, iomsim.scenario.cohort_csv  # noqa: F401
         print("READY", flush=True)
