@@ -179,6 +179,32 @@ def test_same_as_simpy_with_queues_groups_and_windows():
         assert_same(a, b)
 
 
+def test_same_as_simpy_with_cases_carried_over_day_0():
+    """Long court delays and frequent detected offences: cases with more offences than a row
+    holds, open at day 0, carried from the pre-period into both arms."""
+    model = compile_model(load_minimal({
+        "cohort.size": 300, "pre_period_months": 24,
+        "justice.magistrates.delay_days": {"distribution": "fixed", "value": 700},
+        "justice.crown.delay_days": {"distribution": "fixed", "value": 700},
+        "cohort.profile.ogrs.mean": 0.97, "cohort.profile.ogrs.sd": 0.01,
+        "offending.offence_types.theft.detection_probability": 0.9}))
+    a = simulate_replication(model, 1, 0)
+    b = simulate_replication(model, 1, 0, engine="compiled")
+    assert a.metrics["non_iom"]["convictions_per_offender_12m"] > 1  # multi-offence cases
+    assert_same(a, b)
+
+
+def test_poisson_quantile_copy_matches_the_reference():
+    """The kernels' copy of distributions.poisson_quantile (extra offences at court)."""
+    from iomsim.engine import compiled
+    from iomsim.engine.distributions import poisson_quantile
+
+    rng = np.random.default_rng(11)
+    for mean in (0.0, 0.3, 1.0, 2.5, 40.0, 700.0):
+        for u in rng.uniform(size=50):
+            assert compiled.poisson_quantile(mean, u) == poisson_quantile(mean, u), (mean, u)
+
+
 def test_constants_copied_into_the_kernels_match_their_sources():
     """numba caches the kernels by compiled.py's text alone, so the constants they use are
     literals there, checked at import against the modules they come from."""

@@ -301,6 +301,9 @@ def quantile(MF, MI, t, u):
     return MF[q0 + i - 1] + (MF[q0 + i] - MF[q0 + i - 1]) * (u - u0) / (u1 - u0)
 
 
+# iomsim.engine.distributions.poisson_quantile, copied rather than compiled from there: numba
+# caches the kernels that call it by this file's text alone, so a change there would not reach
+# them (tests/test_compiled_engine.py checks that the two agree).
 @njit(cache=True)
 def poisson_quantile(mean, u):
     if mean <= 0:
@@ -1291,6 +1294,8 @@ def iom_uniforms(keys, rows):
 
 @njit(cache=True)
 def rec_arrays(lst):
+    """A list of 3-tuples (the records, or the overflow case offences) as three arrays: int64,
+    float64, float64 (a case offence's number, below 2**53, is exact as a float64)."""
     n = len(lst)
     a = np.empty(n, dtype=np.int64)
     b = np.empty(n, dtype=np.float64)
@@ -1657,9 +1662,9 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
     base_conv = (pos[pre_conv[0][keep]], pre_conv[1][keep], pre_conv[2][keep])
     keep = pos[pre_proven[0]] >= 0
     base_proven = (pos[pre_proven[0][keep]], pre_proven[1][keep], pre_proven[2][keep])
-    over = _case_over_arrays(case_over)
+    over = rec_arrays(case_over)
     keep = pos[over[0]] >= 0
-    base_over = (pos[over[0][keep]], over[1][keep], over[2][keep])
+    base_over = (pos[over[0][keep]], over[1][keep].astype(np.int64), over[2][keep])
     # The selected rows moved to the top in place, and the rest given back (no copy).
     compact_rows(F, sel)
     compact_rows(I, sel)
@@ -1704,20 +1709,6 @@ def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str
     return ReplicationResult(replication=replication, costs=costs_out, metrics=metrics,
                              survival=survival, population=population, cohort_size=m,
                              offender_months=months, events=events, offenders={})
-
-
-@njit(cache=True)
-def _case_over_arrays(lst):
-    n = len(lst)
-    a = np.empty(n, dtype=np.int64)
-    b = np.empty(n, dtype=np.int64)
-    c = np.empty(n, dtype=np.float64)
-    for i in range(n):
-        x = lst[i]
-        a[i] = x[0]
-        b[i] = x[1]
-        c[i] = x[2]
-    return a, b, c
 
 
 def _select(model: Model, F, I, conv_pre, needs_count) -> np.ndarray:
