@@ -63,7 +63,7 @@ def sussex_no_capacity():
 @pytest.mark.parametrize("seed,replication", [(1, 0), (2, 3), (7, 1), (12345, 9)])
 def test_same_as_simpy_without_capacity(sussex_no_capacity, seed, replication):
     model = sussex_no_capacity
-    a = simulate_replication(model, seed, replication)
+    a = simulate_replication(model, seed, replication, engine="simpy")
     b = simulate_replication(model, seed, replication, engine="compiled")
     assert_same(a, b)
     assert b.events > 0
@@ -81,7 +81,7 @@ def test_same_as_simpy_variants(overrides):
     model = compile_model(iomsim.load_scenario(SUSSEX, overrides={**NO_CAPACITY, **SMALL,
                                                                   **overrides}))
     for rep in range(2):
-        assert_same(simulate_replication(model, 5, rep),
+        assert_same(simulate_replication(model, 5, rep, engine="simpy"),
                     simulate_replication(model, 5, rep, engine="compiled"))
 
 
@@ -93,12 +93,12 @@ def test_same_as_simpy_with_iom_mechanisms_off():
            "iom.pathway_referrals.need_resolution_multiplier": 1.0}
     model = compile_model(iomsim.load_scenario(SUSSEX, overrides={**NO_CAPACITY, **SMALL, **off}))
     for rep in range(2):
-        assert_same(simulate_replication(model, 3, rep),
+        assert_same(simulate_replication(model, 3, rep, engine="simpy"),
                     simulate_replication(model, 3, rep, engine="compiled"))
 
 
 def test_same_as_simpy_independent_arms(sussex_no_capacity):
-    a = simulate_replication(sussex_no_capacity, 4, 2, independent_arms=True)
+    a = simulate_replication(sussex_no_capacity, 4, 2, independent_arms=True, engine="simpy")
     b = simulate_replication(sussex_no_capacity, 4, 2, independent_arms=True, engine="compiled")
     assert_same(a, b)
 
@@ -110,7 +110,7 @@ def test_same_as_simpy_minimal_scenario():
                       "justice.remand_probability": 0.2})
     model = compile_model(s)
     for rep in range(3):
-        assert_same(simulate_replication(model, 11, rep),
+        assert_same(simulate_replication(model, 11, rep, engine="simpy"),
                     simulate_replication(model, 11, rep, engine="compiled"))
 
 
@@ -128,7 +128,7 @@ def test_capacity_limited_services_agree_statistically():
     diffs = {(arm, k): [] for arm in ("non_iom", "iom") for k in keys + ["total_cost"]}
     identical = 0
     for rep in range(20):
-        a = simulate_replication(model, 1, rep)
+        a = simulate_replication(model, 1, rep, engine="simpy")
         b = simulate_replication(model, 1, rep, engine="compiled")
         same = True
         for arm in ("non_iom", "iom"):
@@ -173,7 +173,7 @@ def test_same_as_simpy_with_queues_groups_and_windows():
         "justice.magistrates.custody_probability": 0.4,
         "justice.licence_breach_rate_per_year": 1.0}))
     for seed in (1, 2, 3):
-        a = simulate_replication(model, seed, 0)
+        a = simulate_replication(model, seed, 0, engine="simpy")
         b = simulate_replication(model, seed, 0, engine="compiled")
         assert a.metrics["non_iom"]["waits_per_offender_bnb"] > 0
         assert_same(a, b)
@@ -188,29 +188,54 @@ def test_same_as_simpy_with_cases_carried_over_day_0():
         "justice.crown.delay_days": {"distribution": "fixed", "value": 700},
         "cohort.profile.ogrs.mean": 0.97, "cohort.profile.ogrs.sd": 0.01,
         "offending.offence_types.theft.detection_probability": 0.9}))
-    a = simulate_replication(model, 1, 0)
+    a = simulate_replication(model, 1, 0, engine="simpy")
     b = simulate_replication(model, 1, 0, engine="compiled")
     assert a.metrics["non_iom"]["convictions_per_offender_12m"] > 1  # multi-offence cases
     assert_same(a, b)
 
 
+def test_both_engines_keep_the_same_records(sussex_no_capacity):
+    """keep_offenders: the per-offender records of each arm, the same from both engines."""
+    a = simulate_replication(sussex_no_capacity, 3, 1, keep_offenders=True, engine="simpy")
+    b = simulate_replication(sussex_no_capacity, 3, 1, keep_offenders=True, engine="compiled")
+    assert set(a.records) == set(b.records) == {"non_iom", "iom"}
+    for arm in a.records:
+        ra, rb = a.records[arm], b.records[arm]
+        assert len(ra) == len(rb) == a.cohort_size
+        for name in ("ogrs", "need_mask", "exited", "detected", "recalls", "referrals"):
+            np.testing.assert_array_equal(getattr(ra, name), getattr(rb, name), err_msg=name)
+        for name in ("offences_by_type", "custody_days", "iom_days"):
+            np.testing.assert_allclose(getattr(rb, name), getattr(ra, name), rtol=1e-9,
+                                       atol=0.0, err_msg=name)
+        assert len(ra.convictions) > 0
+        # the numba engine records proven offences from 12 months before day 0 only
+        proven = ra.proven[ra.proven["offence_day"] >= -365.25]
+        for table_a, table_b in ((ra.convictions, rb.convictions), (proven, rb.proven),
+                                 (ra.waits, rb.waits)):
+            assert table_a.dtype == table_b.dtype
+            for field in table_a.dtype.names:
+                np.testing.assert_allclose(table_b[field], table_a[field], rtol=1e-9, atol=0.0)
+
+
 def test_poisson_quantile_copy_matches_the_reference():
     """The kernels' copy of distributions.poisson_quantile (extra offences at court)."""
-    from iomsim.engine import compiled
     from iomsim.engine.distributions import poisson_quantile
+    from iomsim.engine.numba import kernels
 
     rng = np.random.default_rng(11)
     for mean in (0.0, 0.3, 1.0, 2.5, 40.0, 700.0):
         for u in rng.uniform(size=50):
-            assert compiled.poisson_quantile(mean, u) == poisson_quantile(mean, u), (mean, u)
+            assert kernels.poisson_quantile(mean, u) == poisson_quantile(mean, u), (mean, u)
 
 
 def test_constants_copied_into_the_kernels_match_their_sources():
-    """numba caches the kernels by compiled.py's text alone, so the constants they use are
-    literals there, checked at import against the modules they come from."""
-    from iomsim.engine import compiled
+    """numba caches the kernels by kernels.py's text alone, so the constants they use are
+    literals there, checked at import against the modules they come from; every scalar slot of
+    the kernels' parameters is filled from a named Model field."""
+    from iomsim.engine.numba import driver, kernels
 
-    assert compiled.constants_drift() == []
+    assert kernels.constants_drift() == []
+    assert driver.layout_problems() == []
 
 
 def test_unported_features_are_refused():
@@ -220,13 +245,11 @@ def test_unported_features_are_refused():
     s = iomsim.load_scenario(SUSSEX, overrides={**SMALL, "iom.places_per_1000": 50})
     with pytest.raises(ValueError, match="places_per_1000"):
         simulate_replication(s, 1, 0, engine="compiled")
-    with pytest.raises(ValueError, match="keep_offenders"):
-        simulate_replication(s, 1, 0, keep_offenders=True, engine="compiled")
     with pytest.raises(ValueError, match="unknown engine"):
         simulate_replication(s, 1, 0, engine="fast")
     big = iomsim.load_scenario(SUSSEX, overrides={"limits.max_offenders": 3_000_000,
                                                   "cohort.size": 2_100_000})
-    from iomsim.engine.compiled import unsupported
+    from iomsim.engine.numba.driver import unsupported
 
     assert unsupported(big)[0] == "cohort.size"  # the heap's packing limit, refused up front
 
@@ -234,12 +257,12 @@ def test_unported_features_are_refused():
 def test_heap_compaction_changes_nothing(monkeypatch):
     """Stale heap entries (wake-ups replaced by a place granted) are compacted away when the
     heap is full: with almost no room to spare the results are the same."""
-    from iomsim.engine import compiled
+    from iomsim.engine.numba import driver
 
     model = compile_model(iomsim.load_scenario(SUSSEX, overrides={
         **SMALL, "services.approved_premises.capacity_per_1000": 5}))
     roomy = simulate_replication(model, 2, 0, engine="compiled")
-    monkeypatch.setattr(compiled, "_heap", lambda n: np.empty((n + 1, 3)))
+    monkeypatch.setattr(driver, "_heap", lambda n: np.empty((n + 1, 3)))
     tight = simulate_replication(model, 2, 0, engine="compiled")
     assert_same(roomy, tight, rel=0.0)
     assert roomy.metrics["non_iom"]["waits_per_offender_approved_premises"] > 0

@@ -45,6 +45,7 @@ def test_only_days_actually_on_remand_count_towards_the_sentence(leaves_remand_b
                       "justice.magistrates.custody_probability": 1.0,
                       "justice.magistrates.custody_days": {"distribution": "fixed", "value": 200}})
     r = simulate_replication(compile_model(s), 1, 0, keep_offenders=True)
-    (off,) = r.offenders["non_iom"]
-    assert off.convictions and off.convictions[0][0] == pytest.approx(50)
-    assert off.custody_days == pytest.approx(expected_custody_days, rel=1e-12)
+    records = r.records["non_iom"]
+    assert len(records) == 1
+    assert len(records.convictions) and records.convictions["day"][0] == pytest.approx(50)
+    assert records.custody_days[0] == pytest.approx(expected_custody_days, rel=1e-12)

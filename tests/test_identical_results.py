@@ -84,7 +84,7 @@ def test_python_api_matches_the_cli(reference, tmp_path):
 
 def _dask_replication(scenario, seed: int, replication: int):
     from iomsim.engine.model import compile_model
-    from iomsim.engine.simulation import simulate_replication
+    from iomsim.engine.replication import simulate_replication
 
     return simulate_replication(compile_model(scenario), seed, replication)
 

@@ -11,9 +11,9 @@ from tests.support import load_minimal
 def _final_share(overrides, seed=1):
     s = load_minimal(overrides)
     r = simulate_replication(compile_model(s), seed, 0, keep_offenders=True)
-    cohort = r.offenders["non_iom"]
+    records = r.records["non_iom"]
     j = 5  # drugs
-    return np.mean([o.needs[j] for o in cohort]), len(cohort)
+    return np.mean([records.needs(k)[j] for k in range(len(records))]), len(records)
 
 
 def test_share_still_in_need_decays_exponentially():

@@ -67,5 +67,5 @@ def test_release_uplift_ends_when_its_window_ends_whatever_the_rounding():
                       "horizon_years": 1, "offending.release_multiplier": 3.0,
                       "offending.release_window_days": 90})
     r = simulate_replication(compile_model(s), 1, 0, keep_offenders=True)
-    a, b = (sum(o.offences_by_type) for o in r.offenders["non_iom"])
+    a, b = r.records["non_iom"].offences_by_type.sum(axis=1)
     assert a == pytest.approx(b, rel=1e-3)

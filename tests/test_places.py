@@ -4,7 +4,7 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iomsim.engine.places import Places, _OrderedSet
+from iomsim.engine.simpy.places import Places, OrderedSet
 
 # One step: (day it happens, what: 0 ask for a place, 1 leave the queue, 2 give a place up,
 # which: picks among the people who could do it)
@@ -47,7 +47,7 @@ def test_grants_the_same_places_at_the_same_times_as_simpy_resource(capacity, st
 
 
 def test_ordered_set_keeps_first_come_first_served_order():
-    queue = _OrderedSet()
+    queue = OrderedSet()
     for x in "abcde":
         queue.append(x)
     queue.remove("b")

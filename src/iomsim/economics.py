@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from iomsim.engine.simulation import ARMS, ReplicationResult
+from iomsim.engine.records import ARMS, ReplicationResult
 from iomsim.scenario.schema import CORE_AGENCIES, VICTIMS, Scenario
 
 if TYPE_CHECKING:

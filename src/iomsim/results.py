@@ -28,7 +28,8 @@ from scipy import stats
 from iomsim.economics import (agency_order, discount_factors, economics_of,  # noqa: F401
                               replication_measures)
 from iomsim.engine.model import ItemRegistry
-from iomsim.engine.simulation import ARMS, MONTH, ReplicationResult
+from iomsim.engine.measures import MONTH
+from iomsim.engine.records import ARMS, ReplicationResult
 from iomsim.errors import InputError, ResultsExistError
 from iomsim.scenario.schema import VICTIMS, Scenario
 

@@ -11,7 +11,8 @@ from typing import Iterable
 from tqdm import tqdm
 
 from iomsim.engine.model import Model, compile_model
-from iomsim.engine.simulation import ENGINES, ReplicationResult, simulate_replication
+from iomsim.engine.records import ReplicationResult
+from iomsim.engine.replication import ENGINES, simulate_replication
 from iomsim.errors import InputError
 from iomsim.results import Results, build_results
 from iomsim.scenario.schema import Scenario
@@ -39,7 +40,7 @@ def check_engine(scenario: Scenario, engine: str) -> None:
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
     if engine == "compiled":
-        from iomsim.engine.compiled import unsupported
+        from iomsim.engine.numba.driver import unsupported
         from iomsim.scenario.loader import origin_of
 
         problem = unsupported(scenario)

@@ -144,14 +144,16 @@ class QuantileTable:
     def __init__(self, d: Distribution):
         self.spec = d
         edge = 1.0 / (2 * (self.KNOTS - 1))
-        self._u = np.linspace(edge, 1 - edge, self.KNOTS).tolist()
-        self._q = list(map(float, ppf(d, np.asarray(self._u))))
-        self._constant = self._q[0] if self._q[0] == self._q[-1] else None
+        # The grid of probabilities and the quantiles at it; read by the numba engine's tables.
+        self.grid: list[float] = np.linspace(edge, 1 - edge, self.KNOTS).tolist()
+        self.quantiles: list[float] = list(map(float, ppf(d, np.asarray(self.grid))))
+        self.constant: float | None = (self.quantiles[0] if self.quantiles[0] == self.quantiles[-1]
+                                       else None)
 
     def __call__(self, u: float) -> float:
-        if self._constant is not None:
-            return self._constant
-        us, qs = self._u, self._q
+        if self.constant is not None:
+            return self.constant
+        us, qs = self.grid, self.quantiles
         if u <= us[0]:
             return qs[0]
         if u >= us[-1]:

@@ -57,6 +57,29 @@ class ServiceSpec:
     resolution_multiplier: dict[int, float]
 
 
+@dataclass(frozen=True)
+class CourtSpec:
+    """What one court costs per appearance and how it sentences."""
+
+    court_cost: float
+    prosecution_cost: float
+    legal_aid_cost: float
+    custody_probability: float
+    community_order_probability: float
+
+
+@dataclass(frozen=True)
+class SelectionRules:
+    """Who is picked for IOM at day 0 (see :func:`iomsim.engine.measures.select_cohort`)."""
+
+    ogrs_min: float
+    min_needs: int
+    min_convictions_pre_period: int
+    statuses: tuple[str, ...]
+    rank_by: str  # "ogrs" or "convictions_pre_period"
+    cohort_size: int | None
+
+
 @dataclass
 class Model:
     """Everything the offender process needs, compiled from a :class:`Scenario`."""
@@ -112,6 +135,36 @@ class Model:
     exit_rate_custody: float
     exit_rate_liberty: float
     death_share: float
+    # criminal justice: per event costs and probabilities
+    arrest_cost: float
+    charge_probability: float
+    caution_probability: float
+    remand_probability: float
+    conviction_probability: float
+    extra_offences_per_conviction: float
+    pre_sentence_report_cost: float
+    release_fraction: float
+    minimum_supervision_days: float
+    breach_custody_probability: float
+    courts: dict[str, CourtSpec]
+    recall_on_charge_probability: float
+    recall_police_cost: float
+    recall_probation_cost: float
+    fixed_term_recall_share: float
+    fixed_term_days_short_sentence: float
+    fixed_term_days_long_sentence: float
+    short_sentence_days: float
+    # IOM (0 days: no such limit)
+    iom_max_duration_days: float
+    iom_deselect_days: float
+    iom_persist_days: float
+    iom_responder_share: float
+    iom_offending_multiplier: float
+    iom_offending_multiplier_sd: float
+    iom_places_per_1000: float | None
+    # the population and the selection at day 0
+    frailty_variance: float
+    selection: SelectionRules | None
     benefit_agencies: frozenset[str] = field(default_factory=frozenset)
     # derived in __post_init__
     offence_shares: list[float] = field(default_factory=list)
@@ -299,6 +352,38 @@ def compile_model(scenario: Scenario) -> Model:
         item_referral=item_referral, referral_cost=iom.pathway_referrals.cost_per_referral,
         exit_rate_custody=death, exit_rate_liberty=death + move,
         death_share=(death / (death + move)) if death + move > 0 else 1.0,
+        arrest_cost=j.arrest_cost, charge_probability=j.charge_probability,
+        caution_probability=j.caution_probability, remand_probability=j.remand_probability,
+        conviction_probability=j.conviction_probability,
+        extra_offences_per_conviction=j.extra_offences_per_conviction,
+        pre_sentence_report_cost=j.pre_sentence_report_cost,
+        release_fraction=j.release_fraction,
+        minimum_supervision_days=j.minimum_supervision_after_release_days,
+        breach_custody_probability=j.breach_custody_probability,
+        courts={name: CourtSpec(court_cost=c.costs.court, prosecution_cost=c.costs.prosecution,
+                                legal_aid_cost=c.costs.legal_aid,
+                                custody_probability=c.custody_probability,
+                                community_order_probability=c.community_order_probability)
+                for name, c in (("magistrates", j.magistrates), ("crown", j.crown))},
+        recall_on_charge_probability=j.recall.on_charge_probability,
+        recall_police_cost=j.recall.police_cost, recall_probation_cost=j.recall.probation_cost,
+        fixed_term_recall_share=j.recall.fixed_term_share,
+        fixed_term_days_short_sentence=j.recall.fixed_term_days_short_sentence,
+        fixed_term_days_long_sentence=j.recall.fixed_term_days_long_sentence,
+        short_sentence_days=j.recall.short_sentence_days,
+        iom_max_duration_days=iom.max_duration_days or 0.0,
+        iom_deselect_days=iom.deselect_after_offence_free_days or 0.0,
+        iom_persist_days=iom.effects.persist_days_after_deselection,
+        iom_responder_share=iom.effects.responder_share,
+        iom_offending_multiplier=iom.effects.offending_multiplier,
+        iom_offending_multiplier_sd=iom.effects.offending_multiplier_sd,
+        iom_places_per_1000=iom.places_per_1000,
+        frailty_variance=s.cohort.profile.frailty_variance if s.cohort.profile else 0.0,
+        selection=None if s.selection is None else SelectionRules(
+            ogrs_min=s.selection.ogrs_min, min_needs=s.selection.min_needs,
+            min_convictions_pre_period=s.selection.min_convictions_pre_period,
+            statuses=tuple(s.selection.statuses), rank_by=s.selection.rank_by,
+            cohort_size=s.selection.cohort_size),
         benefit_agencies=frozenset(s.economics.benefit_agencies),
     )
 

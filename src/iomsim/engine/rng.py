@@ -18,16 +18,16 @@ import numpy as np
 
 MASK64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
-_C1 = 0xBF58476D1CE4E5B9
-_C2 = 0x94D049BB133111EB
+MIX_C1 = 0xBF58476D1CE4E5B9
+MIX_C2 = 0x94D049BB133111EB
 _TWO_TO_MINUS_53 = 2.0 ** -53
 
 
 def mix64(z: int) -> int:
     """SplitMix64's finaliser: a bijection on 64-bit integers with full avalanche."""
     z &= MASK64
-    z = ((z ^ (z >> 30)) * _C1) & MASK64
-    z = ((z ^ (z >> 27)) * _C2) & MASK64
+    z = ((z ^ (z >> 30)) * MIX_C1) & MASK64
+    z = ((z ^ (z >> 27)) * MIX_C2) & MASK64
     return z ^ (z >> 31)
 
 
@@ -72,8 +72,8 @@ def offender_key(root: int, offender: int) -> int:
 def uniform_at(key: int, index: int) -> float:
     """The ``index``-th uniform of the stream ``key``, strictly inside (0, 1)."""
     z = (key + (index + 1) * GOLDEN) & MASK64
-    z = ((z ^ (z >> 30)) * _C1) & MASK64
-    z = ((z ^ (z >> 27)) * _C2) & MASK64
+    z = ((z ^ (z >> 30)) * MIX_C1) & MASK64
+    z = ((z ^ (z >> 27)) * MIX_C2) & MASK64
     z ^= z >> 31
     return ((z >> 11) + 0.5) * _TWO_TO_MINUS_53
 
@@ -94,7 +94,7 @@ class OffenderStreams:
     def stream_key(self, purpose: int) -> int:
         k = self._keys[purpose]
         if k is None:
-            k = mix64(self.key ^ mix64(purpose * _C2))
+            k = mix64(self.key ^ mix64(purpose * MIX_C2))
             self._keys[purpose] = k
         return k
 
@@ -104,8 +104,8 @@ class OffenderStreams:
         if k is None:
             k = self.stream_key(purpose)
         z = (k + (index + 1) * GOLDEN) & MASK64
-        z = ((z ^ (z >> 30)) * _C1) & MASK64
-        z = ((z ^ (z >> 27)) * _C2) & MASK64
+        z = ((z ^ (z >> 30)) * MIX_C1) & MASK64
+        z = ((z ^ (z >> 27)) * MIX_C2) & MASK64
         z ^= z >> 31
         return ((z >> 11) + 0.5) * _TWO_TO_MINUS_53
 

@@ -110,7 +110,7 @@ def _model_for(base: Scenario, base_hash: str, values: tuple[tuple[str, Any], ..
 
 def run_task(base: Scenario, task: Task) -> TaskResult:
     """Simulate a task's replications and return the kept measures, in a fixed order."""
-    from iomsim.engine.simulation import simulate_replication
+    from iomsim.engine.replication import simulate_replication
     from iomsim.economics import replication_measures
 
     out: TaskResult = []

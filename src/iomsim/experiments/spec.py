@@ -50,7 +50,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from iomsim.engine.simulation import ENGINES
+from iomsim.engine.replication import ENGINES
 from iomsim.errors import InputError, SweepError
 from iomsim.experiments.designs import DESIGNS, Design, DesignError, Parameter, make_design
 from iomsim.experiments.points import IOM_COST_SCALE, current_value, point_scenario

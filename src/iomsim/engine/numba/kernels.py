@@ -1,7 +1,15 @@
-"""A compiled (numba) implementation of the event loop, giving the same results as the simpy one.
+"""The numba engine's kernels: the event loop, compiled, giving the same results as the simpy one.
 
-The simpy engine (:mod:`iomsim.engine.offender`) is the reference. This module runs the same
-model with every offender's state in a few numpy arrays (one row per offender: ``F`` for
+Why one file of about 1,300 lines. numba's on-disk cache of a compiled function is invalidated
+only when the file that defines it changes, not when a function it calls from another file
+does: kernels split over several modules would go on running stale machine code after an edit
+of a callee, with wrong results and no error. Every njit function that another one calls is
+therefore kept here, with the layout constants they share as literals; the Python side (packing
+the model, driving a replication, turning the output into records) is in
+:mod:`iomsim.engine.numba.driver`.
+
+The simpy engine (:mod:`iomsim.engine.simpy.offender`) is the reference. This module runs the
+same model with every offender's state in a few numpy arrays (one row per offender: ``F`` for
 floating-point fields, the clocks' residuals and marks included, ``I`` for integer fields and
 the stream counters, ``A`` for what only the arms need) and one 4-ary heap of (time, sequence
 number, offender and version) rows for the whole population, so that the per-event work is
@@ -19,28 +27,18 @@ order at exactly equal times may differ: agreement is then statistical (on full 
 replication tried was nevertheless identical).
 
 Each offender's process is a sequence of *steps*. A step starts at ``t0`` (the top of the
-``while`` loop in :func:`iomsim.engine.offender.offender_life`): places are asked for or given
-up, clock rates brought up to date, and the wake-up time ``t0 + dt`` put on the heap. When it is
-popped (or the offender is woken earlier by a place granted), the step ends as the code after the
-``yield`` does, and the next step starts at once. The offender's state does not change between
-``t0`` and the wake-up (only a place can be granted), so the daily costs of the step are worked
-out at the wake-up from the state.
-
-Not ported (a clear error is raised): fixed events from cohort records (``scheduled_events``),
-capacity-limited IOM (``iom.places_per_1000``), and ``keep_offenders``.
+``while`` loop in :func:`iomsim.engine.simpy.offender.offender_life`): places are asked for or
+given up, clock rates brought up to date, and the wake-up time ``t0 + dt`` put on the heap. When
+it is popped (or the offender is woken earlier by a place granted), the step ends as the code
+after the ``yield`` does, and the next step starts at once. The offender's state does not change
+between ``t0`` and the wake-up (only a place can be granted), so the daily costs of the step are
+worked out at the wake-up from the state.
 """
 
 from __future__ import annotations
 
 import math
 from collections import namedtuple
-from statistics import NormalDist
-
-try:
-    from statistics import _normal_dist_inv_cdf
-except ImportError:  # pragma: no cover - a Python without it
-    def _normal_dist_inv_cdf(p, mu, sigma):
-        return NormalDist(mu, sigma).inv_cdf(p)
 
 import numpy as np
 from numba import carray, njit, types
@@ -50,9 +48,7 @@ from numba.typed import List
 
 from iomsim.engine import model as _model
 from iomsim.engine import rng as _rng
-from iomsim.engine.distributions import lognormal_params
-from iomsim.engine.model import Model
-from iomsim.engine.rng import Purpose, root_key
+from iomsim.engine.rng import Purpose
 from iomsim.scenario.schema import AT_LIBERTY, NEEDS, STATUSES
 
 # numba's on-disk cache is keyed by this file's contents only, so a constant read from another
@@ -112,8 +108,8 @@ def constants_drift() -> list[str]:
                                        "unsupervised")),
         "AT_LIBERTY": (set(AT_LIBERTY), {"licence", "community_order", "unsupervised"}),
         "_GOLDEN": (int(_GOLDEN), _rng.GOLDEN),
-        "_C1": (int(_C1), _rng._C1),
-        "_C2": (int(_C2), _rng._C2),
+        "_C1": (int(_C1), _rng.MIX_C1),
+        "_C2": (int(_C2), _rng.MIX_C2),
     }
     for name, value in list(globals().items()):
         if name.startswith("P_") and name[2:] in Purpose.__members__:
@@ -124,8 +120,8 @@ def constants_drift() -> list[str]:
 
 _DRIFT = constants_drift()
 if _DRIFT:  # pragma: no cover - only after an edit elsewhere that was not copied here
-    raise ImportError("iomsim.engine.compiled: constants out of date with their sources (copy "
-                      "the new values into compiled.py): " + "; ".join(_DRIFT))
+    raise ImportError("iomsim.engine.numba.kernels: constants out of date with their sources "
+                      "(copy the new values into kernels.py): " + "; ".join(_DRIFT))
 
 # ------------------------------------------------------------------ state layout
 
@@ -1308,524 +1304,9 @@ def rec_arrays(lst):
     return a, b, c
 
 
-def _records(raw):
-    """(convictions, proven offences, waits) as arrays from a phase's records."""
-    code, a, b = raw
-    kind = code & 3
-    off = code >> 2
-    k = kind == REC_CONVICTION
-    conv = (off[k], a[k], b[k].astype(np.int64))
-    k = kind == REC_PROVEN
-    proven = (off[k], a[k], b[k])
-    k = kind == REC_WAIT
-    waits = (off[k] >> 6, off[k] & 63, a[k])
-    return conv, proven, waits
-
-
 @njit(cache=True)
 def case_list(offs, ns, days):
     out = List.empty_list(CASE_T)
     for i in range(offs.shape[0]):
         out.append((np.int64(offs[i]), np.int64(ns[i]), np.float64(days[i])))
     return out
-
-
-# ------------------------------------------------------------------ Python glue
-
-def _compile(model: Model) -> CModel:
-    """The model's tables as arrays for the kernels (made once per model)."""
-    cached = getattr(model, "_compiled_tables", None)
-    if cached is not None:
-        return cached
-    s = model.scenario
-    j = s.justice
-    iom = s.iom
-    ns = len(model.services)
-    P = np.zeros(N_P)
-    P[P_RELEASE_MULT] = model.release_multiplier
-    P[P_RELEASE_WINDOW] = model.release_window
-    P[P_MEAN_DET] = model.mean_detection
-    P[P_MEAN_DET_IOM] = model.mean_detection_iom
-    P[P_LBR] = model.licence_breach_rate
-    P[P_OBR] = model.order_breach_rate
-    P[P_RECALL_MULT] = model.recall_multiplier
-    P[P_PATHWAY] = model.pathway_multiplier
-    P[P_EXIT_LIB] = model.exit_rate_liberty
-    P[P_EXIT_CUST] = model.exit_rate_custody
-    P[P_DEATH_SHARE] = model.death_share
-    P[P_DESELECT_DAYS] = iom.deselect_after_offence_free_days or 0.0
-    P[P_PERSIST_DAYS] = iom.effects.persist_days_after_deselection
-    P[P_ARREST_COST] = j.arrest_cost
-    P[P_CHARGE_P] = j.charge_probability
-    P[P_CAUTION_P] = j.caution_probability
-    P[P_ON_CHARGE_P] = j.recall.on_charge_probability
-    P[P_REMAND_P] = j.remand_probability
-    P[P_CONV_P] = j.conviction_probability
-    P[P_EXTRA_MEAN] = j.extra_offences_per_conviction
-    P[P_PSR_COST] = j.pre_sentence_report_cost
-    P[P_RELEASE_FRACTION] = j.release_fraction
-    P[P_MIN_SUP] = j.minimum_supervision_after_release_days
-    P[P_RECALL_POLICE] = j.recall.police_cost
-    P[P_RECALL_PROB] = j.recall.probation_cost
-    P[P_FIXED_SHARE] = j.recall.fixed_term_share
-    P[P_FIXED_SHORT] = j.recall.fixed_term_days_short_sentence
-    P[P_FIXED_LONG] = j.recall.fixed_term_days_long_sentence
-    P[P_SHORT_SENTENCE] = j.recall.short_sentence_days
-    P[P_BREACH_CUSTODY_P] = j.breach_custody_probability
-    P[P_REFERRAL_COST] = model.referral_cost
-    P[P_PRISON_PER_DAY] = model.prison_per_day
-    P[P_LICENCE_PER_DAY] = model.licence_per_day
-    P[P_ORDER_PER_DAY] = model.order_per_day
-    Q = np.zeros(N_Q, dtype=np.int64)
-    Q[Q_ITEM_ARREST] = model.item_arrest
-    Q[Q_ITEM_INVEST] = model.item_investigation
-    Q[Q_ITEM_RECALL_POLICE] = model.item_recall_police
-    Q[Q_ITEM_RECALL_PROB] = model.item_recall_probation
-    Q[Q_ITEM_PSR] = model.item_psr
-    Q[Q_ITEM_PROSECUTION] = model.item_prosecution
-    Q[Q_ITEM_LEGAL_AID] = model.item_legal_aid
-    Q[Q_ITEM_LICENCE] = model.item_licence
-    Q[Q_ITEM_ORDER] = model.item_order
-    Q[Q_ITEM_REFERRAL] = model.item_referral
-    Q[Q_COSTED] = model.costed_services
-    Q[Q_BOOSTING] = model.boosting_services
-    cap_svc = np.array([svc.index for svc in model.services if svc.capacity_per_1000 is not None],
-                       dtype=np.int64)
-    Q[Q_CAP_MASK] = sum(1 << int(i) for i in cap_svc)
-    Q[Q_KNOTS] = len(model.order_table._u)
-    Q[Q_NS] = max(ns, 1)
-    svc_for_status = np.zeros(6, dtype=np.int64)
-    for name, mask in model.services_for_status.items():
-        svc_for_status[STATUS_CODE[name]] = mask
-    # boost_has[j, q]: the q-th service that speeds need j's resolution (-1: no more)
-    boost_has = np.full((N_NEEDS, max(ns, 1)), -1, dtype=np.int64)
-    boost_mult = np.ones((N_NEEDS, max(ns, 1)))
-    for jn, boosts in enumerate(model.resolution_boosts):
-        for q, (i, mult) in enumerate(boosts):
-            boost_has[jn, q] = i
-            boost_mult[jn, q] = mult
-    tables = [model.custody_tables["magistrates"], model.custody_tables["crown"],
-              model.delay_tables["magistrates"], model.delay_tables["crown"],
-              model.order_table, model.standard_recall_table]
-    tq_u = np.asarray(tables[0]._u, dtype=float)
-    for t in tables:
-        if not np.array_equal(np.asarray(t._u), tq_u):
-            raise ValueError("compiled engine: quantile tables on different grids")
-    tq_q = np.array([t._q for t in tables], dtype=float)
-    tq_const = np.array([t._constant is not None for t in tables], dtype=np.bool_)
-    courts = (j.magistrates, j.crown)
-    cm = CModel(
-        P=P, Q=Q,
-        need_factor=np.asarray(model.need_factor, dtype=float),
-        svc_for_needs=np.asarray(model.services_for_needs, dtype=np.int64),
-        svc_for_status=svc_for_status,
-        win_days=np.array([w for w, _ in model.service_windows], dtype=float),
-        win_mask=np.array([m for _, m in model.service_windows], dtype=np.int64),
-        windows_after=np.asarray(model.windows_after_release, dtype=float),
-        res_rate=np.asarray(model.resolution_rate, dtype=float),
-        relapse_rate=np.asarray(model.relapse_rate, dtype=float),
-        boost_has=boost_has, boost_mult=boost_mult,
-        shares=np.asarray(model.offence_shares, dtype=float),
-        det=np.asarray(model.offence_detection, dtype=float),
-        det_iom=np.asarray(model.detection_iom, dtype=float),
-        crown=np.asarray(model.offence_crown, dtype=float),
-        victim_cost=np.asarray(model.offence_victim_cost, dtype=float),
-        invest_cost=np.asarray(model.offence_investigation_cost, dtype=float),
-        item_victims=np.asarray(model.item_victims, dtype=np.int64),
-        svc_item=np.array([svc.item for svc in model.services], dtype=np.int64),
-        svc_per_day=np.array([svc.per_day for svc in model.services], dtype=float),
-        cap_svc=cap_svc,
-        om_cum=np.array([c for c, _, _ in model.om_roles], dtype=float),
-        om_item=np.array([i for _, i, _ in model.om_roles], dtype=np.int64),
-        om_per_day=np.array([d for _, _, d in model.om_roles], dtype=float),
-        iomd_item=np.array([i for i, _ in model.iom_daily], dtype=np.int64),
-        iomd_per_day=np.array([d for _, d in model.iom_daily], dtype=float),
-        tq_u=tq_u, tq_q=tq_q, tq_const=tq_const,
-        item_prison=np.array([model.item_prison["sentence"], model.item_prison["sentence"],
-                              model.item_prison["recall"], model.item_prison["remand"]],
-                             dtype=np.int64),
-        item_court=np.array([model.item_court["magistrates"], model.item_court["crown"]],
-                            dtype=np.int64),
-        court_cost=np.array([c.costs.court for c in courts], dtype=float),
-        prosecution_cost=np.array([c.costs.prosecution for c in courts], dtype=float),
-        legal_aid_cost=np.array([c.costs.legal_aid for c in courts], dtype=float),
-        custody_p=np.array([c.custody_probability for c in courts], dtype=float),
-        order_p=np.array([c.community_order_probability for c in courts], dtype=float),
-        clock_purpose=CLOCK_PURPOSE,
-    )
-    MF, MI = _pack(cm)
-    model._compiled_tables = (cm, MF, MI)
-    return model._compiled_tables
-
-
-def _pack(cm: CModel) -> tuple[np.ndarray, np.ndarray]:
-    """All the model's numbers in two arrays, so that a kernel call passes two references."""
-    floats = [np.asarray(cm.P, dtype=float)]
-    ints = [np.asarray(cm.Q, dtype=np.int64), np.zeros(MI_HEAD - N_Q, dtype=np.int64)]
-    head = ints[1]
-    f_at = N_P
-    i_at = MI_HEAD
-    for k, name in enumerate(FLOAT_TABLES + INT_TABLES):
-        a = np.ravel(getattr(cm, name))
-        if name in FLOAT_TABLES:
-            head[2 * k] = f_at
-            floats.append(a.astype(float))
-            f_at += a.size
-        else:
-            head[2 * k] = i_at
-            ints.append(a.astype(np.int64))
-            i_at += a.size
-        head[2 * k + 1] = a.size
-    return np.concatenate(floats), np.concatenate(ints)
-
-
-# The heap packs an offender's index and version into one float64 (exact below 2**53).
-MAX_OFFENDERS = 2 ** 21 - 1
-
-
-def unsupported(scenario) -> tuple[str, str] | None:
-    """(YAML path, feature) of the first thing in ``scenario`` the compiled engine does not
-    implement, or None. Checked before a run starts, so the error names the scenario's key."""
-    if scenario.iom.places_per_1000 is not None:
-        return "iom.places_per_1000", "capacity-limited IOM (iom.places_per_1000)"
-    for i, record in enumerate(scenario.cohort.offenders or []):
-        if record.scheduled_events:
-            return (f"cohort.offenders[{i}].scheduled_events",
-                    "fixed events from cohort records (scheduled_events)")
-    if len(scenario.services) > 31 - 4 - N_NEEDS:
-        return "services", (f"more than {31 - 4 - N_NEEDS} services (the scenario has "
-                            f"{len(scenario.services)})")
-    size = scenario.cohort.size if scenario.cohort.profile is not None else None
-    if size is not None and size > MAX_OFFENDERS:
-        return "cohort.size", f"a population of more than {MAX_OFFENDERS:,} offenders"
-    return None
-
-
-def check_supported(model: Model, scheduled=None, n_offenders: int | None = None) -> None:
-    """Raise ValueError naming the first feature the compiled engine does not implement."""
-    problem = unsupported(model.scenario)
-    if problem is None and scheduled is not None and any(scheduled):
-        problem = ("cohort", "fixed events from cohort records (scheduled_events)")
-    if problem is None and n_offenders is not None and n_offenders > MAX_OFFENDERS:
-        problem = ("cohort", f"a population of more than {MAX_OFFENDERS:,} offenders")
-    if problem is not None:
-        raise ValueError(f"the compiled engine does not implement {problem[1]}; "
-                         "use engine='simpy'")
-
-
-def _resources(cm: CModel, model: Model, n_offenders: int) -> np.ndarray:
-    """RS: heap size and sequence counter, then places, users, queue head and tail."""
-    ncap = cm.cap_svc.shape[0]
-    cap = [max(1, int(math.floor(model.services[i].capacity_per_1000 * n_offenders / 1000 + 0.5)))
-           for i in cm.cap_svc]
-    return np.array([0, 0] + cap + [0] * ncap + [-1] * ncap + [-1] * ncap, dtype=np.int64)
-
-
-def _heap(n: int) -> np.ndarray:
-    # Each offender has one live entry at most; the slack holds entries made stale by places
-    # granted, and is compacted when full (heap_compact).
-    return np.empty((n + max(1024, n // 16), 3))
-
-
-def _trim_heap() -> None:
-    """Give memory freed by the population's Python objects back to the system (glibc only):
-    otherwise it stays in the process, under the state made next."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _popcount(masks: np.ndarray) -> np.ndarray:
-    m = masks.astype(np.int64)
-    out = np.zeros(len(m), dtype=np.int64)
-    for j in range(N_NEEDS):
-        out += (m >> j) & 1
-    return out
-
-
-def _start_iom(model: Model, A, I, keys, costs, horizon) -> None:
-    """start_iom at day 0 for every offender of the IOM arm."""
-    iom = model.scenario.iom
-    eff = iom.effects
-    n = A.shape[0]
-    I[:, I_ON_IOM] = 1
-    A[:, A_IOM_END] = 0.0 + iom.max_duration_days if iom.max_duration_days else INF
-    A[:, A_IOM_QUIET_END] = (0.0 + iom.deselect_after_offence_free_days
-                             if iom.deselect_after_offence_free_days else INF)
-    u = iom_uniforms(keys, np.arange(n, dtype=np.int64))
-    I[:, I_RESPONDER] = u[:, 0] < eff.responder_share
-    mult = eff.offending_multiplier
-    if eff.offending_multiplier_sd > 0 and mult > 0:
-        mu, sigma = lognormal_params(mult, eff.offending_multiplier_sd)
-        # NormalDist.inv_cdf without its argument checks (u is inside (0, 1)): the same numbers
-        inv = _normal_dist_inv_cdf
-        A[:, A_IOM_MULT] = [math.exp(mu + sigma * inv(x, 0.0, 1.0)) for x in u[:, 1].tolist()]
-    else:
-        A[:, A_IOM_MULT] = mult
-    if model.om_roles:
-        cum = np.asarray([c for c, _, _ in model.om_roles])
-        # first role with u < cum, else the last
-        role = np.argmax(u[:, 2][:, None] < cum[None, :], axis=1)
-        none = ~(u[:, 2][:, None] < cum[None, :]).any(axis=1)
-        role[none] = len(model.om_roles) - 1
-        I[:, I_ROLE] = role
-    else:
-        I[:, I_ROLE] = -1
-    active = _popcount(I[:, I_NEED])
-    I[:, I_REFERRALS] += active
-    if model.referral_cost > 0 and horizon > 0:
-        for a in active:
-            if a:
-                costs[0, model.item_referral] += model.referral_cost * int(a)
-
-
-def simulate_compiled(model: Model, seed: int, replication: int, arms: tuple[str, ...]):
-    """One replication with the compiled engine: the same as ``simulation._simulate``."""
-    from iomsim.engine.cohort import build_population
-    from iomsim.engine.simulation import MONTH, ReplicationResult
-
-    s = model.scenario
-    cm, MF, MI = _compile(model)
-    pop = build_population(s, seed, replication)
-    check_supported(model, pop.scheduled, len(pop))
-    n = len(pop)
-    # Only the arrays are needed: let the population's lists go before the state is made.
-    status = np.array([STATUS_CODE[x] for x in pop.status], dtype=np.int8)
-    ogrs = np.asarray(pop.ogrs, dtype=float)
-    frailty = np.asarray(pop.frailty, dtype=float)
-    needs = np.asarray(pop.needs, dtype=np.bool_)
-    status_days = np.asarray(pop.status_days, dtype=float)
-    licence_after = np.asarray(pop.licence_days_after_release, dtype=float)
-    age = np.asarray(pop.age, dtype=float)
-    del pop
-    _trim_heap()
-    keys = offender_keys(np.uint64(root_key(seed, replication)), n)
-    start = -model.pre_days
-    ncap = cm.cap_svc.shape[0]
-    nf = F_QS0 + ncap
-    F = np.zeros((n, nf))
-    NC = np.zeros(2 * int(needs.sum()))
-    I = np.zeros((n, I_QN0 + 2 * ncap), dtype=np.int32)
-    I[:, I_QN0:] = -1
-    ns = len(model.services)
-    svc_key = np.array([model.groups[svc.group][0] if svc.group else svc.index
-                        for svc in model.services], dtype=np.int64)
-    members, gstart, gend = [], [], []
-    for svc in model.services:
-        if svc.group:
-            gstart.append(len(members))
-            members.extend(model.groups[svc.group])
-            gend.append(len(members))
-        else:
-            gstart.append(-1)
-            gend.append(-1)
-    fv = s.cohort.profile.frailty_variance if s.cohort.profile else 0.0
-    p = model.p_proven_per_offence
-    init_offenders(MF, MI, F, NC, I, keys, ogrs, frailty, needs, status, status_days,
-                   licence_after, start, fv,
-                   model.release_normaliser * p if p > 0 else 0.0, svc_key,
-                   np.array(gstart, dtype=np.int64), np.array(gend, dtype=np.int64),
-                   np.array(members, dtype=np.int64),
-                   np.array([svc.uptake for svc in model.services], dtype=float),
-                   np.array([svc.iom_uptake for svc in model.services], dtype=float), ns)
-    del ogrs, frailty, needs, status, status_days, licence_after
-    n_types = len(model.offence_names)
-    events = 0
-    case_over = case_list(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
-    if model.pre_days > 0:
-        costs = np.zeros((1, len(model.items)))
-        recs, ev = run_phase(MF, MI, F, NC, I, np.zeros((0, A_OBT0 + n_types)), keys,
-                             _resources(cm, model, n), _heap(n), costs, 0.0, start, case_over)
-        events += ev
-        raw = rec_arrays(recs)
-        del recs
-        pre_conv, pre_proven, _ = _records(raw)
-        del raw
-    else:
-        pre_conv = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
-        pre_proven = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
-    before = pre_conv[1] < 0
-    conv_pre = np.bincount(pre_conv[0][before], minlength=n)
-    conv_pre_k = np.bincount(pre_conv[0][before], weights=pre_conv[2][before], minlength=n)
-    needs_count = _popcount(I[:, I_NEED])
-    sel = _select(model, F, I, conv_pre, needs_count)
-    population = _describe(F, I, sel, age, needs_count, conv_pre_k)
-
-    m = len(sel)
-    pos = np.full(n, -1, dtype=np.int64)
-    pos[sel] = np.arange(m)
-    # Records from the pre-period of the selected, in the arms' numbering.
-    keep = pos[pre_conv[0]] >= 0
-    base_conv = (pos[pre_conv[0][keep]], pre_conv[1][keep], pre_conv[2][keep])
-    keep = pos[pre_proven[0]] >= 0
-    base_proven = (pos[pre_proven[0][keep]], pre_proven[1][keep], pre_proven[2][keep])
-    over = rec_arrays(case_over)
-    keep = pos[over[0]] >= 0
-    base_over = (pos[over[0][keep]], over[1][keep].astype(np.int64), over[2][keep])
-    # The selected rows moved to the top in place, and the rest given back (no copy).
-    compact_rows(F, sel)
-    compact_rows(I, sel)
-    keys_s = keys[sel]
-    F.resize((m, F.shape[1]), refcheck=False)
-    I.resize((m, I.shape[1]), refcheck=False)
-    NC.resize(compact_needs(NC, I), refcheck=False)
-    Fs, Is, NCs = F, I, NC
-    del F, I, NC, keys, case_over
-    Is[:, I_QN0:] = -1
-    Is[:, I_HELD] = 0
-    Is[:, I_GRANTED] = 0
-    Is[:, I_DONE] = 0
-    Fs[:, F_QS0:F_QS0 + ncap] = np.nan
-
-    horizon = model.horizon_days
-    n_years = max(1, int(math.ceil(horizon / DAYS_PER_YEAR)))
-    costs_out, metrics, survival = {}, {}, {}
-    for arm in arms:
-        Fa, Ia, NCa = Fs.copy(), Is.copy(), NCs.copy()
-        costs = np.zeros((n_years, len(model.items)))
-        A = np.zeros((m, A_OBT0 + n_types))
-        A[:, A_IOM_END] = INF
-        A[:, A_IOM_QUIET_END] = INF
-        A[:, A_IOM_MULT] = 1.0
-        A[:, A_PERSIST_UNTIL] = -INF
-        if arm == "iom":
-            _start_iom(model, A, Ia, keys_s, costs, horizon)
-        recs, ev = run_phase(MF, MI, Fa, NCa, Ia, A, keys_s, _resources(cm, model, m), _heap(m),
-                             costs, horizon, 0.0, case_list(*base_over))
-        events += ev
-        raw = rec_arrays(recs)
-        del recs
-        c, pv, w = _records(raw)
-        del raw
-        all_conv = tuple(np.concatenate([a, b]) for a, b in zip(base_conv, c))
-        all_proven = tuple(np.concatenate([a, b]) for a, b in zip(base_proven, pv))
-        costs_out[arm] = costs
-        metrics[arm] = _arm_metrics(model, Fa, Ia, A, all_conv, all_proven, w)
-        survival[arm] = _survival(model, m, all_conv)
-    months = m * model.horizon_days / MONTH * len(arms)
-    return ReplicationResult(replication=replication, costs=costs_out, metrics=metrics,
-                             survival=survival, population=population, cohort_size=m,
-                             offender_months=months, events=events, offenders={})
-
-
-def _select(model: Model, F, I, conv_pre, needs_count) -> np.ndarray:
-    """Indices of the selected offenders, in index order (as ``select_cohort``)."""
-    present = I[:, I_EXITED] == 0
-    rules = model.scenario.selection
-    idx = np.arange(F.shape[0])
-    if rules is None:
-        return idx[present]
-    statuses = np.array([STATUS_CODE[st] for st in rules.statuses], dtype=np.int64)
-    eligible = (present & (F[:, F_OGRS] >= rules.ogrs_min) & (needs_count >= rules.min_needs)
-                & (conv_pre >= rules.min_convictions_pre_period)
-                & np.isin(I[:, I_STATUS], statuses))
-    e = idx[eligible]
-    ogrs = F[e, F_OGRS]
-    cp = conv_pre[e]
-    if rules.rank_by == "ogrs":
-        order = np.lexsort((e, -cp, -ogrs))
-    else:
-        order = np.lexsort((e, -ogrs, -cp))
-    return np.sort(e[order[:rules.cohort_size]])
-
-
-def _describe(F, I, sel, age, needs_count, conv_pre_k) -> dict:
-    out: dict[tuple[str, str], float] = {}
-    selected = np.zeros(F.shape[0], dtype=bool)
-    selected[sel] = True
-    rest = ~selected & (I[:, I_EXITED] == 0)
-    for label, mask in (("selected", selected), ("not_selected", rest)):
-        g = np.flatnonzero(mask)
-        n = len(g)
-        out[(label, "offenders")] = float(n)
-        if n == 0:
-            continue
-        out[(label, "mean_ogrs")] = sum(F[g, F_OGRS].tolist()) / n
-        out[(label, "mean_age")] = float(np.mean(age[g]))
-        out[(label, "mean_needs")] = int(needs_count[g].sum()) / n
-        out[(label, "convictions_per_offender_pre_period")] = float(conv_pre_k[g].sum()) / n
-        for j, need in enumerate(NEEDS):
-            out[(label, f"need_{need}")] = int(((I[g, I_NEED] >> j) & 1).sum()) / n
-    return out
-
-
-def _arm_metrics(model: Model, F, I, A, conv, proven, waits) -> dict[str, float]:
-    from iomsim.engine.model import TWO_YEARS
-    from iomsim.engine.simulation import MOJ_WAIT
-
-    n = F.shape[0]
-    year = DAYS_PER_YEAR
-    c_off, c_day, c_k = conv
-    p_off, p_od, p_dd = proven
-
-    def window_rates(lo, hi):
-        if n == 0:
-            return math.nan, math.nan
-        inside = (lo <= c_day) & (c_day < hi)
-        return len(np.unique(c_off[inside])) / n, int(c_k[inside].sum()) / n
-
-    def proven_rate(lo, hi):
-        if n == 0:
-            return math.nan
-        inside = (lo <= p_od) & (p_od < hi) & (p_dd < hi + MOJ_WAIT)
-        return len(np.unique(p_off[inside])) / n
-
-    out: dict[str, float] = {}
-    out["reconviction_rate_12m"], out["convictions_per_offender_12m"] = window_rates(0, year)
-    out["reconviction_rate_24m"], out["convictions_per_offender_24m"] = window_rates(0, TWO_YEARS)
-    out["proven_reoffending_rate_12m"] = proven_rate(0, year)
-    out["proven_reoffending_rate_24m"] = proven_rate(0, TWO_YEARS)
-    if model.pre_days >= year - 1e-9:
-        out["reconviction_rate_12m_before"], out["convictions_per_offender_12m_before"] = \
-            window_rates(-year, 0)
-        out["proven_reoffending_rate_12m_before"] = proven_rate(-year, 0)
-    if model.pre_days >= TWO_YEARS - 1e-9:
-        out["reconviction_rate_24m_before"], out["convictions_per_offender_24m_before"] = \
-            window_rates(-TWO_YEARS, 0)
-    mean_ogrs = sum(F[:, F_OGRS].tolist()) / n if n else math.nan
-    out["mean_ogrs"] = mean_ogrs
-    out["actual_vs_predicted_reduction"] = 1 - out["proven_reoffending_rate_24m"] / mean_ogrs \
-        if n else math.nan
-    total = 0.0
-    for k, name in enumerate(model.offence_names):
-        c = sum(A[:, A_OBT0 + k].tolist())
-        total += c
-        out[f"offences_per_offender_{name}"] = c / n if n else math.nan
-    out["offences_per_offender"] = total / n if n else math.nan
-
-    def per(x):
-        return sum(x.tolist()) / n if n else math.nan
-
-    out["detected_offences_per_offender"] = per(I[:, I_DETECTED])
-    out["convictions_per_offender_horizon"] = per(c_k[c_day >= 0])
-    out["custody_days_per_offender"] = per(A[:, A_CUSTODY_DAYS])
-    out["recalls_per_offender"] = per(I[:, I_RECALLS])
-    out["iom_days_per_offender"] = per(A[:, A_IOM_DAYS])
-    out["pathway_referrals_per_offender"] = per(I[:, I_REFERRALS])
-    out["exited_share"] = per(I[:, I_EXITED] != 0)
-    w_off, w_svc, w_days = waits
-    for svc in model.services:
-        if svc.capacity_per_1000 is None:
-            continue
-        d = w_days[w_svc == svc.index]
-        out[f"waits_per_offender_{svc.name}"] = len(d) / n if n else math.nan
-        out[f"mean_wait_days_{svc.name}"] = float(np.mean(d)) if len(d) else 0.0
-    out["offenders"] = float(n)
-    return out
-
-
-def _survival(model: Model, n: int, conv) -> np.ndarray:
-    from iomsim.engine.simulation import MONTH
-
-    months = int(round(model.horizon_days / MONTH))
-    if n == 0:
-        return np.full(months + 1, np.nan)
-    c_off, c_day, _ = conv
-    first = np.full(n, np.inf)
-    after = c_day >= 0
-    np.minimum.at(first, c_off[after], c_day[after])
-    edges = np.arange(months + 1) * MONTH
-    return np.array([(first > e).mean() for e in edges])

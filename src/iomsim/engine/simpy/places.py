@@ -16,7 +16,7 @@ from itertools import islice
 import simpy
 
 
-class _OrderedSet:
+class OrderedSet:
     """The subset of ``list`` that simpy uses for a resource's users and queue, in O(1)."""
 
     __slots__ = ("_items",)
@@ -68,9 +68,9 @@ class _OrderedSet:
 class Places(simpy.Resource):
     """``simpy.Resource`` with the same behaviour and constant-time requests and releases."""
 
-    PutQueue = _OrderedSet
-    GetQueue = _OrderedSet
+    PutQueue = OrderedSet
+    GetQueue = OrderedSet
 
     def __init__(self, env: simpy.Environment, capacity: int = 1):
         super().__init__(env, capacity)
-        self.users = _OrderedSet()
+        self.users = OrderedSet()

@@ -25,7 +25,7 @@ from iomsim.engine.rng import OffenderStreams, Purpose
 from iomsim.scenario.schema import NEEDS, ScheduledEvent
 
 if TYPE_CHECKING:
-    from iomsim.engine.simulation import ArmContext
+    from iomsim.engine.simpy.arm import ArmContext
 
 INF = math.inf
 EPS = 1e-9
@@ -69,9 +69,9 @@ class Offender:
         "offence_count", "case_count", "recall_count", "breach_count", "streams", "residual",
         "uptake_mask", "place", "queued_since", "scheduled", "on_iom", "iom_end", "iom_quiet_end",
         "iom_responder", "iom_multiplier", "iom_role", "persist_until", "last_detection",
-        "selected", "exited", "exit_cause", "convictions", "proven", "offences_by_type",
+        "exited", "exit_cause", "convictions", "proven", "offences_by_type",
         "detected", "custody_days", "recalls", "iom_days", "waits", "referrals",
-        "convictions_pre", "initial_needs", "iom_place", "iom_wait", "clock_key", "clock_rate",
+        "initial_needs", "iom_place", "iom_wait", "clock_key", "clock_rate",
         "clock_mark", "fire_at", "held",
     )
 
@@ -113,8 +113,7 @@ def new_offender(index: int, model: Model, streams: OffenderStreams, *, ogrs: fl
     o.frailty = frailty
     o.need_mask = o.had_mask = sum(1 << j for j in range(N_NEEDS) if needs[j])
     o.initial_needs = sum(needs)
-    fv = model.scenario.cohort.profile.frailty_variance if model.scenario.cohort.profile else 0.0
-    hazard = baseline_hazard(ogrs, fv)
+    hazard = baseline_hazard(ogrs, model.frailty_variance)
     need_factor = model.need_factor[o.need_mask]
     p = model.p_proven_per_offence
     # Offences per day such that, just released with these needs, P(proven in 2y) = OGRS.
@@ -155,7 +154,6 @@ def new_offender(index: int, model: Model, streams: OffenderStreams, *, ogrs: fl
     o.iom_role = -1
     o.persist_until = -INF
     o.last_detection = -INF
-    o.selected = False
     o.exited = False
     o.exit_cause = None
     o.convictions = []  # (day, offences convicted)
@@ -167,7 +165,6 @@ def new_offender(index: int, model: Model, streams: OffenderStreams, *, ogrs: fl
     o.iom_days = 0.0
     o.waits = []  # (service index, days waited)
     o.referrals = 0
-    o.convictions_pre = 0
     o.iom_place = None
     o.iom_wait = None
     # Clocks start stopped (rate 0); the process sets their rates at its first step.
@@ -570,7 +567,7 @@ def _handle_scheduled(env, off: Offender, m: Model, ctx: "ArmContext", now: floa
         off.status = _liberty_status(off, now)
     if off.on_iom and min(off.iom_end, off.iom_quiet_end) <= now + EPS:
         off.on_iom = False
-        off.persist_until = now + m.scenario.iom.effects.persist_days_after_deselection
+        off.persist_until = now + m.iom_persist_days
         _release_iom_place(off, ctx)
     return False
 
@@ -614,17 +611,14 @@ def _refer(off: Offender, m: Model, ctx: "ArmContext", now: float, count: int) -
 
 def start_iom(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
     """Put a selected offender on IOM at ``now`` (the IOM arm, day 0)."""
-    eff = m.scenario.iom.effects
-    iom = m.scenario.iom
     off.on_iom = True
-    off.iom_end = now + iom.max_duration_days if iom.max_duration_days else INF
-    off.iom_quiet_end = (now + iom.deselect_after_offence_free_days
-                         if iom.deselect_after_offence_free_days else INF)
+    off.iom_end = now + m.iom_max_duration_days if m.iom_max_duration_days else INF
+    off.iom_quiet_end = now + m.iom_deselect_days if m.iom_deselect_days else INF
     s = off.streams
-    off.iom_responder = s.at(Purpose.IOM_RESPONSE, 0) < eff.responder_share
-    mult = eff.offending_multiplier
-    if eff.offending_multiplier_sd > 0 and mult > 0:
-        mu, sigma = lognormal_params(mult, eff.offending_multiplier_sd)
+    off.iom_responder = s.at(Purpose.IOM_RESPONSE, 0) < m.iom_responder_share
+    mult = m.iom_offending_multiplier
+    if m.iom_offending_multiplier_sd > 0 and mult > 0:
+        mu, sigma = lognormal_params(mult, m.iom_offending_multiplier_sd)
         mult = math.exp(mu + sigma * _STD_NORMAL.inv_cdf(s.at(Purpose.IOM_RESPONSE, 1)))
     off.iom_multiplier = mult
     u = s.at(Purpose.IOM_RESPONSE, 2)
@@ -657,15 +651,14 @@ def _offence(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
         off.offences_by_type[kind] += 1
         off.detected += 1
         ctx.add(now, m.item_victims[kind], m.offence_victim_cost[kind])
-    j = m.scenario.justice
     off.last_detection = now
-    if off.on_iom and m.scenario.iom.deselect_after_offence_free_days:
-        off.iom_quiet_end = now + m.scenario.iom.deselect_after_offence_free_days
-    ctx.add(now, m.item_arrest, j.arrest_cost)
+    if off.on_iom and m.iom_deselect_days:
+        off.iom_quiet_end = now + m.iom_deselect_days
+    ctx.add(now, m.item_arrest, m.arrest_cost)
     ctx.add(now, m.item_investigation, m.offence_investigation_cost[kind])
     u = s.at(Purpose.ARREST_OUTCOME, n)
-    if u >= j.charge_probability:
-        if u < j.charge_probability + j.caution_probability:
+    if u >= m.charge_probability:
+        if u < m.charge_probability + m.caution_probability:
             off.proven.append((now, now))
         return
     case = off.case
@@ -677,13 +670,13 @@ def _offence(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
         off.case = case
     case.offences.append((n, now))
     if off.status == "licence":
-        p_recall = j.recall.on_charge_probability
+        p_recall = m.recall_on_charge_probability
         if off.on_iom:
             p_recall = min(1.0, p_recall * m.recall_multiplier)
         if s.at(Purpose.RECALL_ON_CHARGE, n) < p_recall:
             _recall(off, m, ctx, now)
             return
-    if off.status in LIBERTY and s.at(Purpose.REMAND, n) < j.remand_probability:
+    if off.status in LIBERTY and s.at(Purpose.REMAND, n) < m.remand_probability:
         off.status = "remand"
         off.status_end = case.court_day
         case.remanded_since = now
@@ -692,15 +685,14 @@ def _offence(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
 def _court(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
     case = off.case
     off.case = None
-    j = m.scenario.justice
-    court = j.crown if case.court == "crown" else j.magistrates
-    ctx.add(now, m.item_court[case.court], court.costs.court)
-    ctx.add(now, m.item_prosecution, court.costs.prosecution)
-    ctx.add(now, m.item_legal_aid, court.costs.legal_aid)
+    court = m.courts[case.court]
+    ctx.add(now, m.item_court[case.court], court.court_cost)
+    ctx.add(now, m.item_prosecution, court.prosecution_cost)
+    ctx.add(now, m.item_legal_aid, court.legal_aid_cost)
     s = off.streams
     convicted = [day for (n, day) in case.offences
                  if s.at(Purpose.CONVICTION, n if n >= 0 else 10**9 + case.index)
-                 < j.conviction_probability]
+                 < m.conviction_probability]
     remand_days = case.remand_days + (
         (now - case.remanded_since) if case.remanded_since is not None else 0.0)
     if off.status == "remand":
@@ -709,14 +701,14 @@ def _court(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
         off.status_end = INF
     if not convicted:
         return
-    extra = poisson_quantile(j.extra_offences_per_conviction, s.at(Purpose.EXTRA_OFFENCES, case.index))
+    extra = poisson_quantile(m.extra_offences_per_conviction, s.at(Purpose.EXTRA_OFFENCES, case.index))
     first_day = min(day for (_, day) in case.offences)
     for day in convicted:
         off.proven.append((day, now))
     for _ in range(extra):
         off.proven.append((first_day, now))
     off.convictions.append((now, len(convicted) + extra))
-    ctx.add(now, m.item_psr, j.pre_sentence_report_cost)
+    ctx.add(now, m.item_psr, m.pre_sentence_report_cost)
     u = s.at(Purpose.SENTENCE, case.index)
     if u < court.custody_probability:
         length = m.custody_tables[case.court](s.at(Purpose.SENTENCE_LENGTH, case.index))
@@ -729,9 +721,8 @@ def _court(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
 
 
 def _imprison(off: Offender, m: Model, now: float, length: float, credit: float = 0.0) -> None:
-    j = m.scenario.justice
-    served = j.release_fraction * length - credit
-    licence = max(length * (1 - j.release_fraction), j.minimum_supervision_after_release_days)
+    served = m.release_fraction * length - credit
+    licence = max(length * (1 - m.release_fraction), m.minimum_supervision_days)
     off.sentence_days = length
     if served <= 0:
         off.licence_end = max(off.licence_end, now + licence)
@@ -749,18 +740,17 @@ def _imprison(off: Offender, m: Model, now: float, length: float, credit: float 
 
 
 def _recall(off: Offender, m: Model, ctx: "ArmContext", now: float, days: float | None = None) -> None:
-    r = m.scenario.justice.recall
     k = off.recall_count
     off.recall_count += 1
     if now >= 0:
         off.recalls += 1
-    ctx.add(now, m.item_recall_police, r.police_cost)
-    ctx.add(now, m.item_recall_probation, r.probation_cost)
+    ctx.add(now, m.item_recall_police, m.recall_police_cost)
+    ctx.add(now, m.item_recall_probation, m.recall_probation_cost)
     s = off.streams
     if days is None:
-        if s.at(Purpose.RECALL_TYPE, k) < r.fixed_term_share:
-            days = (r.fixed_term_days_short_sentence if off.sentence_days < r.short_sentence_days
-                    else r.fixed_term_days_long_sentence)
+        if s.at(Purpose.RECALL_TYPE, k) < m.fixed_term_recall_share:
+            days = (m.fixed_term_days_short_sentence if off.sentence_days < m.short_sentence_days
+                    else m.fixed_term_days_long_sentence)
         else:
             days = m.standard_recall_table(s.at(Purpose.RECALL_LENGTH, k))
             days = max(min(days, off.licence_end - now), 1.0)
@@ -776,11 +766,10 @@ def _recall(off: Offender, m: Model, ctx: "ArmContext", now: float, days: float 
 
 
 def _order_breach(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
-    j = m.scenario.justice
     b = off.breach_count
     off.breach_count += 1
-    ctx.add(now, m.item_court["magistrates"], j.magistrates.costs.court)
-    if off.streams.at(Purpose.BREACH_OUTCOME, b) < j.breach_custody_probability:
+    ctx.add(now, m.item_court["magistrates"], m.courts["magistrates"].court_cost)
+    if off.streams.at(Purpose.BREACH_OUTCOME, b) < m.breach_custody_probability:
         length = m.custody_tables["magistrates"](off.streams.at(Purpose.BREACH_OUTCOME, 10**6 + b))
         off.order_end = now
         _imprison(off, m, now, length)

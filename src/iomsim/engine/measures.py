@@ -1,0 +1,157 @@
+"""Selection, the population's description, the metrics and the survival curve, from records.
+
+Every engine's output goes through these functions (see :mod:`iomsim.engine.records`), so a
+metric is defined once. Sums over offenders are taken in index order with Python floats, as the
+model's first implementation took them, so that results stay the same to the last bit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from iomsim.engine.model import DAYS_PER_YEAR, TWO_YEARS, Model, SelectionRules
+from iomsim.engine.records import (IOM_PLACE, STATUS_CODES, ArmRecords, PopulationRecords,
+                                   need_counts)
+from iomsim.scenario.schema import NEEDS
+
+MONTH = DAYS_PER_YEAR / 12
+MOJ_WAIT = DAYS_PER_YEAR / 2  # six months for a conviction to be recorded
+
+
+def select_cohort(pop: PopulationRecords, rules: SelectionRules | None) -> np.ndarray:
+    """Indices (increasing) of the offenders picked for IOM at day 0; without rules, everyone
+    still present. Eligible offenders are ranked by ``rules.rank_by``, ties broken by the other
+    criterion and then by index."""
+    idx = np.arange(len(pop))
+    present = pop.present
+    if rules is None:
+        return idx[present]
+    statuses = [STATUS_CODES[s] for s in rules.statuses]
+    eligible = (present & (pop.ogrs >= rules.ogrs_min) & (pop.needs_count >= rules.min_needs)
+                & (pop.convictions_pre >= rules.min_convictions_pre_period)
+                & np.isin(pop.status, statuses))
+    e = idx[eligible]
+    ogrs = pop.ogrs[e]
+    convictions = pop.convictions_pre[e]
+    if rules.rank_by == "ogrs":
+        order = np.lexsort((e, -convictions, -ogrs))
+    else:
+        order = np.lexsort((e, -ogrs, -convictions))
+    return np.sort(e[order[:rules.cohort_size]])
+
+
+def describe_population(pop: PopulationRecords, selected: np.ndarray
+                        ) -> dict[tuple[str, str], float]:
+    """Needs and risk of the selected cohort beside those present and not selected, at day 0."""
+    chosen = np.zeros(len(pop), dtype=bool)
+    chosen[selected] = True
+    needs_count = pop.needs_count
+    out: dict[tuple[str, str], float] = {}
+    for label, mask in (("selected", chosen), ("not_selected", ~chosen & pop.present)):
+        g = np.flatnonzero(mask)
+        n = len(g)
+        out[(label, "offenders")] = float(n)
+        if n == 0:
+            continue
+        out[(label, "mean_ogrs")] = sum(pop.ogrs[g].tolist()) / n
+        out[(label, "mean_age")] = float(np.mean(pop.age[g]))
+        out[(label, "mean_needs")] = int(needs_count[g].sum()) / n
+        out[(label, "convictions_per_offender_pre_period")] = \
+            int(pop.convicted_offences_pre[g].sum()) / n
+        for j, need in enumerate(NEEDS):
+            out[(label, f"need_{need}")] = int(((pop.need_mask[g] >> j) & 1).sum()) / n
+    return out
+
+
+def _window_rates(rec: ArmRecords, lo: float, hi: float) -> tuple[float, float]:
+    n = len(rec)
+    if n == 0:
+        return math.nan, math.nan
+    c = rec.convictions
+    inside = (lo <= c["day"]) & (c["day"] < hi)
+    return len(np.unique(c["offender"][inside])) / n, int(c["offences"][inside].sum()) / n
+
+
+def _proven_rate(rec: ArmRecords, lo: float, hi: float) -> float:
+    """Share with a proven offence committed in [lo, hi) and disposed of within six months of
+    ``hi`` (the Ministry of Justice's measure)."""
+    n = len(rec)
+    if n == 0:
+        return math.nan
+    p = rec.proven
+    inside = (lo <= p["offence_day"]) & (p["offence_day"] < hi) & (p["disposal_day"] < hi + MOJ_WAIT)
+    return len(np.unique(p["offender"][inside])) / n
+
+
+def _per_offender(values: np.ndarray, n: int) -> float:
+    return sum(values.tolist()) / n if n else math.nan
+
+
+def arm_metrics(rec: ArmRecords, model: Model) -> dict[str, float]:
+    """The outcome measures of one arm (the ``measure`` column of outcomes.csv)."""
+    n = len(rec)
+    year = DAYS_PER_YEAR
+    out: dict[str, float] = {}
+    out["reconviction_rate_12m"], out["convictions_per_offender_12m"] = _window_rates(rec, 0, year)
+    out["reconviction_rate_24m"], out["convictions_per_offender_24m"] = \
+        _window_rates(rec, 0, TWO_YEARS)
+    out["proven_reoffending_rate_12m"] = _proven_rate(rec, 0, year)
+    out["proven_reoffending_rate_24m"] = _proven_rate(rec, 0, TWO_YEARS)
+    if model.pre_days >= year - 1e-9:
+        out["reconviction_rate_12m_before"], out["convictions_per_offender_12m_before"] = \
+            _window_rates(rec, -year, 0)
+        out["proven_reoffending_rate_12m_before"] = _proven_rate(rec, -year, 0)
+    if model.pre_days >= TWO_YEARS - 1e-9:
+        out["reconviction_rate_24m_before"], out["convictions_per_offender_24m_before"] = \
+            _window_rates(rec, -TWO_YEARS, 0)
+    mean_ogrs = _per_offender(rec.ogrs, n)
+    out["mean_ogrs"] = mean_ogrs
+    out["actual_vs_predicted_reduction"] = (1 - out["proven_reoffending_rate_24m"] / mean_ogrs
+                                            if n else math.nan)
+    total = 0.0
+    for k, name in enumerate(model.offence_names):
+        count = sum(rec.offences_by_type[:, k].tolist())
+        total += count
+        out[f"offences_per_offender_{name}"] = count / n if n else math.nan
+    out["offences_per_offender"] = total / n if n else math.nan
+    out["detected_offences_per_offender"] = _per_offender(rec.detected, n)
+    c = rec.convictions
+    out["convictions_per_offender_horizon"] = _per_offender(c["offences"][c["day"] >= 0], n)
+    out["custody_days_per_offender"] = _per_offender(rec.custody_days, n)
+    out["recalls_per_offender"] = _per_offender(rec.recalls, n)
+    out["iom_days_per_offender"] = _per_offender(rec.iom_days, n)
+    out["pathway_referrals_per_offender"] = _per_offender(rec.referrals, n)
+    out["exited_share"] = _per_offender(rec.exited, n)
+    w = rec.waits
+    for svc in model.services:
+        if svc.capacity_per_1000 is None:
+            continue
+        days = w["days"][w["service"] == svc.index]
+        out[f"waits_per_offender_{svc.name}"] = len(days) / n if n else math.nan
+        out[f"mean_wait_days_{svc.name}"] = float(np.mean(days)) if len(days) else 0.0
+    if model.iom_places_per_1000 is not None:
+        days = w["days"][w["service"] == IOM_PLACE]
+        out["iom_places_waits_per_offender"] = len(days) / n if n else math.nan
+        out["mean_wait_days_iom_place"] = float(np.mean(days)) if len(days) else 0.0
+    out["offenders"] = float(n)
+    return out
+
+
+def survival_curve(rec: ArmRecords, model: Model) -> np.ndarray:
+    """Share of the cohort not yet reconvicted at the start of each month from day 0."""
+    months = int(round(model.horizon_days / MONTH))
+    n = len(rec)
+    if n == 0:
+        return np.full(months + 1, np.nan)
+    c = rec.convictions
+    after = c["day"] >= 0
+    first = np.full(n, np.inf)
+    np.minimum.at(first, c["offender"][after], c["day"][after])
+    edges = np.arange(months + 1) * MONTH
+    return np.array([(first > e).mean() for e in edges])
+
+
+__all__ = ["MONTH", "MOJ_WAIT", "arm_metrics", "describe_population", "need_counts",
+           "select_cohort", "survival_curve"]

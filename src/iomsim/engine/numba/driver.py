@@ -1,0 +1,458 @@
+"""The numba engine's Python side: the model packed into arrays, the replication driven.
+
+The kernels (:mod:`iomsim.engine.numba.kernels`) run the event loop; this module builds their
+inputs from the compiled :class:`~iomsim.engine.model.Model` (never from the raw scenario:
+every scalar slot of ``P`` and ``Q`` is named after the model field it holds, in ``P_FIELDS``
+and ``Q_FIELDS``), runs the pre-period and the arms, and turns the kernels' output into the
+records that :mod:`iomsim.engine.measures` measures, as for the simpy engine.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+from statistics import NormalDist
+
+import numpy as np
+
+from iomsim.engine.cohort import build_population
+from iomsim.engine.distributions import lognormal_params
+from iomsim.engine.measures import MONTH, arm_metrics, describe_population, select_cohort, \
+    survival_curve
+from iomsim.engine.model import Model
+from iomsim.engine.numba.kernels import (  # the kernels and their layout constants
+    A_CUSTODY_DAYS, A_IOM_DAYS, A_IOM_END, A_IOM_MULT, A_IOM_QUIET_END, A_OBT0,
+    A_PERSIST_UNTIL, CLOCK_PURPOSE, CModel, DAYS_PER_YEAR, FLOAT_TABLES, F_OGRS, F_QS0, INF,
+    INT_TABLES, I_DETECTED, I_DONE, I_EXITED, I_GRANTED, I_HELD, I_NEED, I_ON_IOM, I_QN0,
+    I_RECALLS, I_REFERRALS, I_RESPONDER, I_ROLE, I_STATUS, MI_HEAD, N_NEEDS, N_P, N_Q,
+    P_ARREST_COST, P_BREACH_CUSTODY_P, P_CAUTION_P, P_CHARGE_P, P_CONV_P, P_DEATH_SHARE,
+    P_DESELECT_DAYS, P_EXIT_CUST, P_EXIT_LIB, P_EXTRA_MEAN, P_FIXED_LONG, P_FIXED_SHARE,
+    P_FIXED_SHORT, P_HORIZON_UNUSED, P_LBR, P_LICENCE_PER_DAY, P_MEAN_DET, P_MEAN_DET_IOM,
+    P_MIN_SUP, P_OBR, P_ON_CHARGE_P, P_ORDER_PER_DAY, P_PATHWAY, P_PERSIST_DAYS,
+    P_PRISON_PER_DAY, P_PSR_COST, P_RECALL_MULT, P_RECALL_POLICE, P_RECALL_PROB,
+    P_REFERRAL_COST, P_RELEASE_FRACTION, P_RELEASE_MULT, P_RELEASE_WINDOW, P_REMAND_P,
+    P_SHORT_SENTENCE, Q_BOOSTING, Q_CAP_MASK, Q_COSTED, Q_ITEM_ARREST, Q_ITEM_INVEST,
+    Q_ITEM_LEGAL_AID, Q_ITEM_LICENCE, Q_ITEM_ORDER, Q_ITEM_PROSECUTION, Q_ITEM_PSR,
+    Q_ITEM_RECALL_POLICE, Q_ITEM_RECALL_PROB, Q_ITEM_REFERRAL, Q_KNOTS, Q_NS, REC_CONVICTION,
+    REC_PROVEN, REC_WAIT, STATUS_CODE, case_list, compact_needs, compact_rows, init_offenders,
+    iom_uniforms, offender_keys, rec_arrays, run_phase)
+from iomsim.engine.records import (CONVICTION, EXITED_CODE, PROVEN, WAIT, ArmRecords,
+                                   PopulationRecords, ReplicationResult, by_offender)
+from iomsim.engine.rng import root_key
+
+_STD_NORMAL = NormalDist()
+
+# Which Model field each scalar slot of the kernels' parameters holds.
+P_FIELDS = {
+    P_RELEASE_MULT: "release_multiplier", P_RELEASE_WINDOW: "release_window",
+    P_MEAN_DET: "mean_detection", P_MEAN_DET_IOM: "mean_detection_iom",
+    P_LBR: "licence_breach_rate", P_OBR: "order_breach_rate",
+    P_RECALL_MULT: "recall_multiplier", P_PATHWAY: "pathway_multiplier",
+    P_EXIT_LIB: "exit_rate_liberty", P_EXIT_CUST: "exit_rate_custody",
+    P_DEATH_SHARE: "death_share", P_DESELECT_DAYS: "iom_deselect_days",
+    P_PERSIST_DAYS: "iom_persist_days", P_ARREST_COST: "arrest_cost",
+    P_CHARGE_P: "charge_probability", P_CAUTION_P: "caution_probability",
+    P_ON_CHARGE_P: "recall_on_charge_probability", P_REMAND_P: "remand_probability",
+    P_CONV_P: "conviction_probability", P_EXTRA_MEAN: "extra_offences_per_conviction",
+    P_PSR_COST: "pre_sentence_report_cost", P_RELEASE_FRACTION: "release_fraction",
+    P_MIN_SUP: "minimum_supervision_days", P_RECALL_POLICE: "recall_police_cost",
+    P_RECALL_PROB: "recall_probation_cost", P_FIXED_SHARE: "fixed_term_recall_share",
+    P_FIXED_SHORT: "fixed_term_days_short_sentence",
+    P_FIXED_LONG: "fixed_term_days_long_sentence", P_SHORT_SENTENCE: "short_sentence_days",
+    P_BREACH_CUSTODY_P: "breach_custody_probability", P_REFERRAL_COST: "referral_cost",
+    P_PRISON_PER_DAY: "prison_per_day", P_LICENCE_PER_DAY: "licence_per_day",
+    P_ORDER_PER_DAY: "order_per_day",
+}
+Q_FIELDS = {
+    Q_ITEM_ARREST: "item_arrest", Q_ITEM_INVEST: "item_investigation",
+    Q_ITEM_RECALL_POLICE: "item_recall_police", Q_ITEM_RECALL_PROB: "item_recall_probation",
+    Q_ITEM_PSR: "item_psr", Q_ITEM_PROSECUTION: "item_prosecution",
+    Q_ITEM_LEGAL_AID: "item_legal_aid", Q_ITEM_LICENCE: "item_licence",
+    Q_ITEM_ORDER: "item_order", Q_ITEM_REFERRAL: "item_referral",
+    Q_COSTED: "costed_services", Q_BOOSTING: "boosting_services",
+}
+
+
+def layout_problems() -> list[str]:
+    """Slots of P and Q not filled from the model, or filled from a field the model lacks."""
+    model_fields = {f.name for f in fields(Model)}
+    problems = [f"{name}: no such Model field" for name in [*P_FIELDS.values(), *Q_FIELDS.values()]
+                if name not in model_fields]
+    unused = {P_HORIZON_UNUSED}
+    problems += [f"P slot {i} is filled from no Model field" for i in range(N_P)
+                 if i not in P_FIELDS and i not in unused]
+    computed = {Q_CAP_MASK, Q_KNOTS, Q_NS}  # made from the services and tables in _compile
+    problems += [f"Q slot {i} is filled from no Model field" for i in range(N_Q)
+                 if i not in Q_FIELDS and i not in computed]
+    return problems
+
+
+_LAYOUT = layout_problems()
+if _LAYOUT:  # pragma: no cover - only after a kernel slot or model field was renamed
+    raise ImportError("iomsim.engine.numba: kernel parameters out of step with the model: "
+                      + "; ".join(_LAYOUT))
+
+
+def _records(raw):
+    """(convictions, proven offences, waits) as arrays from a phase's records."""
+    code, a, b = raw
+    kind = code & 3
+    off = code >> 2
+    k = kind == REC_CONVICTION
+    conv = (off[k], a[k], b[k].astype(np.int64))
+    k = kind == REC_PROVEN
+    proven = (off[k], a[k], b[k])
+    k = kind == REC_WAIT
+    waits = (off[k] >> 6, off[k] & 63, a[k])
+    return conv, proven, waits
+
+
+# ------------------------------------------------------------------ Python glue
+
+def _compile(model: Model) -> CModel:
+    """The model's tables as arrays for the kernels (made once per model)."""
+    cached = getattr(model, "_compiled_tables", None)
+    if cached is not None:
+        return cached
+    ns = len(model.services)
+    P = np.zeros(N_P)
+    for slot, name in P_FIELDS.items():
+        P[slot] = getattr(model, name)
+    Q = np.zeros(N_Q, dtype=np.int64)
+    for slot, name in Q_FIELDS.items():
+        Q[slot] = getattr(model, name)
+    cap_svc = np.array([svc.index for svc in model.services if svc.capacity_per_1000 is not None],
+                       dtype=np.int64)
+    Q[Q_CAP_MASK] = sum(1 << int(i) for i in cap_svc)
+    Q[Q_KNOTS] = len(model.order_table.grid)
+    Q[Q_NS] = max(ns, 1)
+    svc_for_status = np.zeros(6, dtype=np.int64)
+    for name, mask in model.services_for_status.items():
+        svc_for_status[STATUS_CODE[name]] = mask
+    # boost_has[j, q]: the q-th service that speeds need j's resolution (-1: no more)
+    boost_has = np.full((N_NEEDS, max(ns, 1)), -1, dtype=np.int64)
+    boost_mult = np.ones((N_NEEDS, max(ns, 1)))
+    for jn, boosts in enumerate(model.resolution_boosts):
+        for q, (i, mult) in enumerate(boosts):
+            boost_has[jn, q] = i
+            boost_mult[jn, q] = mult
+    tables = [model.custody_tables["magistrates"], model.custody_tables["crown"],
+              model.delay_tables["magistrates"], model.delay_tables["crown"],
+              model.order_table, model.standard_recall_table]
+    tq_u = np.asarray(tables[0].grid, dtype=float)
+    for t in tables:
+        if not np.array_equal(np.asarray(t.grid), tq_u):
+            raise ValueError("compiled engine: quantile tables on different grids")
+    tq_q = np.array([t.quantiles for t in tables], dtype=float)
+    tq_const = np.array([t.constant is not None for t in tables], dtype=np.bool_)
+    courts = (model.courts["magistrates"], model.courts["crown"])
+    cm = CModel(
+        P=P, Q=Q,
+        need_factor=np.asarray(model.need_factor, dtype=float),
+        svc_for_needs=np.asarray(model.services_for_needs, dtype=np.int64),
+        svc_for_status=svc_for_status,
+        win_days=np.array([w for w, _ in model.service_windows], dtype=float),
+        win_mask=np.array([m for _, m in model.service_windows], dtype=np.int64),
+        windows_after=np.asarray(model.windows_after_release, dtype=float),
+        res_rate=np.asarray(model.resolution_rate, dtype=float),
+        relapse_rate=np.asarray(model.relapse_rate, dtype=float),
+        boost_has=boost_has, boost_mult=boost_mult,
+        shares=np.asarray(model.offence_shares, dtype=float),
+        det=np.asarray(model.offence_detection, dtype=float),
+        det_iom=np.asarray(model.detection_iom, dtype=float),
+        crown=np.asarray(model.offence_crown, dtype=float),
+        victim_cost=np.asarray(model.offence_victim_cost, dtype=float),
+        invest_cost=np.asarray(model.offence_investigation_cost, dtype=float),
+        item_victims=np.asarray(model.item_victims, dtype=np.int64),
+        svc_item=np.array([svc.item for svc in model.services], dtype=np.int64),
+        svc_per_day=np.array([svc.per_day for svc in model.services], dtype=float),
+        cap_svc=cap_svc,
+        om_cum=np.array([c for c, _, _ in model.om_roles], dtype=float),
+        om_item=np.array([i for _, i, _ in model.om_roles], dtype=np.int64),
+        om_per_day=np.array([d for _, _, d in model.om_roles], dtype=float),
+        iomd_item=np.array([i for i, _ in model.iom_daily], dtype=np.int64),
+        iomd_per_day=np.array([d for _, d in model.iom_daily], dtype=float),
+        tq_u=tq_u, tq_q=tq_q, tq_const=tq_const,
+        item_prison=np.array([model.item_prison["sentence"], model.item_prison["sentence"],
+                              model.item_prison["recall"], model.item_prison["remand"]],
+                             dtype=np.int64),
+        item_court=np.array([model.item_court["magistrates"], model.item_court["crown"]],
+                            dtype=np.int64),
+        court_cost=np.array([c.court_cost for c in courts], dtype=float),
+        prosecution_cost=np.array([c.prosecution_cost for c in courts], dtype=float),
+        legal_aid_cost=np.array([c.legal_aid_cost for c in courts], dtype=float),
+        custody_p=np.array([c.custody_probability for c in courts], dtype=float),
+        order_p=np.array([c.community_order_probability for c in courts], dtype=float),
+        clock_purpose=CLOCK_PURPOSE,
+    )
+    MF, MI = _pack(cm)
+    model._compiled_tables = (cm, MF, MI)
+    return model._compiled_tables
+
+
+def _pack(cm: CModel) -> tuple[np.ndarray, np.ndarray]:
+    """All the model's numbers in two arrays, so that a kernel call passes two references."""
+    floats = [np.asarray(cm.P, dtype=float)]
+    ints = [np.asarray(cm.Q, dtype=np.int64), np.zeros(MI_HEAD - N_Q, dtype=np.int64)]
+    head = ints[1]
+    f_at = N_P
+    i_at = MI_HEAD
+    for k, name in enumerate(FLOAT_TABLES + INT_TABLES):
+        a = np.ravel(getattr(cm, name))
+        if name in FLOAT_TABLES:
+            head[2 * k] = f_at
+            floats.append(a.astype(float))
+            f_at += a.size
+        else:
+            head[2 * k] = i_at
+            ints.append(a.astype(np.int64))
+            i_at += a.size
+        head[2 * k + 1] = a.size
+    return np.concatenate(floats), np.concatenate(ints)
+
+
+# The heap packs an offender's index and version into one float64 (exact below 2**53).
+MAX_OFFENDERS = 2 ** 21 - 1
+
+
+def unsupported(scenario) -> tuple[str, str] | None:
+    """(YAML path, feature) of the first thing in ``scenario`` the compiled engine does not
+    implement, or None. Checked before a run starts, so the error names the scenario's key."""
+    if scenario.iom.places_per_1000 is not None:
+        return "iom.places_per_1000", "capacity-limited IOM (iom.places_per_1000)"
+    for i, record in enumerate(scenario.cohort.offenders or []):
+        if record.scheduled_events:
+            return (f"cohort.offenders[{i}].scheduled_events",
+                    "fixed events from cohort records (scheduled_events)")
+    if len(scenario.services) > 31 - 4 - N_NEEDS:
+        return "services", (f"more than {31 - 4 - N_NEEDS} services (the scenario has "
+                            f"{len(scenario.services)})")
+    size = scenario.cohort.size if scenario.cohort.profile is not None else None
+    if size is not None and size > MAX_OFFENDERS:
+        return "cohort.size", f"a population of more than {MAX_OFFENDERS:,} offenders"
+    return None
+
+
+def check_supported(model: Model, scheduled=None, n_offenders: int | None = None) -> None:
+    """Raise ValueError naming the first feature the compiled engine does not implement."""
+    problem = unsupported(model.scenario)
+    if problem is None and scheduled is not None and any(scheduled):
+        problem = ("cohort", "fixed events from cohort records (scheduled_events)")
+    if problem is None and n_offenders is not None and n_offenders > MAX_OFFENDERS:
+        problem = ("cohort", f"a population of more than {MAX_OFFENDERS:,} offenders")
+    if problem is not None:
+        raise ValueError(f"the compiled engine does not implement {problem[1]}; "
+                         "use engine='simpy'")
+
+
+def _resources(cm: CModel, model: Model, n_offenders: int) -> np.ndarray:
+    """RS: heap size and sequence counter, then places, users, queue head and tail."""
+    ncap = cm.cap_svc.shape[0]
+    cap = [max(1, int(math.floor(model.services[i].capacity_per_1000 * n_offenders / 1000 + 0.5)))
+           for i in cm.cap_svc]
+    return np.array([0, 0] + cap + [0] * ncap + [-1] * ncap + [-1] * ncap, dtype=np.int64)
+
+
+def _heap(n: int) -> np.ndarray:
+    # Each offender has one live entry at most; the slack holds entries made stale by places
+    # granted, and is compacted when full (heap_compact).
+    return np.empty((n + max(1024, n // 16), 3))
+
+
+def _trim_heap() -> None:
+    """Give memory freed by the population's Python objects back to the system (glibc only):
+    otherwise it stays in the process, under the state made next."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _popcount(masks: np.ndarray) -> np.ndarray:
+    m = masks.astype(np.int64)
+    out = np.zeros(len(m), dtype=np.int64)
+    for j in range(N_NEEDS):
+        out += (m >> j) & 1
+    return out
+
+
+def _start_iom(model: Model, A, I, keys, costs, horizon) -> None:
+    """start_iom at day 0 for every offender of the IOM arm."""
+    n = A.shape[0]
+    I[:, I_ON_IOM] = 1
+    A[:, A_IOM_END] = 0.0 + model.iom_max_duration_days if model.iom_max_duration_days else INF
+    A[:, A_IOM_QUIET_END] = 0.0 + model.iom_deselect_days if model.iom_deselect_days else INF
+    u = iom_uniforms(keys, np.arange(n, dtype=np.int64))
+    I[:, I_RESPONDER] = u[:, 0] < model.iom_responder_share
+    mult = model.iom_offending_multiplier
+    if model.iom_offending_multiplier_sd > 0 and mult > 0:
+        mu, sigma = lognormal_params(mult, model.iom_offending_multiplier_sd)
+        inv = _STD_NORMAL.inv_cdf  # as the simpy engine draws it: the same numbers
+        A[:, A_IOM_MULT] = [math.exp(mu + sigma * inv(x)) for x in u[:, 1].tolist()]
+    else:
+        A[:, A_IOM_MULT] = mult
+    if model.om_roles:
+        cum = np.asarray([c for c, _, _ in model.om_roles])
+        # first role with u < cum, else the last
+        role = np.argmax(u[:, 2][:, None] < cum[None, :], axis=1)
+        none = ~(u[:, 2][:, None] < cum[None, :]).any(axis=1)
+        role[none] = len(model.om_roles) - 1
+        I[:, I_ROLE] = role
+    else:
+        I[:, I_ROLE] = -1
+    active = _popcount(I[:, I_NEED])
+    I[:, I_REFERRALS] += active
+    if model.referral_cost > 0 and horizon > 0:
+        for a in active:
+            if a:
+                costs[0, model.item_referral] += model.referral_cost * int(a)
+
+
+def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
+             keep_records: bool = False) -> ReplicationResult:
+    """One replication of ``arms`` with the numba engine (the same as the simpy engine's)."""
+    cm, MF, MI = _compile(model)
+    pop = build_population(model.scenario, seed, replication)
+    check_supported(model, pop.scheduled, len(pop))
+    n = len(pop)
+    # Only the arrays are needed: let the population's lists go before the state is made.
+    status = np.array([STATUS_CODE[x] for x in pop.status], dtype=np.int8)
+    ogrs = np.asarray(pop.ogrs, dtype=float)
+    frailty = np.asarray(pop.frailty, dtype=float)
+    needs = np.asarray(pop.needs, dtype=np.bool_)
+    status_days = np.asarray(pop.status_days, dtype=float)
+    licence_after = np.asarray(pop.licence_days_after_release, dtype=float)
+    age = np.asarray(pop.age, dtype=float)
+    del pop
+    _trim_heap()
+    keys = offender_keys(np.uint64(root_key(seed, replication)), n)
+    start = -model.pre_days
+    ncap = cm.cap_svc.shape[0]
+    nf = F_QS0 + ncap
+    F = np.zeros((n, nf))
+    NC = np.zeros(2 * int(needs.sum()))
+    I = np.zeros((n, I_QN0 + 2 * ncap), dtype=np.int32)
+    I[:, I_QN0:] = -1
+    ns = len(model.services)
+    svc_key = np.array([model.groups[svc.group][0] if svc.group else svc.index
+                        for svc in model.services], dtype=np.int64)
+    members, gstart, gend = [], [], []
+    for svc in model.services:
+        if svc.group:
+            gstart.append(len(members))
+            members.extend(model.groups[svc.group])
+            gend.append(len(members))
+        else:
+            gstart.append(-1)
+            gend.append(-1)
+    p = model.p_proven_per_offence
+    init_offenders(MF, MI, F, NC, I, keys, ogrs, frailty, needs, status, status_days,
+                   licence_after, start, model.frailty_variance,
+                   model.release_normaliser * p if p > 0 else 0.0, svc_key,
+                   np.array(gstart, dtype=np.int64), np.array(gend, dtype=np.int64),
+                   np.array(members, dtype=np.int64),
+                   np.array([svc.uptake for svc in model.services], dtype=float),
+                   np.array([svc.iom_uptake for svc in model.services], dtype=float), ns)
+    del ogrs, frailty, needs, status, status_days, licence_after
+    n_types = len(model.offence_names)
+    events = 0
+    case_over = case_list(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    if model.pre_days > 0:
+        costs = np.zeros((1, len(model.items)))
+        recs, ev = run_phase(MF, MI, F, NC, I, np.zeros((0, A_OBT0 + n_types)), keys,
+                             _resources(cm, model, n), _heap(n), costs, 0.0, start, case_over)
+        events += ev
+        raw = rec_arrays(recs)
+        del recs
+        pre_conv, pre_proven, _ = _records(raw)
+        del raw
+    else:
+        pre_conv = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
+        pre_proven = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+    before = pre_conv[1] < 0
+    conv_pre = np.bincount(pre_conv[0][before], minlength=n)
+    conv_pre_k = np.bincount(pre_conv[0][before], weights=pre_conv[2][before], minlength=n)
+    everyone = PopulationRecords(
+        ogrs=F[:, F_OGRS].copy(), age=age, need_mask=I[:, I_NEED].astype(np.int64),
+        status=np.where(I[:, I_EXITED] != 0, EXITED_CODE, I[:, I_STATUS]).astype(np.int8),
+        convictions_pre=conv_pre.astype(np.int64),
+        convicted_offences_pre=conv_pre_k.astype(np.int64))
+    sel = select_cohort(everyone, model.selection)
+    population = describe_population(everyone, sel)
+    del everyone
+
+    m = len(sel)
+    pos = np.full(n, -1, dtype=np.int64)
+    pos[sel] = np.arange(m)
+    # Records from the pre-period of the selected, in the arms' numbering.
+    keep = pos[pre_conv[0]] >= 0
+    base_conv = (pos[pre_conv[0][keep]], pre_conv[1][keep], pre_conv[2][keep])
+    keep = pos[pre_proven[0]] >= 0
+    base_proven = (pos[pre_proven[0][keep]], pre_proven[1][keep], pre_proven[2][keep])
+    over = rec_arrays(case_over)
+    keep = pos[over[0]] >= 0
+    base_over = (pos[over[0][keep]], over[1][keep].astype(np.int64), over[2][keep])
+    # The selected rows moved to the top in place, and the rest given back (no copy).
+    compact_rows(F, sel)
+    compact_rows(I, sel)
+    keys_s = keys[sel]
+    F.resize((m, F.shape[1]), refcheck=False)
+    I.resize((m, I.shape[1]), refcheck=False)
+    NC.resize(compact_needs(NC, I), refcheck=False)
+    Fs, Is, NCs = F, I, NC
+    del F, I, NC, keys, case_over
+    Is[:, I_QN0:] = -1
+    Is[:, I_HELD] = 0
+    Is[:, I_GRANTED] = 0
+    Is[:, I_DONE] = 0
+    Fs[:, F_QS0:F_QS0 + ncap] = np.nan
+
+    horizon = model.horizon_days
+    n_years = max(1, int(math.ceil(horizon / DAYS_PER_YEAR)))
+    costs_out, metrics, survival, kept = {}, {}, {}, {}
+    for arm in arms:
+        Fa, Ia, NCa = Fs.copy(), Is.copy(), NCs.copy()
+        costs = np.zeros((n_years, len(model.items)))
+        A = np.zeros((m, A_OBT0 + n_types))
+        A[:, A_IOM_END] = INF
+        A[:, A_IOM_QUIET_END] = INF
+        A[:, A_IOM_MULT] = 1.0
+        A[:, A_PERSIST_UNTIL] = -INF
+        if arm == "iom":
+            _start_iom(model, A, Ia, keys_s, costs, horizon)
+        recs, ev = run_phase(MF, MI, Fa, NCa, Ia, A, keys_s, _resources(cm, model, m), _heap(m),
+                             costs, horizon, 0.0, case_list(*base_over))
+        events += ev
+        raw = rec_arrays(recs)
+        del recs
+        c, pv, w = _records(raw)
+        del raw
+        all_conv = tuple(np.concatenate([a, b]) for a, b in zip(base_conv, c))
+        all_proven = tuple(np.concatenate([a, b]) for a, b in zip(base_proven, pv))
+        costs_out[arm] = costs
+        records = ArmRecords(
+            ogrs=Fa[:, F_OGRS].copy(), need_mask=Ia[:, I_NEED].astype(np.int64),
+            exited=Ia[:, I_EXITED] != 0, offences_by_type=A[:, A_OBT0:].copy(),
+            detected=Ia[:, I_DETECTED].astype(np.int64), custody_days=A[:, A_CUSTODY_DAYS].copy(),
+            iom_days=A[:, A_IOM_DAYS].copy(), recalls=Ia[:, I_RECALLS].astype(np.int64),
+            referrals=Ia[:, I_REFERRALS].astype(np.int64),
+            convictions=_table(CONVICTION, all_conv), proven=_table(PROVEN, all_proven),
+            waits=_table(WAIT, w))
+        metrics[arm] = arm_metrics(records, model)
+        survival[arm] = survival_curve(records, model)
+        if keep_records:
+            kept[arm] = records
+    months = m * model.horizon_days / MONTH * len(arms)
+    return ReplicationResult(replication=replication, costs=costs_out, metrics=metrics,
+                             survival=survival, population=population, cohort_size=m,
+                             offender_months=months, events=events, records=kept)
+
+
+def _table(dtype: np.dtype, columns) -> np.ndarray:
+    """An event table from its columns, sorted by offender (each one's events in order)."""
+    out = np.empty(len(columns[0]), dtype=dtype)
+    for name, column in zip(dtype.names, columns):
+        out[name] = column
+    return by_offender(out)
