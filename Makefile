@@ -14,6 +14,7 @@ $(BIN)/iomsim: pyproject.toml
 	touch $(BIN)/iomsim
 
 setup: $(BIN)/iomsim
+	@$(BIN)/python -m iomsim.engine.numba.warmup $(SCENARIO)
 
 run: setup
 	$(BIN)/iomsim run $(SCENARIO) --out $(OUT) --force
