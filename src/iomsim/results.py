@@ -7,15 +7,11 @@ seed and replications give byte-identical CSVs however many processes ran them.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import math
-import os
 import platform
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -25,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from iomsim.atomic import AtomicFolder
 from iomsim.economics import (agency_order, discount_factors, economics_of,  # noqa: F401
                               replication_measures)
 from iomsim.engine.model import ItemRegistry
@@ -286,17 +283,14 @@ def _csv(df: pd.DataFrame, path: Path) -> None:
     df.to_csv(path, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
 
 
-TMP_MARK = ".tmp-"
-
-
 def write_results(results: Results, out: str | Path, *, force: bool = False) -> Path:
     """Write a results folder so that it is never half-written.
 
     Everything goes into a hidden folder ``.<name>.tmp-<pid>-<random>`` beside ``out``, the
-    manifest last, each file flushed to disk; the folder is then renamed to ``out``. A run killed
-    part way leaves at most such a hidden folder (removed by the next write once its process is
-    gone) and never a folder named ``out`` without a manifest. Existing results are replaced
-    only with ``force``.
+    manifest last, each file flushed to disk; the folder is then renamed to ``out`` (see
+    :class:`iomsim.atomic.AtomicFolder`). A run killed part way leaves at most such a hidden
+    folder (removed by the next write once its process is gone) and never a folder named ``out``
+    without a manifest. Existing results are replaced only with ``force``.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -304,90 +298,23 @@ def write_results(results: Results, out: str | Path, *, force: bool = False) -> 
     if out.exists() and any(out.iterdir()) and not force:
         raise ResultsExistError(f"{out} already holds results; use --force to replace them")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temporaries(out)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}{TMP_MARK}{os.getpid()}-",
-                                    dir=out.parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; results are ordinary files
+        staging = AtomicFolder(out)
     except OSError as exc:
         raise InputError(f"cannot create a results folder here ({exc.strerror or exc})",
                          file=out) from None
-    try:
+    with staging as tmp:
         results.costs.to_parquet(tmp / "costs.parquet", index=False)
         _csv(results.costs_by_agency, tmp / "costs_by_agency.csv")
         _csv(results.outcomes, tmp / "outcomes.csv")
         _csv(results.economics, tmp / "economics.csv")
         _csv(results.survival, tmp / "survival.csv")
         _csv(results.population, tmp / "population.csv")
-        _fsync_files(tmp)
         # The manifest goes last: a folder with a manifest is a finished folder.
         manifest = tmp / "manifest.json"
         # Keys in their own order: the resolved scenario's order is part of what reproduces it.
         manifest.write_text(json.dumps(results.manifest, indent=2, sort_keys=False,
                                        default=str) + "\n")
-        _fsync_files(tmp, [manifest])
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
-        _fsync_dir(out.parent)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
-
-
-def _fsync_files(folder: Path, files: Sequence[Path] | None = None) -> None:
-    for path in files if files is not None else sorted(folder.iterdir()):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _remove_stale_temporaries(out: Path) -> None:
-    """Remove ``.<name>.tmp-<pid>-*`` folders left by writers that were killed (their process
-    no longer exists); a live writer's folder is left alone."""
-    prefix = f".{out.name}{TMP_MARK}"
-    for path in out.parent.glob(f"{glob.escape(prefix)}*"):
-        rest = path.name[len(prefix):]
-        pid_text = rest.split("-", 1)[0]
-        if not pid_text.isdigit() or not path.is_dir():
-            continue
-        if not _pid_alive(int(pid_text)):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, OSError):
-        return True
-    return True
 
 
 def read_results(folder: str | Path) -> Results:

@@ -14,7 +14,6 @@ sweep with a different hash is refused unless ``force``, which clears the folder
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -22,36 +21,12 @@ from typing import Any
 
 import pandas as pd
 
+from iomsim.atomic import remove_stale_temporaries, write_json_atomic, write_parquet_atomic
 from iomsim.errors import ResultsExistError
 
 MANIFEST = "sweep.json"
 POINTS = "points"
-
-
-def _atomic_bytes(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def write_parquet_atomic(df: pd.DataFrame, path: Path) -> None:
-    _atomic_bytes(path, lambda p: df.to_parquet(p, index=False))
-
-
-def write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
-    _atomic_bytes(path, lambda p: df.to_csv(p, index=False, float_format="%.10g",
-                                            lineterminator="\n"))
-
-
-def write_json_atomic(data: dict[str, Any], path: Path) -> None:
-    _atomic_bytes(path, lambda p: p.write_text(json.dumps(data, indent=2, sort_keys=True,
-                                                          default=str) + "\n"))
+CSV_FLOAT_FORMAT = "%.10g"  # the sweep folder's CSVs: ten significant digits
 
 
 class MemoryStore:
@@ -103,11 +78,11 @@ class FolderStore(MemoryStore):
                 raise ResultsExistError(f"{self.folder} is not empty and is not a sweep folder; "
                                         "use --force to write into it or choose another --out")
         self.points_dir.mkdir(parents=True, exist_ok=True)
-        for tmp in self.points_dir.glob(".*.tmp-*"):  # left by an interrupted write
-            tmp.unlink()
+        for folder in (self.points_dir, self.folder):  # left by an interrupted write
+            remove_stale_temporaries(folder)
         if not self.resumed:
             write_json_atomic({"hash": sweep_hash, "created": _now(), "complete": False, **info},
-                              manifest)
+                              manifest, sort_keys=True)
         self.manifest = manifest
 
     def clear(self) -> None:
@@ -142,7 +117,7 @@ class FolderStore(MemoryStore):
         data.update(extra)
         data["complete"] = True
         data["finished"] = _now()
-        write_json_atomic(data, self.manifest)
+        write_json_atomic(data, self.manifest, sort_keys=True)
 
     def is_complete(self) -> bool:
         try:

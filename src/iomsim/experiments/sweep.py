@@ -21,11 +21,11 @@ from typing import Any, Mapping
 import pandas as pd
 from tqdm.auto import tqdm
 
+from iomsim.atomic import write_csv_atomic, write_parquet_atomic
 from iomsim.experiments import analysis
 from iomsim.experiments.backends import make_backend, make_tasks
 from iomsim.experiments.spec import SweepSpec, load_sweep
-from iomsim.experiments.store import (FolderStore, MemoryStore, write_csv_atomic,
-                                      write_parquet_atomic)
+from iomsim.experiments.store import CSV_FLOAT_FORMAT, FolderStore, MemoryStore
 
 
 @dataclass
@@ -85,10 +85,10 @@ def run_sweep(sweep_file_or_spec: str | Path | Mapping[str, Any] | SweepSpec,
         points = spec.design.points.reset_index()
         if spec.design.roles is not None:
             points = points.join(spec.design.roles)
-        write_csv_atomic(points, folder / "points.csv")
-        write_csv_atomic(summary, folder / "summary.csv")
+        write_csv_atomic(points, folder / "points.csv", float_format=CSV_FLOAT_FORMAT)
+        write_csv_atomic(summary, folder / "summary.csv", float_format=CSV_FLOAT_FORMAT)
         for name, frame in tables.items():
-            write_csv_atomic(frame, folder / f"{name}.csv")
+            write_csv_atomic(frame, folder / f"{name}.csv", float_format=CSV_FLOAT_FORMAT)
         store.finish({"computed_points": len(missing), "elapsed_seconds":
                       round(time.time() - started, 3), "tables": sorted(tables)})
     return SweepResult(spec=spec, table=table, summary=summary, tables=tables,

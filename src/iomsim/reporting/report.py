@@ -13,9 +13,7 @@ import base64
 import io
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any, Callable
 import pandas as pd
 from matplotlib.figure import Figure
 
+from iomsim.atomic import write_atomic, write_bytes_atomic, write_text_atomic
 from iomsim.errors import InputError
 from iomsim.reporting import plots
 from iomsim.reporting.plots import VICTIMS, agency_label, money, percent
@@ -666,21 +665,6 @@ def _write_workbook(f: _Folder, path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        # mkstemp makes the file private (0600); give it the usual permissions for new files.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _environment():
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -697,8 +681,8 @@ def write_report(results_dir: Path | str) -> Path:
     f = _load(Path(results_dir))
     charts = _charts(f)
     for chart in charts:
-        _atomic_write(f.path / chart.filename, lambda p, c=chart: p.write_bytes(c.png))
-    _atomic_write(f.path / WORKBOOK, lambda p: _write_workbook(f, p))
+        write_bytes_atomic(f.path / chart.filename, chart.png)
+    write_atomic(f.path / WORKBOOK, lambda p: _write_workbook(f, p))
 
     m = f.manifest
     assumptions, counts = _assumptions(m)
@@ -725,7 +709,7 @@ def write_report(results_dir: Path | str) -> Path:
     }
     html = _environment().get_template("report.html").render(**context)
     out = f.path / REPORT
-    _atomic_write(out, lambda p: p.write_text(html, encoding="utf-8"))
+    write_text_atomic(out, html, encoding="utf-8")
     return out
 
 
