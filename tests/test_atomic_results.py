@@ -139,16 +139,16 @@ def _patch_write_points(point: str, how: str) -> None:
     at the moment the finished temporary folder would be moved into place)."""
     import pathlib
 
-    from iomsim import results as R
+    from iomsim import results_folder
 
-    write_csv = R._csv
+    write_csv = results_folder.write_csv
 
     def _csv(df, path):
         write_csv(df, path)
         if path.name == point:
             _die(how)
 
-    R._csv = _csv
+    results_folder.write_csv = _csv
     write_text = pathlib.Path.write_text
 
     def patched_write_text(self, *a, **k):

@@ -1,6 +1,7 @@
 """Tidy results tables, summaries with intervals, discounting, and the results folder.
 
 Every table is long, with documented id columns; see the README's "Results directory" section.
+The folder's files and columns are defined in :mod:`iomsim.results_folder`.
 Numbers are reduced in replication order and written at a fixed precision, so the same scenario,
 seed and replications give byte-identical CSVs however many processes ran them.
 """
@@ -8,7 +9,6 @@ seed and replications give byte-identical CSVs however many processes ran them.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import platform
 import sys
@@ -28,12 +28,11 @@ from iomsim.engine.model import ItemRegistry
 from iomsim.engine.measures import MONTH
 from iomsim.engine.records import ARMS, ReplicationResult
 from iomsim.errors import InputError, ResultsExistError
+from iomsim.results_folder import (COSTS_BY_AGENCY, ECONOMICS, MANIFEST, OUTCOMES, POPULATION,
+                                   RESULT_FILES, SUMMARY_COLUMNS, SURVIVAL, TABLES,
+                                   missing_files, read_manifest, read_table, write_folder)
 from iomsim.scenario.schema import VICTIMS, Scenario
 
-SUMMARY_COLUMNS = ["value", "lo", "hi", "p025", "p975"]
-CSV_FLOAT_FORMAT = "%.6f"
-RESULT_FILES = ("costs.parquet", "costs_by_agency.csv", "outcomes.csv", "economics.csv",
-                "survival.csv", "population.csv", "manifest.json")
 DIFFERENCE_ARM = "iom_minus_non_iom"
 RELATIVE_CHANGES = (
     ("reconviction_rate_24m_relative_change", "reconviction_rate_24m",
@@ -155,7 +154,7 @@ def costs_by_agency_table(costs: pd.DataFrame, reps: Sequence[ReplicationResult]
                          "discounted_cost": float(a["discounted_cost"].mean()) if len(a) else 0.0,
                          "share": share, "lo": summ["lo"], "hi": summ["hi"],
                          "p025": summ["p025"], "p975": summ["p975"]})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(COSTS_BY_AGENCY.columns))
 
 
 def outcomes_table(reps: Sequence[ReplicationResult]) -> pd.DataFrame:
@@ -174,7 +173,7 @@ def outcomes_table(reps: Sequence[ReplicationResult]) -> pd.DataFrame:
                                for m in per_arm["iom"]}
     rows = [{"arm": arm, "metric": m, **summarise(values)}
             for arm, per in per_arm.items() for m, values in per.items()]
-    return pd.DataFrame(rows, columns=["arm", "metric", *SUMMARY_COLUMNS])
+    return pd.DataFrame(rows, columns=list(OUTCOMES.columns))
 
 
 def economics_per_replication(scenario: Scenario, reps: Sequence[ReplicationResult],
@@ -198,7 +197,7 @@ def economics_table(scenario: Scenario, reps: Sequence[ReplicationResult], items
                      **summarise((per["iom_cost"] / cohort).tolist())})
         rows.append({"metric": "benefit_per_pound_exceeds_one_share",
                      **summarise((per["benefit_per_pound"] > 1).astype(float).tolist())})
-    return pd.DataFrame(rows, columns=["metric", *SUMMARY_COLUMNS])
+    return pd.DataFrame(rows, columns=list(ECONOMICS.columns))
 
 
 def survival_table(reps: Sequence[ReplicationResult]) -> pd.DataFrame:
@@ -209,7 +208,7 @@ def survival_table(reps: Sequence[ReplicationResult]) -> pd.DataFrame:
             s = summarise(curves[:, month].tolist())
             rows.append({"arm": arm, "month": month, "day": round(month * MONTH, 6),
                          "share_not_reconvicted": s["value"], "lo": s["lo"], "hi": s["hi"]})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(SURVIVAL.columns))
 
 
 def population_table(reps: Sequence[ReplicationResult]) -> pd.DataFrame:
@@ -218,7 +217,7 @@ def population_table(reps: Sequence[ReplicationResult]) -> pd.DataFrame:
     for key in keys:
         s = summarise([r.population.get(key, math.nan) for r in reps])
         rows.append({"population": key[0], "measure": key[1], **s})
-    return pd.DataFrame(rows, columns=["population", "measure", *SUMMARY_COLUMNS])
+    return pd.DataFrame(rows, columns=list(POPULATION.columns))
 
 
 def _versions() -> dict[str, str]:
@@ -273,16 +272,6 @@ def _cohort_file_record(scenario: Scenario) -> dict[str, Any] | None:
         return {"path": scenario.cohort.from_csv, "error": str(exc)}
 
 
-def _csv(df: pd.DataFrame, path: Path) -> None:
-    # A difference that is zero up to rounding (say -1e-12) would print as "-0.000000".
-    floats = df.select_dtypes("float").columns
-    if len(floats):
-        df = df.copy()
-        for col in floats:
-            df[col] = df[col].mask(df[col].abs() < 5e-7, 0.0)
-    df.to_csv(path, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
-
-
 def write_results(results: Results, out: str | Path, *, force: bool = False) -> Path:
     """Write a results folder so that it is never half-written.
 
@@ -303,38 +292,21 @@ def write_results(results: Results, out: str | Path, *, force: bool = False) -> 
         raise InputError(f"cannot create a results folder here ({exc.strerror or exc})",
                          file=out) from None
     with staging as tmp:
-        results.costs.to_parquet(tmp / "costs.parquet", index=False)
-        _csv(results.costs_by_agency, tmp / "costs_by_agency.csv")
-        _csv(results.outcomes, tmp / "outcomes.csv")
-        _csv(results.economics, tmp / "economics.csv")
-        _csv(results.survival, tmp / "survival.csv")
-        _csv(results.population, tmp / "population.csv")
-        # The manifest goes last: a folder with a manifest is a finished folder.
-        manifest = tmp / "manifest.json"
-        # Keys in their own order: the resolved scenario's order is part of what reproduces it.
-        manifest.write_text(json.dumps(results.manifest, indent=2, sort_keys=False,
-                                       default=str) + "\n")
+        write_folder({t.name: getattr(results, t.name) for t in TABLES}, results.manifest, tmp)
     return out
 
 
 def read_results(folder: str | Path) -> Results:
     """Read a results folder written by :func:`write_results`."""
     folder = Path(folder)
-    if not (folder / "manifest.json").is_file():
-        raise FileNotFoundError(f"{folder} is not a finished results folder (no manifest.json)")
-    missing = [name for name in RESULT_FILES if not (folder / name).is_file()]
+    if not (folder / MANIFEST).is_file():
+        raise FileNotFoundError(f"{folder} is not a finished results folder (no {MANIFEST})")
+    missing = missing_files(folder)
     if missing:
         raise FileNotFoundError(f"{folder} is not a complete results folder (missing "
                                 f"{', '.join(missing)})")
-    return Results(
-        costs=pd.read_parquet(folder / "costs.parquet"),
-        costs_by_agency=pd.read_csv(folder / "costs_by_agency.csv"),
-        outcomes=pd.read_csv(folder / "outcomes.csv"),
-        economics=pd.read_csv(folder / "economics.csv"),
-        survival=pd.read_csv(folder / "survival.csv"),
-        population=pd.read_csv(folder / "population.csv"),
-        manifest=json.loads((folder / "manifest.json").read_text()),
-    )
+    return Results(**{t.name: read_table(folder, t) for t in TABLES},
+                   manifest=read_manifest(folder))
 
 
 __all__ = ["Results", "build_results", "discount_factors", "read_results", "replication_measures",

@@ -1,9 +1,9 @@
 """Charts of a results folder and of sweeps: a frame in, an Axes out.
 
-Every function reads one of the documented results tables (see the README's "Results directory")
-or a sweep frame, draws on ``ax`` (a new figure when ``ax`` is None) and returns the Axes. None of
-them recomputes the model and none calls ``plt.show()``. Money is labelled in pounds with thousands
-separators; shares and rates are shown as percentages.
+Every function reads one of the results tables (:mod:`iomsim.results_folder`; the README's
+"Results directory" documents them) or a sweep frame, draws on ``ax`` (a new figure when ``ax``
+is None) and returns the Axes. None of them recomputes the model and none calls ``plt.show()``.
+Money is labelled in pounds with thousands separators; shares and rates are shown as percentages.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+
+from iomsim.results_folder import COSTS, COSTS_BY_AGENCY, ECONOMICS, OUTCOMES, SURVIVAL
 
 VICTIMS = "victims"
 
@@ -130,7 +132,8 @@ def plot_agency_shares(costs_by_agency: pd.DataFrame, ax: Axes | None = None, *,
     Reads ``costs_by_agency.csv`` (``arm, agency, cost, share``). Victims and society are not an
     agency cost and are left out. Each bar is topped with the arm's total agency cost.
     """
-    _require(costs_by_agency, ["arm", "agency", "cost", "share"], "plot_agency_shares")
+    _require(costs_by_agency, COSTS_BY_AGENCY.subset("arm", "agency", "cost", "share"),
+             "plot_agency_shares")
     ax = _axes(ax, (8, 5.5))
     df = costs_by_agency[costs_by_agency["agency"] != VICTIMS]
     arms = [a for a in arms if a in set(df["arm"])]
@@ -171,7 +174,7 @@ def plot_offender_breakdown(costs_by_agency: pd.DataFrame, ax: Axes | None = Non
     times the number of years gives an average offender's year; 1 for a one-offender, one-year
     scenario such as the £61,000 case study). Victims and society are left out.
     """
-    _require(costs_by_agency, ["arm", "agency", "cost", "discounted_cost"],
+    _require(costs_by_agency, COSTS_BY_AGENCY.subset("arm", "agency", "cost", "discounted_cost"),
              "plot_offender_breakdown")
     if not per or per <= 0:
         raise ValueError("plot_offender_breakdown: per must be a positive number")
@@ -206,7 +209,7 @@ def plot_cumulative_cost(costs: pd.DataFrame, ax: Axes | None = None, *,
     Reads ``costs.parquet``: sums agencies (and victims and society when ``include_victims``)
     within each replication, then takes the mean over replications.
     """
-    _require(costs, ["arm", "replication", "year", "agency", "cost", "discounted_cost"],
+    _require(costs, COSTS.subset("arm", "replication", "year", "agency", "cost", "discounted_cost"),
              "plot_cumulative_cost")
     ax = _axes(ax, (8, 5))
     df = costs if include_victims else costs[costs["agency"] != VICTIMS]
@@ -243,7 +246,7 @@ def plot_who_pays(economics: pd.DataFrame, ax: Axes | None = None, *, ci: bool =
     Reads ``economics.csv`` rows ``net_change_<agency>`` and ``net_change_victims`` (IOM arm minus
     non-IOM arm; positive: that payer spends more). Whiskers: the 95% interval of the mean.
     """
-    _require(economics, ["metric", "value"], "plot_who_pays")
+    _require(economics, ECONOMICS.subset("metric", "value"), "plot_who_pays")
     ax = _axes(ax, (9, 5.5))
     rows = economics[economics["metric"].str.startswith("net_change_")
                      & ~economics["metric"].str.endswith("_undiscounted")].copy()
@@ -313,7 +316,7 @@ def plot_survival(survival: pd.DataFrame, ax: Axes | None = None, *, title: str 
     Reads ``survival.csv`` (``arm, month, share_not_reconvicted, lo, hi``); the band is the 95%
     interval of the mean when it is there.
     """
-    _require(survival, ["arm", "month", "share_not_reconvicted"], "plot_survival")
+    _require(survival, SURVIVAL.subset("arm", "month", "share_not_reconvicted"), "plot_survival")
     ax = _axes(ax, (7, 5))
     for arm in ("non_iom", "iom"):
         s = survival[survival["arm"] == arm].sort_values("month")
@@ -348,7 +351,7 @@ def plot_reconviction_reductions(outcomes: pd.DataFrame, ax: Axes | None = None,
     comparison is what an evaluation without a comparison group sees (it includes regression to
     the mean); the counterfactual is IOM against the same cohort without IOM.
     """
-    _require(outcomes, ["arm", "metric", "value"], "plot_reconviction_reductions")
+    _require(outcomes, OUTCOMES.subset("arm", "metric", "value"), "plot_reconviction_reductions")
     ax = _axes(ax, (7, 5))
     after, before = f"reconviction_rate_{window}", f"reconviction_rate_{window}_before"
     get = lambda arm, metric: _metric(outcomes, arm, metric)  # noqa: E731

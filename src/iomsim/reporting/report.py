@@ -1,10 +1,11 @@
 """The report of one run: ``report.html``, ``results.xlsx`` and the charts as PNGs.
 
-Everything is read from a results folder written by ``iomsim run`` (see the README's "Results
-directory"); nothing is recomputed from the model. ``report.html`` is one self-contained file: the
-charts are embedded as base64 PNGs, the styles are inline and it loads nothing from the network.
-It is rendered with Jinja2 with autoescaping on, so text from a scenario file (its name, its
-description, its sources) is always shown as text, never interpreted as markup or script.
+Everything is read from a results folder written by ``iomsim run`` (its files and columns are
+those of :mod:`iomsim.results_folder`); nothing is recomputed from the model. ``report.html`` is
+one self-contained file: the charts are embedded as base64 PNGs, the styles are inline and it
+loads nothing from the network. It is rendered with Jinja2 with autoescaping on, so text from a
+scenario file (its name, its description, its sources) is always shown as text, never
+interpreted as markup or script.
 """
 
 from __future__ import annotations
@@ -26,25 +27,18 @@ from iomsim.atomic import write_atomic, write_bytes_atomic, write_text_atomic
 from iomsim.errors import InputError
 from iomsim.reporting import plots
 from iomsim.reporting.plots import VICTIMS, agency_label, money, percent
+from iomsim.results_folder import (CHARTS, COSTS, COSTS_BY_AGENCY, MANIFEST, REPORT, SURVIVAL,
+                                   TABLES, WORKBOOK, read_manifest, read_table)
 
-TABLES = {  # sheet name: file in the results folder
-    "costs": "costs.parquet",
-    "costs_by_agency": "costs_by_agency.csv",
-    "outcomes": "outcomes.csv",
-    "economics": "economics.csv",
-    "survival": "survival.csv",
-    "population": "population.csv",
-}
-MANIFEST = "manifest.json"
-REPORT = "report.html"
-WORKBOOK = "results.xlsx"
 EXCEL_MAX_ROWS = 1_048_575  # one row is the header
 _POUNDS = '"£"#,##0.00'
 SHEET_FORMATS = {  # number formats of money and share columns, so spreadsheets show £1,234.00
-    "costs": {"cost": _POUNDS, "discounted_cost": _POUNDS},
-    "costs_by_agency": {**{c: _POUNDS for c in ("cost", "discounted_cost", "lo", "hi", "p025",
-                                                 "p975")}, "share": "0.0%"},
-    "survival": {"share_not_reconvicted": "0.0%", "lo": "0.0%", "hi": "0.0%"},
+    COSTS.name: dict.fromkeys(COSTS.subset("cost", "discounted_cost"), _POUNDS),
+    COSTS_BY_AGENCY.name: {
+        **dict.fromkeys(COSTS_BY_AGENCY.subset("cost", "discounted_cost", "lo", "hi", "p025",
+                                               "p975"), _POUNDS),
+        **dict.fromkeys(COSTS_BY_AGENCY.subset("share"), "0.0%")},
+    SURVIVAL.name: dict.fromkeys(SURVIVAL.subset("share_not_reconvicted", "lo", "hi"), "0.0%"),
 }
 
 VALIDATION_CAVEATS = [
@@ -84,37 +78,28 @@ def _load(results_dir: Path) -> _Folder:
                          file=folder)
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
-        raise InputError("not a results folder (no manifest.json); expected a folder written by "
+        raise InputError(f"not a results folder (no {MANIFEST}); expected a folder written by "
                          "`iomsim run`", file=folder)
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = read_manifest(folder)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read the manifest: {exc}", file=manifest_path) from None
     if not isinstance(manifest, dict):
         raise InputError("the manifest is not a JSON object", file=manifest_path)
     tables: dict[str, pd.DataFrame] = {}
-    for name, filename in TABLES.items():
-        path = folder / filename
+    for table in TABLES:
+        path = folder / table.file
         if not path.is_file():
-            raise InputError(f"missing {filename}; not a complete results folder", file=path)
+            raise InputError(f"missing {table.file}; not a complete results folder", file=path)
         try:
-            tables[name] = (pd.read_parquet(path) if filename.endswith(".parquet")
-                            else pd.read_csv(path))
+            tables[table.name] = read_table(folder, table)
         except Exception as exc:  # pyarrow and the CSV parser raise many kinds
-            raise InputError(f"cannot read {filename}: {exc}", file=path) from None
-    expected = {
-        "costs": ["arm", "replication", "year", "agency", "item", "cost", "discounted_cost"],
-        "costs_by_agency": ["arm", "agency", "cost", "discounted_cost", "share"],
-        "outcomes": ["arm", "metric", "value"],
-        "economics": ["metric", "value"],
-        "survival": ["arm", "month", "share_not_reconvicted"],
-        "population": ["population", "measure", "value"],
-    }
-    for name, columns in expected.items():
-        missing = [c for c in columns if c not in tables[name].columns]
+            raise InputError(f"cannot read {table.file}: {exc}", file=path) from None
+    for table in TABLES:
+        missing = table.missing_columns(tables[table.name])
         if missing:
-            raise InputError(f"{TABLES[name]} has no column(s) {', '.join(missing)}",
-                             file=folder / TABLES[name])
+            raise InputError(f"{table.file} has no column(s) {', '.join(missing)}",
+                             file=folder / table.file)
     return _Folder(folder, tables, manifest)
 
 
@@ -547,7 +532,7 @@ def _charts(f: _Folder) -> list[_Chart]:
 
     fig = Figure(figsize=(9, 5.8), layout="constrained")
     plots.plot_agency_shares(t["costs_by_agency"], ax=fig.subplots())
-    charts.append(_Chart("agency_cost_shares.png", "Agency cost shares, with and without IOM",
+    charts.append(_Chart(CHARTS["agency_cost_shares"], "Agency cost shares, with and without IOM",
                           "Each agency's share of the cohort's undiscounted agency costs over the "
                           "horizon (victims and society are not an agency and are left out); the "
                           "total is above each bar.",
@@ -561,7 +546,7 @@ def _charts(f: _Folder) -> list[_Chart]:
         ax.set_title(f"{plots.arm_label(arm)}: {ax.get_title().rsplit(': ', 1)[-1]}")
         ax.set_xlabel("Cost per offender per year (£)")
     fig.suptitle(f"{who}: cost by agency (undiscounted)")
-    charts.append(_Chart("offender_year_by_agency.png", f"{who}, cost by agency",
+    charts.append(_Chart(CHARTS["offender_year_by_agency"], f"{who}, cost by agency",
                           "Cost to each agency, undiscounted" + (
                               "." if one else f": the cohort's totals divided by {n:,.0f} offenders "
                               f"and {years} year{'s' if years != 1 else ''}, so comparable with the "
@@ -570,7 +555,7 @@ def _charts(f: _Folder) -> list[_Chart]:
 
     fig = Figure(figsize=(9, 5.5), layout="constrained")
     plots.plot_cumulative_cost(t["costs"], ax=fig.subplots())
-    charts.append(_Chart("cumulative_cost.png", "Cumulative cost by year",
+    charts.append(_Chart(CHARTS["cumulative_cost"], "Cumulative cost by year",
                           "Agency costs for the whole cohort, mean over replications, undiscounted "
                           "(solid) and discounted (dashed)." + (
                               " With a one-year horizon nothing is discounted (year 1 never is), so "
@@ -579,7 +564,7 @@ def _charts(f: _Folder) -> list[_Chart]:
 
     fig = Figure(figsize=(10, 6), layout="constrained")
     plots.plot_who_pays(t["economics"], ax=fig.subplots())
-    charts.append(_Chart("who_pays_who_saves.png", "Who pays and who saves",
+    charts.append(_Chart(CHARTS["who_pays_who_saves"], "Who pays and who saves",
                           "Net change in discounted cost for each agency and for victims and society, "
                           "IOM minus without IOM: to the right a payer spends more with IOM, to the "
                           "left it saves.",
@@ -589,7 +574,7 @@ def _charts(f: _Folder) -> list[_Chart]:
     a1, a2 = fig.subplots(1, 2)
     plots.plot_survival(t["survival"], ax=a1)
     plots.plot_reconviction_reductions(t["outcomes"], ax=a2, window=_window(f))
-    charts.append(_Chart("reconviction.png", "Reconviction",
+    charts.append(_Chart(CHARTS["reconviction"], "Reconviction",
                           "Left: share of the cohort not yet reconvicted, by month from day 0 (band: "
                           "95% interval of the mean). Right: the before/after fall an evaluation "
                           "without a comparison group would see, beside the counterfactual "
@@ -624,11 +609,13 @@ def _write_workbook(f: _Folder, path: Path) -> None:
             c.font = Font(bold=True)
         return c
 
-    for name in TABLES:
+    for table in TABLES:
+        name = table.name
         df = f.tables[name]
         note = None
-        if len(df) > EXCEL_MAX_ROWS and name == "costs":
-            keys = [c for c in df.columns if c not in ("replication", "cost", "discounted_cost")]
+        if len(df) > EXCEL_MAX_ROWS and table is COSTS:
+            summed = COSTS.subset("replication", "cost", "discounted_cost")
+            keys = [c for c in df.columns if c not in summed]
             df = df.groupby(keys, sort=False)[["cost", "discounted_cost"]].mean().reset_index()
             note = "mean over replications (the full table is too long for a worksheet)"
         ws = wb.create_sheet(name)
@@ -713,4 +700,4 @@ def write_report(results_dir: Path | str) -> Path:
     return out
 
 
-__all__ = ["write_report", "TABLES", "REPORT", "WORKBOOK"]
+__all__ = ["write_report"]

@@ -1,0 +1,143 @@
+"""The results folder of one run: its file names, the columns of its tables, and their format.
+
+``iomsim run`` writes the folder through :mod:`iomsim.results`, and :mod:`iomsim.reporting`
+reads it, both through the definitions here, so that a file or a column is named in one place.
+The README's "Results directory" section documents the same files and columns for users
+(tests/test_results_folder.py checks that a run writes exactly these).
+
+The CSVs are written at a fixed precision (:data:`CSV_FLOAT_FORMAT`) with ``\\n`` line ends, so
+the same run gives the same bytes on every platform and however many processes ran it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+SUMMARY_COLUMNS = ("value", "lo", "hi", "p025", "p975")
+CSV_FLOAT_FORMAT = "%.6f"
+# Smaller than half the last printed digit: prints as zero, and would print as "-0.000000".
+_ZERO = 5e-7
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of the folder."""
+
+    name: str                   # the Results attribute and the results.xlsx sheet
+    file: str
+    columns: tuple[str, ...]    # as written, in this order
+    required: tuple[str, ...]   # what a reader relies on: without them it is not a results table
+
+    def subset(self, *names: str) -> list[str]:
+        """``names``, each checked to be a column of this table: a reader that uses only some
+        columns names them through here, so a column renamed here cannot be missed there."""
+        unknown = [n for n in names if n not in self.columns]
+        if unknown:
+            raise ValueError(f"{self.file} has no documented column(s) {', '.join(unknown)}")
+        return list(names)
+
+    def missing_columns(self, frame: pd.DataFrame) -> list[str]:
+        return [c for c in self.required if c not in frame.columns]
+
+
+COSTS = Table(
+    "costs", "costs.parquet",
+    ("arm", "replication", "year", "agency", "item", "iom_programme", "cost", "discounted_cost"),
+    required=("arm", "replication", "year", "agency", "item", "cost", "discounted_cost"))
+COSTS_BY_AGENCY = Table(
+    "costs_by_agency", "costs_by_agency.csv",
+    ("arm", "agency", "cost", "discounted_cost", "share", "lo", "hi", "p025", "p975"),
+    required=("arm", "agency", "cost", "discounted_cost", "share"))
+OUTCOMES = Table("outcomes", "outcomes.csv", ("arm", "metric", *SUMMARY_COLUMNS),
+                 required=("arm", "metric", "value"))
+ECONOMICS = Table("economics", "economics.csv", ("metric", *SUMMARY_COLUMNS),
+                  required=("metric", "value"))
+SURVIVAL = Table("survival", "survival.csv",
+                 ("arm", "month", "day", "share_not_reconvicted", "lo", "hi"),
+                 required=("arm", "month", "share_not_reconvicted"))
+POPULATION = Table("population", "population.csv", ("population", "measure", *SUMMARY_COLUMNS),
+                   required=("population", "measure", "value"))
+
+TABLES = (COSTS, COSTS_BY_AGENCY, OUTCOMES, ECONOMICS, SURVIVAL, POPULATION)  # in writing order
+MANIFEST = "manifest.json"
+RESULT_FILES = (*(t.file for t in TABLES), MANIFEST)  # what `iomsim run` writes
+
+# Written by `iomsim report` (or `run --report`) beside the tables.
+REPORT = "report.html"
+WORKBOOK = "results.xlsx"
+CHARTS = {
+    "agency_cost_shares": "agency_cost_shares.png",
+    "offender_year_by_agency": "offender_year_by_agency.png",
+    "cumulative_cost": "cumulative_cost.png",
+    "who_pays_who_saves": "who_pays_who_saves.png",
+    "reconviction": "reconviction.png",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """A results CSV: no index, :data:`CSV_FLOAT_FORMAT`, ``\\n`` line ends."""
+    # A difference that is zero up to rounding (say -1e-12) would print as "-0.000000".
+    floats = frame.select_dtypes("float").columns
+    if len(floats):
+        frame = frame.copy()
+        for col in floats:
+            frame[col] = frame[col].mask(frame[col].abs() < _ZERO, 0.0)
+    frame.to_csv(path, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
+
+
+def write_table(frame: pd.DataFrame, folder: Path, table: Table) -> Path:
+    path = Path(folder) / table.file
+    if table.file.endswith(".parquet"):
+        frame.to_parquet(path, index=False)
+    else:
+        write_csv(frame, path)
+    return path
+
+
+def write_manifest(manifest: Mapping[str, Any], folder: Path) -> Path:
+    path = Path(folder) / MANIFEST
+    # Keys in their own order: the resolved scenario's order is part of what reproduces it.
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
+    return path
+
+
+def write_folder(tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any],
+                 folder: Path) -> None:
+    """Every table (``tables`` maps :attr:`Table.name` to its frame), then the manifest: a folder
+    with a manifest is a finished folder."""
+    for table in TABLES:
+        write_table(tables[table.name], folder, table)
+    write_manifest(manifest, folder)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def read_table(folder: Path, table: Table) -> pd.DataFrame:
+    path = Path(folder) / table.file
+    return pd.read_parquet(path) if table.file.endswith(".parquet") else pd.read_csv(path)
+
+
+def read_manifest(folder: Path) -> Any:
+    return json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
+
+
+def missing_files(folder: Path) -> list[str]:
+    """The files of :data:`RESULT_FILES` that ``folder`` lacks."""
+    return [name for name in RESULT_FILES if not (Path(folder) / name).is_file()]
+
+
+__all__ = ["CHARTS", "COSTS", "COSTS_BY_AGENCY", "CSV_FLOAT_FORMAT", "ECONOMICS", "MANIFEST",
+           "OUTCOMES", "POPULATION", "REPORT", "RESULT_FILES", "SUMMARY_COLUMNS", "SURVIVAL",
+           "TABLES", "Table", "WORKBOOK", "missing_files", "read_manifest", "read_table",
+           "write_csv", "write_folder", "write_manifest", "write_table"]
