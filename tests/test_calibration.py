@@ -114,7 +114,7 @@ def test_fitted_file_extends_the_scenario_and_loads(tmp_path):
 
 def test_cli_bad_targets_is_one_line_and_exit_2(tmp_path):
     bad = write(tmp_path, "parameters: {}\n")
-    proc = subprocess.run([sys.executable, "-m", "iomsim.calibration", str(CASE_PRIOR),
+    proc = subprocess.run([sys.executable, "-m", "iomsim.cli", "calibrate", str(CASE_PRIOR),
                            "--targets", str(bad)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "parameters" in proc.stderr
@@ -123,7 +123,7 @@ def test_cli_bad_targets_is_one_line_and_exit_2(tmp_path):
 def test_cli_registers_calibrate():
     import argparse
 
-    from iomsim.calibration import register
+    from iomsim.cli.calibrate import register
 
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers()

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -37,7 +36,7 @@ import numpy as np
 import yaml
 
 from iomsim.errors import InputError
-from iomsim.scenario.loader import apply_overrides, load_scenario, path_is_money, schema_has_path
+from iomsim.scenario.loader import apply_overrides, path_is_money, schema_has_path
 from iomsim.scenario.yamlio import read_yaml_file
 
 ECONOMICS_ARM = "economics"
@@ -366,68 +365,3 @@ def fitted_yaml(scenario_path: Path, out: Path, scenario, fit: Fit, targets: Tar
     text = yaml.safe_dump({"extends": [rel]}, sort_keys=False)
     text += yaml.safe_dump(body, sort_keys=False, width=100, allow_unicode=True)
     return head + text
-
-
-# --------------------------------------------------------------------------- command line
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("calibrate", help="fit scenario parameters to targets")
-    p.add_argument("scenario", type=Path)
-    p.add_argument("--targets", type=Path, required=True, help="targets YAML file")
-    p.add_argument("--out", type=Path, default=None, help="write the fitted scenario here")
-    p.add_argument("--reps", type=int, default=None, help="replications per evaluation")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--jobs", type=int, default=None)
-    p.add_argument("--max-evaluations", type=int, default=None)
-    p.set_defaults(func=cmd_calibrate)
-
-
-def cmd_calibrate(args) -> int:
-    for name in ("reps", "jobs", "max_evaluations"):
-        v = getattr(args, name)
-        if v is not None and v < 1:
-            raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {v}")
-    if args.seed is not None and args.seed < 0:
-        raise InputError(f"--seed must be >= 0, got {args.seed}")
-    if not args.targets.is_file():
-        raise InputError("targets file not found", file=args.targets)
-    targets = read_targets(args.targets)
-    scenario = load_scenario(args.scenario)
-    command = f"iomsim calibrate {args.scenario} --targets {args.targets}"
-    for flag, v in (("--out", args.out), ("--reps", args.reps), ("--seed", args.seed),
-                    ("--max-evaluations", args.max_evaluations)):
-        if v is not None:
-            command += f" {flag} {v}"
-    print(f"calibrating {len(targets.parameters)} parameter(s) of {args.scenario} to "
-          f"{len(targets.targets)} target(s); {args.reps or targets.reps} replications, seed "
-          f"{targets.seed if args.seed is None else args.seed} at every evaluation",
-          file=sys.stderr)
-    fit = calibrate(scenario, targets, reps=args.reps, seed=args.seed, jobs=args.jobs,
-                    max_evaluations=args.max_evaluations,
-                    log=lambda m: print(m, file=sys.stderr, flush=True))
-    print(format_table(fit))
-    if args.out:
-        text = fitted_yaml(args.scenario, args.out, scenario, fit, targets, command)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
-        print(f"fitted scenario written to {args.out}")
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m iomsim.calibration ...``: the same as ``iomsim calibrate ...``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="iomsim")
-    sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
-    args = parser.parse_args(["calibrate", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except InputError as exc:
-        print(f"iomsim: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

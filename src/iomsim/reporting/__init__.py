@@ -2,7 +2,7 @@
 
 * :mod:`iomsim.reporting.plots`: one function per chart; a DataFrame in, a matplotlib Axes out.
 * :func:`write_report`: ``report.html`` (self-contained), ``results.xlsx`` and the charts as PNGs.
-* ``iomsim report RESULTS_DIR`` on the command line (:mod:`iomsim.reporting.cli`).
+* ``iomsim report RESULTS_DIR`` on the command line (:mod:`iomsim.cli.report`).
 """
 
 from iomsim._lazy import lazy_exports

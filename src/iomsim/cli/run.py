@@ -1,60 +1,32 @@
-"""The ``iomsim`` command line. It parses, calls the public API, and maps input errors to a
-one-line message and exit status 2 (never a traceback)."""
+"""``iomsim validate``, ``iomsim run`` and ``iomsim schema``: one scenario, checked, simulated or
+described."""
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import json
 import os
-import signal
-import sys
-import threading
 from pathlib import Path
-from typing import Callable, Sequence
 
-from iomsim.errors import InputError, IomsimError, ResultsExistError, Terminated
-
-EXIT_INPUT = 2
-
-# Modules that add their own subcommands: each has register(subparsers).
-PLUGIN_MODULES = ("iomsim.experiments.cli", "iomsim.calibration", "iomsim.reporting.cli")
+from iomsim.cli.common import non_negative_int, positive_int
+from iomsim.errors import InputError, ResultsExistError
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, status 2, as for every other input error
-        raise SystemExit(_fail(f"{self.prog}: {message} (see {self.prog} --help)"))
-
-
-def _fail(message: str) -> int:
-    from iomsim.errors import one_line
-
-    print(f"error: {one_line(message)}", file=sys.stderr)
-    return EXIT_INPUT
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from iomsim import __version__
+def register(subparsers) -> None:
     from iomsim.defaults import DEFAULT_REPS, DEFAULT_SEED
 
-    parser = _Parser(prog="iomsim", description="Microsimulation of offender costs with and "
-                                                 "without Integrated Offender Management.")
-    parser.add_argument("--version", action="version", version=f"iomsim {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    p = sub.add_parser("validate", help="check a scenario file and say what is wrong")
+    p = subparsers.add_parser("validate", help="check a scenario file and say what is wrong")
     p.add_argument("scenario", type=Path)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("run", help="simulate a scenario, with and without IOM")
+    p = subparsers.add_parser("run", help="simulate a scenario, with and without IOM")
     p.add_argument("scenario", type=Path)
-    p.add_argument("--reps", type=_positive_int, default=DEFAULT_REPS)
-    p.add_argument("--seed", type=_non_negative_int, default=DEFAULT_SEED)
+    p.add_argument("--reps", type=positive_int, default=DEFAULT_REPS)
+    p.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED)
     p.add_argument("--out", type=Path, default=None,
                    help="results folder (default: results/<scenario file name>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
-    p.add_argument("--jobs", type=_positive_int, default=None,
+    p.add_argument("--jobs", type=positive_int, default=None,
                    help="processes to use (default: all cores); results do not depend on it")
     p.add_argument("--force", action="store_true", help="replace existing results")
     p.add_argument("--report", action="store_true", help="also write report.html and results.xlsx")
@@ -64,36 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("schema", help="print the JSON Schema of a scenario file")
+    p = subparsers.add_parser("schema", help="print the JSON Schema of a scenario file")
     p.set_defaults(func=cmd_schema)
-
-    for name in PLUGIN_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(sub)
-    return parser
-
-
-def whole_number(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number no smaller than ``minimum``."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {value}")
-        return value
-    parse.__name__ = f"whole number >= {minimum}"
-    return parse
-
-
-_positive_int = whole_number(1)
-_non_negative_int = whole_number(0)
 
 
 def cmd_validate(args) -> int:
@@ -185,47 +129,3 @@ def summary_text(results, out: Path) -> str:
     lines.append("")
     lines.append(f"Results written to {out}/")
     return "\n".join(lines)
-
-
-def _terminate(signum, frame):
-    raise Terminated()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    on_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminate) if on_main_thread else None
-    try:
-        return _main(argv)
-    finally:
-        if on_main_thread:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _main(argv: Sequence[str] | None) -> int:
-    try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        func: Callable[[argparse.Namespace], int] = args.func
-        return func(args)
-    except SystemExit as exc:
-        return int(exc.code) if isinstance(exc.code, int) else EXIT_INPUT
-    except InputError as exc:
-        return _fail(str(exc))
-    except ResultsExistError as exc:
-        return _fail(str(exc))
-    except KeyboardInterrupt as exc:
-        print("interrupted; no results were written", file=sys.stderr)
-        return 143 if isinstance(exc, Terminated) else 130
-    except IomsimError as exc:
-        return _fail(str(exc))
-    except RecursionError:  # input nested so deeply that a library gave up; never a traceback
-        return _fail("input nested too deeply to read")
-    except OSError as exc:  # a file or folder given on the command line cannot be used
-        if exc.filename is None:
-            raise
-        where = exc.filename if exc.filename2 is None else f"{exc.filename} -> {exc.filename2}"
-        return _fail(f"{where}: {exc.strerror or exc}")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

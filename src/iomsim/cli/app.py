@@ -1,0 +1,69 @@
+"""The ``iomsim`` parser and ``main``: it parses, runs the command, and maps every input error to
+a one-line message and exit status 2 (never a traceback)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from typing import Callable, Sequence
+
+from iomsim.cli import breakeven, calibrate, report, run, sweep
+from iomsim.cli.common import EXIT_INPUT, Parser, fail
+from iomsim.errors import InputError, IomsimError, ResultsExistError, Terminated
+
+# In the order `iomsim --help` lists them.
+COMMAND_GROUPS = (run, sweep, breakeven, calibrate, report)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from iomsim import __version__
+
+    parser = Parser(prog="iomsim", description="Microsimulation of offender costs with and "
+                                                "without Integrated Offender Management.")
+    parser.add_argument("--version", action="version", version=f"iomsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for group in COMMAND_GROUPS:
+        group.register(sub)
+    return parser
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if on_main_thread else None
+    try:
+        return _main(argv)
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        func: Callable[[argparse.Namespace], int] = args.func
+        return func(args)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_INPUT
+    except InputError as exc:
+        return fail(str(exc))
+    except ResultsExistError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt as exc:
+        print("interrupted; no results were written", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+    except IomsimError as exc:
+        return fail(str(exc))
+    except RecursionError:  # input nested so deeply that a library gave up; never a traceback
+        return fail("input nested too deeply to read")
+    except OSError as exc:  # a file or folder given on the command line cannot be used
+        if exc.filename is None:
+            raise
+        where = exc.filename if exc.filename2 is None else f"{exc.filename} -> {exc.filename2}"
+        return fail(f"{where}: {exc.strerror or exc}")

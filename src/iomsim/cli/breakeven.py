@@ -1,0 +1,67 @@
+"""``iomsim breakeven``: the IOM effect and cost at which the benefit per £1 reaches a target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from iomsim.cli.common import fail, fraction, non_negative_int, positive_int
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("breakeven", help="find the IOM effect and cost at which the "
+                              "benefit per £1 reaches 1",
+                              description="Root-finding with common random numbers over "
+                              "replications; the interval is a bootstrap over replications.")
+    p.add_argument("scenario", type=Path)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    p.add_argument("--reps", type=positive_int, default=20)
+    p.add_argument("--seed", type=non_negative_int, default=None)
+    p.add_argument("--jobs", type=positive_int, default=None)
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS")
+    p.add_argument("--parameter", default=None, metavar="PATH",
+                   help="find the break-even value of this parameter only (a dotted path, or "
+                        "iom_cost_scale)")
+    p.add_argument("--bracket", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                   help="search range for --parameter (default 0 1 for the effect, 0.01 100 for "
+                        "the cost scale)")
+    p.add_argument("--target", type=float, default=1.0, help="benefit per £1 to reach")
+    p.add_argument("--confidence", type=fraction, default=0.95)
+    p.add_argument("--out", type=Path, default=None, help="also write the results to this CSV")
+    p.add_argument("--verbose", action="store_true", help="print each value simulated")
+    p.set_defaults(func=cmd_breakeven)
+
+
+def cmd_breakeven(args) -> int:
+    import pandas as pd
+
+    from iomsim import load_scenario
+    from iomsim.experiments.breakeven import (DEFAULT_SEED, EFFECT_PARAMETER, breakeven,
+                                              breakeven_cost, describe)
+    from iomsim.experiments.points import IOM_COST_SCALE
+
+    scenario = load_scenario(args.scenario, overrides=args.overrides)
+    seed = DEFAULT_SEED if args.seed is None else args.seed
+    common = dict(target=args.target, reps=args.reps, seed=seed, jobs=args.jobs,
+                  scheduler=args.scheduler, confidence=args.confidence, progress=args.verbose)
+    if args.parameter is None and args.bracket is not None:
+        raise SystemExit(fail("iomsim breakeven: --bracket needs --parameter"))
+    results = []
+    if args.parameter in (None, EFFECT_PARAMETER):
+        results.append(breakeven(scenario, EFFECT_PARAMETER, tuple(args.bracket or (0.0, 1.0)),
+                                 **common))
+    if args.parameter in (None, IOM_COST_SCALE):
+        results.append(breakeven_cost(scenario, tuple(args.bracket or (0.01, 100.0)), **common))
+    if args.parameter not in (None, EFFECT_PARAMETER, IOM_COST_SCALE):
+        if args.bracket is None:
+            raise SystemExit(fail("iomsim breakeven: --parameter needs --bracket LOW HIGH"))
+        results.append(breakeven(scenario, args.parameter, tuple(args.bracket), **common))
+    print(f"{scenario.name}: break-even where benefit per £1 = {args.target:g} "
+          f"({args.reps} replications, seed {seed}, common random numbers)")
+    for r in results:
+        print("\n".join(describe(r)))
+    if args.out:
+        frame = pd.concat([r.to_frame() for r in results], ignore_index=True)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(args.out, index=False, float_format="%.10g", lineterminator="\n")
+        print(f"Written to {args.out}")
+    return 0

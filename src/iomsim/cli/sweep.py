@@ -1,0 +1,77 @@
+"""``iomsim sweep``: the design of a sweep file, run and resumed in a sweep folder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from iomsim.cli.common import positive_int
+from iomsim.errors import Terminated
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("sweep", help="run a parameter sweep, PSA or sensitivity analysis",
+                              description="Run the design of a sweep file. Finished points are "
+                              "saved as they finish; running the same command again resumes.")
+    p.add_argument("sweep_file", type=Path, metavar="SWEEP.yaml")
+    p.add_argument("--jobs", type=positive_int, default=None,
+                   help="local processes, or Dask workers with --scheduler local "
+                        "(default: all cores); results do not depend on it")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="tcp://HOST:PORT of a running Dask scheduler, or 'local' for a local "
+                        "Dask cluster")
+    p.add_argument("--out", type=Path, default=None,
+                   help="sweep folder (default: results/<sweep file name>)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the results of a different sweep in --out")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_sweep)
+
+
+def cmd_sweep(args) -> int:
+    from iomsim.experiments.spec import load_sweep
+    from iomsim.experiments.sweep import run_sweep
+
+    spec = load_sweep(args.sweep_file)
+    out = args.out or Path("results") / args.sweep_file.stem
+    print(f"{args.sweep_file}: {spec.design.kind} design, {spec.n_points} points x "
+          f"{spec.replications} replications, seed {spec.seed}", file=sys.stderr)
+    try:
+        result = run_sweep(spec, jobs=args.jobs, scheduler=args.scheduler, out=out,
+                           force=args.force, progress=False if args.no_progress else None)
+    except KeyboardInterrupt as exc:
+        done = len(list((out / "points").glob("point-*.parquet"))) if out.exists() else 0
+        print(f"interrupted; {done} of {spec.n_points} points are saved in {out}/; run the same "
+              "command again to finish", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+    n = spec.n_points
+    if result.computed_points == 0:
+        print(f"{out}/ already holds this sweep, complete ({n} points); nothing to compute")
+    elif result.computed_points < n:
+        print(f"resumed: computed {result.computed_points} of {n} points")
+    print(summary_text(result))
+    print(f"Results written to {out}/")
+    return 0
+
+
+def summary_text(result) -> str:
+    lines = []
+    t = result.tables
+    arm, measure = result.spec.primary_measure
+    if "tornado" in t:
+        lines.append(f"Tornado ({arm}.{measure}; base {t['tornado']['base'].iloc[0]:.4g}):")
+        for row in t["tornado"].itertuples(index=False):
+            lines.append(f"  {row.parameter:<45} {row.measure_low:>10.4g} {row.measure_high:>10.4g}")
+    if "psa_summary" in t:
+        s = t["psa_summary"].set_index("measure")
+        if "benefit_per_pound" in s.index:
+            r = s.loc["benefit_per_pound"]
+            lines.append(f"Benefit per £1: mean {r['mean']:.2f} (2.5%-97.5%: {r['p025']:.2f} to "
+                         f"{r['p975']:.2f}); P(> 1) = {r['probability_above_threshold']:.3f}")
+        if "npv" in s.index:
+            lines.append(f"P(NPV > 0) = {s.loc['npv', 'probability_above_threshold']:.3f}")
+    for name in ("sobol", "morris"):
+        if name in t:
+            lines.append(f"{name.capitalize()} indices ({arm}.{measure}):")
+            lines.append(t[name].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return "\n".join(lines)
