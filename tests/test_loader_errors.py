@@ -12,7 +12,8 @@ import pytest
 
 import iomsim
 from iomsim.errors import CohortError, InputError, OverrideError, ScenarioError, one_line
-from iomsim.scenario.loader import _split_path, apply_overrides, load_scenario, load_scenario_text
+from iomsim.scenario.loader import apply_overrides, load_scenario, load_scenario_text
+from iomsim.scenario.paths import parse
 from iomsim.scenario.yamlio import MAX_DEPTH, read_yaml_text
 
 BASE = Path(__file__).parent / "bad_inputs" / "base" / "minimal.yaml"
@@ -47,14 +48,14 @@ def test_errors_are_one_line_whatever_the_input_holds():
     ("a[1][2]", ["a", 1, 2]),
 ])
 def test_override_paths_are_split(dotted, parts):
-    assert _split_path(dotted) == parts
+    assert parse(dotted) == parts
 
 
 @pytest.mark.parametrize("dotted", ["", " ", "a..b", "a.", ".a", "a[x]", "a[1", "a]", "[0]",
                                     "a[-1]", "a[1]b", "a[]"])
 def test_malformed_override_paths_are_refused(dotted, scenario):
     with pytest.raises(ValueError):
-        _split_path(dotted)
+        parse(dotted)
     with pytest.raises(OverrideError) as info:
         apply_overrides(scenario, {dotted: 1} if dotted.strip() else [f"{dotted}=1"])
     assert "\n" not in str(info.value)

@@ -37,6 +37,7 @@ import yaml
 
 from iomsim.errors import InputError
 from iomsim.scenario.loader import apply_overrides, path_is_money, schema_has_path
+from iomsim.scenario.paths import PathLookupError, PathSyntaxError, get_value, set_value
 from iomsim.scenario.yamlio import read_yaml_file
 
 ECONOMICS_ARM = "economics"
@@ -225,15 +226,15 @@ def check_calibratable(scenario, params: Sequence[Parameter], file: str | None =
 
 
 def current_value(scenario, path: str) -> float | None:
-    node: Any = scenario.meta.resolved
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
+    """The number at ``path`` in the validated scenario (its default if the file leaves it
+    out), or None when there is no number there."""
     try:
-        return float(node)
-    except (TypeError, ValueError):
+        node = get_value(scenario, path)
+    except (PathLookupError, PathSyntaxError):
         return None
+    if isinstance(node, bool) or not isinstance(node, (int, float)):
+        return None
+    return float(node)
 
 
 # --------------------------------------------------------------------------- fitting
@@ -330,21 +331,6 @@ def format_table(fit: Fit) -> str:
     return "\n".join(lines)
 
 
-def _nest(path: str, leaf: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = leaf
-    for part in reversed(path.split(".")):
-        out = {part: out}
-    return out
-
-
-def _merge(a: dict, b: dict) -> dict:
-    out = dict(a)
-    for k, v in b.items():
-        out[k] = _merge(out[k], v) if k in out and isinstance(out[k], dict) and "value" not in v \
-            else v
-    return out
-
-
 def fitted_yaml(scenario_path: Path, out: Path, scenario, fit: Fit, targets: TargetsFile,
                 command: str) -> str:
     """A scenario that extends the one fitted and sets each fitted value (``calibrated:``)."""
@@ -358,7 +344,7 @@ def fitted_yaml(scenario_path: Path, out: Path, scenario, fit: Fit, targets: Tar
         }
         if path_is_money(path):
             leaf["price_year"] = scenario.price_year
-        body = _merge(body, _nest(path, leaf))
+        set_value(body, path, leaf)
     head = (f"# Written by `{command}`.\n"
             f"# The scenario {rel} with the parameters fitted to {targets.file}.\n"
             f"# Edit {rel} or the targets and re-run the command rather than editing this file.\n")

@@ -30,7 +30,7 @@ from scipy.optimize import brentq
 
 from iomsim.errors import InputError
 from iomsim.experiments.backends import make_backend, make_tasks
-from iomsim.experiments.points import IOM_COST_SCALE
+from iomsim.experiments.points import IOM_COST_SCALE, parameter_problem, point_scenario
 from iomsim.scenario.schema import Scenario
 
 EFFECT_PARAMETER = "iom.effects.offending_multiplier"
@@ -180,12 +180,9 @@ def _model_breakeven(scenario: Scenario, parameter: str, bracket: tuple[float, f
                      measure: str, target: float, reps: int, seed: int, jobs: int | None,
                      scheduler: str | None, report: tuple[str, ...], xtol: float | None,
                      bootstrap: int, confidence: float, progress: bool | None) -> BreakEven:
-    from iomsim.experiments.points import point_scenario
-    from iomsim.experiments.spec import _suggest, schema_has_path
-
-    if parameter != IOM_COST_SCALE and not schema_has_path(parameter):
-        raise InputError(f"no parameter at this path in the scenario{_suggest(parameter)}",
-                         file="--parameter", path=parameter)
+    problem = parameter_problem(parameter)
+    if problem:
+        raise InputError(problem, file="--parameter", path=parameter)
     for x in bracket:
         try:
             point_scenario(scenario, {parameter: float(x)})

@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from iomsim.scenario import apply_overrides
-from iomsim.scenario.loader import _split_path
+from iomsim.scenario.loader import SCENARIO_PATHS
+from iomsim.scenario.paths import (EXAMPLE, PathSyntaxError, close_match, did_you_mean, get_value,
+                                   parse)
 from iomsim.scenario.schema import Scenario
 
 # A pseudo-parameter: multiplies every IOM programme cost (break-even and sweeps over IOM cost).
@@ -42,15 +44,25 @@ def point_scenario(base: Scenario, values: Mapping[str, Any]) -> Scenario:
 
 
 def current_value(scenario: Scenario, dotted: str) -> Any:
-    """The value at a dotted path of a validated scenario (KeyError/IndexError if absent)."""
+    """The value at a dotted path of a validated scenario
+    (:class:`~iomsim.scenario.paths.PathLookupError` if the scenario has none there)."""
     if dotted == IOM_COST_SCALE:
         return 1.0
-    obj: Any = scenario
-    for part in _split_path(dotted):
-        if isinstance(part, int) or isinstance(obj, dict):
-            obj = obj[part]
-        else:
-            if not hasattr(obj, part):
-                raise KeyError(part)
-            obj = getattr(obj, part)
-    return obj
+    return get_value(scenario, dotted)
+
+
+def parameter_problem(dotted: str) -> str | None:
+    """Why ``dotted`` cannot be varied (a message), or None when it names a scenario parameter
+    or is ``iom_cost_scale``."""
+    if dotted == IOM_COST_SCALE:
+        return None
+    try:
+        parse(dotted)
+    except PathSyntaxError as exc:
+        return f"{exc}; expected a dotted path such as {EXAMPLE}"
+    if SCENARIO_PATHS.has(dotted):
+        return None
+    close = SCENARIO_PATHS.suggest(dotted)
+    if close is None and "." not in dotted:
+        close = close_match(dotted, [IOM_COST_SCALE])
+    return f"no parameter at this path in the scenario{did_you_mean(close)}"

@@ -53,10 +53,12 @@ import numpy as np
 from iomsim.engine.replication import ENGINES
 from iomsim.errors import InputError, SweepError
 from iomsim.experiments.designs import DESIGNS, Design, DesignError, Parameter, make_design
-from iomsim.experiments.points import IOM_COST_SCALE, current_value, point_scenario
+from iomsim.experiments.points import (IOM_COST_SCALE, current_value, parameter_problem,
+                                      point_scenario)
 from iomsim.runner import check_engine
 from iomsim.scenario import apply_overrides, load_scenario
-from iomsim.scenario.loader import schema_has_path, schema_node
+from iomsim.scenario.loader import schema_node
+from iomsim.scenario.paths import PathLookupError
 from iomsim.scenario.schema import Scenario
 from iomsim.scenario.yamlio import YamlDocument, read_yaml_file
 
@@ -189,8 +191,9 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
         raise err("expected a mapping of dotted paths to values", "overrides")
     if overrides:
         for dotted in overrides:
-            if not schema_has_path(str(dotted)):
-                raise err(f"no parameter at this path in the scenario{_suggest(str(dotted))}",
+            problem = parameter_problem(str(dotted))
+            if problem or dotted == IOM_COST_SCALE:
+                raise err(problem or "iom_cost_scale is a sweep parameter, not an override",
                           f"overrides.{dotted}")
         try:
             base = apply_overrides(base, overrides)
@@ -256,13 +259,13 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
     for dotted, spec in params_raw.items():
         dotted = str(dotted)
         where = f"parameters.{dotted}"
-        if dotted != IOM_COST_SCALE and not schema_has_path(dotted):
-            raise err(f"no parameter at this path in the scenario{_suggest(dotted)}", where)
+        problem = parameter_problem(dotted)
+        if problem:
+            raise err(problem, where)
         try:
             value_now = current_value(base, dotted)
-        except (KeyError, IndexError, TypeError):
-            raise err("the scenario has no value at this path (a list item or mapping key that "
-                      "it does not define)", where) from None
+        except PathLookupError as exc:
+            raise err(f"the scenario has no value at this path: {exc.message}", where) from None
         if not isinstance(spec, dict):
             raise err("expected a mapping such as {low: ..., high: ...}, {levels: [...]} or "
                       "{distribution: ..., ...}", where)
@@ -361,17 +364,3 @@ def _measures(data: dict[str, Any], err) -> list[tuple[str, str]] | None:
         if pair not in out:
             out.append(pair)  # type: ignore[arg-type]
     return out
-
-
-def _suggest(dotted: str) -> str:
-    try:
-        from iomsim.scenario.loader import _suggest_path
-
-        hint = _suggest_path(dotted)
-    except Exception:  # noqa: BLE001 - a suggestion is a courtesy, never a failure
-        hint = ""
-    if not hint and "." not in dotted:
-        close = difflib.get_close_matches(dotted, [IOM_COST_SCALE], n=1)
-        if close:
-            hint = f"; did you mean {close[0]!r}?"
-    return hint

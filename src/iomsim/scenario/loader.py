@@ -10,7 +10,6 @@ carry provenance keys (``source``, ``assumption``, ``calibrated``, ``note``, ``u
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import json
 import re
@@ -20,14 +19,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from pydantic import ValidationError
-
 from iomsim.errors import OverrideError, ScenarioError
+from iomsim.scenario import paths as dotted_paths
+from iomsim.scenario.paths import EXAMPLE, PathLookupError, PathSyntaxError, SchemaPaths, join
 from iomsim.scenario.schema import Scenario
-from iomsim.scenario.yamlio import YamlDocument, join_path, read_yaml_file, read_yaml_text
+from iomsim.scenario.validation import short, validate_data
+from iomsim.scenario.yamlio import YamlDocument, read_yaml_file, read_yaml_text
 
 PROVENANCE_KEYS = frozenset({"source", "assumption", "calibrated", "note", "unit", "price_year"})
 LIBRARY_PACKAGE = "iomsim.scenario.library"
+# The paths a scenario has (built from the schema on first use).
+SCENARIO_PATHS = SchemaPaths(Scenario.model_json_schema)
 
 
 @dataclass
@@ -106,15 +108,17 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any] | Iterable[
     origins = dict(meta.origins)
     for dotted, value in pairs.items():
         try:
-            _split_path(dotted)
-        except ValueError as exc:
-            raise OverrideError(f"{exc}; expected a dotted path such as justice.arrest_cost or "
-                                "iom.offender_managers[0].share", file="--set",
+            dotted_paths.parse(dotted)
+        except PathSyntaxError as exc:
+            raise OverrideError(f"{exc}; expected a dotted path such as {EXAMPLE}", file="--set",
                                 path=dotted) from None
         if not schema_has_path(dotted):
-            raise OverrideError(f"no parameter at this path{_suggest_path(dotted)}",
+            raise OverrideError(f"no parameter at this path{suggest_path(dotted)}",
                                 file="--set", path=dotted)
-        _set_path(data, dotted, value)
+        try:
+            dotted_paths.set_value(data, dotted, value)
+        except PathLookupError as exc:
+            raise OverrideError(exc.message, file="--set", path=dotted) from None
         origins[dotted] = ("--set", None)
     new_meta = ScenarioMeta(file=meta.file, folder=meta.folder, resolved=data,
                             provenance=meta.provenance, origins=origins,
@@ -130,7 +134,7 @@ def parse_overrides(overrides: Mapping[str, Any] | Iterable[str]) -> dict[str, A
         overrides = [overrides]
     for item in overrides:
         if not isinstance(item, str):
-            raise OverrideError(f"expected path=value text, got {_short(item)}", file="--set")
+            raise OverrideError(f"expected path=value text, got {short(item)}", file="--set")
         if "=" not in item:
             raise OverrideError(f"expected path=value, got {item!r}", file="--set")
         dotted, text = item.split("=", 1)
@@ -144,7 +148,7 @@ def parse_overrides(overrides: Mapping[str, Any] | Iterable[str]) -> dict[str, A
             try:
                 value = read_yaml_text(text, file="--set").data
             except ScenarioError as exc:
-                raise OverrideError(f"cannot read value {_short(text)}: {exc.message}",
+                raise OverrideError(f"cannot read value {short(text)}: {exc.message}",
                                     file="--set", path=dotted) from None
         pairs[dotted] = value
     return pairs
@@ -183,7 +187,7 @@ def _resolve_doc(doc: YamlDocument, path: Path, stack: tuple[Path, ...]):
     origins: dict[str, tuple[str, int | None]] = {}
     provenance: dict[str, dict[str, Any]] = {}
     for i, parent in enumerate(parents):
-        where = join_path("extends", i) if len(parents) > 1 else "extends"
+        where = join("extends", i) if len(parents) > 1 else "extends"
         parent_path = _find_parent(parent, path, doc, where)
         p_data, p_origins, p_prov = _resolve(parent_path, (*stack, key))
         merged = _merge(merged, p_data)
@@ -201,7 +205,7 @@ def _find_parent(name: str, path: Path, doc: YamlDocument, where: str) -> Path:
     def refuse(message: str) -> ScenarioError:
         return ScenarioError(message, file=doc.file, line=doc.line_of(where), path=where)
 
-    shown = _short(name)
+    shown = short(name)
     if name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name:
         candidate = (path.parent / name)
         if not _is_file(candidate):
@@ -211,8 +215,8 @@ def _find_parent(name: str, path: Path, doc: YamlDocument, where: str) -> Path:
         raise refuse(f"{shown} is not the name of a parameter library or a .yaml file")
     lib = resources.files(LIBRARY_PACKAGE) / f"{name}.yaml"
     if not _is_file(lib):
-        close = difflib.get_close_matches(name, library_names(), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else \
+        close = dotted_paths.close_match(name, library_names())
+        hint = dotted_paths.did_you_mean(close) if close else \
             f"; shipped libraries: {', '.join(library_names())}"
         raise refuse(f"no parameter library named {shown}{hint}")
     return Path(str(lib))
@@ -253,10 +257,10 @@ def _collect_provenance(node: Any, path: str) -> dict[str, dict[str, Any]]:
                 continue
             if k == "value" and _is_value_leaf(node):
                 continue
-            out.update(_collect_provenance(v, join_path(path, k)))
+            out.update(_collect_provenance(v, join(path, k)))
     elif isinstance(node, list):
         for i, v in enumerate(node):
-            out.update(_collect_provenance(v, join_path(path, i)))
+            out.update(_collect_provenance(v, join(path, i)))
     return out
 
 
@@ -278,10 +282,10 @@ def _strip(node: Any, path: str, price_year: Any, target: Any, meta: ScenarioMet
         for k, v in node.items():
             if path and k in PROVENANCE_KEYS:
                 continue
-            out[k] = _strip(v, join_path(path, k), price_year, target, meta)
+            out[k] = _strip(v, join(path, k), price_year, target, meta)
         return out
     if isinstance(node, list):
-        return [_strip(v, join_path(path, i), price_year, target, meta) for i, v in enumerate(node)]
+        return [_strip(v, join(path, i), price_year, target, meta) for i, v in enumerate(node)]
     if price_year is not None and target is not None and isinstance(node, (int, float)) \
             and not isinstance(node, bool) and path_is_money(path):
         if str(price_year) != str(target):
@@ -315,123 +319,19 @@ def gdp_deflator() -> dict[str, float]:
     return {str(k): float(v["value"] if isinstance(v, dict) else v) for k, v in series.items()}
 
 
-def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
-    parts = _split_path(dotted)
-    node: Any = data
-    for i, part in enumerate(parts[:-1]):
-        nxt = parts[i + 1]
-        if isinstance(part, int):
-            if not isinstance(node, list) or part >= len(node):
-                raise OverrideError(_no_item(node, part), file="--set", path=dotted)
-            node = node[part]
-            continue
-        if not isinstance(node, dict):
-            raise OverrideError("cannot set a key inside a value that is not a mapping",
-                                file="--set", path=dotted)
-        if node.get(part) is None:
-            node[part] = [] if isinstance(nxt, int) else {}
-        node = node[part]
-    last = parts[-1]
-    if isinstance(last, int):
-        if not isinstance(node, list) or last >= len(node):
-            raise OverrideError(_no_item(node, last), file="--set", path=dotted)
-        node[last] = value
-    elif isinstance(node, dict):
-        node[last] = value
-    else:
-        raise OverrideError("cannot set a key inside a value that is not a mapping",
-                            file="--set", path=dotted)
-
-
-_CHUNK = re.compile(r"([^\[\]]*)((?:\[\d+\])*)")
-
-
-def _no_item(node: Any, index: int) -> str:
-    if not isinstance(node, list):
-        return "no list item at this index: the value here is not a list"
-    if not node:
-        return "no list item at this index: the list is empty"
-    return (f"no list item at this index: the list has {len(node)} item"
-            f"{'s' * (len(node) != 1)}, [0] to [{len(node) - 1}]")
-
-
-def _split_path(dotted: str) -> list[str | int]:
-    """``a.b[2].c`` as ``["a", "b", 2, "c"]``; ValueError (saying what is wrong) if malformed."""
-    parts: list[str | int] = []
-    if not isinstance(dotted, str) or not dotted.strip():
-        raise ValueError("empty path")
-    for chunk in dotted.split("."):
-        match = _CHUNK.fullmatch(chunk)
-        if not chunk or match is None or (not match.group(1) and not match.group(2)) \
-                or (not match.group(1) and not parts):
-            raise ValueError(f"malformed path part {chunk!r}")
-        if match.group(1):
-            parts.append(match.group(1))
-        parts.extend(int(i) for i in re.findall(r"\[(\d+)\]", match.group(2)))
-    return parts
-
-
 # --------------------------------------------------------------------------- schema paths
-
-@lru_cache(maxsize=1)
-def _json_schema() -> dict[str, Any]:
-    return Scenario.model_json_schema()
-
-
-def _deref(node: dict[str, Any]) -> dict[str, Any]:
-    root = _json_schema()
-    while True:
-        if "$ref" in node:
-            node = root["$defs"][node["$ref"].split("/")[-1]]
-            continue
-        for combo in ("anyOf", "allOf", "oneOf"):
-            if combo in node:
-                options = [_deref(o) for o in node[combo] if o.get("type") != "null"]
-                objects = [o for o in options if o.get("type") in ("object", "array")
-                           or "properties" in o]
-                node = (objects or options or [{}])[0]
-                break
-        else:
-            return node
-
 
 def schema_node(dotted: str) -> dict[str, Any] | None:
     """The JSON-schema node that a dotted path names, or None if the schema has no such path."""
-    try:
-        parts = _split_path(dotted)
-    except (ValueError, IndexError):
-        return None
-    node = _deref(_json_schema())
-    for part in parts:
-        if isinstance(part, int):
-            if node.get("type") != "array":
-                return None
-            node = _deref(node.get("items", {}))
-            continue
-        props = node.get("properties")
-        if props is not None and part in props:
-            node = _deref(props[part])
-        elif isinstance(node.get("additionalProperties"), dict):
-            names = node.get("propertyNames", {})
-            if "enum" in names and part not in names["enum"]:
-                return None
-            node = _deref(node["additionalProperties"])
-        else:
-            return None
-    return node
+    return SCENARIO_PATHS.node(dotted)
 
 
 def schema_has_path(dotted: str) -> bool:
-    return schema_node(dotted) is not None
+    return SCENARIO_PATHS.has(dotted)
 
 
 def allowed_keys(dotted_parent: str) -> list[str]:
-    node = schema_node(dotted_parent) if dotted_parent else _deref(_json_schema())
-    if node is None:
-        return []
-    keys = list(node.get("properties", {}))
-    keys += list(node.get("propertyNames", {}).get("enum", []))
-    return keys
+    return SCENARIO_PATHS.keys(dotted_parent)
 
 
 def path_is_money(dotted: str) -> bool:
@@ -440,36 +340,17 @@ def path_is_money(dotted: str) -> bool:
     return bool(node and node.get("x-money"))
 
 
-def _suggest_path(dotted: str) -> str:
-    try:
-        parts = _split_path(dotted)
-    except ValueError:
-        return ""
-    for cut in range(len(parts), 0, -1):
-        parent = ".".join(str(p) for p in parts[:cut - 1] if isinstance(p, str))
-        if schema_has_path(parent) or not parent:
-            last = parts[cut - 1]
-            if isinstance(last, str):
-                close = difflib.get_close_matches(last, allowed_keys(parent), n=1)
-                if close:
-                    fixed = (parent + "." if parent else "") + close[0]
-                    return f"; did you mean {fixed!r}?"
-            break
-    return ""
+def suggest_path(dotted: str) -> str:
+    """``; did you mean 'x'?`` naming the scenario path closest to ``dotted``, or nothing."""
+    return dotted_paths.did_you_mean(SCENARIO_PATHS.suggest(dotted))
 
 
 # --------------------------------------------------------------------------- validation
 
 def _validate(data: dict[str, Any], meta: ScenarioMeta,
               override_paths: set[str] | None = None) -> Scenario:
-    _refuse_booleans_as_numbers(data, "", meta, override_paths)
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise _to_scenario_error(exc, meta, override_paths) from None
-    except RecursionError:
-        raise ScenarioError("values nested too deeply; expected a plain scenario",
-                            file=meta.file) from None
+    scenario = validate_data(Scenario, data, paths=SCENARIO_PATHS,
+                             origin=lambda dotted: _attributed_origin(dotted, meta, override_paths))
     scenario._meta = meta
     if scenario.cohort.from_csv is not None:
         # Read and check the cohort file now, so that validate catches what run would.
@@ -479,94 +360,13 @@ def _validate(data: dict[str, Any], meta: ScenarioMeta,
     return scenario
 
 
-def _short(value: Any, limit: int = 60) -> str:
-    """``repr(value)``, cut to ``limit`` characters so that an error stays readable."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _refuse_booleans_as_numbers(node: Any, path: str, meta: ScenarioMeta,
-                                override_paths: set[str] | None) -> None:
-    """YAML reads yes/no/on/off/true/false as booleans, and pydantic would take them as 1 and 0:
-    refuse a boolean wherever the schema expects a number."""
-    if isinstance(node, dict):
-        for k, v in node.items():
-            _refuse_booleans_as_numbers(v, join_path(path, k), meta, override_paths)
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            _refuse_booleans_as_numbers(v, join_path(path, i), meta, override_paths)
-    elif isinstance(node, bool):
-        schema = schema_node(path)
-        if schema is not None and schema.get("type") in ("number", "integer"):
-            origin = _attributed_origin(path, meta, override_paths)
-            raise ScenarioError(f"got {str(node).lower()}; expected a number (YAML reads "
-                                "true/false/yes/no/on/off as true or false)",
-                                file=origin[0], line=origin[1], path=path)
-
-
 def _attributed_origin(dotted: str, meta: ScenarioMeta, override_paths: set[str] | None
                        ) -> tuple[str, int | None]:
-    if override_paths and any(dotted == p or dotted.startswith(p + ".")
-                              or dotted.startswith(p + "[") or p.startswith(dotted + ".")
-                              or p.startswith(dotted + "[") for p in override_paths if dotted):
+    if override_paths and dotted and any(dotted_paths.is_within(dotted, p)
+                                         or dotted_paths.is_within(p, dotted)
+                                         for p in override_paths):
         return ("--set", None)
     return _origin_of(dotted, meta)
-
-
-_AT = re.compile(r"\[at ([^\]]+)\] (.*)", re.S)
-_PYDANTIC_TAG = re.compile(r"[a-z][a-z-]*\[.*\]", re.S)
-
-
-def _to_scenario_error(exc: ValidationError, meta: ScenarioMeta,
-                       override_paths: set[str] | None) -> ScenarioError:
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    loc = [p for p in first["loc"] if not (isinstance(p, str) and (
-        p in ("int", "float", "str", "bool") or _PYDANTIC_TAG.fullmatch(p)))]
-    bad_key = bool(loc) and loc[-1] == "[key]"  # a mapping key that is not one of the choices
-    if bad_key:
-        loc = loc[:-1]
-    dotted = ""
-    for part in loc:
-        dotted = join_path(dotted, part)
-    kind = first["type"]
-    msg = first["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    at = _AT.fullmatch(msg)
-    if at:  # a model-level check that names the field it is about
-        for part in at.group(1).split("."):
-            dotted = join_path(dotted, part)
-        msg = at.group(2)
-    if kind == "extra_forbidden":
-        parent = ""
-        for part in loc[:-1]:  # with list indexes, so that list items are looked up too
-            parent = join_path(parent, part)
-        key = str(loc[-1]) if loc else ""
-        choices = allowed_keys(parent)
-        close = difflib.get_close_matches(key, choices, n=1)
-        msg = f"unknown key {key!r}" + (f"; did you mean {close[0]!r}?" if close else
-                                        f"; expected one of: {', '.join(choices)}")
-    elif bad_key:
-        key = str(first.get("input"))
-        choices = re.findall(r"'([^']*)'", str((first.get("ctx") or {}).get("expected", "")))
-        close = difflib.get_close_matches(key, choices, n=1)
-        msg = f"unknown key {_short(key)}" + (f"; did you mean {close[0]!r}?" if close else
-                                             f"; expected one of: {', '.join(choices)}")
-    elif kind == "missing":
-        msg = f"missing required key {str(loc[-1])!r}" if loc else "missing required key"
-    elif kind in ("literal_error", "enum"):
-        msg = f"got {_short(first.get('input'))}; {msg[0].lower() + msg[1:]}"
-    elif kind in ("finite_number",):
-        msg = f"got {_short(first.get('input'))}; expected a finite number (not NaN or infinity)"
-    else:
-        got = first.get("input")
-        if not isinstance(got, (dict, list)) and kind not in ("value_error", "assertion_error"):
-            msg = f"got {_short(got)}; {msg[0].lower() + msg[1:]}"
-    if len(errors) > 1:
-        msg += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-    origin = _attributed_origin(dotted, meta, override_paths)
-    return ScenarioError(msg, file=origin[0], line=origin[1], path=dotted or None)
 
 
 def origin_of(scenario: Scenario, dotted: str) -> tuple[str, int | None]:

@@ -15,6 +15,8 @@ from typing import Any
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
                       model_validator)
 
+from iomsim.scenario.validation import error_at
+
 NEEDS: tuple[str, ...] = (
     "accommodation", "education_training_employment", "finance", "relationships",
     "lifestyle_associates", "drugs", "alcohol", "emotional_wellbeing", "thinking_behaviour",
@@ -34,12 +36,6 @@ Need = Literal[
     "attitudes",
 ]
 Status = Literal["custody", "remand", "licence", "community_order", "unsupervised"]
-
-
-def _at(field: str, message: str) -> ValueError:
-    """A ValueError from a model-level check that is about one field (a dotted path relative to
-    the model): the loader reports it at that path, with that path's file and line."""
-    return ValueError(f"[at {field}] {message}")
 
 
 def _fraction(value: float) -> float:
@@ -95,7 +91,7 @@ def _check_shares(shares: dict[str, float], what: str, *, total: float | None = 
     if total is None and s > 1.0 + 1e-9:
         message = f"{what} must sum to at most 1, they sum to {s:.6g}"
     if message:
-        raise _at(at, message) if at else ValueError(message)
+        raise error_at(at, message) if at else ValueError(message)
 
 
 class Distribution(Strict):
@@ -183,8 +179,8 @@ class Profile(Strict):
                               ("licence", "licence_days_remaining"),
                               ("community_order", "community_order_days_remaining")):
             if self.status.get(status, 0) > 0 and getattr(self, field) is None:
-                raise _at(f"status.{status}", f"status {status} has a share but {field} is not "
-                          "given; expected a distribution of the days remaining")
+                raise error_at(f"status.{status}", f"status {status} has a share but {field} is "
+                               "not given; expected a distribution of the days remaining")
         return self
 
 
@@ -239,9 +235,9 @@ class Cohort(Strict):
             raise ValueError("give exactly one of profile, from_csv or offenders; got "
                              + (", ".join(given) or "none"))
         if self.profile is not None and self.size is None:
-            raise _at("size", "a generated cohort needs size (how many offenders to generate)")
+            raise error_at("size", "a generated cohort needs size (how many offenders to generate)")
         if self.offenders is not None and len(self.offenders) == 0:
-            raise _at("offenders", "the cohort is empty; list at least one offender")
+            raise error_at("offenders", "the cohort is empty; list at least one offender")
         return self
 
 
@@ -278,12 +274,12 @@ class Offending(Strict):
     @model_validator(mode="after")
     def _mix(self) -> "Offending":
         if not self.offence_types:
-            raise _at("offence_types", "offence_types must name at least one offence type")
+            raise error_at("offence_types", "offence_types must name at least one offence type")
         for name in self.offence_types:
             try:
                 _identifier(name)
             except ValueError as exc:
-                raise _at(f"offence_types.{name}", f"offence type name: {exc}") from None
+                raise error_at(f"offence_types.{name}", f"offence type name: {exc}") from None
         _check_shares({k: v.share for k, v in self.offence_types.items()}, "offence type shares",
                       at="offence_types")
         return self
@@ -498,16 +494,19 @@ class Scenario(Strict):
             try:
                 _identifier(name)
             except ValueError as exc:
-                raise _at(f"services.{name}", f"service name: {exc}") from None
+                raise error_at(f"services.{name}", f"service name: {exc}") from None
         limit = self.limits.max_offenders
         if self.cohort.size is not None and self.cohort.size > limit:
-            raise _at("cohort.size", f"{self.cohort.size:,} offenders is above "
-                      f"limits.max_offenders ({limit:,}); raise limits.max_offenders to allow it")
+            raise error_at("cohort.size", f"{self.cohort.size:,} offenders is above "
+                           f"limits.max_offenders ({limit:,}); raise limits.max_offenders to "
+                           "allow it")
         if self.cohort.offenders is not None and len(self.cohort.offenders) > limit:
-            raise _at("cohort.offenders", f"{len(self.cohort.offenders):,} offenders is above "
-                      f"limits.max_offenders ({limit:,}); raise limits.max_offenders to allow it")
+            raise error_at("cohort.offenders", f"{len(self.cohort.offenders):,} offenders is "
+                           f"above limits.max_offenders ({limit:,}); raise "
+                           "limits.max_offenders to allow it")
         if self.cohort.profile is not None and self.selection is not None \
                 and self.cohort.size is not None and self.selection.cohort_size > self.cohort.size:
-            raise _at("selection.cohort_size", f"{self.selection.cohort_size} is larger than "
-                      f"cohort.size ({self.cohort.size}); expected at most the cohort size")
+            raise error_at("selection.cohort_size", f"{self.selection.cohort_size} is larger "
+                           f"than cohort.size ({self.cohort.size}); expected at most the "
+                           "cohort size")
         return self

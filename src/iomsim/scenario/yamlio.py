@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from iomsim.errors import ScenarioError
+from iomsim.scenario.paths import join as join_path
 
 MAX_FILE_BYTES = 2_000_000
 MAX_NODES = 200_000
@@ -45,13 +46,6 @@ class _Loader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
-
-
-def join_path(parent: str, key: str | int) -> str:
-    """Dotted path of a child: ``a.b`` for a mapping key, ``a[3]`` for a list item."""
-    if isinstance(key, int):
-        return f"{parent}[{key}]"
-    return f"{parent}.{key}" if parent else str(key)
 
 
 @dataclass

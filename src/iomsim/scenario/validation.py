@@ -1,0 +1,170 @@
+"""Validate YAML data with a pydantic model; report the first problem as one line at its place.
+
+Scenarios, sweep files and targets files are all checked this way: booleans are refused where
+the model expects a number (YAML reads yes/no/on/off as booleans, which pydantic would take as
+1 and 0), then the model validates, and the first of pydantic's errors becomes an
+:class:`~iomsim.errors.InputError` naming the file, the line and the dotted YAML path, saying
+what was found and what was expected.
+
+A model-level check that is about one field raises :func:`error_at`, so that the problem is
+reported at that field's line rather than at the model's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from iomsim.errors import InputError, ScenarioError
+from iomsim.scenario.paths import Part, SchemaPaths, close_match, did_you_mean, format_path, join
+from iomsim.scenario.yamlio import YamlDocument
+
+M = TypeVar("M", bound=BaseModel)
+Origin = Callable[[str], "tuple[str | None, int | None]"]
+
+_AT = re.compile(r"\[at ([^\]]*(?:\[\d+\][^\]]*)*)\] (.*)", re.S)
+_PYDANTIC_TAG = re.compile(r"[a-z][a-z-]*\[.*\]", re.S)
+_TYPE_TAGS = ("int", "float", "str", "bool")
+
+
+def error_at(path: str | int, message: str) -> ValueError:
+    """A ValueError from a model-level check that is about one field: ``path`` is relative to
+    the model (``status.custody``, a key, or ``[2]`` for a list item); the problem is reported
+    at that path, with that path's file and line."""
+    text = f"[{path}]" if isinstance(path, int) else str(path)
+    return ValueError(f"[at {text}] {message}")
+
+
+def short(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters so that an error stays readable."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def document_origin(file: str, doc: YamlDocument | None) -> Origin:
+    """Where a path of one YAML document is: its file and the line of the path (or of its
+    nearest enclosing key); no line for the document as a whole."""
+    def origin(dotted: str) -> tuple[str | None, int | None]:
+        return file, (doc.line_of(dotted) if doc is not None and dotted else None)
+
+    return origin
+
+
+def validate_data(model: type[M], data: Any, *, paths: SchemaPaths, origin: Origin,
+                  error: type[InputError] = ScenarioError, context: Any = None) -> M:
+    """``model.model_validate(data)``, with every problem raised as one located ``error``."""
+    refuse_booleans_as_numbers(data, paths=paths, origin=origin, error=error)
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise located_error(exc, paths=paths, origin=origin, error=error) from None
+    except RecursionError:
+        raise error("values nested too deeply; expected plain data", file=origin("")[0]) from None
+
+
+def refuse_booleans_as_numbers(data: Any, *, paths: SchemaPaths, origin: Origin,
+                               error: type[InputError] = ScenarioError) -> None:
+    """Refuse a boolean wherever the schema expects a number."""
+    def walk(node: Any, parts: list[Part]) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, [*parts, str(k)])
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, [*parts, i])
+        elif isinstance(node, bool):
+            schema = paths.node(parts)
+            if schema is not None and schema.get("type") in ("number", "integer"):
+                dotted = format_path(parts)
+                file, line = origin(dotted)
+                raise error(f"got {str(node).lower()}; expected a number (YAML reads "
+                            "true/false/yes/no/on/off as true or false)", file=file, line=line,
+                            path=dotted)
+
+    walk(data, [])
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> list[Part]:
+    """Pydantic's location without its type and validator tags (``function-after[...]``)."""
+    return [p for p in loc if not (isinstance(p, str) and (
+        p in _TYPE_TAGS or _PYDANTIC_TAG.fullmatch(p)))]
+
+
+def _pick(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """The error to report. A missing key is often a misspelt one, so an unknown key in the
+    same mapping is reported in its place (with the key it is closest to suggested)."""
+    first = errors[0]
+    if first["type"] == "missing":
+        parent = _clean_loc(first["loc"])[:-1]
+        for other in errors:
+            loc = _clean_loc(other["loc"])
+            if other["type"] == "extra_forbidden" and loc[:-1] == parent:
+                return other
+    return first
+
+
+def _choices(ctx: dict[str, Any] | None) -> list[str]:
+    return re.findall(r"'([^']*)'", str((ctx or {}).get("expected", "")))
+
+
+def describe(exc: ValidationError, paths: SchemaPaths) -> tuple[str, str]:
+    """The dotted path and the one-line message of the problem a ValidationError reports."""
+    errors = exc.errors(include_url=False)
+    first = _pick(errors)
+    loc = _clean_loc(first["loc"])
+    bad_key = bool(loc) and loc[-1] == "[key]"  # a mapping key that is not one of the choices
+    if bad_key:
+        loc = loc[:-1]
+    dotted = format_path(loc)
+    kind = first["type"]
+    msg = first["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    at = _AT.fullmatch(msg)
+    if at:  # a model-level check that names the field it is about
+        rel = at.group(1)
+        dotted = f"{dotted}{rel}" if rel.startswith("[") else join(dotted, rel)
+        msg = at.group(2)
+    if kind == "extra_forbidden":
+        key = str(loc[-1]) if loc else ""
+        choices = paths.keys(loc[:-1])  # with list indexes, so list items are looked up too
+        close = close_match(key, choices)
+        msg = f"unknown key {key!r}" + (did_you_mean(close) if close else
+                                        f"; expected one of: {', '.join(choices)}")
+    elif bad_key:
+        key = str(first.get("input"))
+        choices = _choices(first.get("ctx"))
+        close = close_match(key, choices)
+        msg = f"unknown key {short(key)}" + (did_you_mean(close) if close else
+                                            f"; expected one of: {', '.join(choices)}")
+    elif kind == "missing":
+        msg = f"missing required key {str(loc[-1])!r}" if loc else "missing required key"
+        description = (paths.node(loc) or {}).get("description") if loc else None
+        if description:
+            msg += f" ({description})"
+    elif kind in ("literal_error", "enum"):
+        got = first.get("input")
+        close = close_match(str(got), _choices(first.get("ctx"))) if isinstance(got, str) else None
+        what = f"unknown {loc[-1]}: " if loc and isinstance(loc[-1], str) else ""
+        msg = f"{what}got {short(got)}" + (did_you_mean(close) if close else
+                                           f"; {msg[0].lower() + msg[1:]}")
+    elif kind == "finite_number":
+        msg = f"got {short(first.get('input'))}; expected a finite number (not NaN or infinity)"
+    else:
+        got = first.get("input")
+        if not isinstance(got, (dict, list)) and kind not in ("value_error", "assertion_error"):
+            msg = f"got {short(got)}; {msg[0].lower() + msg[1:]}"
+    if len(errors) > 1:
+        msg += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return dotted, msg
+
+
+def located_error(exc: ValidationError, *, paths: SchemaPaths, origin: Origin,
+                  error: type[InputError] = ScenarioError) -> InputError:
+    """The first problem of a ValidationError as one ``error`` at its file, line and path."""
+    dotted, msg = describe(exc, paths)
+    file, line = origin(dotted)
+    return error(msg, file=file, line=line, path=dotted or None)
