@@ -55,7 +55,7 @@ def test_sobol_sequence_needs_a_power_of_two_and_is_balanced():
 
 @pytest.mark.parametrize("name,args,low,high,mean,sd", [
     ("beta", {"mean": 0.3, "sd": 0.1}, None, None, 0.3, 0.1),
-    ("beta", {"mean": 50.0, "sd": 5.0}, 20.0, 80.0, 50.0, 5.0),
+    ("beta", {"mean": 50.0, "sd": 5.0, "bounds": "rescale"}, 20.0, 80.0, 50.0, 5.0),
     ("gamma", {"mean": 4.0, "sd": 2.0}, None, None, 4.0, 2.0),
     ("lognormal", {"mean": 100.0, "sd": 30.0}, None, None, 100.0, 30.0),
     ("normal", {"mean": -2.0, "sd": 0.5}, None, None, -2.0, 0.5),
@@ -63,7 +63,9 @@ def test_sobol_sequence_needs_a_power_of_two_and_is_balanced():
     ("triangular", {"mode": 3.0}, 1.0, 8.0, 4.0, math.sqrt((1 + 9 + 64 - 3 - 8 - 24) / 18)),
 ])
 def test_psa_draws_have_the_moments_asked_for(name, args, low, high, mean, sd):
-    p = Parameter("x", distribution=name, args=args, low=low, high=high)
+    args = dict(args)
+    bounds = args.pop("bounds", None)
+    p = Parameter("x", distribution=name, args=args, low=low, high=high, bounds=bounds)
     d = make_design("psa", [p], samples=20000, seed=3)
     v = d.points["x"].to_numpy()
     se = sd / math.sqrt(len(v))
@@ -114,3 +116,66 @@ def test_unbounded_distributions_stay_finite_at_the_corners_of_the_cube():
     v = p.ppf(np.array([0.0, 1.0]))
     assert np.all(np.isfinite(v))
     assert v[1] == pytest.approx(stats.norm.ppf(1 - 0.0005))
+
+
+def test_low_high_on_a_normal_must_say_clip_or_truncate():
+    with pytest.raises(DesignError, match="bounds: truncate") as e:
+        Parameter("x", distribution="normal", args={"mean": 0.0, "sd": 1.0}, low=0.0)
+    assert e.value.key == "low"
+    with pytest.raises(DesignError, match="rescale applies to a beta only"):
+        Parameter("x", distribution="gamma", args={"mean": 1.0, "sd": 1.0}, low=0.0, high=2.0,
+                  bounds="rescale")
+    with pytest.raises(DesignError, match="does not apply to a uniform"):
+        Parameter("x", distribution="uniform", low=0.0, high=2.0, bounds="clip")
+
+
+def test_clip_piles_draws_at_the_bound_and_truncate_renormalises():
+    u = (np.arange(10_000) + 0.5) / 10_000
+    clip = Parameter("x", distribution="normal", args={"mean": 0.0, "sd": 1.0}, low=0.0,
+                     bounds="clip").ppf(u)
+    trunc = Parameter("x", distribution="normal", args={"mean": 0.0, "sd": 1.0}, low=0.0,
+                      bounds="truncate").ppf(u)
+    assert np.mean(clip == 0.0) == pytest.approx(0.5, abs=1e-3)
+    assert (trunc > 0).all()
+    # the truncated normal is scipy's, as sweep files always had it (unbounded above, so drawn
+    # between its 0.05th and 99.95th percentiles)
+    expected = stats.truncnorm(0.0, np.inf).ppf(0.0005 + u * (1 - 0.001))
+    np.testing.assert_array_equal(trunc, expected)
+    # a truncated lognormal is the lognormal conditioned on lying below high
+    logn = Parameter("x", distribution="lognormal", args={"mean": 1.0, "sd": 0.5}, high=1.2,
+                     bounds="truncate")
+    v = logn.ppf(u)
+    assert v.max() <= 1.2 and np.mean(v == 1.2) < 1e-3
+    base = logn._frozen.base
+    np.testing.assert_allclose(base.cdf(v) / base.cdf(1.2), u, atol=1e-9)
+
+
+def test_clip_means_what_it_means_in_a_scenario():
+    """A sweep parameter with bounds: clip draws exactly what the engine draws for the same
+    distribution in a scenario (where low and high always clip)."""
+    from iomsim.engine.distributions import ppf as engine_ppf
+    from iomsim.scenario.schema import Distribution
+
+    u = np.linspace(0.001, 0.999, 301)
+    for kind, args in (("normal", {"mean": 30.0, "sd": 8.0}), ("lognormal", {"mean": 500.0,
+                                                                             "sd": 500.0}),
+                       ("gamma", {"mean": 2.0, "sd": 1.5}), ("beta", {"mean": 0.5, "sd": 0.2})):
+        low, high = ((18.0, 65.0) if kind == "normal" else (1.0, 2000.0) if kind == "lognormal"
+                     else (0.5, 4.0) if kind == "gamma" else (0.1, 0.8))
+        ours = Parameter("x", distribution=kind, args=args, low=low, high=high,
+                         bounds="clip").ppf(u)
+        engine = engine_ppf(Distribution(distribution=kind, low=low, high=high, **args), u)
+        np.testing.assert_allclose(ours, engine, rtol=1e-12, err_msg=kind)
+
+
+def test_counts_truncate_to_whole_numbers_inside_the_bounds():
+    p = Parameter("x", distribution="poisson", args={"mean": 3.0}, low=2.0, high=5.0,
+                  bounds="truncate")
+    v = p.ppf(np.linspace(0, 1, 1001))
+    assert set(np.unique(v)) == {2.0, 3.0, 4.0, 5.0}
+
+
+def test_an_sd_of_zero_is_the_constant_mean_as_in_a_scenario():
+    p = Parameter("x", distribution="normal", args={"mean": 4.0, "sd": 0.0})
+    assert (p.ppf(np.array([0.0, 0.3, 1.0])) == 4.0).all()
+    assert p.low_high() == (4.0, 4.0)

@@ -88,6 +88,21 @@ def test_bad_override_names_the_overrides_line(tmp_path):
     ("design: oneway", "design: sobol\nsamples: 6", 6, "samples", "power of 2"),
     ("design: oneway", "design: psa\nsamples: 4\nacceptability: {{max_cost_per_offender: 9, "
      "steps: 1}}", 7, "acceptability.steps", "whole number from 2"),
+    # low/high on a normal must say whether they clip (as in a scenario) or truncate
+    ("{{low: 0.2, high: 0.6}}", "{{distribution: normal, mean: 0.4, sd: 0.1, low: 0.2}}", 8,
+     "parameters.iom.effects.offending_multiplier.low", "bounds: truncate"),
+    ("{{low: 0.2, high: 0.6}}", "{{mean: 0.4, low: 0.2, high: 0.6}}", 8,
+     "parameters.iom.effects.offending_multiplier.mean", "add distribution"),
+    ("{{low: 0.2, high: 0.6}}", "{{low: yes, high: 0.6}}", 8,
+     "parameters.iom.effects.offending_multiplier.low", "got true; expected a number"),
+    ("replications: 1", "replications: 1\nwibble: 2", 7, "wibble", "unknown key 'wibble'"),
+    ("replications: 1", "replications: 1\nmeasures: [economics.npv, iomx.npv]", 7, "measures[1]",
+     "unknown arm 'iomx'"),
+    ("iom.effects.responder_share", "iom.offender_managers[x].share", 9,
+     "parameters.iom.offender_managers[x].share", "malformed path part 'offender_managers[x]'"),
+    ("  cohort.size: 60", "  iom.offender_managers.annual_cost: 60", 3,
+     "overrides.iom.offender_managers.annual_cost",
+     "did you mean 'iom.offender_managers[0].annual_cost'"),
 ])
 def test_each_mistake_is_located(tmp_path, old, new, line, path, words):
     err = _error(tmp_path, GOOD.replace(old, new))
@@ -118,3 +133,20 @@ def test_unknown_measure_is_reported_against_the_measures_line(tmp_path):
         iomsim.sweep(path, jobs=1, progress=False)
     assert e.value.line == 7 and e.value.path == "measures[1]"
     assert "iom.reconviction_rate_99m" in e.value.message
+
+
+@pytest.mark.parametrize("name,points", [("tornado-small", 13), ("psa-small", 24),
+                                         ("morris-small", 24)])
+def test_shipped_sweep_files_load(name, points):
+    spec = load_sweep(ROOT / "scenarios" / "sweeps" / f"{name}.yaml")
+    assert spec.n_points == points
+
+
+def test_a_truncated_normal_in_a_sweep_stays_above_its_low(tmp_path):
+    text = GOOD.replace("design: oneway", "design: psa\nsamples: 64").replace(
+        "{{low: 0.2, high: 0.6}}", "{{distribution: normal, mean: 0.3, sd: 0.2, low: 0.05, "
+        "bounds: truncate}}").replace("{{low: 0.5, high: 0.9}}",
+                                      "{{distribution: fixed, value: 0.7}}")
+    values = load_sweep(_file(tmp_path, text)).design.points[
+        "iom.effects.offending_multiplier"]
+    assert (values > 0.05).all()

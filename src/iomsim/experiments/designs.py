@@ -22,12 +22,14 @@ column per parameter, by dotted path). Designs:
 ``morris``
     SALib's Morris trajectories, ``samples`` of them: ``samples * (D + 1)`` points.
 
-Distributions (``distribution:`` key) and how they are given:
-``fixed`` (``value``); ``uniform`` (``low``, ``high``); ``triangular`` (``low``, ``mode``,
-``high``); ``normal`` (``mean``, ``sd``, optional ``low``/``high`` to truncate); ``lognormal``
-(``mean``, ``sd`` of the value, or ``meanlog``, ``sdlog``); ``gamma`` (``mean``, ``sd``, or
-``shape``, ``scale``); ``beta`` (``mean``, ``sd``, or ``alpha``, ``beta``; on [0, 1], or on
-[``low``, ``high``] when given, with ``mean``/``sd`` on that scale).
+Distributions (``distribution:`` key) are the scenario schema's, checked by
+:class:`~iomsim.scenario.schema.ParameterDistribution`: ``fixed`` (``value``); ``uniform``
+(``low``, ``high``); ``triangular`` (``low``, ``mode``, ``high``); ``normal`` (``mean``, ``sd``);
+``lognormal`` (``mean``, ``sd`` of the value, or ``meanlog``, ``sdlog``); ``gamma`` (``mean``,
+``sd``, or ``shape``, ``scale``); ``beta`` (``mean``, ``sd``, or ``alpha``, ``beta``);
+``poisson`` (``mean``); ``negative_binomial`` (``mean``, ``sd``). On any but the first three,
+``low``/``high`` come with ``bounds``: ``clip``, ``truncate`` or (beta) ``rescale``. An ``sd``
+of 0 is the constant ``mean``, as in a scenario.
 
 Every design is a pure function of its parameters, size and seed. Unbounded distributions are
 sampled between their 0.05th and 99.95th percentiles, so that the corner points of Morris and
@@ -43,14 +45,18 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 from scipy import stats
 from scipy.stats import qmc
 
 from iomsim.engine.distributions import beta_params, gamma_params, lognormal_params
+from iomsim.scenario.paths import SchemaPaths
+from iomsim.scenario.schema import BOUNDED_KINDS, ParameterDistribution
+from iomsim.scenario.validation import describe
 
 DESIGNS = ("grid", "oneway", "lhs", "sobol", "psa", "saltelli", "morris")
-DISTRIBUTIONS = ("beta", "gamma", "lognormal", "normal", "uniform", "triangular", "fixed")
 UNBOUNDED_TAIL = 0.0005
+_DISTRIBUTION_PATHS = SchemaPaths(ParameterDistribution.model_json_schema)
 
 
 class DesignError(ValueError):
@@ -66,8 +72,10 @@ class Parameter:
     """One swept parameter: a dotted path and how its values are chosen.
 
     Give ``levels`` (grid), ``low``/``high`` (ranges: oneway, lhs, sobol, saltelli, morris; with
-    ``steps`` for a grid), or a distribution (every design). ``base`` is its value at the base
-    point of a one-way design (the scenario's value unless given). ``integer`` rounds values.
+    ``steps`` for a grid), or a distribution (every design): its kind, its other keys in
+    ``args``, and ``low``, ``high`` and ``bounds`` as :class:`ParameterDistribution` reads them.
+    ``base`` is its value at the base point of a one-way design (the scenario's value unless
+    given). ``integer`` rounds values.
     """
 
     path: str
@@ -79,9 +87,11 @@ class Parameter:
     args: dict[str, float] = field(default_factory=dict)
     base: Any = None
     integer: bool = False
+    bounds: str | None = None
 
     def __post_init__(self) -> None:
         self._frozen = None
+        self.spec: ParameterDistribution | None = None
         if self.levels is not None:
             if not isinstance(self.levels, list) or not self.levels:
                 raise DesignError("levels must be a non-empty list of values", "levels")
@@ -93,7 +103,15 @@ class Parameter:
         if self.steps is not None and (self.steps < 2 or self.low is None):
             raise DesignError("steps needs low and high and must be at least 2", "steps")
         if self.distribution is not None:
-            self._frozen = _make_distribution(self.distribution, self.args, self.low, self.high)
+            given = {"distribution": self.distribution, **self.args, "low": self.low,
+                     "high": self.high, "bounds": self.bounds}
+            try:
+                self.spec = ParameterDistribution.model_validate(
+                    {k: v for k, v in given.items() if v is not None})
+            except ValidationError as exc:
+                where, message = describe(exc, _DISTRIBUTION_PATHS)
+                raise DesignError(message, where or None) from None
+            self._frozen = frozen_distribution(self.spec)
 
     # -- values
     @property
@@ -146,86 +164,114 @@ class Parameter:
         return v
 
 
-def _need(args: dict[str, float], *names: str) -> list[float]:
-    out = []
-    for n in names:
-        if n not in args:
-            raise DesignError(f"missing {n!r}", n)
-        v = args[n]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise DesignError(f"{n} must be a finite number, got {v!r}", n)
-        out.append(float(v))
-    return out
+class _Constant:
+    """A distribution that is one value (``fixed``, or an sd of 0)."""
+
+    def __init__(self, value: float):
+        self.value = float(value)
+
+    def support(self) -> tuple[float, float]:
+        return self.value, self.value
+
+    def ppf(self, u) -> np.ndarray:
+        return np.full(np.shape(u), self.value)
 
 
-def _make_distribution(name: str, args: dict[str, float], low: float | None, high: float | None):
-    """A frozen scipy distribution (or None for ``fixed``) from the YAML form."""
-    if name not in DISTRIBUTIONS:
-        raise DesignError(f"unknown distribution {name!r}; expected one of {', '.join(DISTRIBUTIONS)}",
-                          "distribution")
-    if name == "fixed":
-        _need(args, "value")
-        return None
-    if name == "uniform":
-        if low is None or high is None or not low < high:
+class _Clipped:
+    """Draws beyond ``low``/``high`` moved onto them, as the engines do for a scenario."""
+
+    def __init__(self, base, low: float | None, high: float | None):
+        self.base, self.low, self.high = base, low, high
+
+    def support(self) -> tuple[float, float]:
+        lo, hi = self.base.support()
+        return (lo if self.low is None else max(lo, self.low),
+                hi if self.high is None else min(hi, self.high))
+
+    def _clip(self, x) -> np.ndarray:
+        return np.clip(x, -np.inf if self.low is None else self.low,
+                       np.inf if self.high is None else self.high)
+
+    def ppf(self, u) -> np.ndarray:
+        return self._clip(self.base.ppf(u))
+
+
+class _Truncated(_Clipped):
+    """The distribution conditioned on lying in [low, high]: quantiles of the part inside."""
+
+    def __init__(self, base, low: float | None, high: float | None):
+        super().__init__(base, low, high)
+        discrete = hasattr(getattr(base, "dist", None), "pmf")
+        # For a count, P(X >= low) starts after the cdf at the count below low.
+        below = -np.inf if low is None else (math.ceil(low) - 1 if discrete else low)
+        self.f_low = 0.0 if low is None else float(base.cdf(below))
+        self.f_high = 1.0 if high is None else float(base.cdf(high))
+        if not self.f_high > self.f_low:
+            raise DesignError("the distribution has no chance of lying between low and high; "
+                              "truncating it leaves nothing", "low")
+
+    def ppf(self, u) -> np.ndarray:
+        q = self.f_low + np.asarray(u, dtype=float) * (self.f_high - self.f_low)
+        # The clip only mends rounding (and a count's quantile at exactly f_low).
+        return self._clip(self.base.ppf(q))
+
+
+def frozen_distribution(d: ParameterDistribution):
+    """An object with ``ppf`` and ``support`` (a frozen scipy distribution where there is one)
+    that draws ``d`` as its schema documents, bounds included."""
+    kind = d.distribution
+    base = _unbounded(d)
+    if kind not in BOUNDED_KINDS or d.bounds in (None, "rescale") \
+            or (d.low is None and d.high is None):
+        return base
+    if d.bounds == "clip":
+        return _Clipped(base, d.low, d.high)
+    if kind == "normal" and not isinstance(base, _Constant):
+        a = -np.inf if d.low is None else (d.low - d.mean) / d.sd
+        b = np.inf if d.high is None else (d.high - d.mean) / d.sd
+        return stats.truncnorm(a, b, loc=d.mean, scale=d.sd)
+    if isinstance(base, _Constant):
+        if (d.low is not None and base.value < d.low) or (d.high is not None
+                                                          and base.value > d.high):
+            raise DesignError("the distribution is the constant mean, which lies outside low "
+                              "and high; truncating it leaves nothing", "low")
+        return base
+    return _Truncated(base, d.low, d.high)
+
+
+def _unbounded(d: ParameterDistribution):
+    kind = d.distribution
+    if kind == "fixed":
+        return _Constant(d.value)
+    if kind == "uniform":
+        if not d.low < d.high:
             raise DesignError("uniform needs low < high", "low")
-        return stats.uniform(loc=low, scale=high - low)
-    if name == "triangular":
-        (mode,) = _need(args, "mode")
-        if low is None or high is None or not (low <= mode <= high and low < high):
-            raise DesignError("triangular needs low <= mode <= high and low < high", "mode")
-        return stats.triang(c=(mode - low) / (high - low), loc=low, scale=high - low)
-    if name == "normal":
-        mean, sd = _need(args, "mean", "sd")
-        if sd <= 0:
-            raise DesignError("sd must be positive", "sd")
-        if low is not None or high is not None:
-            a = -np.inf if low is None else (low - mean) / sd
-            b = np.inf if high is None else (high - mean) / sd
-            if not a < b:
-                raise DesignError("low must be below high", "low")
-            return stats.truncnorm(a, b, loc=mean, scale=sd)
-        return stats.norm(loc=mean, scale=sd)
-    if name == "lognormal":
-        if "meanlog" in args or "sdlog" in args:
-            mu, sigma = _need(args, "meanlog", "sdlog")
-        else:
-            mean, sd = _need(args, "mean", "sd")
-            if mean <= 0 or sd <= 0:
-                raise DesignError("lognormal mean and sd must be positive", "mean" if mean <= 0 else "sd")
-            mu, sigma = lognormal_params(mean, sd)
-        if sigma <= 0:
-            raise DesignError("sdlog must be positive", "sdlog")
+        return stats.uniform(loc=d.low, scale=d.high - d.low)
+    if kind == "triangular":
+        if not d.low < d.high:
+            raise DesignError("triangular needs low < high", "low")
+        return stats.triang(c=(d.mode - d.low) / (d.high - d.low), loc=d.low, scale=d.high - d.low)
+    if kind == "poisson":
+        return stats.poisson(mu=d.mean)
+    if kind == "negative_binomial":
+        return stats.nbinom(n=d.mean ** 2 / (d.sd ** 2 - d.mean), p=d.mean / d.sd ** 2)
+    if kind in ("normal", "lognormal", "gamma") and d.sd is not None and d.sd == 0:
+        return _Constant(d.mean)
+    if kind == "normal":
+        return stats.norm(loc=d.mean, scale=d.sd)
+    if kind == "lognormal":
+        mu, sigma = (d.meanlog, d.sdlog) if d.meanlog is not None else \
+            lognormal_params(d.mean, d.sd)
         return stats.lognorm(s=sigma, scale=math.exp(mu))
-    if name == "gamma":
-        if "shape" in args or "scale" in args:
-            shape, scale = _need(args, "shape", "scale")
-        else:
-            mean, sd = _need(args, "mean", "sd")
-            if mean <= 0 or sd <= 0:
-                raise DesignError("gamma mean and sd must be positive", "mean" if mean <= 0 else "sd")
-            shape, scale = gamma_params(mean, sd)
-        if shape <= 0 or scale <= 0:
-            raise DesignError("gamma shape and scale must be positive", "shape")
+    if kind == "gamma":
+        shape, scale = (d.shape, d.scale) if d.shape is not None else gamma_params(d.mean, d.sd)
         return stats.gamma(a=shape, scale=scale)
     # beta
-    lo = 0.0 if low is None else float(low)
-    hi = 1.0 if high is None else float(high)
-    if not lo < hi:
-        raise DesignError("low must be below high", "low")
-    if "alpha" in args or "beta" in args:
-        a, b = _need(args, "alpha", "beta")
+    lo, hi = (d.low, d.high) if d.bounds == "rescale" else (0.0, 1.0)
+    if d.alpha is not None:
+        a, b = d.alpha, d.beta
     else:
-        mean, sd = _need(args, "mean", "sd")
-        m, s = (mean - lo) / (hi - lo), sd / (hi - lo)
-        if not 0 < m < 1:
-            raise DesignError(f"beta mean {mean} must lie strictly between {lo} and {hi}", "mean")
-        if not 0 < s ** 2 < m * (1 - m):
-            raise DesignError(f"beta sd {sd} is too large for mean {mean} (the most allowed is "
-                              f"{math.sqrt(m * (1 - m)) * (hi - lo):.4g})", "sd")
-        a, b = beta_params(m, s)
-    if a <= 0 or b <= 0:
-        raise DesignError("beta alpha and beta must be positive", "alpha")
+        a, b = beta_params((d.mean - lo) / (hi - lo), d.sd / (hi - lo))
     return stats.beta(a, b, loc=lo, scale=hi - lo)
 
 

@@ -17,6 +17,8 @@ A sweep file is YAML (read with the same safe reader as scenarios)::
       iom.effects.offending_multiplier: {low: 0.2, high: 0.6}
       justice.prison_cost_per_day: {levels: [80, 92.5, 110]}
       iom.effects.responder_share: {distribution: beta, mean: 0.7, sd: 0.1}
+      offending.offence_types.burglary.cost_of_crime:
+        {distribution: normal, mean: 5000, sd: 1000, low: 1000, bounds: truncate}
       iom_cost_scale: {low: 0.5, high: 2}   # special: multiplies every IOM programme cost
 
 Other keys: ``levels`` (Morris grid levels, default 4), ``second_order`` (saltelli, default
@@ -24,6 +26,9 @@ false), ``sampling`` (psa: ``random`` or ``lhs``), ``acceptability: {max_cost_pe
 steps}`` (PSA acceptability curve). A parameter may also give ``base`` (its value at the base
 point of a one-way design; default the scenario's value), ``steps`` (grid from ``low`` to
 ``high``) and ``integer: true`` (paths the schema types as whole numbers are rounded anyway).
+A distribution is the scenario schema's (:class:`~iomsim.scenario.schema.ParameterDistribution`):
+the same keys mean the same things, and ``low``/``high`` on a normal, lognormal, gamma, beta or
+count come with ``bounds: clip``, ``truncate`` or (beta) ``rescale``.
 ``engine: compiled`` runs the points on the numba engine instead of the simpy reference (the
 same model and random numbers, many times faster; see docs/model.md); it is part of the sweep's
 hash, so a sweep folder never mixes engines.
@@ -33,23 +38,24 @@ Seeding: replication ``r`` of every point is simulated with seed ``seed`` and re
 break-even curves smooth. With ``common_random_numbers: false`` point ``p`` uses a seed derived
 from (``seed``, ``p``). Either way, results never depend on the order or place of execution.
 
-Every parameter path is checked against the scenario schema before anything runs, and every
-design point is applied to the scenario and validated, so a bad path or a value out of range is
+The file is checked by the pydantic model :class:`SweepFile` (with the scenario loader's
+located errors), every parameter path against the scenario schema, and every design point is
+applied to the scenario and validated before anything runs, so a bad key, path or value is
 reported with the sweep file, line and YAML path.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import numpy as np
+from pydantic import Field, StrictBool, field_validator
 
+from iomsim import __version__
 from iomsim.engine.replication import ENGINES
 from iomsim.errors import InputError, SweepError
 from iomsim.experiments.designs import DESIGNS, Design, DesignError, Parameter, make_design
@@ -58,8 +64,10 @@ from iomsim.experiments.points import (IOM_COST_SCALE, current_value, parameter_
 from iomsim.runner import check_engine
 from iomsim.scenario import apply_overrides, load_scenario
 from iomsim.scenario.loader import schema_node
-from iomsim.scenario.paths import PathLookupError
-from iomsim.scenario.schema import Scenario
+from iomsim.scenario.paths import PathLookupError, SchemaPaths, is_within
+from iomsim.scenario.schema import (DistributionKind, ParameterDistribution, Positive, Scenario,
+                                    Strict, whole_number)
+from iomsim.scenario.validation import document_origin, error_at, validate_data
 from iomsim.scenario.yamlio import YamlDocument, read_yaml_file
 
 SWEEP_FORMAT = 1
@@ -73,14 +81,142 @@ DEFAULT_MEASURES = (
 # Always kept: the PSA, acceptability and break-even tables need them.
 REQUIRED_MEASURES = ("economics.benefit_per_pound", "economics.npv", "economics.benefit",
                      "economics.iom_cost", "economics.iom_cost_per_offender", "iom.offenders")
-TOP_KEYS = ("scenario", "overrides", "design", "samples", "replications", "seed",
-            "common_random_numbers", "measures", "primary_measure", "parameters", "levels",
-            "second_order", "sampling", "acceptability", "name", "description", "engine")
-PARAM_KEYS = ("low", "high", "levels", "steps", "distribution", "base", "integer", "mean", "sd",
-              "mode", "value", "meanlog", "sdlog", "shape", "scale", "alpha", "beta", "source",
-              "assumption", "note")
+# The keys of a parameter that describe its distribution (beyond low, high and bounds).
 DIST_ARGS = ("mean", "sd", "mode", "value", "meanlog", "sdlog", "shape", "scale", "alpha", "beta")
 
+Count = whole_number(1)
+Seed = whole_number(0)
+AtLeastTwo = whole_number(2)
+CurveSteps = whole_number(2, 100_000)
+
+
+# --------------------------------------------------------------------------- the file's model
+
+def _measure_problem(text: Any) -> str | None:
+    if not isinstance(text, str) or "." not in text:
+        return f"expected arm.measure (arm one of {', '.join(ARMS)}), got {text!r}"
+    arm = text.split(".", 1)[0]
+    if arm not in ARMS:
+        return f"unknown arm {arm!r} in {text!r}; expected one of {', '.join(ARMS)}"
+    return None
+
+
+class SweepParameter(ParameterDistribution):
+    """How one parameter varies: ``levels``, a range (``low``, ``high``, ``steps``) or a
+    distribution (the keys of :class:`ParameterDistribution`), and its one-way ``base``."""
+
+    distribution: DistributionKind | None = None  # type: ignore[assignment]
+    levels: list[Any] | None = Field(None, min_length=1)
+    steps: AtLeastTwo | None = None
+    base: Any = None
+    integer: StrictBool = False
+    source: str | None = None
+    assumption: str | None = None
+    note: str | None = None
+
+    def _check(self) -> None:
+        if self.distribution is not None:
+            super()._check()
+            return
+        for key in (*DIST_ARGS, "bounds"):
+            if getattr(self, key) is not None:
+                raise error_at(key, f"{key} belongs to a distribution; add distribution: (or, "
+                               "for a range, give only low and high)")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise error_at("low", f"low ({self.low:g}) must not exceed high ({self.high:g})")
+
+    @field_validator("base")
+    @classmethod
+    def _one_value(cls, value: Any) -> Any:
+        if isinstance(value, (dict, list)):
+            raise ValueError("expected one value (the parameter's value at the base point)")
+        return value
+
+
+class Acceptability(Strict):
+    max_cost_per_offender: Positive | None = Field(
+        None, description="the highest IOM cost per offender on the curve, in pounds")
+    steps: CurveSteps = 101
+
+
+class SweepFile(Strict):
+    """A sweep file as written (see the module's documentation)."""
+
+    scenario: str = Field(description="the base scenario file, relative to the sweep file")
+    overrides: dict[str, Any] | None = None
+    design: Literal[DESIGNS] = Field(description=f"one of {', '.join(DESIGNS)}")  # type: ignore
+    samples: Count | None = None
+    replications: Count = 10
+    seed: Seed = 1
+    common_random_numbers: StrictBool = True
+    measures: Any = None
+    primary_measure: str = "economics.benefit_per_pound"
+    parameters: dict[str, SweepParameter] = Field(
+        description="dotted scenario paths and how each varies")
+    levels: AtLeastTwo = 4
+    second_order: StrictBool = False
+    sampling: Literal["random", "lhs"] = "random"
+    acceptability: Acceptability | None = None
+    name: str | None = None
+    description: str | None = None
+    engine: str = "simpy"
+
+    @field_validator("overrides", mode="before")
+    @classmethod
+    def _override_paths(cls, value: Any) -> Any:
+        for dotted in value if isinstance(value, dict) else ():
+            problem = parameter_problem(str(dotted))
+            if dotted == IOM_COST_SCALE:
+                problem = f"{IOM_COST_SCALE} is a sweep parameter, not a scenario override"
+            if problem:
+                raise error_at(str(dotted), problem)
+        return value
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _parameter_paths(cls, value: Any) -> Any:
+        # Before each parameter's own keys: a wrong path is the bigger mistake.
+        if isinstance(value, dict) and not value:
+            raise ValueError("expected a mapping of dotted scenario paths to how each varies")
+        for dotted in value if isinstance(value, dict) else ():
+            problem = parameter_problem(str(dotted))
+            if problem:
+                raise error_at(str(dotted), problem)
+        return value
+
+    @field_validator("measures")
+    @classmethod
+    def _measures(cls, value: Any) -> Any:
+        if value is None or value == "all":
+            return value
+        if not isinstance(value, list) or not value:
+            raise ValueError("expected a list of arm.measure names (or all)")
+        for i, text in enumerate(value):
+            problem = _measure_problem(text)
+            if problem:
+                raise error_at(i, problem)
+        return value
+
+    @field_validator("primary_measure")
+    @classmethod
+    def _primary(cls, value: str) -> str:
+        problem = _measure_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("engine")
+    @classmethod
+    def _engine(cls, value: str) -> str:
+        if value not in ENGINES:
+            raise ValueError(f"unknown engine {value!r}; expected one of {', '.join(ENGINES)}")
+        return value
+
+
+SWEEP_PATHS = SchemaPaths(SweepFile.model_json_schema)
+
+
+# --------------------------------------------------------------------------- the checked sweep
 
 @dataclass
 class SweepSpec:
@@ -122,8 +258,6 @@ class SweepSpec:
         # Writing the default engine out must not make a finished sweep look like another one.
         data = {k: v for k, v in self.data.items()
                 if k != "scenario" and not (k == "engine" and v == "simpy")}
-        from iomsim import __version__
-
         # The package version is part of it: a sweep is never resumed with another model version.
         payload = {"format": SWEEP_FORMAT, "sweep": data, "scenario": self.scenario.meta.hash,
                    "iomsim": __version__}
@@ -164,156 +298,96 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
         if not isinstance(data, dict):
             raise SweepError("expected a mapping of sweep keys (scenario, design, parameters, ...)",
                              file=file, line=1)
+    origin = document_origin(file, doc)
 
     def err(message: str, path: str | None) -> SweepError:
-        line = doc.line_of(path) if (doc is not None and path) else None
-        return SweepError(message, file=file, line=line, path=path)
+        return SweepError(message, file=file, line=origin(path or "")[1], path=path)
 
-    for key in data:
-        if key not in TOP_KEYS:
-            close = difflib.get_close_matches(str(key), TOP_KEYS, n=1)
-            raise err(f"unknown key {key!r}" + (f"; did you mean {close[0]!r}?" if close else
-                                               f"; expected one of: {', '.join(TOP_KEYS)}"), str(key))
-    # -- base scenario
-    if "scenario" not in data:
-        raise err("missing required key 'scenario' (the base scenario file, relative to the "
-                  "sweep file)", None)
-    raw_scenario = data["scenario"]
-    if isinstance(raw_scenario, Scenario):
-        base = raw_scenario
+    base: Scenario | None = None
+    if isinstance(data.get("scenario"), Scenario):
+        base = data["scenario"]
         data = {**data, "scenario": f"<scenario {base.meta.hash[:12]}>"}
-    elif isinstance(raw_scenario, (str, Path)):
-        base = load_scenario(folder / raw_scenario)
-    else:
-        raise err(f"expected a file name, got {raw_scenario!r}", "scenario")
-    overrides = data.get("overrides") or {}
-    if not isinstance(overrides, dict):
-        raise err("expected a mapping of dotted paths to values", "overrides")
-    if overrides:
-        for dotted in overrides:
-            problem = parameter_problem(str(dotted))
-            if problem or dotted == IOM_COST_SCALE:
-                raise err(problem or "iom_cost_scale is a sweep parameter, not an override",
-                          f"overrides.{dotted}")
+    elif isinstance(data.get("scenario"), Path):
+        data = {**data, "scenario": str(data["scenario"])}
+    sweep = validate_data(SweepFile, data, paths=SWEEP_PATHS, origin=origin, error=SweepError)
+
+    # -- base scenario, with the sweep's overrides
+    if base is None:
+        base = load_scenario(folder / sweep.scenario)
+    if sweep.overrides:
         try:
-            base = apply_overrides(base, overrides)
+            base = apply_overrides(base, sweep.overrides)
         except InputError as exc:
-            where = f"overrides.{exc.path}" if exc.path else "overrides"
-            raise err(exc.message, where) from None
-
-    # -- plain settings
-    def integer(key: str, default: int | None, minimum: int) -> int | None:
-        v = data.get(key, default)
-        if v is None:
-            return None
-        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-            raise err(f"expected a whole number >= {minimum}, got {v!r}", key)
-        return v
-
-    design_kind = data.get("design")
-    if design_kind is None:
-        raise err(f"missing required key 'design' (one of {', '.join(DESIGNS)})", None)
-    if design_kind not in DESIGNS:
-        close = difflib.get_close_matches(str(design_kind), DESIGNS, n=1)
-        raise err(f"unknown design {design_kind!r}" + (f"; did you mean {close[0]!r}?" if close
-                                                       else f"; expected one of {', '.join(DESIGNS)}"),
-                  "design")
-    samples = integer("samples", None, 1)
-    replications = integer("replications", 10, 1)
-    seed = integer("seed", 1, 0)
-    num_levels = integer("levels", 4, 2)
-    crn = data.get("common_random_numbers", True)
-    if not isinstance(crn, bool):
-        raise err(f"expected true or false, got {crn!r}", "common_random_numbers")
-    second_order = data.get("second_order", False)
-    if not isinstance(second_order, bool):
-        raise err(f"expected true or false, got {second_order!r}", "second_order")
-    sampling = data.get("sampling", "random")
-    engine = data.get("engine", "simpy")
-    if engine not in ENGINES:
-        raise err(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}", "engine")
-
-    measures = _measures(data, err)
-    primary = data.get("primary_measure", "economics.benefit_per_pound")
-    primary_pair = _measure_pair(primary, err, "primary_measure")
-    if measures is not None and primary_pair not in measures:
-        measures.append(primary_pair)
-
-    acceptability = data.get("acceptability") or {}
-    if not isinstance(acceptability, dict) or set(acceptability) - {"max_cost_per_offender", "steps"}:
-        raise err("expected {max_cost_per_offender: POUNDS, steps: N}", "acceptability")
-    top = acceptability.get("max_cost_per_offender")
-    if top is not None and (isinstance(top, bool) or not isinstance(top, (int, float))
-                            or not 0 < top < math.inf):
-        raise err(f"expected a positive amount in pounds, got {top!r}",
-                  "acceptability.max_cost_per_offender")
-    steps = acceptability.get("steps", 101)
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 2 <= steps <= 100_000:
-        raise err(f"expected a whole number from 2 to 100000, got {steps!r}", "acceptability.steps")
+            raise err(exc.message, f"overrides.{exc.path}" if exc.path else "overrides") from None
 
     # -- parameters
-    params_raw = data.get("parameters")
-    if not isinstance(params_raw, dict) or not params_raw:
-        raise err("expected a mapping of dotted scenario paths to how each varies", "parameters")
     params: list[Parameter] = []
-    for dotted, spec in params_raw.items():
-        dotted = str(dotted)
+    for dotted, spec in sweep.parameters.items():
         where = f"parameters.{dotted}"
-        problem = parameter_problem(dotted)
-        if problem:
-            raise err(problem, where)
         try:
             value_now = current_value(base, dotted)
         except PathLookupError as exc:
             raise err(f"the scenario has no value at this path: {exc.message}", where) from None
-        if not isinstance(spec, dict):
-            raise err("expected a mapping such as {low: ..., high: ...}, {levels: [...]} or "
-                      "{distribution: ..., ...}", where)
-        for key in spec:
-            if key not in PARAM_KEYS:
-                close = difflib.get_close_matches(str(key), PARAM_KEYS, n=1)
-                raise err(f"unknown key {key!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
-                          f"{where}.{key}")
-        for key in ("low", "high", "steps"):
-            v = spec.get(key)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
-                                  or not math.isfinite(v)):
-                raise err(f"expected a finite number, got {v!r}", f"{where}.{key}")
         node = schema_node(dotted) or {}
-        is_int = bool(spec.get("integer", False)) or node.get("type") == "integer"
-        base_value = spec.get("base", value_now)
-        if base_value is not None and not isinstance(base_value, (int, float, str, bool)):
+        base_value = spec.base if spec.base is not None else value_now
+        if not isinstance(base_value, (int, float, str, bool)):
             base_value = None
         try:
-            p = Parameter(path=dotted, low=spec.get("low"), high=spec.get("high"),
-                          levels=spec.get("levels"), steps=spec.get("steps"),
-                          distribution=spec.get("distribution"),
-                          args={k: spec[k] for k in DIST_ARGS if k in spec},
-                          base=base_value, integer=is_int)
+            p = Parameter(path=dotted, low=spec.low, high=spec.high, levels=spec.levels,
+                          steps=spec.steps, distribution=spec.distribution,
+                          args={k: getattr(spec, k) for k in DIST_ARGS
+                                if getattr(spec, k) is not None},
+                          base=base_value, bounds=spec.bounds,
+                          integer=spec.integer or node.get("type") == "integer")
         except DesignError as exc:
             raise err(str(exc), f"{where}.{exc.key}" if exc.key else where) from None
-        if design_kind == "oneway" and p.base is None:
+        if sweep.design == "oneway" and p.base is None:
             raise err("a one-way design needs a base value here (the scenario's value is not a "
                       "number); add base:", where)
         params.append(p)
 
     try:
-        design = make_design(design_kind, params, samples=samples, seed=seed,
-                             num_levels=num_levels, second_order=second_order, sampling=sampling)
+        design = make_design(sweep.design, params, samples=sweep.samples, seed=sweep.seed,
+                             num_levels=sweep.levels, second_order=sweep.second_order,
+                             sampling=sweep.sampling)
     except DesignError as exc:
         raise err(str(exc), exc.key or "design") from None
 
+    primary = _pair(sweep.primary_measure)
+    measures = _measures(sweep.measures)
+    if measures is not None and primary not in measures:
+        measures.append(primary)
     spec_obj = SweepSpec(file=file, data=data, scenario=base, design=design,
-                         replications=replications, seed=seed, common_random_numbers=crn,
-                         measures=measures, primary_measure=primary_pair,
-                         acceptability=acceptability, doc=doc, engine=engine)
+                         replications=sweep.replications, seed=sweep.seed,
+                         common_random_numbers=sweep.common_random_numbers, measures=measures,
+                         primary_measure=primary,
+                         acceptability=(sweep.acceptability or Acceptability()).model_dump(),
+                         doc=doc, engine=sweep.engine)
     try:
-        check_engine(base, engine)
+        check_engine(base, sweep.engine)
     except InputError as exc:  # a feature of the scenario: say where, at the sweep's engine key
         where = f"{exc.file}{f':{exc.line}' if exc.line else ''}"
         raise err(f"{exc.message} ({exc.path} at {where}); use engine: simpy", "engine") from None
     _check_points(spec_obj)
     return spec_obj
+
+
+def _pair(text: str) -> tuple[str, str]:
+    arm, measure = text.split(".", 1)
+    return arm, measure
+
+
+def _measures(raw: Any) -> list[tuple[str, str]] | None:
+    if raw == "all":
+        return None
+    out: list[tuple[str, str]] = []
+    for text in raw if raw is not None else DEFAULT_MEASURES:
+        if _pair(text) not in out:
+            out.append(_pair(text))
+    for text in REQUIRED_MEASURES:
+        if _pair(text) not in out:
+            out.append(_pair(text))
+    return out
 
 
 def _check_points(spec: SweepSpec) -> None:
@@ -328,39 +402,9 @@ def _check_points(spec: SweepSpec) -> None:
         try:
             point_scenario(spec.scenario, values)
         except InputError as exc:
-            bad = exc.path if exc.path in values else None
-            if bad is None:
-                bad = next((k for k in values if exc.path and (exc.path.startswith(k + ".")
-                                                               or exc.path.startswith(k + "["))),
-                           None)
+            bad = exc.path if exc.path in values else \
+                next((k for k in values if exc.path and is_within(exc.path, k)), None)
             shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
             raise spec.error(f"design point {point} ({shown}) is not a valid scenario: "
                              f"{exc.path + ': ' if exc.path else ''}{exc.message}",
                              f"parameters.{bad}" if bad else "parameters") from None
-
-
-def _measure_pair(text: Any, err, where: str) -> tuple[str, str]:
-    if not isinstance(text, str) or "." not in text:
-        raise err(f"expected arm.measure (arm one of {', '.join(ARMS)}), got {text!r}", where)
-    arm, measure = text.split(".", 1)
-    if arm not in ARMS:
-        raise err(f"unknown arm {arm!r} in {text!r}; expected one of {', '.join(ARMS)}", where)
-    return arm, measure
-
-
-def _measures(data: dict[str, Any], err) -> list[tuple[str, str]] | None:
-    raw = data.get("measures", list(DEFAULT_MEASURES))
-    if raw == "all":
-        return None
-    if not isinstance(raw, list) or not raw:
-        raise err("expected a list of arm.measure names (or all)", "measures")
-    out: list[tuple[str, str]] = []
-    for i, text in enumerate(raw):
-        pair = _measure_pair(text, err, f"measures[{i}]")
-        if pair not in out:
-            out.append(pair)
-    for text in REQUIRED_MEASURES:
-        pair = tuple(text.split(".", 1))
-        if pair not in out:
-            out.append(pair)  # type: ignore[arg-type]
-    return out

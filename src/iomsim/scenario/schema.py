@@ -8,12 +8,10 @@ otherwise; rates are per year at liberty. Unknown keys are refused.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from typing import Any
-
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
+                      field_validator, model_validator)
 
 from iomsim.scenario.validation import error_at
 
@@ -68,6 +66,20 @@ def _identifier(value: str) -> str:
     return value
 
 
+def whole_number(minimum: int, maximum: int | None = None) -> Any:
+    """The type of a whole number from ``minimum`` (to ``maximum``). Refuses what YAML reads as
+    another type (``3.0``, ``yes``) rather than converting it."""
+    shown = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum \
+                or (maximum is not None and value > maximum):
+            raise ValueError(f"expected a whole number {shown}, got {value!r}")
+        return value
+
+    return Annotated[int, BeforeValidator(check)]
+
+
 Fraction = Annotated[float, AfterValidator(_fraction)]
 NonNegative = Annotated[float, AfterValidator(_non_negative)]
 Positive = Annotated[float, AfterValidator(_positive)]
@@ -94,17 +106,28 @@ def _check_shares(shares: dict[str, float], what: str, *, total: float | None = 
         raise error_at(at, message) if at else ValueError(message)
 
 
+DistributionKind = Literal["fixed", "normal", "lognormal", "gamma", "beta", "uniform",
+                           "triangular", "poisson", "negative_binomial"]
+# Kinds whose low and high, when given, bound draws (rather than define the distribution, as they
+# do for uniform and triangular).
+BOUNDED_KINDS: tuple[str, ...] = ("normal", "lognormal", "gamma", "beta", "poisson",
+                                  "negative_binomial")
+
+
 class Distribution(Strict):
-    """A distribution of a non-negative quantity, given by its moments or bounds.
+    """A distribution of a quantity, given by its moments or its ends.
 
     ``fixed`` (value), ``normal``/``lognormal``/``gamma`` (mean, sd), ``beta`` (mean, sd; for
     quantities in (0, 1)), ``uniform`` (low, high), ``triangular`` (low, mode, high),
-    ``poisson`` and ``negative_binomial`` (mean, and sd > sqrt(mean) for the latter). ``low`` and
-    ``high`` also truncate ``normal``, ``lognormal`` and ``gamma`` draws (by clipping).
+    ``poisson`` and ``negative_binomial`` (mean, and sd > sqrt(mean) for the latter).
+
+    ``low`` and ``high`` are the ends of a ``uniform`` or ``triangular``. On the other kinds
+    either or both may be given, and they clip draws: a draw below ``low`` is ``low``, so the
+    chance of falling outside piles up at the bound (the distribution is not renormalised). A
+    sweep parameter (:class:`ParameterDistribution`) may truncate instead.
     """
 
-    distribution: Literal["fixed", "normal", "lognormal", "gamma", "beta", "uniform",
-                          "triangular", "poisson", "negative_binomial"]
+    distribution: DistributionKind
     value: float | None = None
     mean: float | None = None
     sd: NonNegative | None = None
@@ -113,37 +136,141 @@ class Distribution(Strict):
     high: float | None = None
 
     @model_validator(mode="after")
-    def _needs(self) -> "Distribution":
-        need = {
+    def _valid(self) -> "Distribution":
+        self._check()
+        return self
+
+    def _needs(self) -> tuple[str, ...]:
+        """The keys this kind of distribution must be given."""
+        return {
             "fixed": ("value",), "normal": ("mean", "sd"), "lognormal": ("mean", "sd"),
             "gamma": ("mean", "sd"), "beta": ("mean", "sd"), "uniform": ("low", "high"),
             "triangular": ("low", "mode", "high"), "poisson": ("mean",),
             "negative_binomial": ("mean", "sd"),
         }[self.distribution]
+
+    def _beta_range(self) -> tuple[float, float]:
+        """The interval a beta lives on, on which its mean and sd are given."""
+        return 0.0, 1.0
+
+    def _check(self) -> None:
+        kind = self.distribution
+        need = self._needs()
         missing = [k for k in need if getattr(self, k) is None]
         if missing:
-            raise ValueError(f"a {self.distribution} distribution needs {', '.join(need)}; "
-                             f"missing {', '.join(missing)}")
-        if self.distribution in ("lognormal", "gamma", "poisson", "negative_binomial") \
+            # Reported at the first missing key, as any missing required key is.
+            raise error_at(missing[0], f"a {kind} distribution needs {', '.join(need)}; "
+                           f"missing {', '.join(missing)}")
+        if kind in ("lognormal", "gamma", "poisson", "negative_binomial") \
                 and self.mean is not None and self.mean <= 0:
-            raise ValueError(f"a {self.distribution} distribution needs mean > 0")
-        if self.distribution == "beta":
-            assert self.mean is not None and self.sd is not None
-            if not 0 < self.mean < 1:
-                raise ValueError("a beta distribution needs 0 < mean < 1")
-            if self.sd * self.sd >= self.mean * (1 - self.mean):
-                raise ValueError("a beta distribution needs sd^2 < mean*(1-mean)")
-        if self.distribution == "negative_binomial":
+            raise error_at("mean", f"a {kind} distribution needs mean > 0")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise error_at("low", f"low ({self.low:g}) must not exceed high ({self.high:g})")
+        if kind == "beta" and self.mean is not None and self.sd is not None:
+            lo, hi = self._beta_range()
+            m, s = (self.mean - lo) / (hi - lo), self.sd / (hi - lo)
+            if not 0 < m < 1:
+                raise error_at("mean", f"a beta distribution needs {lo:g} < mean < {hi:g}")
+            if not s > 0:
+                raise error_at("sd", "a beta distribution needs sd > 0 (for a constant, use "
+                               "distribution: fixed)")
+            if s * s >= m * (1 - m):
+                most = math.sqrt(m * (1 - m)) * (hi - lo)
+                raise error_at("sd", f"a beta distribution needs sd^2 < mean*(1-mean): sd "
+                               f"{self.sd:g} is too large for mean {self.mean:g} (the largest "
+                               f"possible is just under {most:.4g})")
+        if kind == "negative_binomial":
             assert self.mean is not None and self.sd is not None
             if self.sd * self.sd <= self.mean:
-                raise ValueError("a negative_binomial needs sd^2 > mean (else use poisson)")
-        if self.low is not None and self.high is not None and self.low > self.high:
-            raise ValueError("low must not exceed high")
-        if self.distribution == "triangular":
+                raise error_at("sd", "a negative_binomial needs sd^2 > mean (else use poisson)")
+        if kind == "triangular":
             assert self.low is not None and self.mode is not None and self.high is not None
             if not self.low <= self.mode <= self.high:
-                raise ValueError("a triangular distribution needs low <= mode <= high")
-        return self
+                raise error_at("mode", "a triangular distribution needs low <= mode <= high")
+
+
+class ParameterDistribution(Distribution):
+    """The distribution of a swept parameter (a sweep file's ``parameters``).
+
+    The scenario's :class:`Distribution`, with the same meaning for every key it has, plus
+    other ways to give three kinds (lognormal ``meanlog``, ``sdlog``: the mean and sd of the
+    log; gamma ``shape``, ``scale``; beta ``alpha``, ``beta``) and ``bounds``.
+
+    ``bounds`` says what ``low`` and ``high`` do to a kind they do not define (any but
+    ``fixed``, ``uniform`` and ``triangular``), and must be given with them:
+
+    * ``clip``: draws beyond them are moved onto them, as in a scenario;
+    * ``truncate``: the distribution is conditioned on lying between them and renormalised,
+      so that no chance piles up at a bound: what a range of belief about one uncertain value
+      usually means, and the usual choice for a PSA;
+    * ``rescale`` (beta only): the beta is stretched onto [low, high], and its mean and sd are
+      given on that scale.
+
+    (Sweep files used to truncate a normal, rescale a beta and ignore low and high on a
+    lognormal or gamma without saying so; requiring ``bounds`` makes such a file say which it
+    means rather than change meaning silently.)
+    """
+
+    meanlog: float | None = None
+    sdlog: Positive | None = None
+    shape: Positive | None = None
+    scale: Positive | None = None
+    alpha: Positive | None = None
+    beta: Positive | None = None
+    bounds: Literal["clip", "truncate", "rescale"] | None = None
+
+    _FORMS: ClassVar[dict[str, tuple[str, str]]] = {
+        "lognormal": ("meanlog", "sdlog"), "gamma": ("shape", "scale"), "beta": ("alpha", "beta"),
+    }
+
+    def _other_form(self) -> bool:
+        keys = self._FORMS.get(self.distribution, ())
+        return any(getattr(self, k) is not None for k in keys)
+
+    def _needs(self) -> tuple[str, ...]:
+        if self._other_form():
+            return self._FORMS[self.distribution]
+        return super()._needs()
+
+    def _beta_range(self) -> tuple[float, float]:
+        if self.bounds == "rescale" and self.low is not None and self.high is not None:
+            return self.low, self.high
+        return super()._beta_range()
+
+    def _check(self) -> None:
+        kind = self.distribution
+        given = [k for k in ("low", "high") if getattr(self, k) is not None]
+        if self.bounds is not None:
+            if kind not in BOUNDED_KINDS:
+                raise error_at("bounds", f"bounds does not apply to a {kind} distribution"
+                               + (": low and high are its ends" if kind != "fixed" else ""))
+            if not given:
+                raise error_at("bounds", "bounds says what low and high do; give low, high or "
+                               "both")
+            if self.bounds == "rescale" and kind != "beta":
+                raise error_at("bounds", f"rescale applies to a beta only; for a {kind} use "
+                               "clip or truncate")
+            if self.bounds == "rescale" and len(given) < 2:
+                raise error_at("bounds", "rescale stretches the beta onto [low, high]; give "
+                               "both")
+            if self.bounds == "rescale" and not self.low < self.high:
+                raise error_at("low", "rescale needs low < high")
+        elif given and kind in BOUNDED_KINDS:
+            before = {"normal": "; sweep files used to truncate a normal without saying so",
+                      "beta": "; sweep files used to rescale a beta without saying so",
+                      "lognormal": "; sweep files used to ignore them on a lognormal",
+                      "gamma": "; sweep files used to ignore them on a gamma"}.get(kind, "")
+            rescale = ", or rescale (stretch the beta onto [low, high])" if kind == "beta" else ""
+            verb = "needs" if len(given) == 1 else "need"
+            raise error_at(given[0], f"{' and '.join(given)} on a {kind} {verb} "
+                           f"bounds: truncate (renormalise the {kind} within them) or clip (move "
+                           f"draws beyond them onto them, as a scenario does){rescale}{before}")
+        if self._other_form():
+            keys = self._FORMS[kind]
+            if self.mean is not None or self.sd is not None:
+                raise error_at(keys[0], f"give a {kind} by mean and sd or by {' and '.join(keys)}"
+                               ", not both")
+        super()._check()
 
 
 class Profile(Strict):

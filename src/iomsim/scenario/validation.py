@@ -12,6 +12,7 @@ reported at that field's line rather than at the model's.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -25,7 +26,8 @@ from iomsim.scenario.yamlio import YamlDocument
 M = TypeVar("M", bound=BaseModel)
 Origin = Callable[[str], "tuple[str | None, int | None]"]
 
-_AT = re.compile(r"\[at ([^\]]*(?:\[\d+\][^\]]*)*)\] (.*)", re.S)
+# error_at's mark: the path as a JSON string, so that any key (brackets and all) survives.
+_AT = re.compile(r'\[at ("(?:[^"\\]|\\.)*")\] (.*)', re.S)
 _PYDANTIC_TAG = re.compile(r"[a-z][a-z-]*\[.*\]", re.S)
 _TYPE_TAGS = ("int", "float", "str", "bool")
 
@@ -35,7 +37,7 @@ def error_at(path: str | int, message: str) -> ValueError:
     the model (``status.custody``, a key, or ``[2]`` for a list item); the problem is reported
     at that path, with that path's file and line."""
     text = f"[{path}]" if isinstance(path, int) else str(path)
-    return ValueError(f"[at {text}] {message}")
+    return ValueError(f"[at {json.dumps(text)}] {message}")
 
 
 def short(value: Any, limit: int = 60) -> str:
@@ -125,7 +127,7 @@ def describe(exc: ValidationError, paths: SchemaPaths) -> tuple[str, str]:
         msg = msg[len("Value error, "):]
     at = _AT.fullmatch(msg)
     if at:  # a model-level check that names the field it is about
-        rel = at.group(1)
+        rel = json.loads(at.group(1))
         dotted = f"{dotted}{rel}" if rel.startswith("[") else join(dotted, rel)
         msg = at.group(2)
     if kind == "extra_forbidden":
@@ -155,7 +157,14 @@ def describe(exc: ValidationError, paths: SchemaPaths) -> tuple[str, str]:
         msg = f"got {short(first.get('input'))}; expected a finite number (not NaN or infinity)"
     else:
         got = first.get("input")
-        if not isinstance(got, (dict, list)) and kind not in ("value_error", "assertion_error"):
+        # "or instance of CourtSentencing" names a Python class, which a YAML file cannot give.
+        msg = re.sub(r" or instance of \w+", "", msg)
+        if kind in ("value_error", "assertion_error"):
+            pass
+        elif isinstance(got, (dict, list)):
+            msg = f"got a {'mapping' if isinstance(got, dict) else 'list'}; " \
+                  f"{msg[0].lower() + msg[1:]}"
+        else:
             msg = f"got {short(got)}; {msg[0].lower() + msg[1:]}"
     if len(errors) > 1:
         msg += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
