@@ -69,6 +69,41 @@ def test_bad_targets_files_say_what_is_wrong(tmp_path, text, words):
     assert "\n" not in str(exc.value)
 
 
+@pytest.mark.parametrize("old,new,line,path,words", [
+    ("tolerance: 0.03}", "tolerence: 0.03}", 8, "targets[0].tolerence",
+     "did you mean 'tolerance'"),
+    ("{agency_share: nhs,", "{agency_share: nhs, metric: x,", 8, "targets[0]",
+     "got metric and agency_share"),
+    ("contacts_per_year: {low: 0", "contacts_per_yaer: {low: 0", 6,
+     "parameters.services.self_harm.contacts_per_yaer",
+     "did you mean 'services.self_harm.contacts_per_year'"),
+    ("{low: 0, high: 20}", "{low: 0, high: 20, start: 30}", 6,
+     "parameters.services.self_harm.contacts_per_year.start", "outside [0, 20]"),
+    ("reps: 3", "reps: yes", 2, "reps", "got true; expected a number"),
+    ("fit: false}", "fit: maybe}", 10, "targets[2].fit", "valid boolean"),
+])
+def test_targets_file_errors_name_the_line_and_path(tmp_path, old, new, line, path, words):
+    assert old in GOOD
+    with pytest.raises(InputError) as exc:
+        read_targets(write(tmp_path, GOOD.replace(old, new)))
+    assert (exc.value.line, exc.value.path) == (line, path)
+    assert words in exc.value.message
+
+
+def test_current_value_reads_the_validated_scenario():
+    from iomsim.calibration import current_value
+
+    s = iomsim.load_scenario(CASE_PRIOR)
+    assert current_value(s, "services.self_harm.contacts_per_year") == \
+        s.services["self_harm"].contacts_per_year
+    # a value the file leaves to its default is the default
+    assert current_value(s, "iom.enforcement.recall_multiplier") == \
+        s.iom.enforcement.recall_multiplier
+    assert current_value(s, "iom.offender_managers[0].share") == s.iom.offender_managers[0].share
+    assert current_value(s, "services.nope.uptake") is None
+    assert current_value(s, "name") is None
+
+
 def test_refuses_a_sourced_unit_cost():
     s = iomsim.load_scenario(CASE_PRIOR)
     with pytest.raises(InputError, match="sourced unit cost"):

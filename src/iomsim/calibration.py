@@ -16,6 +16,11 @@ to fit them to::
       - {agency_cost: prison, arm: iom, value: 10370, tolerance: 1000}
       - {total_agency_cost: iom, value: 61000, tolerance: 3050}             # all agencies
 
+Each target names one of ``metric``, ``agency_share``, ``agency_cost`` or
+``total_agency_cost``, and may say ``fit: false`` (reported, not fitted), ``note`` and
+``source``. The file is checked by the pydantic model :class:`TargetsSpec`; a problem is one
+line naming the file, line and YAML path, as for a scenario.
+
 Every evaluation runs the same seed and replications, so the objective (the sum of squared
 gaps, each divided by its tolerance) changes only through the parameters and is as smooth as
 the model allows. Only assumptions and behavioural rates may be fitted: a money parameter whose
@@ -30,14 +35,18 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Annotated, Any, Callable, Sequence
 
 import numpy as np
 import yaml
+from pydantic import AfterValidator, Field, StrictBool, field_validator, model_validator
 
 from iomsim.errors import InputError
-from iomsim.scenario.loader import apply_overrides, path_is_money, schema_has_path
-from iomsim.scenario.paths import PathLookupError, PathSyntaxError, get_value, set_value
+from iomsim.scenario.loader import apply_overrides, path_is_money, schema_has_path, suggest_path
+from iomsim.scenario.paths import (EXAMPLE, PathLookupError, PathSyntaxError, SchemaPaths,
+                                   get_value, parse, set_value)
+from iomsim.scenario.schema import Positive, Strict, whole_number
+from iomsim.scenario.validation import document_origin, error_at, validate_data
 from iomsim.scenario.yamlio import read_yaml_file
 
 ECONOMICS_ARM = "economics"
@@ -96,94 +105,136 @@ class Fit:
 
 # --------------------------------------------------------------------------- reading targets
 
+TARGET_KINDS = ("metric", "agency_share", "agency_cost", "total_agency_cost")
+Count = whole_number(1)
+Seed = whole_number(0)
+
+
+class FitParameterSpec(Strict):
+    """A fitted parameter's range (and starting value) as a targets file gives it."""
+
+    low: float
+    high: float
+    start: float | None = None
+
+    @model_validator(mode="after")
+    def _inside(self) -> "FitParameterSpec":
+        if not self.low < self.high:
+            raise error_at("low", f"low ({self.low:g}) must be below high ({self.high:g})")
+        if self.start is not None and not self.low <= self.start <= self.high:
+            raise error_at("start", f"start {self.start:g} is outside [{self.low:g}, "
+                           f"{self.high:g}]")
+        return self
+
+
+class TargetSpec(Strict):
+    """One target as a targets file gives it: what to measure (one of :data:`TARGET_KINDS`),
+    in which arm, the value to reach and the tolerance the objective divides the gap by."""
+
+    metric: str | None = None
+    agency_share: str | None = None
+    agency_cost: str | None = None
+    total_agency_cost: str | None = Field(None, description="the arm whose total is the target")
+    arm: str = "iom"
+    value: float
+    tolerance: Positive
+    fit: StrictBool = True
+    note: str | None = None
+    source: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_kind(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            kinds = [k for k in TARGET_KINDS if k in data]
+            if len(kinds) != 1:
+                got = f"; got {' and '.join(kinds)}" if kinds else ""
+                raise ValueError(f"expected one of {', '.join(TARGET_KINDS)} (what the target "
+                                 f"measures){got}")
+        return data
+
+    def target(self) -> "Target":
+        if self.total_agency_cost is not None:
+            return Target("total_agency_cost", "", self.total_agency_cost, self.value,
+                          self.tolerance, self.fit)
+        kind = next(k for k in TARGET_KINDS if getattr(self, k) is not None)
+        return Target(kind, getattr(self, kind), self.arm, self.value, self.tolerance, self.fit)
+
+
+def _step_scale(value: str) -> str:
+    if value not in ("range", "position"):
+        raise ValueError("expected range (steps of 5-10% of each range) or position (steps of 5% "
+                         "of each parameter's position in its range)")
+    return value
+
+
+class TargetsSpec(Strict):
+    """A targets file as written (see the module's documentation)."""
+
+    parameters: dict[str, FitParameterSpec] = Field(
+        description="dotted scenario paths to fit, each with {low, high} and optionally start")
+    targets: list[TargetSpec] = Field(description="the targets to fit to")
+    reps: Count = 20
+    seed: Seed = 1
+    jobs: Count = 1
+    max_evaluations: Count = 60
+    overrides: dict[str, Any] | None = None
+    step_scale: Annotated[str, AfterValidator(_step_scale)] = "range"
+    description: str | None = None
+    scenario: str | None = None
+    note: str | None = None
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _some(cls, value: Any) -> Any:
+        if isinstance(value, list) and not value:
+            raise ValueError("expected at least one target")
+        return value
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _paths(cls, value: Any) -> Any:
+        if isinstance(value, dict) and not value:
+            raise ValueError("expected at least one parameter: a mapping of dotted scenario "
+                             "paths to {low: ..., high: ...}")
+        for dotted in value if isinstance(value, dict) else ():
+            problem = _fit_path_problem(str(dotted))
+            if problem:
+                raise error_at(str(dotted), problem)
+        return value
+
+
+def _fit_path_problem(dotted: str) -> str | None:
+    try:
+        parts = parse(dotted)
+    except PathSyntaxError as exc:
+        return f"{exc}; expected a dotted path such as {EXAMPLE}"
+    if not schema_has_path(dotted):
+        return f"no scenario parameter at this path{suggest_path(dotted)}"
+    if any(isinstance(p, int) for p in parts):
+        # The fitted file extends the scenario, and extends replaces a list whole.
+        return "parameters inside lists cannot be fitted; name a mapping path"
+    return None
+
+
+TARGETS_PATHS = SchemaPaths(TargetsSpec.model_json_schema)
+
+
 def read_targets(path: str | Path) -> TargetsFile:
     """Read and check a targets file; problems raise :class:`InputError` naming file and line."""
     doc = read_yaml_file(Path(path))
-    data = doc.data
     f = str(path)
-
-    def fail(msg: str, where: str | None = None) -> InputError:
-        return InputError(msg, file=f, line=doc.line_of(where) if where else None, path=where)
-
-    if not isinstance(data, dict):
-        raise fail("expected a mapping with parameters and targets")
-    known = {"parameters", "targets", "reps", "seed", "jobs", "max_evaluations", "overrides",
-             "description", "scenario", "note", "step_scale"}
-    for key in data:
-        if key not in known:
-            raise fail(f"unknown key {key!r}; expected one of {', '.join(sorted(known))}", key)
-    params_in = data.get("parameters")
-    if not isinstance(params_in, dict) or not params_in:
-        raise fail("expected 'parameters': a mapping of dotted paths to {low, high}",
-                   "parameters")
-    params = []
-    for p, spec in params_in.items():
-        where = f"parameters.{p}"
-        if not isinstance(spec, dict) or "low" not in spec or "high" not in spec:
-            raise fail("expected {low: ..., high: ...} (and optionally start)", where)
-        try:
-            low, high = float(spec["low"]), float(spec["high"])
-            start = float(spec["start"]) if spec.get("start") is not None else None
-        except (TypeError, ValueError):
-            raise fail("low, high and start must be numbers", where) from None
-        if not low < high:
-            raise fail(f"low ({low:g}) must be below high ({high:g})", where)
-        if start is not None and not low <= start <= high:
-            raise fail(f"start {start:g} is outside [{low:g}, {high:g}]", where)
-        if "[" in str(p):
-            raise fail("parameters inside lists cannot be fitted; name a mapping path", where)
-        if not schema_has_path(str(p)):
-            raise fail("no scenario parameter at this path", where)
-        params.append(Parameter(str(p), low, high, start))
-    targets_in = data.get("targets")
-    if not isinstance(targets_in, list) or not targets_in:
-        raise fail("expected 'targets': a list of targets", "targets")
-    targets = []
-    for i, t in enumerate(targets_in):
-        where = f"targets[{i}]"
-        if not isinstance(t, dict):
-            raise fail("expected a mapping", where)
-        try:
-            value, tol = float(t["value"]), float(t["tolerance"])
-        except KeyError as exc:
-            raise fail(f"missing {exc.args[0]!r}", where) from None
-        except (TypeError, ValueError):
-            raise fail("value and tolerance must be numbers", where) from None
-        if not tol > 0:
-            raise fail("tolerance must be > 0", where)
-        arm = str(t.get("arm", "iom"))
-        fit_it = t.get("fit", True)
-        if not isinstance(fit_it, bool):
-            raise fail("fit must be true or false", where)
-        if "metric" in t:
-            targets.append(Target("metric", str(t["metric"]), arm,
-                                  value, tol, fit_it))
-        elif "agency_share" in t:
-            targets.append(Target("agency_share", str(t["agency_share"]), arm, value, tol, fit_it))
-        elif "agency_cost" in t:
-            targets.append(Target("agency_cost", str(t["agency_cost"]), arm, value, tol, fit_it))
-        elif "total_agency_cost" in t:
-            targets.append(Target("total_agency_cost", "", str(t["total_agency_cost"]), value,
-                                  tol, fit_it))
-        else:
-            raise fail("expected one of metric, agency_share, agency_cost, total_agency_cost",
-                       where)
-    ints = {}
-    for key, default, lo in (("reps", 20, 1), ("seed", 1, 0), ("jobs", 1, 1),
-                             ("max_evaluations", 60, 1)):
-        v = data.get(key, default)
-        if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-            raise fail(f"expected a whole number >= {lo}", key)
-        ints[key] = v
-    overrides = data.get("overrides") or {}
-    if not isinstance(overrides, dict):
-        raise fail("expected a mapping of dotted paths to values", "overrides")
-    step_scale = data.get("step_scale", "range")
-    if step_scale not in ("range", "position"):
-        raise fail("expected range (steps of 5-10% of each range) or position (steps of 5% of "
-                   "each parameter's position in its range)", "step_scale")
-    return TargetsFile(file=f, parameters=params, targets=targets, overrides=overrides,
-                       step_scale=step_scale, **ints)
+    if not isinstance(doc.data, dict):
+        raise InputError("expected a mapping with parameters and targets", file=f,
+                         line=1 if doc.data is not None else None)
+    spec = validate_data(TargetsSpec, doc.data, paths=TARGETS_PATHS,
+                         origin=document_origin(f, doc), error=InputError)
+    return TargetsFile(
+        file=f, parameters=[Parameter(p, q.low, q.high, q.start)
+                            for p, q in spec.parameters.items()],
+        targets=[t.target() for t in spec.targets], reps=spec.reps, seed=spec.seed,
+        jobs=spec.jobs, max_evaluations=spec.max_evaluations, overrides=spec.overrides or {},
+        step_scale=spec.step_scale)
 
 
 # --------------------------------------------------------------------------- measuring
