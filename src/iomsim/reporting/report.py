@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 
 from iomsim.atomic import write_atomic, write_bytes_atomic, write_text_atomic
 from iomsim.errors import InputError
+from iomsim.scenario.paths import PathLookupError, PathSyntaxError, get_value
 from iomsim.reporting import plots
 from iomsim.reporting.plots import VICTIMS, agency_label, money, percent
 from iomsim.results_folder import (CHARTS, COSTS, COSTS_BY_AGENCY, MANIFEST, REPORT, SURVIVAL,
@@ -112,19 +113,11 @@ def _nan(x: Any) -> bool:
 
 
 def _get(d: Any, dotted: str, default: Any = None) -> Any:
-    """A value of the resolved scenario by dotted path (``a.b[2].c``)."""
-    node = d
-    for part in re.findall(r"[^.\[\]]+|\[\d+\]", dotted):
-        if part.startswith("["):
-            i = int(part[1:-1])
-            if not isinstance(node, list) or i >= len(node):
-                return default
-            node = node[i]
-        else:
-            if not isinstance(node, dict) or part not in node:
-                return default
-            node = node[part]
-    return node
+    """A value of the resolved scenario by dotted path (``a.b[2].c``), or ``default``."""
+    try:
+        return get_value(d, dotted)
+    except (PathLookupError, PathSyntaxError):
+        return default
 
 
 def _economic(econ: pd.DataFrame, metric: str, column: str = "value") -> float:
