@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 
 import iomsim
+from iomsim.calibration import Parameter, Target, TargetsFile, calibrate, measure
 from tests.support import ROOT, pool_workers
 
 SCENARIO = ROOT / "scenarios" / "sussex-2013.yaml"
@@ -141,3 +142,21 @@ def test_a_pool_worker_killed_mid_run_costs_only_time(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["replications"] == list(range(reps))  # none lost, none twice
 
+
+def test_calibration_evaluates_on_the_same_runner_whatever_the_backend():
+    targets = TargetsFile(file="t.yaml", reps=3, seed=5, max_evaluations=3,
+                          parameters=[Parameter("iom.effects.offending_multiplier", 0.2, 1.0,
+                                                start=0.6)],
+                          targets=[Target("metric", "reconviction_rate_24m", "iom", 0.2, 0.05)])
+    scenario = _scenario()
+    fits = [calibrate(scenario, targets, jobs=1),
+            calibrate(scenario, targets, jobs=2),
+            calibrate(scenario, targets, jobs=2, scheduler="local")]
+    for fit in fits[1:]:
+        assert fit.parameters == fits[0].parameters
+        assert fit.objective == fits[0].objective
+        assert [v for _, v in fit.rows] == [v for _, v in fits[0].rows]
+    # each evaluation is a run of the scenario with the fitted values applied
+    (target, value), = fits[0].rows
+    again = iomsim.run(iomsim.apply_overrides(scenario, fits[0].parameters), reps=3, seed=5)
+    assert measure(again, target) == value
