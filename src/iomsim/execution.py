@@ -135,7 +135,8 @@ def model_for(base: Scenario, base_key: str, values: tuple[tuple[str, Any], ...]
         scenario = point_scenario(base, dict(values))
         hit = (scenario, compile_model(scenario))
         if len(_MODELS) >= _MAX_MODELS:
-            _MODELS.pop(next(iter(_MODELS)))
+            # A Dask worker with several threads shares this cache: another may evict first.
+            _MODELS.pop(next(iter(_MODELS), None), None)
         _MODELS[key] = hit
     return hit
 

@@ -91,9 +91,9 @@ def run_with(backend: Backend, values: Mapping[str, Any] | None = None, *, reps:
              engine: str = DEFAULT_ENGINE, progress: bool | None = None,
              keep_replications: bool = False, started: float | None = None,
              manifest_extra: Mapping[str, Any] | None = None) -> Results:
-    """As :func:`run`, on an open backend (from :func:`open_backend`), for its
-    scenario with ``values`` applied (dotted path -> value, as a sweep point's). Calibration
-    keeps one backend open for all its evaluations, so workers start once."""
+    """As :func:`run`, on an open backend (from :func:`open_backend`), for its scenario with
+    ``values`` applied (dotted path -> value, as a sweep point's). Calibration keeps one
+    backend open for all its evaluations, so workers start once."""
     started = time.time() if started is None else started
     scenario, model = backend.model(values)
     bar = tqdm(total=reps, desc=scenario.name[:40], unit="rep", delay=1.0,
