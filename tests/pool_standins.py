@@ -1,5 +1,5 @@
-"""Stand-ins for the sweep's task function, importable by spawned pool workers
-(tests/test_pool_backend.py). A task's ``base_hash`` carries the path of a marker file."""
+"""Stand-ins for the pool's task function, importable by spawned pool workers
+(tests/test_pool_backend.py). A task's ``base_key`` carries the path of a marker file."""
 
 import os
 import time
@@ -7,8 +7,8 @@ import time
 
 def in_worker(task):
     """Run by a spawned worker. The task keyed 'dies' kills its worker once, after a delay."""
-    if task.key == "dies" and not os.path.exists(task.base_hash):
-        open(task.base_hash, "w").close()
+    if task.key == "dies" and not os.path.exists(task.base_key):
+        open(task.base_key, "w").close()
         time.sleep(2.0)
         os._exit(1)
     if task.key.startswith("slow"):

@@ -15,3 +15,16 @@ def load_minimal(overrides: dict | None = None, **kw):
     merged = dict(overrides or {})
     merged.update(kw)
     return iomsim.load_scenario(MINIMAL, overrides=merged)
+
+
+def pool_workers(pid: int) -> list[int]:
+    """The spawned multiprocessing workers among the children of process ``pid`` (Linux)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    out = []
+    for c in children:
+        try:
+            if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes():
+                out.append(int(c))
+        except OSError:
+            continue
+    return out

@@ -1,8 +1,9 @@
 """Same numbers everywhere: the same scenario, seed and replications give byte-identical
 costs_by_agency.csv, outcomes.csv and economics.csv (and survival.csv and population.csv) from
-``iomsim run --jobs 1``, ``iomsim run --jobs 2``, the Python API, and replications computed on a
-Dask cluster; and manifest.json holds what is needed to reproduce a run exactly: running its
-resolved scenario with its seed and replications gives the same files again.
+``iomsim run --jobs 1``, ``iomsim run --jobs 2``, the Python API, and ``iomsim run --scheduler
+local`` (a local Dask cluster); and manifest.json holds what is needed to reproduce a run
+exactly: running its resolved scenario with its seed and replications gives the same files
+again.
 
 The scenario is the shipped scenarios/sussex-2013.yaml made tiny with overrides, read at test
 time (the test compares runs with each other, not with stored numbers).
@@ -20,7 +21,7 @@ import pytest
 import yaml
 
 import iomsim
-from iomsim.results import RESULT_FILES, build_results, read_results
+from iomsim.results import RESULT_FILES, read_results
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).parent / "bad_inputs"
@@ -49,9 +50,10 @@ def _assert_identical(reference: Path, other: Path, label: str) -> None:
                                   pd.read_parquet(other / "costs.parquet"), check_exact=True)
 
 
-def _cli_run(out: Path, jobs: int, cwd: Path) -> None:
+def _cli_run(out: Path, jobs: int, cwd: Path, *extra: str) -> None:
     result = run_cli(["run", str(SCENARIO), *SET_ARGS, "--reps", str(REPS), "--seed", str(SEED),
-                      "--jobs", str(jobs), "--no-progress", "--out", str(out)], cwd, mode="cold")
+                      "--jobs", str(jobs), "--no-progress", "--out", str(out), *extra], cwd,
+                     mode="cold")
     assert result.code == 0, result.err
     assert sorted(p.name for p in out.iterdir()) == sorted(RESULT_FILES)
 
@@ -82,33 +84,13 @@ def test_python_api_matches_the_cli(reference, tmp_path):
                                       check_exact=False, rtol=0, atol=5.000001e-7)
 
 
-def _dask_replication(scenario, seed: int, replication: int):
-    from iomsim.engine.model import compile_model
-    from iomsim.engine.replication import simulate_replication
-
-    return simulate_replication(compile_model(scenario), seed, replication)
-
-
-def test_replications_on_a_dask_cluster_match_the_cli(reference, tmp_path):
-    """`iomsim run` has no Dask option (only sweeps have --scheduler); this leg runs the same
-    replication function on the workers of a local Dask cluster (two processes) and builds and
-    writes the results with the same code as the runner."""
-    distributed = pytest.importorskip("dask.distributed")
-    from iomsim.engine.model import compile_model
-
-    scenario = iomsim.load_scenario(SCENARIO, overrides=OVERRIDES)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=40) as cluster, \
-            distributed.Client(cluster) as client:
-        futures = [client.submit(_dask_replication, scenario, SEED, r, pure=False)
-                   for r in range(REPS)]
-        reps = client.gather(futures)
-        workers = {w for w in client.who_has(futures).values() for w in w}
-    assert len(reps) == REPS
-    results = build_results(scenario, reps, compile_model(scenario).items, seed=SEED,
-                            manifest_extra={"backend": "dask", "workers": len(workers)})
-    out = results.write(tmp_path / "dask")
-    _assert_identical(reference, out, "replications computed on a Dask cluster")
+def test_cli_on_a_local_dask_cluster_matches_the_cli(reference, tmp_path):
+    """The replications run on the worker processes of a local Dask cluster (two of them)."""
+    pytest.importorskip("distributed")
+    out = tmp_path / "dask"
+    _cli_run(out, 2, tmp_path, "--scheduler", "local")
+    _assert_identical(reference, out, "iomsim run --scheduler local --jobs 2")
+    assert json.loads((out / "manifest.json").read_text())["scheduler"] == "local"
 
 
 # ------------------------------------------------------------------ the manifest

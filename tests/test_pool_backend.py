@@ -5,7 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-from iomsim.experiments import backends
+from iomsim import execution
 
 sys.path.insert(0, str(Path(__file__).parent))  # spawned workers import pool_standins from here
 import pool_standins  # noqa: E402
@@ -13,13 +13,13 @@ import pool_standins  # noqa: E402
 
 def test_a_worker_dying_while_the_caller_saves_a_result_loses_no_task(tmp_path, monkeypatch,
                                                                       capsys):
-    monkeypatch.setattr(backends, "_run_in_pool", pool_standins.in_worker)
-    monkeypatch.setattr(backends, "run_task", pool_standins.in_caller)
+    monkeypatch.setattr(execution, "_run_in_pool", pool_standins.in_worker)
+    monkeypatch.setattr(execution, "run_task", pool_standins.in_caller)
     marker = str(tmp_path / "a worker died")
     keys = ["fast", "dies", "slow1", "slow2"] + [f"other{i}" for i in range(6)]
-    tasks = [backends.Task(k, marker, (), None) for k in keys]
+    tasks = [execution.Task(k, marker, (), None) for k in keys]
     seen = []
-    with backends.PoolBackend(None, jobs=3) as pool:
+    with execution.PoolBackend(None, jobs=3) as pool:
         for task, result in pool.map(tasks):
             seen.append(task.key)
             assert result[0][1] == task.key

@@ -15,6 +15,7 @@ import pytest
 
 import iomsim
 from iomsim.errors import ResultsExistError
+from tests.support import pool_workers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,18 +118,6 @@ parameters:
     pd.testing.assert_frame_equal(pd.read_parquet(out / "results.parquet"), forced)
 
 
-def _pool_workers(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    out = []
-    for c in children:
-        try:
-            if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes():
-                out.append(int(c))
-        except OSError:
-            continue
-    return out
-
-
 @pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
                     reason="needs Linux /proc/PID/task/PID/children")
 def test_a_pool_worker_killed_mid_sweep_has_its_task_rerun(tmp_path):
@@ -143,7 +132,7 @@ def test_a_pool_worker_killed_mid_sweep_has_its_task_rerun(tmp_path):
         while _points(out) < 1:
             assert proc.poll() is None and time.time() < deadline
             time.sleep(0.02)
-        workers = _pool_workers(proc.pid)
+        workers = pool_workers(proc.pid)
         assert workers, "no pool worker found"
         os.kill(workers[0], signal.SIGKILL)
         stdout, stderr = proc.communicate(timeout=300)

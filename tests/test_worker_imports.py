@@ -88,18 +88,22 @@ def test_other_kinds_and_edge_uniforms_fall_back_to_scipy_stats():
     np.testing.assert_array_equal(ppf(normal, np.array([0.0, 0.5])), [-np.inf, 1.0])
 
 
-def test_sweep_worker_path_imports_neither_scipy_stats_nor_pandas(tmp_path):
-    """What a pool worker imports to run a task: about 0.5 s instead of 1.2 s, which is most of
-    what kept a short sweep on two cores from running twice as fast."""
+def test_worker_path_imports_neither_scipy_stats_nor_pandas(tmp_path):
+    """What a pool or Dask worker imports to run a task, a sweep's (measures) or a run's (whole
+    replications): about 0.5 s instead of 1.2 s, which is most of what kept a short sweep on two
+    cores from running twice as fast."""
     script = f"""
 import sys
 from iomsim import load_scenario
-from iomsim.experiments.backends import PointWork, Task, run_task
+from iomsim.execution import REPLICATIONS, PointWork, Task, run_task
 base = load_scenario({str(SUSSEX)!r}, overrides={{"cohort.size": 200, "selection.cohort_size": 40,
                                                "horizon_years": 1}})
 task = Task("t", "h", (PointWork(0, (("iom.effects.offending_multiplier", 0.5),), 1, (0,)),), None)
 rows = run_task(base, task)
 assert rows and rows[0][2], rows
+task = Task("r", "h", (PointWork(0, (), 1, (0, 1)),), None, output=REPLICATIONS)
+reps = run_task(base, task)
+assert [(p, r, rep.replication) for p, r, rep in reps] == [(0, 0, 0), (0, 1, 1)], reps
 print(sorted(m for m in ("scipy.stats", "pandas", "matplotlib", "SALib") if m in sys.modules))
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)

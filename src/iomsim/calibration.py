@@ -292,16 +292,18 @@ def current_value(scenario, path: str) -> float | None:
 
 def calibrate(scenario, targets: TargetsFile, *, reps: int | None = None, seed: int | None = None,
               jobs: int | None = None, max_evaluations: int | None = None,
-              log: Callable[[str], None] | None = None) -> Fit:
+              log: Callable[[str], None] | None = None, scheduler: str | None = None) -> Fit:
     """Fit ``targets.parameters`` of ``scenario`` to ``targets.targets``.
 
     Bounded trust-region least squares (scipy.optimize.least_squares) on parameters scaled to
     [1, 2], with the same seed and replications at every evaluation (common random numbers).
     ``max_evaluations`` bounds the simulations run. Returns the best point found and its gaps.
+    Each evaluation's replications run as :func:`iomsim.run`'s do, on ``jobs`` local processes
+    or the Dask ``scheduler`` (``"tcp://HOST:PORT"`` or ``"local"``), started once for the fit.
     """
     from scipy.optimize import least_squares
 
-    import iomsim
+    from iomsim.runner import open_backend, run_with
 
     reps = reps or targets.reps
     seed = targets.seed if seed is None else seed
@@ -336,8 +338,8 @@ def calibrate(scenario, targets: TargetsFile, *, reps: int | None = None, seed: 
         if key not in cache:
             if count[0] >= max_evaluations:
                 raise _Budget
-            s = apply_overrides(base, {p.path: float(v) for p, v in zip(params, x)})
-            res = iomsim.run(s, reps=reps, seed=seed, jobs=jobs, progress=False)
+            res = run_with(backend, {p.path: float(v) for p, v in zip(params, x)}, reps=reps,
+                           seed=seed, progress=False)
             rows = [(t, measure(res, t)) for t in targets.targets]
             r = np.array([(v - t.value) / t.tolerance if math.isfinite(v) else 1e3
                           for t, v in rows if t.fit])
@@ -355,12 +357,13 @@ def calibrate(scenario, targets: TargetsFile, *, reps: int | None = None, seed: 
     # Trust-region least squares on the scaled residuals (gap / tolerance of each fitted
     # target), with forward differences of 5-10% of each parameter's range: with common random
     # numbers a difference that size measures the parameter's effect, not Monte Carlo noise.
-    try:
-        least_squares(residuals, z0, bounds=(offset, offset + 1.0), method="trf", diff_step=0.05,
-                      x_scale=1.0, max_nfev=max_evaluations,
-                      xtol=1e-3, ftol=1e-3, gtol=1e-4)
-    except _Budget:
-        pass
+    with open_backend(base, jobs, scheduler, reps) as backend:
+        try:
+            least_squares(residuals, z0, bounds=(offset, offset + 1.0), method="trf",
+                          diff_step=0.05, x_scale=1.0, max_nfev=max_evaluations,
+                          xtol=1e-3, ftol=1e-3, gtol=1e-4)
+        except _Budget:
+            pass
     fitted = {p.path: float(v) for p, v in zip(params, best["x"])}
     return Fit(parameters=fitted, rows=best["rows"], objective=best["f"], evaluations=count[0])
 

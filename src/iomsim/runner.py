@@ -1,36 +1,28 @@
-"""Run a scenario's replications, in one process or a pool, and gather the results."""
+"""Run a scenario's replications (both arms) and gather the results into tables.
+
+Where the replications run (this process, a local pool that restarts dead workers, a Dask
+cluster) is :mod:`iomsim.execution`'s business, shared with sweeps, break-even and calibration;
+a run is one point with no parameter values. Each replication's seed comes from ``seed`` and its
+number, so the tables do not depend on where it ran.
+"""
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import time
-from concurrent.futures import ProcessPoolExecutor
-from typing import Iterable
+from typing import Any, Iterable, Iterator, Mapping
 
 from tqdm import tqdm
 
-from iomsim.engine.model import Model, compile_model
+from iomsim.defaults import DEFAULT_REPS, DEFAULT_SEED
 from iomsim.engine.records import ReplicationResult
-from iomsim.engine.replication import ENGINES, simulate_replication
+from iomsim.engine.replication import DEFAULT_ENGINE, ENGINES
 from iomsim.errors import InputError
+from iomsim.execution import REPLICATIONS, Backend, default_jobs, make_backend
 from iomsim.results import Results, build_results
 from iomsim.scenario.schema import Scenario
 
-from iomsim.defaults import DEFAULT_REPS, DEFAULT_SEED
-
-_worker_model: Model | None = None
-
-
-def _init_worker(scenario: Scenario) -> None:
-    global _worker_model
-    _worker_model = compile_model(scenario)
-
-
-def _run_chunk(args: tuple[int, list[int], str]) -> list[ReplicationResult]:
-    seed, replications, engine = args
-    assert _worker_model is not None
-    return [simulate_replication(_worker_model, seed, r, engine=engine) for r in replications]
+__all__ = ["check_engine", "default_jobs", "iter_replications", "open_backend", "run",
+           "run_with"]
 
 
 def check_engine(scenario: Scenario, engine: str) -> None:
@@ -51,37 +43,36 @@ def check_engine(scenario: Scenario, engine: str) -> None:
                              path=problem[0])
 
 
-def default_jobs() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
-               (os.cpu_count() or 1))
+def open_backend(scenario: Scenario, jobs: int | None, scheduler: str | None, reps: int
+                 ) -> Backend:
+    """The backend for :func:`run` and :func:`run_with` (a context manager): ``jobs`` local
+    processes (``None``: all cores) or the Dask ``scheduler``, for ``reps`` replications a run."""
+    jobs = default_jobs() if jobs is None else max(1, jobs)
+    # A local pool for one replication would only add its start-up time.
+    return make_backend(scenario, jobs if scheduler else min(jobs, reps), scheduler)
 
 
 def iter_replications(scenario: Scenario, replications: Iterable[int], seed: int, jobs: int = 1,
-                      engine: str = "simpy") -> Iterable[ReplicationResult]:
-    """Yield replication results as they finish (any order when ``jobs`` > 1)."""
+                      engine: str = DEFAULT_ENGINE, scheduler: str | None = None
+                      ) -> Iterator[ReplicationResult]:
+    """Yield replication results as they finish (any order with more than one worker)."""
     replications = list(replications)
-    if jobs <= 1 or len(replications) <= 1:
-        model = compile_model(scenario)
-        for r in replications:
-            yield simulate_replication(model, seed, r, engine=engine)
-        return
-    jobs = min(jobs, len(replications))
-    # A few chunks per worker keeps the pool busy without paying per-replication overhead.
-    size = max(1, len(replications) // (jobs * 4))
-    chunks = [replications[i:i + size] for i in range(0, len(replications), size)]
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
-                             initargs=(scenario,)) as pool:
-        for chunk in pool.map(_run_chunk, [(seed, c, engine) for c in chunks]):
-            yield from chunk
+    with open_backend(scenario, jobs, scheduler, len(replications)) as backend:
+        for _, result in backend.run([(0, {}, seed)], replications, engine=engine,
+                                     output=REPLICATIONS):
+            for _, _, rep in result:
+                yield rep
 
 
-def run(scenario: Scenario, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED, jobs: int = 1,
-        progress: bool | None = None, keep_replications: bool = False,
-        engine: str = "simpy") -> Results:
+def run(scenario: Scenario, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED,
+        jobs: int | None = 1, progress: bool | None = None, keep_replications: bool = False,
+        engine: str = DEFAULT_ENGINE, scheduler: str | None = None) -> Results:
     """Simulate ``reps`` replications of ``scenario`` (both arms) and return the tables.
 
-    ``seed`` and ``reps`` fix the results exactly; ``jobs`` only changes the speed.
+    ``seed`` and ``reps`` fix the results exactly; ``jobs`` and ``scheduler`` only change the
+    speed. ``jobs``: processes on this machine (``None``: all cores); a worker process that dies
+    is replaced and its replications run again. ``scheduler``: ``"tcp://HOST:PORT"`` of a
+    running Dask scheduler, or ``"local"`` for a local Dask cluster of ``jobs`` workers.
     ``progress`` shows a bar on stderr (default: when stderr is a terminal and the run lasts).
     ``engine``: ``"simpy"`` (the reference) or ``"compiled"`` (numba; the same model and random
     numbers, many times faster; see docs/model.md for where the two can differ).
@@ -90,19 +81,40 @@ def run(scenario: Scenario, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED, 
         raise ValueError("reps must be at least 1")
     check_engine(scenario, engine)
     started = time.time()
-    model = compile_model(scenario)
-    results: list[ReplicationResult] = []
+    with open_backend(scenario, jobs, scheduler, reps) as backend:
+        return run_with(backend, reps=reps, seed=seed, engine=engine, progress=progress,
+                        keep_replications=keep_replications, started=started,
+                        manifest_extra={"jobs": jobs, "scheduler": scheduler})
+
+
+def run_with(backend: Backend, values: Mapping[str, Any] | None = None, *, reps: int, seed: int,
+             engine: str = DEFAULT_ENGINE, progress: bool | None = None,
+             keep_replications: bool = False, started: float | None = None,
+             manifest_extra: Mapping[str, Any] | None = None) -> Results:
+    """As :func:`run`, on an open backend (from :func:`open_backend`), for its scenario with
+    ``values`` applied (dotted path -> value, as a sweep point's). Calibration keeps one
+    backend open for all its evaluations, so workers start once."""
+    started = time.time() if started is None else started
+    scenario, model = backend.model(values)
     bar = tqdm(total=reps, desc=scenario.name[:40], unit="rep", delay=1.0,
                disable={True: False, False: True, None: None}[progress])
+    got: dict[int, ReplicationResult] = {}
     try:
-        for r in iter_replications(scenario, range(reps), seed, jobs, engine):
-            results.append(r)
-            bar.update(1)
+        for task, result in backend.run([(0, dict(values or {}), seed)], reps, engine=engine,
+                                        output=REPLICATIONS):
+            for _, r, rep in result:
+                if r in got:
+                    raise RuntimeError(f"replication {r} was returned twice")
+                got[r] = rep
+            bar.update(task.size)
     finally:
         bar.close()
+    if sorted(got) != list(range(reps)):
+        raise RuntimeError(f"expected replications 0 to {reps - 1}, got {sorted(got)}")
     finished = time.time()
-    extra = {"jobs": jobs, "engine": engine, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+    extra = {**(manifest_extra or {}), "engine": engine,
+             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
              "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished)),
              "elapsed_seconds": round(finished - started, 3)}
-    return build_results(scenario, results, model.items, seed=seed, manifest_extra=extra,
-                         keep_replications=keep_replications)
+    return build_results(scenario, [got[r] for r in range(reps)], model.items, seed=seed,
+                         manifest_extra=extra, keep_replications=keep_replications)

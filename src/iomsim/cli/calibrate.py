@@ -16,6 +16,9 @@ def register(subparsers) -> None:
     p.add_argument("--reps", type=int, default=None, help="replications per evaluation")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--jobs", type=int, default=None)
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="tcp://HOST:PORT of a running Dask scheduler, or 'local' for a local "
+                        "Dask cluster")
     p.add_argument("--max-evaluations", type=int, default=None)
     p.set_defaults(func=cmd_calibrate)
 
@@ -44,7 +47,7 @@ def cmd_calibrate(args) -> int:
           f"{targets.seed if args.seed is None else args.seed} at every evaluation",
           file=sys.stderr)
     fit = calibrate(scenario, targets, reps=args.reps, seed=args.seed, jobs=args.jobs,
-                    max_evaluations=args.max_evaluations,
+                    max_evaluations=args.max_evaluations, scheduler=args.scheduler,
                     log=lambda m: print(m, file=sys.stderr, flush=True))
     print(format_table(fit))
     if args.out:

@@ -28,6 +28,9 @@ def register(subparsers) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
     p.add_argument("--jobs", type=positive_int, default=None,
                    help="processes to use (default: all cores); results do not depend on it")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="tcp://HOST:PORT of a running Dask scheduler, or 'local' for a local "
+                        "Dask cluster of --jobs workers; results do not depend on it")
     p.add_argument("--force", action="store_true", help="replace existing results")
     p.add_argument("--report", action="store_true", help="also write report.html and results.xlsx")
     p.add_argument("--engine", choices=("simpy", "compiled"), default="simpy",
@@ -69,7 +72,8 @@ def cmd_run(args) -> int:
     _check_writable(out)
     jobs = args.jobs or default_jobs()
     results = run(scenario, reps=args.reps, seed=args.seed, jobs=jobs,
-                  progress=False if args.no_progress else None, engine=args.engine)
+                  progress=False if args.no_progress else None, engine=args.engine,
+                  scheduler=args.scheduler)
     results.write(out, force=args.force)
     if args.report:
         from iomsim.reporting.report import write_report

@@ -1,6 +1,6 @@
 """Experiments on many simulations: sweeps and their designs, probabilistic sensitivity
-analysis, global sensitivity indices, break-even, and the backends that run them (a local
-process pool or a Dask cluster).
+analysis, global sensitivity indices and break-even. Their replications run on the backends of
+:mod:`iomsim.execution` (this process, a local process pool or a Dask cluster), as a run's do.
 
     import iomsim
     table = iomsim.sweep("scenarios/sweeps/tornado-small.yaml", out="results/tornado-small")

@@ -29,7 +29,7 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from iomsim.errors import InputError
-from iomsim.experiments.backends import make_backend, make_tasks
+from iomsim.execution import make_backend
 from iomsim.experiments.points import IOM_COST_SCALE, parameter_problem, point_scenario
 from iomsim.scenario.schema import Scenario
 
@@ -194,16 +194,14 @@ def _model_breakeven(scenario: Scenario, parameter: str, bracket: tuple[float, f
         if len(p) != 2:
             raise InputError(f"expected arm.measure, got {m!r}", file="--measure")
     got: dict[float, dict[str, np.ndarray]] = {}
-    base_hash = scenario.meta.hash
 
+    # One backend for every value simulated: workers start once and keep their compiled models.
     with make_backend(scenario, jobs, scheduler) as backend:
         def run_at(x: float) -> dict[str, np.ndarray]:
             if x not in got:
-                tasks = make_tasks(f"be-{base_hash[:8]}-{x!r}", base_hash,
-                                   [(0, {parameter: float(x)}, seed)], reps, backend.workers,
-                                   pairs)  # type: ignore[arg-type]
                 per_rep: dict[int, dict[str, float]] = {}
-                for _, result in backend.map(tasks):
+                for _, result in backend.run([(0, {parameter: float(x)}, seed)], reps,
+                                             measures=pairs):  # type: ignore[arg-type]
                     for _, r, rows in result:
                         per_rep[r] = {f"{arm}.{m}": v for arm, m, v in rows}
                 names = (measure, *report)

@@ -22,8 +22,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from iomsim.atomic import write_csv_atomic, write_parquet_atomic
+from iomsim.execution import WorkersDied, make_backend
 from iomsim.experiments import analysis
-from iomsim.experiments.backends import make_backend, make_tasks
 from iomsim.experiments.spec import SweepSpec, load_sweep
 from iomsim.experiments.store import CSV_FLOAT_FORMAT, FolderStore, MemoryStore
 
@@ -155,9 +155,8 @@ def _compute(spec: SweepSpec, store, missing: list[int], jobs: int | None, sched
                disable={True: False, False: True, None: None}[progress])
     try:
         with make_backend(spec.scenario, jobs, scheduler) as backend:
-            tasks = make_tasks(spec.hash[:12], spec.hash, points, R, backend.workers,
-                               spec.measures, spec.engine)
-            for task, result in backend.map(tasks):
+            for task, result in backend.run(points, R, measures=spec.measures,
+                                            engine=spec.engine):
                 for point, rep, rows in result:
                     if not checked:
                         _check_measures(spec, rows)
@@ -167,5 +166,7 @@ def _compute(spec: SweepSpec, store, missing: list[int], jobs: int | None, sched
                     if len(got) == R:
                         store.write_point(point, _point_frame(spec, point, pending.pop(point)))
                 bar.update(task.size)
+    except WorkersDied as exc:
+        raise WorkersDied(f"{exc} (the finished points are saved: run again to resume)") from None
     finally:
         bar.close()

@@ -1,10 +1,17 @@
-"""Where sweep work runs: in this process, a local process pool, or a Dask cluster.
+"""Where replications run: in this process, a local process pool, or a Dask cluster.
 
-The unit of work is a :class:`Task`: a few points, or part of one point's replications, sized
-so that each task lasts long enough for scheduling overhead to stay small and there are still
-several tasks per worker. Every backend runs the same function, :func:`run_task`, on the same
-tasks, and each replication's seed comes from the task, never from where or when it runs, so
-results are identical on every backend and any number of workers.
+Everything that simulates many replications comes here: ``iomsim run`` (one point with no
+parameter values), sweeps (many points), break-even and calibration (one point at a time, on a
+backend kept open between them). The unit of work is a :class:`Task`: a few points, or part of
+one point's replications, sized so that each task lasts long enough for scheduling overhead to
+stay small and there are still several tasks per worker. Every backend runs the same function,
+:func:`run_task`, on the same tasks, and each replication's seed comes from the task (the
+point's seed and the replication number), never from where or when it runs, so results are
+identical on every backend, with any number of workers, and when a worker dies and its tasks
+run again.
+
+Workers import this module, the engine and :mod:`iomsim.economics`, never pandas, scipy.stats
+or SALib (tests/test_worker_imports.py): a spawned worker then starts in about half a second.
 """
 
 from __future__ import annotations
@@ -13,20 +20,31 @@ import json
 import multiprocessing
 import os
 import sys
+import uuid
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from iomsim.engine.replication import DEFAULT_ENGINE
 from iomsim.errors import InputError, IomsimError
 from iomsim.scenario.schema import Scenario
 
 Row = tuple[str, str, float]  # arm, measure, value
-TaskResult = list[tuple[int, int, list[Row]]]  # (point, replication, rows)
+# (point, replication, payload): the payload is a list of Rows for MEASURES, the
+# ReplicationResult itself for REPLICATIONS.
+TaskResult = list[tuple[int, int, Any]]
+
+MEASURES = "measures"  # what sweeps keep: a few numbers per replication, cheap to send back
+REPLICATIONS = "replications"  # what a run keeps: every table's raw material
 
 MAX_RESTARTS = 3
 DASK_CONNECT_TIMEOUT = float(os.environ.get("IOMSIM_DASK_TIMEOUT", "10"))
+
+
+class WorkersDied(IomsimError):
+    """Local worker processes kept dying (killed, out of memory) and the pool gave up."""
 
 
 @dataclass(frozen=True)
@@ -40,10 +58,11 @@ class PointWork:
 @dataclass(frozen=True)
 class Task:
     key: str
-    base_hash: str
+    base_key: str  # the backend's base scenario: workers cache compiled models under it
     work: tuple[PointWork, ...]
-    measures: tuple[tuple[str, str], ...] | None  # None keeps every measure
-    engine: str = "simpy"
+    measures: tuple[tuple[str, str], ...] | None = None  # None keeps every measure
+    engine: str = DEFAULT_ENGINE
+    output: str = MEASURES
 
     @property
     def size(self) -> int:
@@ -51,39 +70,47 @@ class Task:
 
 
 def default_jobs() -> int:
-    from iomsim.runner import default_jobs as core_default
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
+               (os.cpu_count() or 1))
 
-    return core_default()
 
+def make_tasks(prefix: str, base_key: str, points: Sequence[tuple[int, Mapping[str, Any], int]],
+               replications: int | Sequence[int], workers: int,
+               measures: Sequence[tuple[str, str]] | None = None, engine: str = DEFAULT_ENGINE,
+               output: str = MEASURES, task_size: int | None = None) -> list[Task]:
+    """Cut ``points`` (point, values, seed) x ``replications`` (a count, or the replication
+    numbers) into tasks.
 
-def make_tasks(prefix: str, base_hash: str, points: list[tuple[int, dict[str, Any], int]],
-               replications: int, workers: int,
-               measures: list[tuple[str, str]] | None, engine: str = "simpy") -> list[Task]:
-    """Cut ``points`` (point, values, seed) x ``replications`` into tasks.
-
-    Aim for about eight tasks per worker; never more than a few points in one task (so finished
-    points are saved often), and split a point's replications only when there are too few
-    points to keep the workers busy.
+    Aim for about eight tasks per worker (or ``task_size`` replications a task); never more than
+    a few points in one task (so finished points are saved often), and split a point's
+    replications only when there are too few points to keep the workers busy.
     """
-    total = len(points) * replications
-    target = max(1, total // (max(1, workers) * 8))
-    meas = tuple(measures) if measures is not None else None
+    if output not in (MEASURES, REPLICATIONS):
+        raise ValueError(f"unknown task output {output!r}")
+    reps = tuple(range(replications)) if isinstance(replications, int) else tuple(replications)
+    if not points or not reps:
+        return []
+    total = len(points) * len(reps)
+    target = task_size or max(1, total // (max(1, workers) * 8))
+    meas = tuple(tuple(m) for m in measures) if measures is not None else None
     tasks: list[Task] = []
-    if target >= replications:
-        per = max(1, min(target // replications, 4))
+    if target >= len(reps):
+        per = max(1, min(target // len(reps), 4))
         for i in range(0, len(points), per):
             group = points[i:i + per]
-            work = tuple(PointWork(p, tuple(sorted(v.items())), s, tuple(range(replications)))
-                         for p, v, s in group)
-            tasks.append(Task(f"{prefix}-{group[0][0]}", base_hash, work, meas, engine))
+            work = tuple(PointWork(p, _frozen(v), s, reps) for p, v, s in group)
+            tasks.append(Task(f"{prefix}-{group[0][0]}", base_key, work, meas, engine, output))
     else:
         for p, v, s in points:
-            for r0 in range(0, replications, target):
-                reps = tuple(range(r0, min(replications, r0 + target)))
-                tasks.append(Task(f"{prefix}-{p}-{r0}", base_hash,
-                                  (PointWork(p, tuple(sorted(v.items())), s, reps),), meas,
-                                  engine))
+            for r0 in range(0, len(reps), target):
+                chunk = reps[r0:r0 + target]
+                tasks.append(Task(f"{prefix}-{p}-{chunk[0]}", base_key,
+                                  (PointWork(p, _frozen(v), s, chunk),), meas, engine, output))
     return tasks
+
+
+def _frozen(values: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted(dict(values or {}).items()))
 
 
 # --------------------------------------------------------------------------- the work itself
@@ -93,39 +120,55 @@ _MAX_MODELS = 8
 _BASE: Scenario | None = None
 
 
-def _model_for(base: Scenario, base_hash: str, values: tuple[tuple[str, Any], ...]):
+def model_for(base: Scenario, base_key: str, values: tuple[tuple[str, Any], ...] = ()):
+    """``(scenario, model)``: ``base`` with a point's ``values`` applied, and its compiled model.
+
+    Cached by ``base_key`` (unique to a backend, so two scenarios never share an entry even if
+    they carry the same hash) and the values: a worker compiles each point once.
+    """
     from iomsim.engine.model import compile_model
     from iomsim.experiments.points import point_scenario
 
-    key = (base_hash, json.dumps(values, default=str))
+    key = (base_key, json.dumps(values, default=str))
     hit = _MODELS.get(key)
     if hit is None:
         scenario = point_scenario(base, dict(values))
         hit = (scenario, compile_model(scenario))
         if len(_MODELS) >= _MAX_MODELS:
-            _MODELS.pop(next(iter(_MODELS)))
+            # A Dask worker with several threads shares this cache: another may evict first.
+            _MODELS.pop(next(iter(_MODELS), None), None)
         _MODELS[key] = hit
     return hit
 
 
+def _forget(base_key: str) -> None:
+    for key in [k for k in _MODELS if k[0] == base_key]:
+        del _MODELS[key]
+
+
 def run_task(base: Scenario, task: Task) -> TaskResult:
-    """Simulate a task's replications and return the kept measures, in a fixed order."""
+    """Simulate a task's replications and return what the task keeps, in a fixed order."""
     from iomsim.engine.replication import simulate_replication
-    from iomsim.economics import replication_measures
 
     out: TaskResult = []
     for w in task.work:
-        scenario, model = _model_for(base, task.base_hash, w.values)
+        scenario, model = model_for(base, task.base_key, w.values)
         for r in w.replications:
             rep = simulate_replication(model, w.seed, r, engine=task.engine)
-            measures = replication_measures(scenario, rep, model.items)
-            if task.measures is None:
-                rows = [(arm, m, float(v)) for arm, d in measures.items() for m, v in d.items()]
+            if task.output == REPLICATIONS:
+                out.append((w.point, r, rep))
             else:
-                rows = [(arm, m, float(measures[arm][m])) for arm, m in task.measures
-                        if m in measures.get(arm, {})]
-            out.append((w.point, r, rows))
+                out.append((w.point, r, _kept_measures(scenario, model, rep, task.measures)))
     return out
+
+
+def _kept_measures(scenario, model, rep, kept) -> list[Row]:
+    from iomsim.economics import replication_measures
+
+    measures = replication_measures(scenario, rep, model.items)
+    if kept is None:
+        return [(arm, m, float(v)) for arm, d in measures.items() for m, v in d.items()]
+    return [(arm, m, float(measures[arm][m])) for arm, m in kept if m in measures.get(arm, {})]
 
 
 def _init_pool(base: Scenario) -> None:
@@ -140,40 +183,73 @@ def _run_in_pool(task: Task) -> TaskResult:
 
 # --------------------------------------------------------------------------- backends
 
-class SerialBackend:
-    """Runs every task in this process, in order."""
+class Backend:
+    """Runs tasks on one base scenario; a context manager. ``workers``: how many tasks it can
+    run at once (it sizes the tasks)."""
 
-    name = "serial"
+    name = "backend"
+    task_size: int | None = None  # replications per task; None: sized from ``workers``
 
     def __init__(self, base: Scenario):
         self.base = base
+        self.base_key = uuid.uuid4().hex[:16]
         self.workers = 1
+        self._batches = 0
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
+        _forget(self.base_key)  # this process's compiled models of this backend's scenario
         return False
+
+    def map(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, TaskResult]]:
+        raise NotImplementedError
+
+    def run(self, points: Sequence[tuple[int, Mapping[str, Any], int]],
+            replications: int | Sequence[int], *, measures: Sequence[tuple[str, str]] | None = None,
+            engine: str = DEFAULT_ENGINE, output: str = MEASURES
+            ) -> Iterator[tuple[Task, TaskResult]]:
+        """Simulate ``replications`` of each of ``points`` (point, values, seed); yield each
+        task with its result as it finishes (in any order)."""
+        self._batches += 1  # task keys differ between batches (a Dask key names one result)
+        tasks = make_tasks(f"{self.base_key}-{self._batches}", self.base_key, points,
+                           replications, self.workers, measures, engine, output, self.task_size)
+        return self.map(tasks)
+
+    def model(self, values: Mapping[str, Any] | None = None):
+        """``(scenario, model)`` of the point with ``values``, compiled in this process (shared
+        with the tasks this process runs)."""
+        return model_for(self.base, self.base_key, _frozen(values))
+
+
+class SerialBackend(Backend):
+    """Runs every task in this process, in order."""
+
+    name = "serial"
+    # Here a task costs nothing to schedule: one replication a task moves a progress bar at
+    # every replication.
+    task_size = 1
 
     def map(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, TaskResult]]:
         for t in tasks:
             yield t, run_task(self.base, t)
 
 
-class PoolBackend:
+class PoolBackend(Backend):
     """``jobs`` processes at work: this one and ``jobs - 1`` spawned workers (spawned, so it
     behaves the same on every platform).
 
     This process takes tasks too whenever no finished result is waiting. A spawned worker spends
     about half a second importing numpy, scipy.special and the engine before its first task (it
     needs neither scipy.stats nor pandas: tests/test_worker_imports.py); meanwhile this process,
-    which has them already, is working, so a short sweep is not that far behind.
+    which has them already, is working, so a short run is not that far behind.
     """
 
     name = "processes"
 
     def __init__(self, base: Scenario, jobs: int):
-        self.base = base
+        super().__init__(base)
         self.workers = jobs
         self.pool: ProcessPoolExecutor | None = None
 
@@ -190,13 +266,14 @@ class PoolBackend:
         assert self.pool is not None
         # Never wait: after a clean finish every result is in, and waiting would only watch the
         # workers tear down numpy and scipy (0.4 s of a 10 s sweep); after an interruption,
-        # finished points are already saved. The interpreter joins them at exit.
+        # nothing more is wanted from them. The interpreter joins them at exit.
         self.pool.shutdown(wait=False, cancel_futures=True)
-        return False
+        return super().__exit__(exc_type, *exc)
 
     def map(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, TaskResult]]:
         """Yield results as tasks finish. If a worker process dies (killed, out of memory), the
-        pool is restarted and its unfinished tasks are run again, up to ``MAX_RESTARTS`` times."""
+        pool is restarted and its unfinished tasks are run again, up to ``MAX_RESTARTS`` times:
+        every task is yielded exactly once, and a task run again gives the same result."""
         queue = deque(tasks)
         feed = 2 * max(1, self.workers - 1)  # tasks kept in flight: no worker waits for the next
         running: dict = {}
@@ -204,7 +281,9 @@ class PoolBackend:
         while queue or running:
             assert self.pool is not None
             try:
-                while queue and len(running) < feed:
+                # The last task left is this process's: with fewer tasks than the pool takes in
+                # (a short run) it would otherwise sit idle while the workers do them all.
+                while len(queue) > 1 and len(running) < feed:
                     running[self.pool.submit(_run_in_pool, queue[0])] = queue[0]
                     queue.popleft()  # only once submitted: a broken pool must not lose it
                 done = [f for f in running if f.done()]
@@ -220,8 +299,8 @@ class PoolBackend:
             except BrokenProcessPool:
                 restarts += 1
                 if restarts > MAX_RESTARTS:
-                    raise IomsimError(f"worker processes died {restarts} times; giving up (the "
-                                      "finished points are saved: run again to resume)") from None
+                    raise WorkersDied(f"worker processes died {restarts} times; giving up") \
+                        from None
                 # Keep what finished before the pool broke; run the rest again.
                 for f in [f for f in running if f.done() and not f.cancelled()
                           and f.exception() is None]:
@@ -234,7 +313,7 @@ class PoolBackend:
                 self._start()
 
 
-class DaskBackend:
+class DaskBackend(Backend):
     """Runs tasks on a Dask distributed cluster: an existing one (``tcp://HOST:PORT``) or a
     :class:`~distributed.LocalCluster` of ``jobs`` single-threaded worker processes
     (``"local"``). A worker lost mid-task has its task re-run elsewhere by the scheduler."""
@@ -242,12 +321,11 @@ class DaskBackend:
     name = "dask"
 
     def __init__(self, base: Scenario, address: str, jobs: int | None = None):
-        self.base = base
+        super().__init__(base)
         self.address = address
         self.jobs = jobs
         self.client = None
         self.cluster = None
-        self.workers = 1
         self._scattered = None
 
     def __enter__(self):
@@ -280,7 +358,7 @@ class DaskBackend:
             self.client.close()
         if self.cluster is not None:
             self.cluster.close()
-        return False
+        return super().__exit__(*exc)
 
     def map(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, TaskResult]]:
         from distributed import as_completed
@@ -303,8 +381,11 @@ class DaskBackend:
                 f.cancel()
 
 
-def make_backend(base: Scenario, jobs: int | None = None, scheduler: str | None = None):
-    """The backend for ``jobs`` and ``scheduler`` (a context manager)."""
+def make_backend(base: Scenario, jobs: int | None = None, scheduler: str | None = None
+                 ) -> Backend:
+    """The backend for ``jobs`` and ``scheduler`` (a context manager): a Dask cluster when
+    ``scheduler`` is given (``"tcp://HOST:PORT"``, or ``"local"`` for ``jobs`` local Dask
+    workers), else ``jobs`` local processes (default: all cores), or this one alone."""
     if scheduler:
         return DaskBackend(base, scheduler, jobs)
     jobs = jobs or default_jobs()
