@@ -20,6 +20,7 @@ import pytest
 
 import iomsim
 from iomsim.engine import compile_model, simulate_replication
+from iomsim.scenario.schema import NEEDS
 from tests.support import load_minimal
 
 pytest.importorskip("numba")
@@ -238,19 +239,49 @@ def test_constants_copied_into_the_kernels_match_their_sources():
     assert driver.layout_problems() == []
 
 
-def test_unported_features_are_refused():
+def _many_services(n: int, capacity_from: int | None = None) -> dict:
+    """``n`` services using every option: needs, groups, windows, boosts, IOM uptake; those from
+    ``capacity_from`` on capacity-limited with a place for everyone (nobody waits)."""
+    out = {}
+    for i in range(n):
+        svc = {"agency": ("housing", "nhs", "police", "probation")[i % 4],
+               "uptake": 0.3 + 0.06 * ((i * 7) % 10), "cost_per_day": 1.0 + i}
+        if i % 3 == 0:
+            svc["iom_uptake"] = 0.95
+        if i % 4 == 1:
+            svc["needs_any"] = [NEEDS[i % 3]]
+        if i % 5 == 2:
+            svc["need_resolution_multiplier"] = {NEEDS[i % 3]: 1.0 + 0.1 * (i % 7)}
+        if i % 6 == 3:
+            svc["within_days_of_release"] = 30 + 10 * i
+            svc["statuses"] = ["licence", "unsupervised"]
+        if n - 10 <= i < n - 7:
+            svc["group"] = "g"
+            svc["uptake"] = 0.3
+        if capacity_from is not None and i >= capacity_from:
+            svc["capacity_per_1000"] = 1000
+        out[f"s{i}"] = svc
+    return out
+
+
+def test_what_remains_refused():
+    """Only the limits of the compiled engine's packing: more services than bits of one int64
+    mask, and more offenders than the heap packs into a float64."""
+    from iomsim.engine.numba.driver import MAX_SERVICES, unsupported
+
     case_study = iomsim.load_scenario(ROOT / "scenarios" / "case-study-61k.yaml")
-    with pytest.raises(ValueError, match="scheduled_events"):
-        simulate_replication(case_study, 1, 0, engine="compiled")
+    assert unsupported(case_study) is None
     s = iomsim.load_scenario(SUSSEX, overrides={**SMALL, "iom.places_per_1000": 50})
-    with pytest.raises(ValueError, match="places_per_1000"):
-        simulate_replication(s, 1, 0, engine="compiled")
+    assert unsupported(s) is None
     with pytest.raises(ValueError, match="unknown engine"):
         simulate_replication(s, 1, 0, engine="fast")
+    too_many = load_minimal({"services": _many_services(MAX_SERVICES + 1)})
+    assert unsupported(too_many)[0] == "services"
+    with pytest.raises(ValueError, match="more than 63 services"):
+        simulate_replication(too_many, 1, 0, engine="compiled")
+    assert unsupported(load_minimal({"services": _many_services(MAX_SERVICES)})) is None
     big = iomsim.load_scenario(SUSSEX, overrides={"limits.max_offenders": 3_000_000,
                                                   "cohort.size": 2_100_000})
-    from iomsim.engine.numba.driver import unsupported
-
     assert unsupported(big)[0] == "cohort.size"  # the heap's packing limit, refused up front
 
 
