@@ -430,15 +430,37 @@ def test_many_offences_per_case_same_as_simpy():
     assert_same_records(a, b)
 
 
-def test_heap_compaction_changes_nothing(monkeypatch):
+@pytest.mark.parametrize("iom_places", [None, 300])
+def test_heap_compaction_changes_nothing(monkeypatch, iom_places):
     """Stale heap entries (wake-ups replaced by a place granted) are compacted away when the
     heap is full: with almost no room to spare the results are the same."""
     from iomsim.engine.numba import driver
 
     model = compile_model(iomsim.load_scenario(SUSSEX, overrides={
-        **SMALL, "services.approved_premises.capacity_per_1000": 5}))
+        **SMALL, "services.approved_premises.capacity_per_1000": 5,
+        "iom.places_per_1000": iom_places}))
     roomy = simulate_replication(model, 2, 0, engine="compiled")
     monkeypatch.setattr(driver, "_heap", lambda n: np.empty((n + 1, 3)))
     tight = simulate_replication(model, 2, 0, engine="compiled")
     assert_same(roomy, tight, rel=0.0)
     assert roomy.metrics["non_iom"]["waits_per_offender_approved_premises"] > 0
+    if iom_places is not None:
+        assert roomy.metrics["iom"]["mean_wait_days_iom_place"] > 0
+
+
+def test_heap_compaction_keeps_iom_places_granted():
+    """An offender manager's place granted is a heap entry with no version of the offender's
+    (IOM_START): compaction keeps it while dropping wake-ups made stale."""
+    from iomsim.engine.numba import kernels as k
+
+    I = np.zeros((3, k.I_QN0), dtype=np.int32)
+    I[:, k.I_VERSION] = [2, 0, 1]
+    HP = np.empty((8, 3))
+    RS = np.zeros(k.RS_HEAD, dtype=np.int64)
+    entries = [(1.0, 0, 1), (2.0, 0, 2), (0.5, 1, k.IOM_START), (3.0, 2, 0), (4.0, 2, 1),
+               (0.25, 0, 0)]
+    for t, o, v in entries:
+        assert k.heap_push(HP, RS, t, o, v)
+    k.heap_compact(HP, RS, I)
+    popped = [tuple(k.heap_pop(HP, RS)) for _ in range(RS[0])]
+    assert popped == [(0.5, 1, k.IOM_START), (2.0, 0, 2), (4.0, 2, 1)]
