@@ -1,11 +1,13 @@
 """The compiled (numba) engine gives the simpy engine's results.
 
 Both engines draw every random number from the same keyed stream at the same index, so without
-capacity-limited services (where offenders do not interact) the event histories are the same and
-every metric, cost cell, survival point and population figure agrees to rounding (the tests ask
-for relative 1e-9; in practice they are bit-identical). With capacity-limited services the order
-in which a freed place is handed on at exactly equal times can differ, so the full Sussex
-scenario is compared statistically over 20 replications.
+capacity-limited services or IOM places (where offenders do not interact) the event histories are
+the same and every metric, cost cell, survival point and population figure agrees to rounding
+(the tests ask for relative 1e-9; in practice they are bit-identical), and so do the per-offender
+records. With capacity-limited services or IOM places the order in which a freed place is handed
+on at exactly equal times can differ, so those scenarios are compared statistically over several
+replications. Every feature of the schema is compared: fixed events from cohort records (the
+case study among them), capacity-limited IOM, 40 services, cases of many offences.
 
 The first call compiles the kernels (about a minute; numba caches them on disk for later runs).
 """
@@ -20,6 +22,7 @@ import pytest
 
 import iomsim
 from iomsim.engine import compile_model, simulate_replication
+from iomsim.scenario.schema import NEEDS, STATUSES
 from tests.support import load_minimal
 
 pytest.importorskip("numba")
@@ -194,10 +197,8 @@ def test_same_as_simpy_with_cases_carried_over_day_0():
     assert_same(a, b)
 
 
-def test_both_engines_keep_the_same_records(sussex_no_capacity):
-    """keep_offenders: the per-offender records of each arm, the same from both engines."""
-    a = simulate_replication(sussex_no_capacity, 3, 1, keep_offenders=True, engine="simpy")
-    b = simulate_replication(sussex_no_capacity, 3, 1, keep_offenders=True, engine="compiled")
+def assert_same_records(a, b) -> None:
+    """The per-offender records of each arm (keep_offenders), the same from both engines."""
     assert set(a.records) == set(b.records) == {"non_iom", "iom"}
     for arm in a.records:
         ra, rb = a.records[arm], b.records[arm]
@@ -207,14 +208,23 @@ def test_both_engines_keep_the_same_records(sussex_no_capacity):
         for name in ("offences_by_type", "custody_days", "iom_days"):
             np.testing.assert_allclose(getattr(rb, name), getattr(ra, name), rtol=1e-9,
                                        atol=0.0, err_msg=name)
-        assert len(ra.convictions) > 0
         # the numba engine records proven offences from 12 months before day 0 only
         proven = ra.proven[ra.proven["offence_day"] >= -365.25]
         for table_a, table_b in ((ra.convictions, rb.convictions), (proven, rb.proven),
                                  (ra.waits, rb.waits)):
             assert table_a.dtype == table_b.dtype
+            assert len(table_a) == len(table_b), (arm, table_a.dtype.names)
             for field in table_a.dtype.names:
-                np.testing.assert_allclose(table_b[field], table_a[field], rtol=1e-9, atol=0.0)
+                np.testing.assert_allclose(table_b[field], table_a[field], rtol=1e-9, atol=0.0,
+                                           err_msg=f"{arm}: {field}")
+
+
+def test_both_engines_keep_the_same_records(sussex_no_capacity):
+    """keep_offenders: the per-offender records of each arm, the same from both engines."""
+    a = simulate_replication(sussex_no_capacity, 3, 1, keep_offenders=True, engine="simpy")
+    b = simulate_replication(sussex_no_capacity, 3, 1, keep_offenders=True, engine="compiled")
+    assert len(a.records["iom"].convictions) > 0
+    assert_same_records(a, b)
 
 
 def test_poisson_quantile_copy_matches_the_reference():
@@ -238,31 +248,219 @@ def test_constants_copied_into_the_kernels_match_their_sources():
     assert driver.layout_problems() == []
 
 
-def test_unported_features_are_refused():
+def _many_services(n: int, capacity_from: int | None = None) -> dict:
+    """``n`` services using every option: needs, groups, windows, boosts, IOM uptake; those from
+    ``capacity_from`` on capacity-limited with a place for everyone (nobody waits)."""
+    out = {}
+    for i in range(n):
+        svc = {"agency": ("housing", "nhs", "police", "probation")[i % 4],
+               "uptake": 0.3 + 0.06 * ((i * 7) % 10), "cost_per_day": 1.0 + i}
+        if i % 3 == 0:
+            svc["iom_uptake"] = 0.95
+        if i % 4 == 1:
+            svc["needs_any"] = [NEEDS[i % 3]]
+        if i % 5 == 2:
+            svc["need_resolution_multiplier"] = {NEEDS[i % 3]: 1.0 + 0.1 * (i % 7)}
+        if i % 6 == 3:
+            svc["within_days_of_release"] = 30 + 10 * i
+            svc["statuses"] = ["licence", "unsupervised"]
+        if n - 10 <= i < n - 7:
+            svc["group"] = "g"
+            svc["uptake"] = 0.3
+        if capacity_from is not None and i >= capacity_from:
+            svc["capacity_per_1000"] = 1000
+        out[f"s{i}"] = svc
+    return out
+
+
+def test_what_remains_refused():
+    """Only the limits of the compiled engine's packing: more services than bits of one int64
+    mask, and more offenders than the heap packs into a float64."""
+    from iomsim.engine.numba.driver import MAX_SERVICES, unsupported
+
     case_study = iomsim.load_scenario(ROOT / "scenarios" / "case-study-61k.yaml")
-    with pytest.raises(ValueError, match="scheduled_events"):
-        simulate_replication(case_study, 1, 0, engine="compiled")
+    assert unsupported(case_study) is None
     s = iomsim.load_scenario(SUSSEX, overrides={**SMALL, "iom.places_per_1000": 50})
-    with pytest.raises(ValueError, match="places_per_1000"):
-        simulate_replication(s, 1, 0, engine="compiled")
+    assert unsupported(s) is None
     with pytest.raises(ValueError, match="unknown engine"):
         simulate_replication(s, 1, 0, engine="fast")
+    too_many = load_minimal({"services": _many_services(MAX_SERVICES + 1)})
+    assert unsupported(too_many)[0] == "services"
+    with pytest.raises(ValueError, match="more than 63 services"):
+        simulate_replication(too_many, 1, 0, engine="compiled")
+    assert unsupported(load_minimal({"services": _many_services(MAX_SERVICES)})) is None
     big = iomsim.load_scenario(SUSSEX, overrides={"limits.max_offenders": 3_000_000,
                                                   "cohort.size": 2_100_000})
-    from iomsim.engine.numba.driver import unsupported
-
     assert unsupported(big)[0] == "cohort.size"  # the heap's packing limit, refused up front
 
 
-def test_heap_compaction_changes_nothing(monkeypatch):
+def test_case_study_same_as_simpy():
+    """scenarios/case-study-61k.yaml: fixed release and recall (with its days) from the cohort
+    record, no pre-period."""
+    model = compile_model(iomsim.load_scenario(ROOT / "scenarios" / "case-study-61k.yaml"))
+    for rep in range(4):
+        a = simulate_replication(model, 1, rep, keep_offenders=True, engine="simpy")
+        b = simulate_replication(model, 1, rep, keep_offenders=True, engine="compiled")
+        assert a.records["non_iom"].recalls[0] >= 1  # the scheduled recall
+        assert_same(a, b)
+        assert_same_records(a, b)
+
+
+def _scheduled_offenders(n: int) -> list[dict]:
+    """Offender records of every status with fixed events of each kind, unsorted, some falling
+    before the pre-period starts (day -730), some before day 0, two on the same day."""
+    patterns = [
+        [{"event": "recall", "day": 100, "days": 30}, {"event": "release", "day": -800}],
+        [{"event": "recall", "day": -200}, {"event": "release", "day": -150}],
+        [{"event": "exit", "day": 200}],
+        [{"event": "exit", "day": -100}],
+        [{"event": "release", "day": 0.0}, {"event": "recall", "day": 400, "days": 10},
+         {"event": "recall", "day": 400}],
+        [{"event": "recall", "day": -45, "days": 5.5}, {"event": "release", "day": 50},
+         {"event": "exit", "day": 1500}],
+        [],
+    ]
+    return [{"id": f"o{i}", "age": 20 + i % 30, "ogrs": 0.3 + 0.006 * ((i * 37) % 100),
+             "needs": [NEEDS[j] for j in range(len(NEEDS)) if (i >> j) % 3 == 0],
+             "status": STATUSES[i % len(STATUSES)], "status_days_remaining": 20 + (i * 53) % 400,
+             "scheduled_events": patterns[i % len(patterns)]} for i in range(n)]
+
+
+def test_scheduled_events_same_as_simpy():
+    """Release, recall (fixed days or drawn) and exit on fixed days, on Sussex's rules."""
+    model = compile_model(iomsim.load_scenario(SUSSEX, overrides={
+        **NO_CAPACITY, "cohort.profile": None, "cohort.size": None,
+        "cohort.offenders": _scheduled_offenders(140), "selection.cohort_size": 70,
+        "selection.statuses": list(STATUSES)}))
+    for rep in range(3):
+        a = simulate_replication(model, 2, rep, keep_offenders=True, engine="simpy")
+        b = simulate_replication(model, 2, rep, keep_offenders=True, engine="compiled")
+        assert a.population[("not_selected", "offenders")] < 140 - 70  # exits before day 0
+        assert a.records["iom"].exited.any()
+        assert_same(a, b)
+        assert_same_records(a, b)
+
+
+def test_capacity_limited_iom_with_a_place_for_everyone_is_exact():
+    """iom.places_per_1000 with as many places as offenders: everyone starts IOM at day 0
+    (after a first step without it, as simpy's allocation process interrupts the life one),
+    and waits 0 days."""
+    model = compile_model(iomsim.load_scenario(SUSSEX, overrides={
+        **NO_CAPACITY, **SMALL, "iom.places_per_1000": 1000}))
+    for rep in range(2):
+        a = simulate_replication(model, 1, rep, keep_offenders=True, engine="simpy")
+        b = simulate_replication(model, 1, rep, keep_offenders=True, engine="compiled")
+        assert a.metrics["iom"]["iom_places_waits_per_offender"] == 1.0
+        assert a.metrics["iom"]["mean_wait_days_iom_place"] == 0.0
+        assert_same(a, b)
+        assert_same_records(a, b)
+
+
+def test_capacity_limited_iom_agrees_statistically():
+    """Small Sussex with 45 offender managers' places for 150 offenders, and its capacity-limited
+    services: ten replications. Places handed on at exactly equal times may go in another order,
+    so the paired differences must be within three standard errors of zero (most replications
+    are in fact identical)."""
+    model = compile_model(iomsim.load_scenario(SUSSEX, overrides={
+        **SMALL, "iom.places_per_1000": 300}))
+    keys = ["reconviction_rate_24m", "offences_per_offender", "custody_days_per_offender",
+            "iom_days_per_offender", "iom_places_waits_per_offender", "mean_wait_days_iom_place",
+            "waits_per_offender_approved_premises", "waits_per_offender_drug_treatment"]
+    diffs = {k: [] for k in keys + ["total_cost"]}
+    identical = 0
+    for rep in range(10):
+        a = simulate_replication(model, 1, rep, engine="simpy")
+        b = simulate_replication(model, 1, rep, engine="compiled")
+        assert 0 < a.metrics["iom"]["mean_wait_days_iom_place"]  # offenders did wait
+        same = True
+        for k in keys:
+            d = b.metrics["iom"][k] - a.metrics["iom"][k]
+            diffs[k].append(d)
+            same &= abs(d) <= 1e-9 * max(1.0, abs(a.metrics["iom"][k]))
+        d = float(b.costs["iom"].sum() - a.costs["iom"].sum())
+        diffs["total_cost"].append(d)
+        same &= abs(d) <= 1e-9 * abs(float(a.costs["iom"].sum()))
+        identical += same
+    for key, d in diffs.items():
+        d = np.asarray(d)
+        se = d.std(ddof=1) / math.sqrt(len(d))
+        assert abs(d.mean()) <= 3 * se + 1e-9 * max(1.0, np.abs(d).max()), (key, d.mean(), se)
+    assert identical >= 5, f"only {identical} of 10 replications identical"
+
+
+def test_forty_services_same_as_simpy():
+    """More services than an int32 mask holds (the old limit was 17): the last five
+    capacity-limited (with a place for everyone), so that their bits are above 31 too."""
+    model = compile_model(load_minimal({
+        "services": _many_services(40, capacity_from=35), "cohort.size": 300,
+        "pre_period_months": 12,
+        "cohort.profile.needs": {"accommodation": 0.5, "education_training_employment": 0.4,
+                                 "finance": 0.3},
+        "needs": {name: {"resolution_rate_per_year": 1.0, "relapse_rate_per_year": 0.5}
+                  for name in NEEDS[:3]},
+        "cohort.profile.status": {"custody": 0.4, "licence": 0.3, "unsupervised": 0.3},
+        "cohort.profile.custody_days_remaining": {"distribution": "uniform", "low": 1,
+                                                  "high": 300},
+        "cohort.profile.licence_days_remaining": {"distribution": "uniform", "low": 1,
+                                                  "high": 300},
+        "justice.magistrates.custody_probability": 0.4,
+        "justice.licence_breach_rate_per_year": 1.0}))
+    assert len(model.services) == 40 and model.boosting_services >> 32
+    for seed in (1, 2):
+        a = simulate_replication(model, seed, 0, keep_offenders=True, engine="simpy")
+        b = simulate_replication(model, seed, 0, keep_offenders=True, engine="compiled")
+        assert_same(a, b)
+        assert_same_records(a, b)
+
+
+def test_many_offences_per_case_same_as_simpy():
+    """Court four years after the first charge and every offence detected: cases of fifteen
+    offences or more, most of them in the case pool rather than the offender's row."""
+    model = compile_model(load_minimal({
+        "cohort.size": 200, "pre_period_months": 36, "horizon_years": 4,
+        "justice.magistrates.delay_days": {"distribution": "fixed", "value": 1400},
+        "justice.crown.delay_days": {"distribution": "fixed", "value": 1400},
+        "cohort.profile.ogrs.mean": 0.98, "cohort.profile.ogrs.sd": 0.01,
+        "offending.offence_types.theft.detection_probability": 1.0,
+        "offending.offence_types.violence.detection_probability": 1.0}))
+    a = simulate_replication(model, 1, 0, keep_offenders=True, engine="simpy")
+    b = simulate_replication(model, 1, 0, keep_offenders=True, engine="compiled")
+    assert a.records["iom"].convictions["offences"].max() >= 15
+    assert_same(a, b)
+    assert_same_records(a, b)
+
+
+@pytest.mark.parametrize("iom_places", [None, 300])
+def test_heap_compaction_changes_nothing(monkeypatch, iom_places):
     """Stale heap entries (wake-ups replaced by a place granted) are compacted away when the
     heap is full: with almost no room to spare the results are the same."""
     from iomsim.engine.numba import driver
 
     model = compile_model(iomsim.load_scenario(SUSSEX, overrides={
-        **SMALL, "services.approved_premises.capacity_per_1000": 5}))
+        **SMALL, "services.approved_premises.capacity_per_1000": 5,
+        "iom.places_per_1000": iom_places}))
     roomy = simulate_replication(model, 2, 0, engine="compiled")
     monkeypatch.setattr(driver, "_heap", lambda n: np.empty((n + 1, 3)))
     tight = simulate_replication(model, 2, 0, engine="compiled")
     assert_same(roomy, tight, rel=0.0)
     assert roomy.metrics["non_iom"]["waits_per_offender_approved_premises"] > 0
+    if iom_places is not None:
+        assert roomy.metrics["iom"]["mean_wait_days_iom_place"] > 0
+
+
+def test_heap_compaction_keeps_iom_places_granted():
+    """An offender manager's place granted is a heap entry with no version of the offender's
+    (IOM_START): compaction keeps it while dropping wake-ups made stale."""
+    from iomsim.engine.numba import kernels as k
+
+    I = np.zeros((3, k.I_QN0), dtype=np.int32)
+    I[:, k.I_VERSION] = [2, 0, 1]
+    HP = np.empty((8, 3))
+    RS = np.zeros(k.RS_HEAD, dtype=np.int64)
+    entries = [(1.0, 0, 1), (2.0, 0, 2), (0.5, 1, k.IOM_START), (3.0, 2, 0), (4.0, 2, 1),
+               (0.25, 0, 0)]
+    for t, o, v in entries:
+        assert k.heap_push(HP, RS, t, o, v)
+    k.heap_compact(HP, RS, I)
+    popped = [tuple(k.heap_pop(HP, RS)) for _ in range(RS[0])]
+    assert popped == [(0.5, 1, k.IOM_START), (2.0, 0, 2), (4.0, 2, 1)]

@@ -83,22 +83,30 @@ def test_sweep_unknown_engine_names_file_line_and_key(tmp_path):
     assert "sweep.yaml:5" in text and "engine" in text and "'fast'" in text
 
 
+def _too_many_services(tmp_path):
+    """The minimal scenario with 64 services: one more than the compiled engine's masks hold."""
+    path = tmp_path / "many-services.yaml"
+    services = "".join(f"  s{i}: {{agency: nhs, cost_per_day: 1.0}}\n" for i in range(64))
+    path.write_text(MINIMAL.read_text() + "services:\n" + services)
+    return path
+
+
 def test_cli_refuses_what_the_compiled_engine_lacks_before_running(tmp_path, capsys):
     """One line naming the scenario file, line and key, exit status 2, nothing written, and
     no worker started (it used to be a traceback from inside the pool)."""
     out = tmp_path / "res"
-    code = main(["run", str(ROOT / "scenarios" / "case-study-61k.yaml"), "--engine", "compiled",
+    code = main(["run", str(_too_many_services(tmp_path)), "--engine", "compiled",
                  "--reps", "2", "--jobs", "2", "--out", str(out), "--no-progress"])
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1
-    assert "case-study-61k-uncalibrated.yaml:" in err and "scheduled_events" in err
+    assert "many-services.yaml:" in err and "more than 63 services" in err
     assert not out.exists()
 
 
 def test_sweep_refuses_a_scenario_the_compiled_engine_lacks(tmp_path):
     path = tmp_path / "sweep.yaml"
-    path.write_text(f"""scenario: {ROOT / "scenarios" / "case-study-61k.yaml"}
+    path.write_text(f"""scenario: {_too_many_services(tmp_path)}
 design: grid
 replications: 1
 engine: compiled
@@ -107,4 +115,4 @@ parameters:
 """)
     with pytest.raises(iomsim.InputError) as info:
         load_sweep(path)
-    assert "sweep.yaml:4" in str(info.value) and "scheduled_events" in str(info.value)
+    assert "sweep.yaml:4" in str(info.value) and "more than 63 services" in str(info.value)

@@ -5,6 +5,10 @@ inputs from the compiled :class:`~iomsim.engine.model.Model` (never from the raw
 every scalar slot of ``P`` and ``Q`` is named after the model field it holds, in ``P_FIELDS``
 and ``Q_FIELDS``), runs the pre-period and the arms, and turns the kernels' output into the
 records that :mod:`iomsim.engine.measures` measures, as for the simpy engine.
+
+It runs every feature of the schema. ``unsupported`` names what remains refused: the limits of
+the kernels' packing (more than ``MAX_SERVICES`` services, more than ``MAX_OFFENDERS``
+offenders), checked before a run so that the error can name the scenario's key.
 """
 
 from __future__ import annotations
@@ -23,21 +27,22 @@ from iomsim.engine.model import Model
 from iomsim.engine.numba.kernels import (  # the kernels and their layout constants
     A_CUSTODY_DAYS, A_IOM_DAYS, A_IOM_END, A_IOM_MULT, A_IOM_QUIET_END, A_OBT0,
     A_PERSIST_UNTIL, CLOCK_PURPOSE, CModel, DAYS_PER_YEAR, FLOAT_TABLES, F_OGRS, F_QS0, INF,
-    INT_TABLES, I_DETECTED, I_DONE, I_EXITED, I_GRANTED, I_HELD, I_NEED, I_ON_IOM, I_QN0,
-    I_RECALLS, I_REFERRALS, I_RESPONDER, I_ROLE, I_STATUS, MI_HEAD, N_NEEDS, N_P, N_Q,
+    INT_TABLES, I_DETECTED, I_DONE, I_EXITED, I_NEED, I_ON_IOM, I_QN0, I_RECALLS, I_REFERRALS,
+    I_RESPONDER, I_ROLE, I_STATUS, MAX_SERVICES, MI_HEAD, N_NEEDS, N_P, N_Q, N_S,
     P_ARREST_COST, P_BREACH_CUSTODY_P, P_CAUTION_P, P_CHARGE_P, P_CONV_P, P_DEATH_SHARE,
     P_DESELECT_DAYS, P_EXIT_CUST, P_EXIT_LIB, P_EXTRA_MEAN, P_FIXED_LONG, P_FIXED_SHARE,
     P_FIXED_SHORT, P_HORIZON_UNUSED, P_LBR, P_LICENCE_PER_DAY, P_MEAN_DET, P_MEAN_DET_IOM,
-    P_MIN_SUP, P_OBR, P_ON_CHARGE_P, P_ORDER_PER_DAY, P_PATHWAY, P_PERSIST_DAYS,
+    P_MAX_DURATION, P_MIN_SUP, P_OBR, P_ON_CHARGE_P, P_ORDER_PER_DAY, P_PATHWAY, P_PERSIST_DAYS,
     P_PRISON_PER_DAY, P_PSR_COST, P_RECALL_MULT, P_RECALL_POLICE, P_RECALL_PROB,
     P_REFERRAL_COST, P_RELEASE_FRACTION, P_RELEASE_MULT, P_RELEASE_WINDOW, P_REMAND_P,
     P_SHORT_SENTENCE, Q_BOOSTING, Q_CAP_MASK, Q_COSTED, Q_ITEM_ARREST, Q_ITEM_INVEST,
     Q_ITEM_LEGAL_AID, Q_ITEM_LICENCE, Q_ITEM_ORDER, Q_ITEM_PROSECUTION, Q_ITEM_PSR,
     Q_ITEM_RECALL_POLICE, Q_ITEM_RECALL_PROB, Q_ITEM_REFERRAL, Q_KNOTS, Q_NS, REC_CONVICTION,
-    REC_PROVEN, REC_WAIT, STATUS_CODE, case_list, compact_needs, compact_rows, init_offenders,
-    iom_uniforms, offender_keys, rec_arrays, run_phase)
-from iomsim.engine.records import (CONVICTION, EXITED_CODE, PROVEN, WAIT, ArmRecords,
-                                   PopulationRecords, ReplicationResult, by_offender)
+    REC_PROVEN, REC_WAIT, SE_EXIT, SE_RECALL, SE_RELEASE, STATUS_CODE, S_GRANTED, S_HELD,
+    case_pool, case_pool_copy, compact_needs, compact_rows, init_offenders, iom_uniforms,
+    offender_keys, rec_arrays, run_phase)
+from iomsim.engine.records import (CONVICTION, EXITED_CODE, IOM_PLACE, PROVEN, WAIT,
+                                   ArmRecords, PopulationRecords, ReplicationResult, by_offender)
 from iomsim.engine.rng import root_key
 
 _STD_NORMAL = NormalDist()
@@ -61,7 +66,7 @@ P_FIELDS = {
     P_FIXED_LONG: "fixed_term_days_long_sentence", P_SHORT_SENTENCE: "short_sentence_days",
     P_BREACH_CUSTODY_P: "breach_custody_probability", P_REFERRAL_COST: "referral_cost",
     P_PRISON_PER_DAY: "prison_per_day", P_LICENCE_PER_DAY: "licence_per_day",
-    P_ORDER_PER_DAY: "order_per_day",
+    P_ORDER_PER_DAY: "order_per_day", P_MAX_DURATION: "iom_max_duration_days",
 }
 Q_FIELDS = {
     Q_ITEM_ARREST: "item_arrest", Q_ITEM_INVEST: "item_investigation",
@@ -103,7 +108,10 @@ def _records(raw):
     k = kind == REC_PROVEN
     proven = (off[k], a[k], b[k])
     k = kind == REC_WAIT
-    waits = (off[k] >> 6, off[k] & 63, a[k])
+    waits = (off[k], b[k].astype(np.int64), a[k])
+    # simpy lists an offender's wait for an IOM place after their waits for services.
+    order = np.lexsort((waits[1] == IOM_PLACE, waits[0]))
+    waits = tuple(x[order] for x in waits)
     return conv, proven, waits
 
 
@@ -216,28 +224,21 @@ MAX_OFFENDERS = 2 ** 21 - 1
 
 
 def unsupported(scenario) -> tuple[str, str] | None:
-    """(YAML path, feature) of the first thing in ``scenario`` the compiled engine does not
-    implement, or None. Checked before a run starts, so the error names the scenario's key."""
-    if scenario.iom.places_per_1000 is not None:
-        return "iom.places_per_1000", "capacity-limited IOM (iom.places_per_1000)"
-    for i, record in enumerate(scenario.cohort.offenders or []):
-        if record.scheduled_events:
-            return (f"cohort.offenders[{i}].scheduled_events",
-                    "fixed events from cohort records (scheduled_events)")
-    if len(scenario.services) > 31 - 4 - N_NEEDS:
-        return "services", (f"more than {31 - 4 - N_NEEDS} services (the scenario has "
-                            f"{len(scenario.services)})")
+    """(YAML path, feature) of the first thing in ``scenario`` the compiled engine cannot run,
+    or None. Checked before a run starts, so the error names the scenario's key. What remains
+    are limits of its packing: services in one int64 mask, offenders in the heap's float64."""
+    if len(scenario.services) > MAX_SERVICES:
+        return "services", (f"more than {MAX_SERVICES} services (the scenario has "
+                            f"{len(scenario.services)}; each service is one bit of a 64-bit mask)")
     size = scenario.cohort.size if scenario.cohort.profile is not None else None
     if size is not None and size > MAX_OFFENDERS:
         return "cohort.size", f"a population of more than {MAX_OFFENDERS:,} offenders"
     return None
 
 
-def check_supported(model: Model, scheduled=None, n_offenders: int | None = None) -> None:
-    """Raise ValueError naming the first feature the compiled engine does not implement."""
+def check_supported(model: Model, n_offenders: int | None = None) -> None:
+    """Raise ValueError naming the first limit of the compiled engine the run exceeds."""
     problem = unsupported(model.scenario)
-    if problem is None and scheduled is not None and any(scheduled):
-        problem = ("cohort", "fixed events from cohort records (scheduled_events)")
     if problem is None and n_offenders is not None and n_offenders > MAX_OFFENDERS:
         problem = ("cohort", f"a population of more than {MAX_OFFENDERS:,} offenders")
     if problem is not None:
@@ -245,16 +246,44 @@ def check_supported(model: Model, scheduled=None, n_offenders: int | None = None
                          "use engine='simpy'")
 
 
-def _resources(cm: CModel, model: Model, n_offenders: int) -> np.ndarray:
-    """RS: heap size and sequence counter, then places, users, queue head and tail."""
+def _resources(cm: CModel, model: Model, n_offenders: int, iom_places: int = -1) -> np.ndarray:
+    """RS: heap size and sequence counter; offender managers' places (-1: not limited), users,
+    queue head and tail; then each capacity-limited service's places, users, head and tail."""
     ncap = cm.cap_svc.shape[0]
     cap = [max(1, int(math.floor(model.services[i].capacity_per_1000 * n_offenders / 1000 + 0.5)))
            for i in cm.cap_svc]
-    return np.array([0, 0] + cap + [0] * ncap + [-1] * ncap + [-1] * ncap, dtype=np.int64)
+    return np.array([0, 0, iom_places, 0, -1, -1] + cap + [0] * ncap + [-1] * ncap + [-1] * ncap,
+                    dtype=np.int64)
+
+
+def _iom_places(model: Model, n_offenders: int) -> int:
+    """Offender managers' places in the IOM arm (as simpy's ArmContext), -1 if not limited."""
+    places = model.iom_places_per_1000
+    if places is None:
+        return -1
+    return max(1, int(math.floor(places * n_offenders / 1000 + 0.5)))
+
+
+_SE_KIND = {"release": SE_RELEASE, "recall": SE_RECALL, "exit": SE_EXIT}
+
+
+def _scheduled(scheduled: list, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every offender's fixed events as rows (day, kind, days or NaN) in the order they fall
+    due (a stable sort by day, as the simpy engine's), and where each offender's rows start."""
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    if not any(scheduled):
+        return np.zeros((0, 3)), offsets
+    rows = []
+    for o, events in enumerate(scheduled):
+        for e in sorted(events, key=lambda e: e.day):
+            rows.append((e.day, _SE_KIND[e.event], math.nan if e.days is None else e.days))
+        offsets[o + 1] = len(rows)
+    return np.array(rows, dtype=float), offsets
 
 
 def _heap(n: int) -> np.ndarray:
-    # Each offender has one live entry at most; the slack holds entries made stale by places
+    # Each offender has one live wake-up at most (plus, with capacity-limited IOM, one place
+    # granted: the caller counts those in n); the slack holds entries made stale by places
     # granted, and is compacted when full (heap_compact).
     return np.empty((n + max(1024, n // 16), 3))
 
@@ -278,12 +307,10 @@ def _popcount(masks: np.ndarray) -> np.ndarray:
     return out
 
 
-def _start_iom(model: Model, A, I, keys, costs, horizon) -> None:
-    """start_iom at day 0 for every offender of the IOM arm."""
+def _iom_response(model: Model, A, I, keys) -> None:
+    """Whether each offender responds to IOM, by how much, and their offender manager's role:
+    start_iom's draws, the same whenever IOM starts (read only while on IOM or after it)."""
     n = A.shape[0]
-    I[:, I_ON_IOM] = 1
-    A[:, A_IOM_END] = 0.0 + model.iom_max_duration_days if model.iom_max_duration_days else INF
-    A[:, A_IOM_QUIET_END] = 0.0 + model.iom_deselect_days if model.iom_deselect_days else INF
     u = iom_uniforms(keys, np.arange(n, dtype=np.int64))
     I[:, I_RESPONDER] = u[:, 0] < model.iom_responder_share
     mult = model.iom_offending_multiplier
@@ -302,6 +329,13 @@ def _start_iom(model: Model, A, I, keys, costs, horizon) -> None:
         I[:, I_ROLE] = role
     else:
         I[:, I_ROLE] = -1
+
+
+def _start_iom(model: Model, A, I, costs, horizon) -> None:
+    """start_iom at day 0 for every offender of the IOM arm (IOM not capacity-limited)."""
+    I[:, I_ON_IOM] = 1
+    A[:, A_IOM_END] = 0.0 + model.iom_max_duration_days if model.iom_max_duration_days else INF
+    A[:, A_IOM_QUIET_END] = 0.0 + model.iom_deselect_days if model.iom_deselect_days else INF
     active = _popcount(I[:, I_NEED])
     I[:, I_REFERRALS] += active
     if model.referral_cost > 0 and horizon > 0:
@@ -313,10 +347,12 @@ def _start_iom(model: Model, A, I, keys, costs, horizon) -> None:
 def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
              keep_records: bool = False) -> ReplicationResult:
     """One replication of ``arms`` with the numba engine (the same as the simpy engine's)."""
+    check_supported(model)  # before the tables are packed: they would not fit
     cm, MF, MI = _compile(model)
     pop = build_population(model.scenario, seed, replication)
-    check_supported(model, pop.scheduled, len(pop))
+    check_supported(model, len(pop))
     n = len(pop)
+    SE, se_offsets = _scheduled(pop.scheduled, n)
     # Only the arrays are needed: let the population's lists go before the state is made.
     status = np.array([STATUS_CODE[x] for x in pop.status], dtype=np.int8)
     ogrs = np.asarray(pop.ogrs, dtype=float)
@@ -335,6 +371,7 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     NC = np.zeros(2 * int(needs.sum()))
     I = np.zeros((n, I_QN0 + 2 * ncap), dtype=np.int32)
     I[:, I_QN0:] = -1
+    S = np.zeros((n, N_S), dtype=np.int64)
     ns = len(model.services)
     svc_key = np.array([model.groups[svc.group][0] if svc.group else svc.index
                         for svc in model.services], dtype=np.int64)
@@ -348,21 +385,22 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
             gstart.append(-1)
             gend.append(-1)
     p = model.p_proven_per_offence
-    init_offenders(MF, MI, F, NC, I, keys, ogrs, frailty, needs, status, status_days,
+    init_offenders(MF, MI, F, NC, I, S, keys, ogrs, frailty, needs, status, status_days,
                    licence_after, start, model.frailty_variance,
                    model.release_normaliser * p if p > 0 else 0.0, svc_key,
                    np.array(gstart, dtype=np.int64), np.array(gend, dtype=np.int64),
                    np.array(members, dtype=np.int64),
                    np.array([svc.uptake for svc in model.services], dtype=float),
-                   np.array([svc.iom_uptake for svc in model.services], dtype=float), ns)
+                   np.array([svc.iom_uptake for svc in model.services], dtype=float), ns,
+                   se_offsets)
     del ogrs, frailty, needs, status, status_days, licence_after
     n_types = len(model.offence_names)
     events = 0
-    case_over = case_list(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    pool = case_pool()
     if model.pre_days > 0:
         costs = np.zeros((1, len(model.items)))
-        recs, ev = run_phase(MF, MI, F, NC, I, np.zeros((0, A_OBT0 + n_types)), keys,
-                             _resources(cm, model, n), _heap(n), costs, 0.0, start, case_over)
+        recs, ev = run_phase(MF, MI, F, NC, I, S, np.zeros((0, A_OBT0 + n_types)), SE, keys,
+                             _resources(cm, model, n), _heap(n), costs, 0.0, start, pool)
         events += ev
         raw = rec_arrays(recs)
         del recs
@@ -391,21 +429,21 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     base_conv = (pos[pre_conv[0][keep]], pre_conv[1][keep], pre_conv[2][keep])
     keep = pos[pre_proven[0]] >= 0
     base_proven = (pos[pre_proven[0][keep]], pre_proven[1][keep], pre_proven[2][keep])
-    over = rec_arrays(case_over)
-    keep = pos[over[0]] >= 0
-    base_over = (pos[over[0][keep]], over[1][keep].astype(np.int64), over[2][keep])
-    # The selected rows moved to the top in place, and the rest given back (no copy).
+    # The selected rows moved to the top in place, and the rest given back (no copy). Their
+    # scheduled events and open cases' offences stay where they are in SE and the case pool.
     compact_rows(F, sel)
     compact_rows(I, sel)
+    compact_rows(S, sel)
     keys_s = keys[sel]
     F.resize((m, F.shape[1]), refcheck=False)
     I.resize((m, I.shape[1]), refcheck=False)
+    S.resize((m, S.shape[1]), refcheck=False)
     NC.resize(compact_needs(NC, I), refcheck=False)
-    Fs, Is, NCs = F, I, NC
-    del F, I, NC, keys, case_over
+    Fs, Is, Ss, NCs = F, I, S, NC
+    del F, I, S, NC, keys
     Is[:, I_QN0:] = -1
-    Is[:, I_HELD] = 0
-    Is[:, I_GRANTED] = 0
+    Ss[:, S_HELD] = 0
+    Ss[:, S_GRANTED] = 0
     Is[:, I_DONE] = 0
     Fs[:, F_QS0:F_QS0 + ncap] = np.nan
 
@@ -413,17 +451,22 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     n_years = max(1, int(math.ceil(horizon / DAYS_PER_YEAR)))
     costs_out, metrics, survival, kept = {}, {}, {}, {}
     for arm in arms:
-        Fa, Ia, NCa = Fs.copy(), Is.copy(), NCs.copy()
+        Fa, Ia, Sa, NCa = Fs.copy(), Is.copy(), Ss.copy(), NCs.copy()
         costs = np.zeros((n_years, len(model.items)))
         A = np.zeros((m, A_OBT0 + n_types))
         A[:, A_IOM_END] = INF
         A[:, A_IOM_QUIET_END] = INF
         A[:, A_IOM_MULT] = 1.0
         A[:, A_PERSIST_UNTIL] = -INF
+        places = _iom_places(model, m) if arm == "iom" else -1
         if arm == "iom":
-            _start_iom(model, A, Ia, keys_s, costs, horizon)
-        recs, ev = run_phase(MF, MI, Fa, NCa, Ia, A, keys_s, _resources(cm, model, m), _heap(m),
-                             costs, horizon, 0.0, case_list(*base_over))
+            _iom_response(model, A, Ia, keys_s)
+            if places < 0:
+                _start_iom(model, A, Ia, costs, horizon)
+        # With places, a wake-up and a place granted can both be pending for an offender.
+        recs, ev = run_phase(MF, MI, Fa, NCa, Ia, Sa, A, SE, keys_s,
+                             _resources(cm, model, m, places), _heap(m + max(places, 0)), costs,
+                             horizon, 0.0, case_pool_copy(pool))
         events += ev
         raw = rec_arrays(recs)
         del recs

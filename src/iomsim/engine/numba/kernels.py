@@ -1,6 +1,6 @@
 """The numba engine's kernels: the event loop, compiled, giving the same results as the simpy one.
 
-Why one file of about 1,300 lines. numba's on-disk cache of a compiled function is invalidated
+Why one file of about 1,500 lines. numba's on-disk cache of a compiled function is invalidated
 only when the file that defines it changes, not when a function it calls from another file
 does: kernels split over several modules would go on running stale machine code after an edit
 of a callee, with wrong results and no error. Every njit function that another one calls is
@@ -11,28 +11,39 @@ the model, driving a replication, turning the output into records) is in
 The simpy engine (:mod:`iomsim.engine.simpy.offender`) is the reference. This module runs the
 same model with every offender's state in a few numpy arrays (one row per offender: ``F`` for
 floating-point fields, the clocks' residuals and marks included, ``I`` for integer fields and
-the stream counters, ``A`` for what only the arms need) and one 4-ary heap of (time, sequence
-number, offender and version) rows for the whole population, so that the per-event work is
-compiled code and not Python objects. The model's numbers are packed into two arrays (``MF``,
-``MI``) and the kernels work on views without reference counts (see ``run_phase``).
+the stream counters, ``S`` for the service masks, ``A`` for what only the arms need), the
+scheduled events of cohort records in ``SE`` (each offender's rows in the order they fall due),
+the offences of open cases beyond the two an ``I`` row holds in a pool of per-offender chains
+(``CO``), and one 4-ary heap of (time, sequence number, offender and version) rows for the whole
+population, so that the per-event work is compiled code and not Python objects, and no event
+scans other offenders' data. The model's numbers are packed into two arrays (``MF``, ``MI``)
+and the kernels work on views without reference counts (see ``run_phase``).
 
 Exactness. Every random number is drawn from the same keyed stream at the same index as the simpy
 engine draws it (``mix64``/``uniform_at`` and the per-purpose counters are ported with uint64
 arithmetic), and every floating-point formula is evaluated in the same order. With no
-capacity-limited service, offenders do not interact, so the event histories are the same and the
-results agree to rounding (in practice bit for bit). With capacity-limited services,
-a place given up is handed to the head of the first-come first-served queue at once (simpy hands
-it over when the release event is processed, a few events later at the same time), so queue
-order at exactly equal times may differ: agreement is then statistical (on full Sussex every
-replication tried was nevertheless identical).
+capacity-limited service and no capacity-limited IOM, offenders do not interact, so the event
+histories are the same and the results agree to rounding (in practice bit for bit). With
+capacity-limited services or IOM places, a place given up is handed to the head of the
+first-come first-served queue at once (simpy hands it over when the release event is processed,
+a few events later at the same time), so queue order at exactly equal times may differ:
+agreement is then statistical (on full Sussex, and on small Sussex with IOM places for 30% of
+the cohort, every replication tried was nevertheless identical).
 
 Each offender's process is a sequence of *steps*. A step starts at ``t0`` (the top of the
 ``while`` loop in :func:`iomsim.engine.simpy.offender.offender_life`): places are asked for or
 given up, clock rates brought up to date, and the wake-up time ``t0 + dt`` put on the heap. When
-it is popped (or the offender is woken earlier by a place granted), the step ends as the code
-after the ``yield`` does, and the next step starts at once. The offender's state does not change
-between ``t0`` and the wake-up (only a place can be granted), so the daily costs of the step are
-worked out at the wake-up from the state.
+it is popped (or the offender is woken earlier by a service's place granted), the step ends as
+the code after the ``yield`` does, and the next step starts at once. The offender's state does
+not change between ``t0`` and the wake-up (only a place can be granted), so the daily costs of
+the step are worked out at the wake-up from the state. An offender manager's place granted
+(capacity-limited IOM) is a heap entry of its own (``IOM_START``), in the order simpy's
+allocation process resumes: it ends the step early, as that process's interrupt does, and IOM
+starts once the step's costs (which ran without it) are accrued.
+
+Limits (refused up front by ``driver.unsupported``): at most ``MAX_SERVICES`` services, each a
+bit of an int64 mask; at most ``driver.MAX_OFFENDERS`` offenders, an offender's index and
+version being packed into one float64 of the heap.
 """
 
 from __future__ import annotations
@@ -47,6 +58,7 @@ from numba.extending import intrinsic
 from numba.typed import List
 
 from iomsim.engine import model as _model
+from iomsim.engine import records as _records
 from iomsim.engine import rng as _rng
 from iomsim.engine.rng import Purpose
 from iomsim.scenario.schema import AT_LIBERTY, NEEDS, STATUSES
@@ -70,7 +82,8 @@ STATUS_CODE = {s: i for i, s in enumerate(STATUSES)}
 # Custody reasons: 0 none, 1 sentence, 2 recall.
 R_NONE, R_SENTENCE, R_RECALL = 0, 1, 2
 MAGISTRATES, CROWN = 0, 1
-CASE_CAP = 2  # case offences kept in the offender's row; more go to an overflow list
+CASE_CAP = 2  # case offences kept in the offender's row; more go to the case pool
+IOM_PLACE = -1  # the service of a wait for an offender manager's place (records.IOM_PLACE)
 
 # Purposes (iomsim.engine.rng.Purpose) as plain ints for the kernels.
 P_OFFENCE_TYPE = 3
@@ -110,6 +123,7 @@ def constants_drift() -> list[str]:
         "_GOLDEN": (int(_GOLDEN), _rng.GOLDEN),
         "_C1": (int(_C1), _rng.MIX_C1),
         "_C2": (int(_C2), _rng.MIX_C2),
+        "IOM_PLACE": (IOM_PLACE, _records.IOM_PLACE),
     }
     for name, value in list(globals().items()):
         if name.startswith("P_") and name[2:] in Purpose.__members__:
@@ -140,14 +154,32 @@ F_MARK0 = 16
 F_CASE_DAY0 = F_RES0 + 2 * NEED0  # CASE_CAP case offence days
 F_QS0 = F_CASE_DAY0 + CASE_CAP  # queued_since of each capacity-limited service (NaN: None)
 
-# Integer fields (columns of I, int32).
+# Integer fields (columns of I, int32). I_KEY: the discrete state the clocks other than
+# offending depend on (status | on IOM << 3 | needs << 4; with S_KEY_RECV). I_SE_NEXT, I_SE_END:
+# the offender's scheduled events still to come, rows of SE. I_CO_HEAD, I_CO_TAIL: the open
+# case's offences beyond CASE_CAP, a chain in the case pool (-1: none). I_IOM_PLACE: no place
+# of an offender manager's (0), queued for one (1) or holding one (2), capacity-limited IOM;
+# I_IOM_NEXT, I_IOM_PREV: links in its queue.
 (I_NEED, I_HAD, I_STATUS, I_REASON, I_COURT, I_CASE_INDEX, I_CASE_LEN, I_OFFENCE_COUNT,
- I_CASE_COUNT, I_RECALL_COUNT, I_BREACH_COUNT, I_UPTAKE0, I_UPTAKE1, I_ON_IOM, I_RESPONDER,
- I_ROLE, I_EXITED, I_EXIT_CAUSE, I_KEY, I_FIRED, I_RECV, I_HELD, I_GRANTED, I_VERSION,
- I_DETECTED, I_RECALLS, I_REFERRALS, I_DONE, I_OTHER, I_NB) = range(30)
-I_CNT0 = 30  # N_CLOCKS clock counters, then the EXIT_CAUSE counter
+ I_CASE_COUNT, I_RECALL_COUNT, I_BREACH_COUNT, I_ON_IOM, I_RESPONDER, I_ROLE, I_EXITED,
+ I_EXIT_CAUSE, I_KEY, I_FIRED, I_VERSION, I_DETECTED, I_RECALLS, I_REFERRALS, I_DONE, I_OTHER,
+ I_NB, I_SE_NEXT, I_SE_END, I_CO_HEAD, I_CO_TAIL, I_IOM_PLACE, I_IOM_NEXT,
+ I_IOM_PREV) = range(32)
+I_CNT0 = 32  # N_CLOCKS clock counters, then the EXIT_CAUSE counter
 I_CASE_N0 = I_CNT0 + N_CLOCKS + 1  # CASE_CAP case offence numbers
 I_QN0 = I_CASE_N0 + CASE_CAP  # (next, previous) in the queue of each capacity-limited service
+
+# Service masks (columns of S, int64: bit i is service i, so at most MAX_SERVICES services; a
+# mask of several words would cost every service test at every step for scenarios nobody has
+# written): uptake without and with IOM, the services received in the current step, those whose
+# place is held or asked for, those granted, and the boosting services received that I_KEY's
+# rates were worked out for.
+S_UPTAKE0, S_UPTAKE1, S_RECV, S_HELD, S_GRANTED, S_KEY_RECV = range(6)
+N_S = 6
+MAX_SERVICES = 63
+
+# Scheduled events (rows of SE, float64): day, kind, days in custody of a recall (NaN: drawn).
+SE_RELEASE, SE_RECALL, SE_EXIT = 0, 1, 2
 
 # Fields of the arms only (columns of A; the pre-period's A has no rows, and nothing reads it
 # there: nobody is on IOM), then the offences of each type (undetected ones by their expected
@@ -161,8 +193,8 @@ A_OBT0 = 6
  P_PERSIST_DAYS, P_ARREST_COST, P_CHARGE_P, P_CAUTION_P, P_ON_CHARGE_P, P_REMAND_P, P_CONV_P,
  P_EXTRA_MEAN, P_PSR_COST, P_RELEASE_FRACTION, P_MIN_SUP, P_RECALL_POLICE, P_RECALL_PROB,
  P_FIXED_SHARE, P_FIXED_SHORT, P_FIXED_LONG, P_SHORT_SENTENCE, P_BREACH_CUSTODY_P,
- P_REFERRAL_COST, P_PRISON_PER_DAY, P_LICENCE_PER_DAY, P_ORDER_PER_DAY) = range(35)
-N_P = 35
+ P_REFERRAL_COST, P_PRISON_PER_DAY, P_LICENCE_PER_DAY, P_ORDER_PER_DAY, P_MAX_DURATION) = range(36)
+N_P = 36
 # Integer model parameters (Q, int64).
 (Q_ITEM_ARREST, Q_ITEM_INVEST, Q_ITEM_RECALL_POLICE, Q_ITEM_RECALL_PROB, Q_ITEM_PSR,
  Q_ITEM_PROSECUTION, Q_ITEM_LEGAL_AID, Q_ITEM_LICENCE, Q_ITEM_ORDER, Q_ITEM_REFERRAL,
@@ -226,12 +258,18 @@ CModel = namedtuple("CModel", [
     "custody_p", "order_p", "clock_purpose"])
 
 # The ledger and records of one phase.
+# (offender * 4 + kind, a, b): a conviction (day, offences), a proven offence (offence day,
+# disposal day), a completed wait (days, service; IOM_PLACE for an offender manager's place).
 REC_T = types.Tuple((types.int64, types.float64, types.float64))
 REC_CONVICTION, REC_PROVEN, REC_WAIT = 0, 1, 2
 # Proven offences committed before this are in no metric's window (the earliest is the 12 months
 # before day 0): they are not recorded.
 PROVEN_FROM = -DAYS_PER_YEAR
-CASE_T = types.Tuple((types.int64, types.int64, types.float64))  # (offender, offence n, day)
+# The case pool: the offences of open cases beyond the CASE_CAP kept in the offender's row, one
+# chain per offender (I_CO_HEAD to I_CO_TAIL), entries (next entry or -1, offence number, day).
+# Entry 0 heads the chain of free entries, reused before the pool grows: a court reads and frees
+# the offender's own chain, so its cost is that case's offences, whatever the population.
+CASE_T = types.Tuple((types.int64, types.int64, types.float64))
 
 # ------------------------------------------------------------------ random streams
 
@@ -325,7 +363,11 @@ def add_cost(costs, horizon, day, item, amount):
 # ------------------------------------------------------------------ heap of (time, seq)
 
 # The heap HP: one row (time, sequence number, offender << 32 | version) per entry, all as
-# float64 (the integers are below 2**53), so that an entry is one cache line at most.
+# float64 (the integers are below 2**53), so that an entry is one cache line at most. An entry
+# whose version is IOM_START is not a wake-up of the offender's step but an offender manager's
+# place granted (capacity-limited IOM): it interrupts the step, as iom_allocation interrupts the
+# simpy process, and no version makes it stale (it is checked against I_IOM_PLACE when popped).
+IOM_START = 0xFFFFFFFF
 
 @njit(cache=True, inline="always")
 def before(HP, a, b):
@@ -398,7 +440,8 @@ def heap_compact(HP, RS, I):
     k = 0
     for i in range(n):
         ov = np.int64(HP[i, 2])
-        if (ov & 0xFFFFFFFF) == I[ov >> 32, I_VERSION]:
+        v = ov & 0xFFFFFFFF
+        if v == I[ov >> 32, I_VERSION] or v == IOM_START:
             HP[k, 0] = HP[i, 0]
             HP[k, 1] = HP[i, 1]
             HP[k, 2] = HP[i, 2]
@@ -413,6 +456,14 @@ def schedule(HP, RS, I, o, t):
     if not heap_push(HP, RS, t, o, I[o, I_VERSION]):
         heap_compact(HP, RS, I)
         if not heap_push(HP, RS, t, o, I[o, I_VERSION]):
+            raise RuntimeError("event heap full")
+
+
+@njit(cache=True)
+def schedule_iom_start(HP, RS, I, o, t):
+    if not heap_push(HP, RS, t, o, IOM_START):
+        heap_compact(HP, RS, I)
+        if not heap_push(HP, RS, t, o, IOM_START):
             raise RuntimeError("event heap full")
 
 
@@ -434,14 +485,14 @@ def offending_rate(MF, MI, F, I, A, o, now):
 
 
 @njit(cache=True, inline="always")
-def key_rate(MF, MI, key, had, c):
-    """Rate of clock ``c`` (not offending) in the discrete state packed in ``key``."""
+def key_rate(MF, MI, key, received, had, c):
+    """Rate of clock ``c`` (not offending) in the discrete state packed in ``key``, with the
+    boosting services ``received``."""
     if key < 0:
         return 0.0
     status = key & 7
     on_iom = (key >> 3) & 1
-    need = (key >> 4) & ((1 << N_NEEDS) - 1)
-    received = key >> (4 + N_NEEDS)
+    need = key >> 4
     P = MF
     if c == EXIT:
         return P[P_EXIT_LIB] if at_liberty(status) else P[P_EXIT_CUST]
@@ -511,7 +562,7 @@ def set_rate(F, NC, I, o, c, old, rate, now):
 
 
 @njit(cache=True, inline="always")
-def set_clock_rates(MF, MI, F, NC, I, A, o, now, received):
+def set_clock_rates(MF, MI, F, NC, I, S, A, o, now, received):
     status = I[o, I_STATUS]
     if status == EXITED:
         return
@@ -523,9 +574,11 @@ def set_clock_rates(MF, MI, F, NC, I, A, o, now, received):
     if rate != old:
         set_rate(F, NC, I, o, OFFENCE, old, rate, now)
         F[o, F_OFF_RATE] = rate
-    key = status | (on_iom << 3) | (I[o, I_NEED] << 4) | ((received & MI[Q_BOOSTING]) << (4 + N_NEEDS))
+    key = status | (on_iom << 3) | (I[o, I_NEED] << 4)
+    recv = received & MI[Q_BOOSTING]
     old_key = I[o, I_KEY]
-    if key != old_key:
+    old_recv = S[o, S_KEY_RECV]
+    if key != old_key or recv != old_recv:
         had = I[o, I_HAD]
         t_clock = np.inf
         fired = -1
@@ -533,29 +586,31 @@ def set_clock_rates(MF, MI, F, NC, I, A, o, now, received):
             # A need never had is never a need (needs only come back): its rate is always 0.
             if c >= NEED0 and not (had >> (c - NEED0)) & 1:
                 continue
-            new = key_rate(MF, MI, key, had, c)
-            set_rate(F, NC, I, o, c, key_rate(MF, MI, old_key, had, c), new, now)
+            new = key_rate(MF, MI, key, recv, had, c)
+            set_rate(F, NC, I, o, c, key_rate(MF, MI, old_key, old_recv, had, c), new, now)
             if new > 0.0:
                 t = get_mark(F, NC, I, o, c) + get_res(F, NC, I, o, c) / new
                 if t < t_clock:
                     t_clock = t
                     fired = c
         I[o, I_KEY] = key
+        S[o, S_KEY_RECV] = recv
         F[o, F_TOTHER] = t_clock
         I[o, I_OTHER] = fired
 
 
 @njit(cache=True, inline="always")
-def update_other(MF, MI, F, NC, I, o):
+def update_other(MF, MI, F, NC, I, S, o):
     """The first of the clocks but offending to fire (they change only with the state key)."""
     t_clock = np.inf
     fired = -1
     key = I[o, I_KEY]
+    recv = S[o, S_KEY_RECV]
     had = I[o, I_HAD]
     for c in range(1, N_CLOCKS):
         if c >= NEED0 and not (had >> (c - NEED0)) & 1:
             continue
-        rate = key_rate(MF, MI, key, had, c)
+        rate = key_rate(MF, MI, key, recv, had, c)
         if rate > 0.0:
             t = get_mark(F, NC, I, o, c) + get_res(F, NC, I, o, c) / rate
             if t < t_clock:
@@ -568,9 +623,9 @@ def update_other(MF, MI, F, NC, I, o):
 # ------------------------------------------------------------------ services and places
 
 @njit(cache=True, inline="always")
-def services_in_use(MF, MI, F, I, o, now):
+def services_in_use(MF, MI, F, I, S, o, now):
     status = I[o, I_STATUS]
-    using = ((I[o, I_UPTAKE1] if I[o, I_ON_IOM] else I[o, I_UPTAKE0])
+    using = ((S[o, S_UPTAKE1] if I[o, I_ON_IOM] else S[o, S_UPTAKE0])
              & MI[MI[NO_svc_for_needs] + I[o, I_NEED]] & MI[MI[NO_svc_for_status] + status])
     if using:
         since = F[o, F_LIBERTY_START]
@@ -581,9 +636,12 @@ def services_in_use(MF, MI, F, I, o, now):
     return using
 
 
-# RS (int64): [heap size, next sequence number, then per capacity service k: places, users,
-# head of queue, tail of queue]; the queue is a doubly linked list in I (I_QN0 + 2k, + 1).
-RS_HEAD = 2
+# RS (int64): [heap size, next sequence number, offender managers' places (-1: IOM is not
+# capacity-limited in this phase), users, head of queue, tail of queue, then per capacity
+# service k: places, users, head of queue, tail of queue]; a queue is a doubly linked list in I
+# (I_IOM_NEXT and I_IOM_PREV; I_QN0 + 2k, + 1).
+RS_IOM_PLACES, RS_IOM_USERS, RS_IOM_HEAD, RS_IOM_TAIL = 2, 3, 4, 5
+RS_HEAD = 6
 
 
 @njit(cache=True, inline="always")
@@ -592,7 +650,7 @@ def rs(MI, field, k):
 
 
 @njit(cache=True)
-def grant_waiting(MI, RS, HP, I, k, now):
+def grant_waiting(MI, RS, HP, I, S, k, now):
     """Hand free places of capacity service ``k`` to the head of its queue, waking them now."""
     bit = 1 << MI[MI[NO_cap_svc] + k]
     cap, users, head, tail = rs(MI, 0, k), rs(MI, 1, k), rs(MI, 2, k), rs(MI, 3, k)
@@ -607,7 +665,7 @@ def grant_waiting(MI, RS, HP, I, k, now):
         I[h, I_QN0 + 2 * k] = -1
         I[h, I_QN0 + 2 * k + 1] = -1
         RS[users] += 1
-        I[h, I_GRANTED] |= bit
+        S[h, S_GRANTED] |= bit
         I[h, I_VERSION] += 1  # its pending wake-up is stale: it wakes now
         schedule(HP, RS, I, h, now)
 
@@ -629,19 +687,19 @@ def leave_queue(MI, RS, I, o, k):
 
 
 @njit(cache=True)
-def update_places(MF, MI, F, I, RS, HP, recs, o, now, using):
+def update_places(MF, MI, F, I, S, RS, HP, recs, o, now, using):
     for k in range(MI[NL_cap_svc]):
         i = MI[MI[NO_cap_svc] + k]
         bit = 1 << i
         want = (using >> i & 1) != 0 and I[o, I_STATUS] != EXITED
-        has = (I[o, I_HELD] & bit) != 0
+        has = (S[o, S_HELD] & bit) != 0
         if want and not has:
-            I[o, I_HELD] |= bit
+            S[o, S_HELD] |= bit
             users = rs(MI, 1, k)
             tail = rs(MI, 3, k)
             if RS[users] < RS[rs(MI, 0, k)] and RS[rs(MI, 2, k)] < 0:
                 RS[users] += 1
-                I[o, I_GRANTED] |= bit
+                S[o, S_GRANTED] |= bit
             else:
                 if RS[tail] >= 0:
                     I[RS[tail], I_QN0 + 2 * k] = o
@@ -653,38 +711,96 @@ def update_places(MF, MI, F, I, RS, HP, recs, o, now, using):
                 RS[tail] = o
                 F[o, F_QS0 + k] = now if now >= 0 else -1.0
         elif not want and has:
-            if I[o, I_GRANTED] & bit:
-                I[o, I_GRANTED] &= ~bit
+            if S[o, S_GRANTED] & bit:
+                S[o, S_GRANTED] &= ~bit
                 RS[rs(MI, 1, k)] -= 1
-                grant_waiting(MI, RS, HP, I, k, now)
+                grant_waiting(MI, RS, HP, I, S, k, now)
             else:
                 leave_queue(MI, RS, I, o, k)
                 qs = F[o, F_QS0 + k]
                 if not np.isnan(qs) and qs >= 0:
-                    recs.append(((np.int64(o) * 64 + i) * 4 + REC_WAIT, now - qs, 0.0))
+                    recs.append((np.int64(o) * 4 + REC_WAIT, now - qs, np.float64(i)))
             F[o, F_QS0 + k] = np.nan
-            I[o, I_HELD] &= ~bit
+            S[o, S_HELD] &= ~bit
 
 
 @njit(cache=True)
-def release_all(MF, MI, F, I, RS, HP, o, now):
+def ask_iom_place(RS, HP, I, o, now):
+    """iom_allocation's request: a place at once if one is free and nobody waits, else the
+    tail of the queue; a place granted starts IOM when its heap entry is popped."""
+    if RS[RS_IOM_USERS] < RS[RS_IOM_PLACES] and RS[RS_IOM_HEAD] < 0:
+        RS[RS_IOM_USERS] += 1
+        I[o, I_IOM_PLACE] = 2
+        schedule_iom_start(HP, RS, I, o, now)
+        return
+    I[o, I_IOM_PLACE] = 1
+    tail = RS[RS_IOM_TAIL]
+    I[o, I_IOM_NEXT] = -1
+    I[o, I_IOM_PREV] = tail
+    if tail >= 0:
+        I[tail, I_IOM_NEXT] = o
+    else:
+        RS[RS_IOM_HEAD] = o
+    RS[RS_IOM_TAIL] = o
+
+
+@njit(cache=True)
+def release_iom_place(RS, HP, I, o, now):
+    """Give up an offender manager's place (or leave its queue); the head of the queue gets a
+    free place at once (as for services: see the module's docstring)."""
+    held = I[o, I_IOM_PLACE]
+    if held == 2:
+        RS[RS_IOM_USERS] -= 1
+        while RS[RS_IOM_USERS] < RS[RS_IOM_PLACES] and RS[RS_IOM_HEAD] >= 0:
+            h = RS[RS_IOM_HEAD]
+            nxt = I[h, I_IOM_NEXT]
+            RS[RS_IOM_HEAD] = nxt
+            if nxt >= 0:
+                I[nxt, I_IOM_PREV] = -1
+            else:
+                RS[RS_IOM_TAIL] = -1
+            I[h, I_IOM_NEXT] = -1
+            I[h, I_IOM_PREV] = -1
+            RS[RS_IOM_USERS] += 1
+            I[h, I_IOM_PLACE] = 2
+            schedule_iom_start(HP, RS, I, h, now)
+    elif held == 1:
+        p = I[o, I_IOM_PREV]
+        nx = I[o, I_IOM_NEXT]
+        if p >= 0:
+            I[p, I_IOM_NEXT] = nx
+        else:
+            RS[RS_IOM_HEAD] = nx
+        if nx >= 0:
+            I[nx, I_IOM_PREV] = p
+        else:
+            RS[RS_IOM_TAIL] = p
+        I[o, I_IOM_NEXT] = -1
+        I[o, I_IOM_PREV] = -1
+    I[o, I_IOM_PLACE] = 0
+
+
+@njit(cache=True)
+def release_all(MF, MI, F, I, S, RS, HP, o, now):
+    if I[o, I_IOM_PLACE]:
+        release_iom_place(RS, HP, I, o, now)
     for k in range(MI[NL_cap_svc]):
         bit = 1 << MI[MI[NO_cap_svc] + k]
-        if I[o, I_HELD] & bit:
-            if I[o, I_GRANTED] & bit:
+        if S[o, S_HELD] & bit:
+            if S[o, S_GRANTED] & bit:
                 RS[rs(MI, 1, k)] -= 1
-                grant_waiting(MI, RS, HP, I, k, now)
+                grant_waiting(MI, RS, HP, I, S, k, now)
             else:
                 leave_queue(MI, RS, I, o, k)
         F[o, F_QS0 + k] = np.nan
-    I[o, I_HELD] = 0
-    I[o, I_GRANTED] = 0
+    S[o, S_HELD] = 0
+    S[o, S_GRANTED] = 0
 
 
 # ------------------------------------------------------------------ scheduled times
 
 @njit(cache=True, inline="always")
-def next_scheduled(MF, MI, F, I, A, o, horizon, now):
+def next_scheduled(MF, MI, F, I, A, SE, o, horizon, now):
     t = horizon
     status = I[o, I_STATUS]
     if status == CUSTODY or status == REMAND:
@@ -702,6 +818,9 @@ def next_scheduled(MF, MI, F, I, A, o, horizon, now):
         t = min(t, A[o, A_IOM_END], A[o, A_IOM_QUIET_END])
     if A.shape[0] > 0 and A[o, A_PERSIST_UNTIL] > now:
         t = min(t, A[o, A_PERSIST_UNTIL])
+    e = I[o, I_SE_NEXT]
+    if e < I[o, I_SE_END] and SE[e, 0] < t:
+        t = max(SE[e, 0], now)
     since = F[o, F_LIBERTY_START]
     for q in range(MI[NL_windows_after]):
         w = MF[MI[NO_windows_after] + q]
@@ -757,7 +876,8 @@ def imprison(MF, MI, F, I, o, now, length, credit):
 
 
 @njit(cache=True)
-def recall(MF, MI, F, I, keys, costs, horizon, o, now):
+def recall(MF, MI, F, I, keys, costs, horizon, o, now, fixed):
+    """A recall to custody; for ``fixed`` days (a scheduled recall), or drawn if NaN."""
     P = MF
     k = I[o, I_RECALL_COUNT]
     I[o, I_RECALL_COUNT] = k + 1
@@ -766,7 +886,9 @@ def recall(MF, MI, F, I, keys, costs, horizon, o, now):
     add_cost(costs, horizon, now, MI[Q_ITEM_RECALL_POLICE], P[P_RECALL_POLICE])
     add_cost(costs, horizon, now, MI[Q_ITEM_RECALL_PROB], P[P_RECALL_PROB])
     key = keys[o]
-    if at(key, P_RECALL_TYPE, k) < P[P_FIXED_SHARE]:
+    if not np.isnan(fixed):
+        days = fixed
+    elif at(key, P_RECALL_TYPE, k) < P[P_FIXED_SHARE]:
         days = P[P_FIXED_SHORT] if F[o, F_SENTENCE_DAYS] < P[P_SHORT_SENTENCE] else P[P_FIXED_LONG]
     else:
         days = quantile(MF, MI, T_RECALL, at(key, P_RECALL_LENGTH, k))
@@ -793,8 +915,27 @@ def order_breach(MF, MI, F, I, keys, costs, horizon, o, now):
         imprison(MF, MI, F, I, o, now, length, 0.0)
 
 
+@njit(cache=True)
+def case_append(CO, I, o, n, day):
+    """Offence ``n`` (on ``day``) added to the end of the offender's chain in the case pool."""
+    e = CO[0][0]
+    if e >= 0:
+        CO[0] = (CO[e][0], np.int64(0), 0.0)
+        CO[e] = (np.int64(-1), np.int64(n), day)
+    else:
+        e = len(CO)
+        CO.append((np.int64(-1), np.int64(n), day))
+    tail = I[o, I_CO_TAIL]
+    if tail >= 0:
+        entry = CO[tail]
+        CO[tail] = (np.int64(e), entry[1], entry[2])
+    else:
+        I[o, I_CO_HEAD] = e
+    I[o, I_CO_TAIL] = e
+
+
 @njit(cache=True, inline="always")
-def offence(MF, MI, F, I, A, keys, costs, horizon, recs, case_over, o, now):
+def offence(MF, MI, F, I, A, keys, costs, horizon, recs, CO, o, now):
     P = MF
     n = I[o, I_OFFENCE_COUNT]
     I[o, I_OFFENCE_COUNT] = n + 1
@@ -843,7 +984,7 @@ def offence(MF, MI, F, I, A, keys, costs, horizon, recs, case_over, o, now):
         I[o, I_CASE_N0 + m] = n
         F[o, F_CASE_DAY0 + m] = now
     else:
-        case_over.append((np.int64(o), np.int64(n), now))
+        case_append(CO, I, o, n, now)
     I[o, I_CASE_LEN] = m + 1
     status = I[o, I_STATUS]
     if status == LICENCE:
@@ -851,7 +992,7 @@ def offence(MF, MI, F, I, A, keys, costs, horizon, recs, case_over, o, now):
         if on_iom:
             p_recall = min(1.0, p_recall * P[P_RECALL_MULT])
         if at(key, P_RECALL_ON_CHARGE, n) < p_recall:
-            recall(MF, MI, F, I, keys, costs, horizon, o, now)
+            recall(MF, MI, F, I, keys, costs, horizon, o, now, np.nan)
             return
     if at_liberty(status) and at(key, P_REMAND, n) < P[P_REMAND_P]:
         I[o, I_STATUS] = REMAND
@@ -860,7 +1001,7 @@ def offence(MF, MI, F, I, A, keys, costs, horizon, recs, case_over, o, now):
 
 
 @njit(cache=True)
-def court(MF, MI, F, I, keys, costs, horizon, recs, case_over, o, now):
+def court(MF, MI, F, I, keys, costs, horizon, recs, CO, o, now):
     P = MF
     c = I[o, I_COURT]
     I[o, I_COURT] = -1
@@ -877,16 +1018,22 @@ def court(MF, MI, F, I, keys, costs, horizon, recs, case_over, o, now):
         days[q] = F[o, F_CASE_DAY0 + q]
     if m > CASE_CAP:
         q = CASE_CAP
-        for e in range(len(case_over)):
-            if case_over[e][0] == o:
-                numbers[q] = case_over[e][1]
-                days[q] = case_over[e][2]
-                q += 1
-        for e in range(len(case_over) - 1, -1, -1):
-            if case_over[e][0] == o:
-                case_over.pop(e)
+        e = I[o, I_CO_HEAD]
+        while e >= 0:
+            entry = CO[e]
+            numbers[q] = entry[1]
+            days[q] = entry[2]
+            q += 1
+            e = entry[0]
         if q != m:
             raise RuntimeError("case offences lost")
+        # The chain joins the free entries.
+        tail = I[o, I_CO_TAIL]
+        entry = CO[tail]
+        CO[tail] = (CO[0][0], entry[1], entry[2])
+        CO[0] = (np.int64(I[o, I_CO_HEAD]), np.int64(0), 0.0)
+        I[o, I_CO_HEAD] = -1
+        I[o, I_CO_TAIL] = -1
     n_convicted = 0
     for q in range(m):
         n = numbers[q]
@@ -927,9 +1074,27 @@ def court(MF, MI, F, I, keys, costs, horizon, recs, case_over, o, now):
 
 
 @njit(cache=True, inline="always")
-def handle_scheduled(MF, MI, F, I, A, keys, costs, horizon, recs, case_over, o, now):
+def handle_scheduled(MF, MI, F, I, A, SE, keys, RS, HP, costs, horizon, recs, CO, o, now):
+    """Everything scheduled that is due by ``now``; True if the offender has left."""
+    e = I[o, I_SE_NEXT]
+    while e < I[o, I_SE_END] and SE[e, 0] <= now + EPS:
+        I[o, I_SE_NEXT] = e + 1
+        kind = SE[e, 1]
+        if kind == SE_RELEASE:
+            status = I[o, I_STATUS]
+            if status == CUSTODY or status == REMAND:
+                end_remand(F, I, o, now)
+                F[o, F_STATUS_END] = now
+        elif kind == SE_RECALL:
+            recall(MF, MI, F, I, keys, costs, horizon, o, now, SE[e, 2])
+        else:
+            I[o, I_STATUS] = EXITED
+            I[o, I_EXITED] = 1
+            I[o, I_EXIT_CAUSE] = 2  # moved away
+            return True
+        e += 1
     if I[o, I_COURT] >= 0 and F[o, F_COURT_DAY] <= now + EPS:
-        court(MF, MI, F, I, keys, costs, horizon, recs, case_over, o, now)
+        court(MF, MI, F, I, keys, costs, horizon, recs, CO, o, now)
     status = I[o, I_STATUS]
     if (status == CUSTODY or status == REMAND) and F[o, F_STATUS_END] <= now + EPS:
         I[o, I_STATUS] = liberty_status(F, I, o, now)
@@ -942,16 +1107,18 @@ def handle_scheduled(MF, MI, F, I, A, keys, costs, horizon, recs, case_over, o, 
     if I[o, I_ON_IOM] and min(A[o, A_IOM_END], A[o, A_IOM_QUIET_END]) <= now + EPS:
         I[o, I_ON_IOM] = 0
         A[o, A_PERSIST_UNTIL] = now + MF[P_PERSIST_DAYS]
+        if I[o, I_IOM_PLACE]:
+            release_iom_place(RS, HP, I, o, now)
     return False
 
 
 @njit(cache=True, inline="always")
-def handle_clock(MF, MI, F, I, A, keys, costs, horizon, recs, case_over, o, now, clock):
+def handle_clock(MF, MI, F, I, A, keys, costs, horizon, recs, CO, o, now, clock):
     if clock == OFFENCE:
-        offence(MF, MI, F, I, A, keys, costs, horizon, recs, case_over, o, now)
+        offence(MF, MI, F, I, A, keys, costs, horizon, recs, CO, o, now)
     elif clock == LICENCE_BREACH:
         if I[o, I_STATUS] == LICENCE:
-            recall(MF, MI, F, I, keys, costs, horizon, o, now)
+            recall(MF, MI, F, I, keys, costs, horizon, o, now, np.nan)
     elif clock == ORDER_BREACH:
         if I[o, I_STATUS] == COMMUNITY_ORDER:
             order_breach(MF, MI, F, I, keys, costs, horizon, o, now)
@@ -977,17 +1144,17 @@ def handle_clock(MF, MI, F, I, A, keys, costs, horizon, recs, case_over, o, now,
 # ------------------------------------------------------------------ one step of the process
 
 @njit(cache=True, inline="always")
-def begin_step(MF, MI, F, NC, I, A, RS, HP, recs, horizon, o, t0):
+def begin_step(MF, MI, F, NC, I, S, A, SE, RS, HP, recs, horizon, o, t0):
     """The top of the process loop at ``t0``: places, rates, and the next wake-up."""
-    using = services_in_use(MF, MI, F, I, o, t0) if MI[NL_svc_item] else 0
+    using = services_in_use(MF, MI, F, I, S, o, t0) if MI[NL_svc_item] else 0
     if MI[NL_cap_svc]:
-        if using & MI[Q_CAP_MASK] != I[o, I_HELD]:
-            update_places(MF, MI, F, I, RS, HP, recs, o, t0, using)
-        if I[o, I_HELD]:
+        if using & MI[Q_CAP_MASK] != S[o, S_HELD]:
+            update_places(MF, MI, F, I, S, RS, HP, recs, o, t0, using)
+        if S[o, S_HELD]:
             for k in range(MI[NL_cap_svc]):
                 if not np.isnan(F[o, F_QS0 + k]):
                     using &= ~(1 << MI[MI[NO_cap_svc] + k])
-    set_clock_rates(MF, MI, F, NC, I, A, o, t0, using)
+    set_clock_rates(MF, MI, F, NC, I, S, A, o, t0, using)
     # The first clock to fire, the first in clock order on a tie (as fire_at.index(min)).
     t_clock = np.inf
     fired = -1
@@ -1000,7 +1167,7 @@ def begin_step(MF, MI, F, NC, I, A, RS, HP, recs, horizon, o, t0):
         fired = I[o, I_OTHER]
     if fired < 0:
         fired = 0  # all clocks stopped: simpy's fire_at.index(inf) is clock 0 (never fires)
-    t_next = next_scheduled(MF, MI, F, I, A, o, horizon, t0)
+    t_next = next_scheduled(MF, MI, F, I, A, SE, o, horizon, t0)
     if not t_clock <= t_next:
         fired = -1
     dt = min(t_clock, t_next) - t0
@@ -1010,7 +1177,7 @@ def begin_step(MF, MI, F, NC, I, A, RS, HP, recs, horizon, o, t0):
     F[o, F_DT] = dt
     F[o, F_TNEXT] = t_next
     I[o, I_FIRED] = fired
-    I[o, I_RECV] = using
+    S[o, S_RECV] = using
     schedule(HP, RS, I, o, t0 + dt)
 
 
@@ -1070,30 +1237,53 @@ def accrue(MF, MI, F, I, A, costs, horizon, o, t0, t1, received):
                     A[o, A_OBT0 + k] += total * MF[MI[NO_shares] + k] * (1.0 - MF[detection + k]) * inside
 
 
+@njit(cache=True)
+def start_iom(MF, MI, I, A, costs, horizon, recs, o, now):
+    """start_iom when an offender manager's place is granted (capacity-limited IOM). Whether
+    the offender responds, by how much, and the manager's role were set at day 0 (they are
+    read only while on IOM or after it)."""
+    I[o, I_ON_IOM] = 1
+    A[o, A_IOM_END] = now + MF[P_MAX_DURATION] if MF[P_MAX_DURATION] != 0.0 else np.inf
+    A[o, A_IOM_QUIET_END] = now + MF[P_DESELECT_DAYS] if MF[P_DESELECT_DAYS] != 0.0 else np.inf
+    recs.append((np.int64(o) * 4 + REC_WAIT, now - 0.0, np.float64(IOM_PLACE)))  # asked at 0
+    x = I[o, I_NEED]
+    active = 0
+    while x:
+        x &= x - 1
+        active += 1
+    if active:
+        refer(MF, MI, I, costs, horizon, o, now, active)
+
+
 @njit(cache=True, inline="always")
-def end_step(MF, MI, F, NC, I, A, keys, RS, HP, costs, horizon, recs, case_over, o, t1):
-    """The code after the ``yield``: accrue, then scheduled events and a fired clock."""
+def end_step(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, recs, CO, o, t1,
+             iom_start):
+    """The code after the ``yield``: accrue, then scheduled events and a fired clock. With
+    ``iom_start`` the step was interrupted by an offender manager's place granted at ``t1``:
+    IOM starts after the step's costs are accrued (they ran without it)."""
     t0 = F[o, F_T0]
     dt = F[o, F_DT]
     elapsed = t1 - t0
     if elapsed > 0:
-        accrue(MF, MI, F, I, A, costs, horizon, o, t0, t1, I[o, I_RECV])
-    if I[o, I_HELD]:
+        accrue(MF, MI, F, I, A, costs, horizon, o, t0, t1, S[o, S_RECV])
+    if iom_start:
+        start_iom(MF, MI, I, A, costs, horizon, recs, o, t1)
+    if S[o, S_HELD]:
         for k in range(MI[NL_cap_svc]):
             qs = F[o, F_QS0 + k]
-            if not np.isnan(qs) and I[o, I_GRANTED] & (1 << MI[MI[NO_cap_svc] + k]):
+            i = MI[MI[NO_cap_svc] + k]
+            if not np.isnan(qs) and S[o, S_GRANTED] & (1 << i):
                 # A place granted at the horizon ends no wait: the wait was still open then.
                 if qs >= 0 and t1 < horizon - EPS:
-                    recs.append(((np.int64(o) * 64 + MI[MI[NO_cap_svc] + k]) * 4 + REC_WAIT,
-                                 t1 - qs, 0.0))
+                    recs.append((np.int64(o) * 4 + REC_WAIT, t1 - qs, np.float64(i)))
                 F[o, F_QS0 + k] = np.nan
     if t1 >= horizon - EPS:
-        release_all(MF, MI, F, I, RS, HP, o, t1)
+        release_all(MF, MI, F, I, S, RS, HP, o, t1)
         I[o, I_DONE] = 1
         return
-    if t1 + EPS >= F[o, F_TNEXT] and handle_scheduled(MF, MI, F, I, A, keys, costs, horizon, recs,
-                                                      case_over, o, t1):
-        release_all(MF, MI, F, I, RS, HP, o, t1)
+    if t1 + EPS >= F[o, F_TNEXT] and handle_scheduled(MF, MI, F, I, A, SE, keys, RS, HP, costs,
+                                                      horizon, recs, CO, o, t1):
+        release_all(MF, MI, F, I, S, RS, HP, o, t1)
         I[o, I_DONE] = 1
         return
     fired = I[o, I_FIRED]
@@ -1102,12 +1292,12 @@ def end_step(MF, MI, F, NC, I, A, keys, RS, HP, costs, horizon, recs, case_over,
         draw = -math.log(next_uniform(I, keys, o, MI[MI[NO_clock_purpose] + fired], cnt))
         set_clock(F, NC, I, o, fired, draw, t1)
         if fired != OFFENCE:
-            update_other(MF, MI, F, NC, I, o)
-        if handle_clock(MF, MI, F, I, A, keys, costs, horizon, recs, case_over, o, t1, fired):
-            release_all(MF, MI, F, I, RS, HP, o, t1)
+            update_other(MF, MI, F, NC, I, S, o)
+        if handle_clock(MF, MI, F, I, A, keys, costs, horizon, recs, CO, o, t1, fired):
+            release_all(MF, MI, F, I, S, RS, HP, o, t1)
             I[o, I_DONE] = 1
             return
-    begin_step(MF, MI, F, NC, I, A, RS, HP, recs, horizon, o, t1)
+    begin_step(MF, MI, F, NC, I, S, A, SE, RS, HP, recs, horizon, o, t1)
 
 
 @intrinsic
@@ -1119,13 +1309,14 @@ def _void_ptr(typingctx, address):
 
 
 @njit(cache=True)
-def run_phase(MF, MI, F, NC, I, A, keys, RS, HP, costs, horizon, start, case_over):
+def run_phase(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, start, CO):
     """Run every offender from ``start`` to ``horizon`` (or exit).
 
-    Returns the records, (offender * 4 + kind, a, b): convictions (day, offences), proven
-    offences (offence day, disposal day), waits for a place ((offender * 64 + service) * 4 + kind,
-    days); and the number of events. ``case_over`` holds the case offences that did not fit in
-    the offenders' rows (carried in from an earlier phase, and added to here).
+    Returns the records (see REC_T) and the number of events. ``CO`` is the case pool (carried
+    in from an earlier phase, and added to here); ``SE`` the scheduled events. With RS's
+    offender managers' places set (capacity-limited IOM), each offender asks for one at
+    ``start``, in index order, after their first step has begun (as simpy starts the life
+    process, then the allocation process, of each offender in turn).
     """
     # Views without a reference count: numba counts references to every array handed to every
     # function, which cost more than the model's own arithmetic. The arrays themselves are kept
@@ -1135,32 +1326,51 @@ def run_phase(MF, MI, F, NC, I, A, keys, RS, HP, costs, horizon, start, case_ove
     F = carray(_void_ptr(F.ctypes.data), F.shape, np.float64)
     NC = carray(_void_ptr(NC.ctypes.data), NC.shape, np.float64)
     I = carray(_void_ptr(I.ctypes.data), I.shape, np.int32)
+    S = carray(_void_ptr(S.ctypes.data), S.shape, np.int64)
     A = carray(_void_ptr(A.ctypes.data), A.shape, np.float64)
+    SE = carray(_void_ptr(SE.ctypes.data), SE.shape, np.float64)
     keys = carray(_void_ptr(keys.ctypes.data), keys.shape, np.uint64)
     RS = carray(_void_ptr(RS.ctypes.data), RS.shape, np.int64)
     HP = carray(_void_ptr(HP.ctypes.data), HP.shape, np.float64)
     costs = carray(_void_ptr(costs.ctypes.data), costs.shape, np.float64)
     recs = List.empty_list(REC_T)
     n = F.shape[0]
+    iom_places = RS[RS_IOM_PLACES] >= 0
     for o in range(n):
         if I[o, I_DONE] == 0:
-            begin_step(MF, MI, F, NC, I, A, RS, HP, recs, horizon, o, start)
+            begin_step(MF, MI, F, NC, I, S, A, SE, RS, HP, recs, horizon, o, start)
+            if iom_places:
+                ask_iom_place(RS, HP, I, o, start)
     events = 0
     while RS[0] > 0:
         t, o, v = heap_pop(HP, RS)
-        if v != I[o, I_VERSION]:
+        iom_start = v == IOM_START
+        if iom_start:
+            # iom_allocation resumed: the place is used only by someone still there, before
+            # the horizon (and given back otherwise).
+            if I[o, I_IOM_PLACE] != 2 or I[o, I_DONE] != 0 or I[o, I_ON_IOM] != 0:
+                continue
+            if t >= horizon:
+                release_iom_place(RS, HP, I, o, t)
+                continue
+            I[o, I_VERSION] += 1  # the step's own wake-up is replaced by the interruption
+        elif v != I[o, I_VERSION]:
             continue
         events += 1
-        end_step(MF, MI, F, NC, I, A, keys, RS, HP, costs, horizon, recs, case_over, o, t)
+        end_step(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, recs, CO, o, t,
+                 iom_start)
     return recs, events
 
 
 # ------------------------------------------------------------------ initial state
 
 @njit(cache=True)
-def init_offenders(MF, MI, F, NC, I, keys, ogrs, frailty, needs, status, status_days,
+def init_offenders(MF, MI, F, NC, I, S, keys, ogrs, frailty, needs, status, status_days,
                    licence_after, start, fv, normaliser_p, svc_key, svc_group_start,
-                   svc_group_end, group_members, svc_uptake, svc_iom_uptake, n_services):
+                   svc_group_end, group_members, svc_uptake, svc_iom_uptake, n_services,
+                   se_offsets):
+    """The state at ``start``; offender o's scheduled events are SE[se_offsets[o]:
+    se_offsets[o + 1]], in the order they fall due."""
     n = F.shape[0]
     nb = 0  # the needs' clocks of offenders 0..o-1 in NC
     for o in range(n):
@@ -1230,10 +1440,16 @@ def init_offenders(MF, MI, F, NC, I, keys, ogrs, frailty, needs, status, status_
                 without |= 1 << i
             if b:
                 with_iom |= 1 << i
-        I[o, I_UPTAKE0] = without
-        I[o, I_UPTAKE1] = with_iom
+        S[o, S_UPTAKE0] = without
+        S[o, S_UPTAKE1] = with_iom
         I[o, I_ROLE] = -1
         I[o, I_KEY] = -1
+        I[o, I_SE_NEXT] = se_offsets[o]
+        I[o, I_SE_END] = se_offsets[o + 1]
+        I[o, I_CO_HEAD] = -1
+        I[o, I_CO_TAIL] = -1
+        I[o, I_IOM_NEXT] = -1
+        I[o, I_IOM_PREV] = -1
         F[o, F_TOTHER] = np.inf
         I[o, I_OTHER] = -1
         for k in range(MI[NL_cap_svc]):
@@ -1290,8 +1506,7 @@ def iom_uniforms(keys, rows):
 
 @njit(cache=True)
 def rec_arrays(lst):
-    """A list of 3-tuples (the records, or the overflow case offences) as three arrays: int64,
-    float64, float64 (a case offence's number, below 2**53, is exact as a float64)."""
+    """The records (a list of REC_T) as three arrays: int64, float64, float64."""
     n = len(lst)
     a = np.empty(n, dtype=np.int64)
     b = np.empty(n, dtype=np.float64)
@@ -1305,8 +1520,16 @@ def rec_arrays(lst):
 
 
 @njit(cache=True)
-def case_list(offs, ns, days):
+def case_pool():
+    """An empty case pool (entry 0 heads the free entries)."""
     out = List.empty_list(CASE_T)
-    for i in range(offs.shape[0]):
-        out.append((np.int64(offs[i]), np.int64(ns[i]), np.float64(days[i])))
+    out.append((np.int64(-1), np.int64(0), 0.0))
+    return out
+
+
+@njit(cache=True)
+def case_pool_copy(pool):
+    out = List.empty_list(CASE_T)
+    for i in range(len(pool)):
+        out.append(pool[i])
     return out
