@@ -14,6 +14,7 @@ import gc
 import numpy as np
 import simpy
 
+from iomsim.engine.branches import branch_counter
 from iomsim.engine.cohort import Population, build_population
 from iomsim.engine.measures import MONTH, arm_metrics, describe_population, select_cohort, \
     survival_curve
@@ -59,6 +60,7 @@ def _simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
         for i in range(len(pop))
     ]
     events = 0
+    branches = branch_counter()
     if model.pre_days > 0:
         env = simpy.Environment(initial_time=start)
         ctx = ArmContext(model, env, 0.0, len(offenders), iom=False)
@@ -66,6 +68,7 @@ def _simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
             env.process(offender_life(env, off, ctx))
         env.run()
         events += _count(env)
+        _add_counts(branches, ctx.branches)
     everyone = population_records(offenders, pop)
     chosen = select_cohort(everyone, model.selection)
     population = describe_population(everyone, chosen)
@@ -84,6 +87,7 @@ def _simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
                 env.process(iom_allocation(env, off, ctx, life))
         env.run()
         events += _count(env)
+        _add_counts(branches, ctx.branches)
         records = arm_records(cohort, len(model.offence_names))
         costs[arm] = ctx.costs()
         metrics[arm] = arm_metrics(records, model)
@@ -93,12 +97,18 @@ def _simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     months = len(selected) * model.horizon_days / MONTH * len(arms)
     return ReplicationResult(replication=replication, costs=costs, metrics=metrics,
                              survival=survival, population=population, cohort_size=len(selected),
-                             offender_months=months, events=events, records=kept)
+                             offender_months=months, events=events, records=kept,
+                             events_by_kind=branches)
 
 
 def _count(env: simpy.Environment) -> int:
     counter = getattr(env, "_eid", None)
     return next(counter) if counter is not None else 0
+
+
+def _add_counts(total: dict[str, int], part: dict[str, int]) -> None:
+    for name, count in part.items():
+        total[name] += count
 
 
 def population_records(offenders: list[Offender], pop: Population) -> PopulationRecords:
