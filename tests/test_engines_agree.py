@@ -495,7 +495,8 @@ CHOSEN = {
          "services": {"hostel": {"agency": "housing", "capacity_per_1000": 100}}},
         ["iom_place_queued", "iom_place_granted", "iom_place_unused"]),
     # Queues for a service whose need comes and goes, over a pre-period: waits completed
-    # before day 0, in the arms and still open at the horizon; queues left when the need goes.
+    # before day 0, in the arms and still open at the horizon; queues left when the need goes;
+    # needs that come back while on IOM, referred again.
     "service_queues_across_day_0": (
         {"cohort.size": 200, "pre_period_months": 12, "horizon_years": 1.37,
          "exits.death_rate_per_year": 0.3, "cohort.profile.needs": {"accommodation": 0.7},
@@ -504,7 +505,8 @@ CHOSEN = {
          "services": {"hostel": {"agency": "housing", "capacity_per_1000": 100,
                                  "needs_any": ["accommodation"]}}},
         ["service_queued", "service_wait", "service_wait_before_day_0",
-         "service_wait_open_at_horizon", "service_queue_left", "service_place_released"]),
+         "service_wait_open_at_horizon", "service_queue_left", "service_place_released",
+         "need_relapsed", "referral_on_relapse"]),
     # Fixed events on remand, in custody and at liberty.
     "fixed_events": (
         {"cohort": {"offenders": [

@@ -4,7 +4,9 @@ The population is simulated without IOM from ``-pre_period`` to day 0. The selec
 pick the IOM cohort from the offenders still present, and each selected offender's state at day
 0 is copied into the arms, each run in its own simpy environment to the horizon. Both copies
 carry the same random streams at the same positions (common random numbers). What the offenders
-did is turned into records (:mod:`iomsim.engine.records`), from which everything is measured.
+did is turned into records (:mod:`iomsim.engine.records`), from which everything is measured;
+the rule branches the phases took are summed into ``events_by_kind``
+(:mod:`iomsim.engine.branches`).
 """
 
 from __future__ import annotations
