@@ -119,3 +119,6 @@ class ReplicationResult:
     offender_months: float
     events: int = 0  # simpy: event ids issued; numba: wake-ups processed (not comparable)
     records: dict[str, ArmRecords] = field(default_factory=dict)  # with keep_offenders only
+    # Rule branches taken (names in iomsim.engine.branches.BRANCHES), pre-period and arms
+    # together; empty from an engine that does not count them (numba, for now).
+    events_by_kind: dict[str, int] = field(default_factory=dict)

@@ -1,4 +1,5 @@
-"""The shared state of one arm's simpy run: its clock, its cost ledger and its capacities."""
+"""The shared state of one arm's simpy run: its clock, its cost ledger, its capacities and the
+count of rule branches taken."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 import numpy as np
 import simpy
 
+from iomsim.engine.branches import branch_counter
 from iomsim.engine.model import DAYS_PER_YEAR, Model
 from iomsim.engine.simpy.places import Places
 
@@ -20,6 +22,8 @@ class ArmContext:
         self.env = env
         self.horizon = horizon
         self.iom = iom
+        # Rule branches taken (iomsim.engine.branches): a dict increment per event, no draws.
+        self.branches = branch_counter()
         n_years = max(1, int(math.ceil(horizon / DAYS_PER_YEAR)))
         self._rows = [[0.0] * len(model.items) for _ in range(n_years)]
         places = model.iom_places_per_1000

@@ -4,7 +4,9 @@ The population is simulated without IOM from ``-pre_period`` to day 0. The selec
 pick the IOM cohort from the offenders still present, and each selected offender's state at day
 0 is copied into the arms, each run in its own simpy environment to the horizon. Both copies
 carry the same random streams at the same positions (common random numbers). What the offenders
-did is turned into records (:mod:`iomsim.engine.records`), from which everything is measured.
+did is turned into records (:mod:`iomsim.engine.records`), from which everything is measured;
+the rule branches the phases took are summed into ``events_by_kind``
+(:mod:`iomsim.engine.branches`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import gc
 import numpy as np
 import simpy
 
+from iomsim.engine.branches import branch_counter
 from iomsim.engine.cohort import Population, build_population
 from iomsim.engine.measures import MONTH, arm_metrics, describe_population, select_cohort, \
     survival_curve
@@ -59,6 +62,7 @@ def _simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
         for i in range(len(pop))
     ]
     events = 0
+    branches = branch_counter()
     if model.pre_days > 0:
         env = simpy.Environment(initial_time=start)
         ctx = ArmContext(model, env, 0.0, len(offenders), iom=False)
@@ -66,6 +70,7 @@ def _simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
             env.process(offender_life(env, off, ctx))
         env.run()
         events += _count(env)
+        _add_counts(branches, ctx.branches)
     everyone = population_records(offenders, pop)
     chosen = select_cohort(everyone, model.selection)
     population = describe_population(everyone, chosen)
@@ -84,6 +89,7 @@ def _simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
                 env.process(iom_allocation(env, off, ctx, life))
         env.run()
         events += _count(env)
+        _add_counts(branches, ctx.branches)
         records = arm_records(cohort, len(model.offence_names))
         costs[arm] = ctx.costs()
         metrics[arm] = arm_metrics(records, model)
@@ -93,12 +99,18 @@ def _simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     months = len(selected) * model.horizon_days / MONTH * len(arms)
     return ReplicationResult(replication=replication, costs=costs, metrics=metrics,
                              survival=survival, population=population, cohort_size=len(selected),
-                             offender_months=months, events=events, records=kept)
+                             offender_months=months, events=events, records=kept,
+                             events_by_kind=branches)
 
 
 def _count(env: simpy.Environment) -> int:
     counter = getattr(env, "_eid", None)
     return next(counter) if counter is not None else 0
+
+
+def _add_counts(total: dict[str, int], part: dict[str, int]) -> None:
+    for name, count in part.items():
+        total[name] += count
 
 
 def population_records(offenders: list[Offender], pop: Population) -> PopulationRecords:

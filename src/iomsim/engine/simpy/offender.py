@@ -25,7 +25,7 @@ from iomsim.engine.rng import OffenderStreams, Purpose
 from iomsim.scenario.schema import NEEDS, ScheduledEvent
 
 if TYPE_CHECKING:
-    from iomsim.engine.simpy.arm import ArmContext
+    from iomsim.engine.simpy.context import ArmContext
 
 INF = math.inf
 EPS = 1e-9
@@ -250,8 +250,13 @@ def offender_life(env: simpy.Environment, off: Offender, ctx: "ArmContext"):
                 if off.queued_since[i] is not None and req is not None and req.triggered:
                     # A place granted at the horizon (handed on by someone leaving at the
                     # horizon) ends no wait: the wait was still open then.
-                    if off.queued_since[i] >= 0 and t1 < horizon - EPS:
+                    if off.queued_since[i] < 0:
+                        ctx.branches["service_wait_before_day_0"] += 1
+                    elif t1 < horizon - EPS:
                         off.waits.append((i, t1 - off.queued_since[i]))
+                        ctx.branches["service_wait"] += 1
+                    else:
+                        ctx.branches["service_wait_open_at_horizon"] += 1
                     off.queued_since[i] = None
         if t1 >= horizon - EPS:
             _release_all(off, ctx)
@@ -400,12 +405,17 @@ def _update_places(env: simpy.Environment, off: Offender, ctx: "ArmContext", usi
             req = res.request()
             off.place[i] = req
             off.held |= 1 << i
-            if not req.triggered:
+            if req.triggered:
+                ctx.branches["service_place_granted"] += 1
+            else:
+                ctx.branches["service_queued"] += 1
                 off.queued_since[i] = now if now >= 0 else -1.0
         elif not want and req is not None:
             if req.triggered:
+                ctx.branches["service_place_released"] += 1
                 res.release(req)
             else:
+                ctx.branches["service_queue_left"] += 1
                 req.cancel()
                 if off.queued_since[i] is not None and off.queued_since[i] >= 0:
                     off.waits.append((i, now - off.queued_since[i]))
@@ -429,10 +439,14 @@ def iom_allocation(env: simpy.Environment, off: Offender, ctx: "ArmContext", lif
     req = ctx.iom_places.request()
     off.iom_place = req
     asked = env.now
+    if not req.triggered:
+        ctx.branches["iom_place_queued"] += 1
     yield req
     if off.exited or off.iom_place is not req or env.now >= ctx.horizon:
+        ctx.branches["iom_place_unused"] += 1
         _release_iom_place(off, ctx)
         return
+    ctx.branches["iom_place_granted"] += 1
     off.iom_wait = env.now - asked
     start_iom(off, ctx.model, ctx, env.now)
     if life.is_alive:
@@ -525,13 +539,19 @@ def _next_scheduled(off: Offender, m: Model, horizon: float, now: float) -> floa
     return max(t, now)
 
 
-def _end_remand(off: Offender, now: float) -> None:
+def _end_remand(off: Offender, ctx: "ArmContext", now: float) -> None:
     """Close a spell on remand that ends before the court day (bail by a fixed release, or a
     recall to prison): only the days actually on remand count towards the sentence."""
     case = off.case
     if off.status == "remand" and case is not None and case.remanded_since is not None:
+        ctx.branches["remand_ended_before_court"] += 1
         case.remand_days += now - case.remanded_since
         case.remanded_since = None
+
+
+# The branch counted when custody or remand ends, by the status at liberty that follows.
+_RELEASED_TO = {"licence": "release_to_licence", "community_order": "release_to_order",
+                "unsupervised": "release_unsupervised"}
 
 
 def _liberty_status(off: Offender, now: float) -> str:
@@ -548,24 +568,33 @@ def _handle_scheduled(env, off: Offender, m: Model, ctx: "ArmContext", now: floa
         event = off.scheduled.pop(0)
         if event.event == "release":
             if off.status in ("custody", "remand"):
-                _end_remand(off, now)
+                ctx.branches["scheduled_release"] += 1
+                _end_remand(off, ctx, now)
                 off.status_end = now
+            else:
+                ctx.branches["scheduled_release_at_liberty"] += 1
         elif event.event == "recall":
             _recall(off, m, ctx, now, days=event.days)
         elif event.event == "exit":
+            ctx.branches["scheduled_exit"] += 1
             _exit(off, ctx, now, "moved_away")
             return True
     if off.case is not None and off.case.court_day <= now + EPS:
         _court(off, m, ctx, now)
     if off.status in ("custody", "remand") and off.status_end <= now + EPS:
         off.status = _liberty_status(off, now)
+        ctx.branches[_RELEASED_TO[off.status]] += 1
         off.custody_reason = None
         off.liberty_start = now
     elif off.status == "licence" and off.licence_end <= now + EPS:
+        ctx.branches["licence_ended"] += 1
         off.status = _liberty_status(off, now)
     elif off.status == "community_order" and off.order_end <= now + EPS:
+        ctx.branches["order_ended"] += 1
         off.status = _liberty_status(off, now)
     if off.on_iom and min(off.iom_end, off.iom_quiet_end) <= now + EPS:
+        ctx.branches["iom_deselected" if off.iom_quiet_end <= off.iom_end
+                     else "iom_max_duration"] += 1
         off.on_iom = False
         off.persist_until = now + m.iom_persist_days
         _release_iom_place(off, ctx)
@@ -577,6 +606,7 @@ def _handle_clock(env, off: Offender, m: Model, ctx: "ArmContext", now: float, c
         _offence(off, m, ctx, now)
     elif clock == LICENCE_BREACH:
         if off.status == "licence":
+            ctx.branches["licence_breach_recall"] += 1
             _recall(off, m, ctx, now)
     elif clock == ORDER_BREACH:
         if off.status == "community_order":
@@ -584,15 +614,20 @@ def _handle_clock(env, off: Offender, m: Model, ctx: "ArmContext", now: float, c
     elif clock == EXIT:
         u = off.streams.next(Purpose.EXIT_CAUSE)
         in_custody = off.status in ("custody", "remand")  # only death runs in custody
+        ctx.branches["exit_died_in_custody" if in_custody else
+                     "exit_died" if u < m.death_share else "exit_moved_away"] += 1
         _exit(off, ctx, now, "died" if in_custody or u < m.death_share else "moved_away")
         return True
     else:
         bit = 1 << (clock - NEED0)
         if off.need_mask & bit:
+            ctx.branches["need_resolved"] += 1
             off.need_mask &= ~bit
         else:
+            ctx.branches["need_relapsed"] += 1
             off.need_mask |= bit
             if off.on_iom:
+                ctx.branches["referral_on_relapse"] += 1
                 _refer(off, m, ctx, now, 1)
     return False
 
@@ -611,11 +646,14 @@ def _refer(off: Offender, m: Model, ctx: "ArmContext", now: float, count: int) -
 
 def start_iom(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
     """Put a selected offender on IOM at ``now`` (the IOM arm, day 0)."""
+    ctx.branches["iom_started"] += 1
     off.on_iom = True
     off.iom_end = now + m.iom_max_duration_days if m.iom_max_duration_days else INF
     off.iom_quiet_end = now + m.iom_deselect_days if m.iom_deselect_days else INF
     s = off.streams
     off.iom_responder = s.at(Purpose.IOM_RESPONSE, 0) < m.iom_responder_share
+    if off.iom_responder:
+        ctx.branches["iom_responder"] += 1
     mult = m.iom_offending_multiplier
     if m.iom_offending_multiplier_sd > 0 and mult > 0:
         mu, sigma = lognormal_params(mult, m.iom_offending_multiplier_sd)
@@ -626,6 +664,7 @@ def start_iom(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
                         len(m.om_roles) - 1) if m.om_roles else -1
     active = off.need_mask.bit_count()
     if active:
+        ctx.branches["referral_at_start"] += 1
         _refer(off, m, ctx, now, active)
 
 
@@ -635,6 +674,7 @@ def _offence(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
     """A detected offence: its type, then arrest, charge or caution, remand, recall."""
     n = off.offence_count
     off.offence_count += 1
+    ctx.branches["offence"] += 1
     s = off.streams
     detection, mean = _detection(off, m)
     # Type of a detected offence: shares weighted by each type's detection probability.
@@ -653,30 +693,39 @@ def _offence(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
         ctx.add(now, m.item_victims[kind], m.offence_victim_cost[kind])
     off.last_detection = now
     if off.on_iom and m.iom_deselect_days:
+        ctx.branches["iom_quiet_clock_reset"] += 1
         off.iom_quiet_end = now + m.iom_deselect_days
     ctx.add(now, m.item_arrest, m.arrest_cost)
     ctx.add(now, m.item_investigation, m.offence_investigation_cost[kind])
     u = s.at(Purpose.ARREST_OUTCOME, n)
     if u >= m.charge_probability:
         if u < m.charge_probability + m.caution_probability:
+            ctx.branches["caution"] += 1
             off.proven.append((now, now))
+        else:
+            ctx.branches["arrest_no_action"] += 1
         return
     case = off.case
     if case is None:
+        ctx.branches["charge_new_case"] += 1
         court = "crown" if s.at(Purpose.COURT_CHOICE, n) < m.offence_crown[kind] else "magistrates"
         delay = m.delay_tables[court](s.at(Purpose.COURT_DELAY, off.case_count))
         case = Case(court, now + delay, off.case_count)
         off.case_count += 1
         off.case = case
+    else:
+        ctx.branches["charge_existing_case"] += 1
     case.offences.append((n, now))
     if off.status == "licence":
         p_recall = m.recall_on_charge_probability
         if off.on_iom:
             p_recall = min(1.0, p_recall * m.recall_multiplier)
         if s.at(Purpose.RECALL_ON_CHARGE, n) < p_recall:
+            ctx.branches["recall_on_charge"] += 1
             _recall(off, m, ctx, now)
             return
     if off.status in LIBERTY and s.at(Purpose.REMAND, n) < m.remand_probability:
+        ctx.branches["remand"] += 1
         off.status = "remand"
         off.status_end = case.court_day
         case.remanded_since = now
@@ -686,6 +735,7 @@ def _court(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
     case = off.case
     off.case = None
     court = m.courts[case.court]
+    ctx.branches["court_crown" if case.court == "crown" else "court_magistrates"] += 1
     ctx.add(now, m.item_court[case.court], court.court_cost)
     ctx.add(now, m.item_prosecution, court.prosecution_cost)
     ctx.add(now, m.item_legal_aid, court.legal_aid_cost)
@@ -696,12 +746,17 @@ def _court(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
     remand_days = case.remand_days + (
         (now - case.remanded_since) if case.remanded_since is not None else 0.0)
     if off.status == "remand":
+        ctx.branches["court_ends_remand"] += 1
         off.status = _liberty_status(off, now)
         off.liberty_start = now
         off.status_end = INF
     if not convicted:
+        ctx.branches["court_acquitted"] += 1
         return
+    ctx.branches["court_convicted"] += 1
     extra = poisson_quantile(m.extra_offences_per_conviction, s.at(Purpose.EXTRA_OFFENCES, case.index))
+    if extra:
+        ctx.branches["extra_offences"] += 1
     first_day = min(day for (_, day) in case.offences)
     for day in convicted:
         off.proven.append((day, now))
@@ -711,25 +766,32 @@ def _court(off: Offender, m: Model, ctx: "ArmContext", now: float) -> None:
     ctx.add(now, m.item_psr, m.pre_sentence_report_cost)
     u = s.at(Purpose.SENTENCE, case.index)
     if u < court.custody_probability:
+        ctx.branches["sentence_custody"] += 1
         length = m.custody_tables[case.court](s.at(Purpose.SENTENCE_LENGTH, case.index))
-        _imprison(off, m, now, length, credit=remand_days)
+        _imprison(off, m, ctx, now, length, credit=remand_days)
     elif u < court.custody_probability + court.community_order_probability:
+        ctx.branches["sentence_order"] += 1
         days = m.order_table(s.at(Purpose.ORDER_LENGTH, case.index))
         off.order_end = max(off.order_end, now + days)
         if off.status in LIBERTY:
             off.status = _liberty_status(off, now)
+    else:
+        ctx.branches["sentence_none"] += 1
 
 
-def _imprison(off: Offender, m: Model, now: float, length: float, credit: float = 0.0) -> None:
+def _imprison(off: Offender, m: Model, ctx: "ArmContext", now: float, length: float,
+              credit: float = 0.0) -> None:
     served = m.release_fraction * length - credit
     licence = max(length * (1 - m.release_fraction), m.minimum_supervision_days)
     off.sentence_days = length
     if served <= 0:
+        ctx.branches["served_by_remand"] += 1
         off.licence_end = max(off.licence_end, now + licence)
         if off.status in LIBERTY:
             off.status = _liberty_status(off, now)
         return
     if off.status == "custody":
+        ctx.branches["custody_extended"] += 1
         off.status_end = max(off.status_end, now + served)
     else:
         off.status = "custody"
@@ -749,15 +811,20 @@ def _recall(off: Offender, m: Model, ctx: "ArmContext", now: float, days: float 
     s = off.streams
     if days is None:
         if s.at(Purpose.RECALL_TYPE, k) < m.fixed_term_recall_share:
-            days = (m.fixed_term_days_short_sentence if off.sentence_days < m.short_sentence_days
-                    else m.fixed_term_days_long_sentence)
+            short = off.sentence_days < m.short_sentence_days
+            ctx.branches["fixed_term_recall_short" if short else "fixed_term_recall_long"] += 1
+            days = m.fixed_term_days_short_sentence if short else m.fixed_term_days_long_sentence
         else:
+            ctx.branches["standard_recall"] += 1
             days = m.standard_recall_table(s.at(Purpose.RECALL_LENGTH, k))
             days = max(min(days, off.licence_end - now), 1.0)
+    else:
+        ctx.branches["scheduled_recall"] += 1
     if off.status == "custody":
+        ctx.branches["recall_while_in_custody"] += 1
         off.status_end = max(off.status_end, now + days)
         return
-    _end_remand(off, now)
+    _end_remand(off, ctx, now)
     off.status = "custody"
     off.custody_reason = "recall"
     off.status_end = now + days
@@ -770,6 +837,9 @@ def _order_breach(off: Offender, m: Model, ctx: "ArmContext", now: float) -> Non
     off.breach_count += 1
     ctx.add(now, m.item_court["magistrates"], m.courts["magistrates"].court_cost)
     if off.streams.at(Purpose.BREACH_OUTCOME, b) < m.breach_custody_probability:
+        ctx.branches["order_breach_custody"] += 1
         length = m.custody_tables["magistrates"](off.streams.at(Purpose.BREACH_OUTCOME, 10**6 + b))
         off.order_end = now
-        _imprison(off, m, now, length)
+        _imprison(off, m, ctx, now, length)
+    else:
+        ctx.branches["order_breach"] += 1
