@@ -385,22 +385,23 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
             gstart.append(-1)
             gend.append(-1)
     p = model.p_proven_per_offence
-    init_offenders(MF, MI, F, NC, I, S, keys, ogrs, frailty, needs, status, status_days,
-                   licence_after, start, model.frailty_variance,
-                   model.release_normaliser * p if p > 0 else 0.0, svc_key,
-                   np.array(gstart, dtype=np.int64), np.array(gend, dtype=np.int64),
-                   np.array(members, dtype=np.int64),
-                   np.array([svc.uptake for svc in model.services], dtype=float),
-                   np.array([svc.iom_uptake for svc in model.services], dtype=float), ns,
-                   se_offsets)
+    interruptible(init_offenders, MF, MI, F, NC, I, S, keys, ogrs, frailty, needs, status,
+                  status_days, licence_after, start, model.frailty_variance,
+                  model.release_normaliser * p if p > 0 else 0.0, svc_key,
+                  np.array(gstart, dtype=np.int64), np.array(gend, dtype=np.int64),
+                  np.array(members, dtype=np.int64),
+                  np.array([svc.uptake for svc in model.services], dtype=float),
+                  np.array([svc.iom_uptake for svc in model.services], dtype=float), ns,
+                  se_offsets)
     del ogrs, frailty, needs, status, status_days, licence_after
     n_types = len(model.offence_names)
     events = 0
     pool = case_pool()
     if model.pre_days > 0:
         costs = np.zeros((1, len(model.items)))
-        recs, ev = run_phase(MF, MI, F, NC, I, S, np.zeros((0, A_OBT0 + n_types)), SE, keys,
-                             _resources(cm, model, n), _heap(n), costs, 0.0, start, pool)
+        recs, ev = interruptible(run_phase, MF, MI, F, NC, I, S,
+                                 np.zeros((0, A_OBT0 + n_types)), SE, keys,
+                                 _resources(cm, model, n), _heap(n), costs, 0.0, start, pool)
         events += ev
         raw = rec_arrays(recs)
         del recs
@@ -464,9 +465,9 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
             if places < 0:
                 _start_iom(model, A, Ia, costs, horizon)
         # With places, a wake-up and a place granted can both be pending for an offender.
-        recs, ev = run_phase(MF, MI, Fa, NCa, Ia, Sa, A, SE, keys_s,
-                             _resources(cm, model, m, places), _heap(m + max(places, 0)), costs,
-                             horizon, 0.0, case_pool_copy(pool))
+        recs, ev = interruptible(run_phase, MF, MI, Fa, NCa, Ia, Sa, A, SE, keys_s,
+                                 _resources(cm, model, m, places), _heap(m + max(places, 0)),
+                                 costs, horizon, 0.0, case_pool_copy(pool))
         events += ev
         raw = rec_arrays(recs)
         del recs
@@ -491,6 +492,21 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     return ReplicationResult(replication=replication, costs=costs_out, metrics=metrics,
                              survival=survival, population=population, cohort_size=m,
                              offender_months=months, events=events, records=kept)
+
+
+def interruptible(kernel, *args):
+    """Call a kernel so that Ctrl-C (or SIGTERM turned into an exception) during it reaches the
+    caller as itself: a signal handled while numba calls back into Python (to unpickle a
+    constant, say) otherwise surfaces as a SystemError "returned a result with an exception
+    set", with the interrupt only as its cause, and the command line would print a traceback
+    instead of cleaning up."""
+    try:
+        return kernel(*args)
+    except SystemError as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, BaseException) and not isinstance(cause, Exception):
+            raise cause from None
+        raise
 
 
 def _table(dtype: np.dtype, columns) -> np.ndarray:
