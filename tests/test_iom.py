@@ -54,3 +54,23 @@ def test_caseload_capacity_makes_offenders_wait_for_an_iom_place():
     assert r.metric("iom_days_per_offender", "iom") == pytest.approx(100.0, rel=1e-9)
     assert r.metric("mean_wait_days_iom_place", "iom") == pytest.approx(50.0, rel=1e-9)
     assert r.metric("iom_cost") == pytest.approx(20 * 100 * 10.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("engine", ["simpy", "compiled"])
+def test_an_iom_place_handed_on_at_the_horizon_starts_no_iom(engine):
+    """Offenders leaving at the horizon hand their places on at a time that can round a hair
+    below it (1.3 years does, 1.25 does not): that must not start IOM, cost referrals or record
+    a wait. With places for 30% of the cohort and none freed before the horizon, exactly those
+    placed at day 0 are on IOM, whichever way the horizon rounds."""
+    from iomsim.engine import simulate_replication
+
+    seen = []
+    for years in (1.25, 1.3):
+        s = load_minimal({"cohort.size": 200, "iom.places_per_1000": 300, "horizon_years": years,
+                          "cohort.profile.needs": {"drugs": 0.5},
+                          "iom.pathway_referrals.cost_per_referral": 100})
+        m = simulate_replication(s, 1, 0, engine=engine).metrics["iom"]
+        seen.append((m["iom_places_waits_per_offender"], m["mean_wait_days_iom_place"],
+                     m["pathway_referrals_per_offender"]))
+    assert seen[0] == seen[1]
+    assert seen[0][0] == pytest.approx(0.3) and seen[0][1] == 0.0

@@ -1347,10 +1347,12 @@ def run_phase(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, start, C
         iom_start = v == IOM_START
         if iom_start:
             # iom_allocation resumed: the place is used only by someone still there, before
-            # the horizon (and given back otherwise).
+            # the horizon (and given back otherwise). A place handed on by someone leaving at
+            # the horizon is granted at a time that can round a hair below it: that is the
+            # horizon too, as for the services' waits.
             if I[o, I_IOM_PLACE] != 2 or I[o, I_DONE] != 0 or I[o, I_ON_IOM] != 0:
                 continue
-            if t >= horizon:
+            if t >= horizon - EPS:
                 release_iom_place(RS, HP, I, o, t)
                 continue
             I[o, I_VERSION] += 1  # the step's own wake-up is replaced by the interruption

@@ -442,7 +442,7 @@ def iom_allocation(env: simpy.Environment, off: Offender, ctx: "ArmContext", lif
     if not req.triggered:
         ctx.branches["iom_place_queued"] += 1
     yield req
-    if off.exited or off.iom_place is not req or env.now >= ctx.horizon:
+    if off.exited or off.iom_place is not req or env.now >= ctx.horizon - EPS:
         ctx.branches["iom_place_unused"] += 1
         _release_iom_place(off, ctx)
         return
