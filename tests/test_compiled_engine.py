@@ -23,7 +23,7 @@ import pytest
 import iomsim
 from iomsim.engine import compile_model, simulate_replication
 from iomsim.scenario.schema import NEEDS, STATUSES
-from tests.support import load_minimal
+from tests.support import assert_same, load_minimal
 
 pytest.importorskip("numba")
 
@@ -32,30 +32,6 @@ SUSSEX = ROOT / "scenarios" / "sussex-2013.yaml"
 NO_CAPACITY = {"services.approved_premises.capacity_per_1000": None,
                "services.drug_treatment.capacity_per_1000": None}
 SMALL = {"cohort.size": 600, "selection.cohort_size": 150}
-
-
-def _rel(a: float, b: float) -> float:
-    if a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b)):
-        return 0.0
-    return abs(a - b) / max(abs(a), abs(b))
-
-
-def assert_same(a, b, rel: float = 1e-9) -> None:
-    """Every metric (same keys, same order), cost cell, survival point and population figure."""
-    assert a.cohort_size == b.cohort_size
-    assert a.offender_months == b.offender_months
-    assert list(a.metrics) == list(b.metrics)
-    for arm in a.metrics:
-        assert list(a.metrics[arm]) == list(b.metrics[arm])
-        for key, x in a.metrics[arm].items():
-            assert _rel(x, b.metrics[arm][key]) <= rel, (arm, key, x, b.metrics[arm][key])
-        ca, cb = a.costs[arm], b.costs[arm]
-        assert ca.shape == cb.shape
-        np.testing.assert_allclose(cb, ca, rtol=rel, atol=0.0, err_msg=arm)
-        np.testing.assert_allclose(b.survival[arm], a.survival[arm], rtol=rel, atol=0.0)
-    assert list(a.population) == list(b.population)
-    for key, x in a.population.items():
-        assert _rel(x, b.population[key]) <= rel, (key, x, b.population[key])
 
 
 @pytest.fixture(scope="module")

@@ -43,7 +43,7 @@ pytest.importorskip("numba")
 
 from iomsim.engine.numba.driver import unsupported  # noqa: E402
 from iomsim.engine.numba.kernels import PROVEN_FROM  # noqa: E402
-from tests.test_compiled_engine import assert_same  # noqa: E402
+from tests.support import assert_same  # noqa: E402
 
 # Branches the simpy engine took, summed over every example of the differential tests, and
 # in how many examples each was taken (a branch reached by one example only is fragile: a

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from iomsim.defaults import DEFAULT_ENGINE, ENGINES
 from iomsim.engine.model import Model, compile_model
 from iomsim.engine.records import ARMS, ReplicationResult
 from iomsim.scenario.schema import Scenario
 
-ENGINES = ("compiled", "simpy")
-DEFAULT_ENGINE = "simpy"  # the numba engine becomes the default once it runs every feature
 
 
 def simulate_replication(scenario: Scenario | Model, seed: int, replication: int,
@@ -40,6 +39,8 @@ def simulate_replication(scenario: Scenario | Model, seed: int, replication: int
     other = simulate(model, other_seed, replication, ("iom",), keep_offenders)
     for part in ("costs", "metrics", "survival", "records"):
         getattr(base, part).update(getattr(other, part))
+    for kind, count in other.events_by_kind.items():  # counts of both simulations, added
+        base.events_by_kind[kind] = base.events_by_kind.get(kind, 0) + count
     base.offender_months += other.offender_months
     base.events += other.events
     return base
