@@ -1,5 +1,7 @@
 """Engine benchmark (issue 6): speed, scaling, memory, simpy events, sweep speed-up, CRN.
 
+Every part measures the package's default engine (compiled) unless ``--engine simpy`` is given.
+
 Run from the repository root::
 
     python benchmarks/run.py                 # full: N = 1,000, 10,000 and 100,000 (long)
@@ -49,6 +51,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from iomsim.defaults import DEFAULT_ENGINE, ENGINES
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCENARIO = ROOT / "scenarios" / "sussex-2013.yaml"
@@ -144,7 +148,7 @@ def engine_state() -> str:
 
 # --------------------------------------------------------------------------- child: one size
 
-def child_throughput(scenario_path: Path, n: int, seed: int, engine_name: str = "simpy") -> dict:
+def child_throughput(scenario_path: Path, n: int, seed: int, engine_name: str = DEFAULT_ENGINE) -> dict:
     """Runs in a fresh interpreter: one replication at ``n`` selected offenders.
 
     With the compiled engine, a small replication is run first (outside the measurement) so
@@ -201,7 +205,7 @@ def child_throughput(scenario_path: Path, n: int, seed: int, engine_name: str = 
     }
 
 
-def run_child(scenario_path: Path, n: int, seed: int, engine_name: str = "simpy") -> dict:
+def run_child(scenario_path: Path, n: int, seed: int, engine_name: str = DEFAULT_ENGINE) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child-throughput", str(n),
            "--seed", str(seed), "--scenario", str(scenario_path), "--engine", engine_name]
     load_before = load()
@@ -237,7 +241,7 @@ def simpy_ceiling(total_events: int, processes: int = 1_000) -> dict:
 
 # --------------------------------------------------------------------------- sweep speed-up
 
-def _sweep_once(scenario, points: int, seed: int, jobs: int, engine: str = "simpy"
+def _sweep_once(scenario, points: int, seed: int, jobs: int, engine: str = DEFAULT_ENGINE
                 ) -> tuple[float, str]:
     """Wall seconds for one sweep of ``points`` points, and what was run."""
     import iomsim
@@ -267,7 +271,7 @@ def _sweep_once(scenario, points: int, seed: int, jobs: int, engine: str = "simp
 
 
 def sweep_speedup(scenario_path: Path, n: int, points: int, seed: int, jobs: int,
-                  engine: str = "simpy") -> dict:
+                  engine: str = DEFAULT_ENGINE) -> dict:
     scenario = load_scaled(scenario_path, n)
     load_before = load()
     one, how = _sweep_once(scenario, points, seed, 1, engine)
@@ -279,7 +283,7 @@ def sweep_speedup(scenario_path: Path, n: int, points: int, seed: int, jobs: int
 # --------------------------------------------------------------------------- CRN
 
 def incremental_costs(scenario_path: Path, n: int, reps: int, seed: int,
-                      independent: bool, engine: str = "simpy") -> list[float]:
+                      independent: bool, engine: str = DEFAULT_ENGINE) -> list[float]:
     import numpy as np
 
     from iomsim.engine import compile_model, simulate_replication
@@ -302,7 +306,7 @@ def incremental_costs(scenario_path: Path, n: int, reps: int, seed: int,
     return out
 
 
-def crn_ratio(scenario_path: Path, n: int, reps: int, seed: int, engine: str = "simpy") -> dict:
+def crn_ratio(scenario_path: Path, n: int, reps: int, seed: int, engine: str = DEFAULT_ENGINE) -> dict:
     import numpy as np
     from scipy import stats
 
@@ -374,8 +378,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=None, help="processes for the sweep (default: all)")
     p.add_argument("--skip", default="", help="comma-separated parts to skip: sweep,crn,simpy")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--engine", choices=("simpy", "compiled"), default="simpy",
-                   help="engine for every part: throughput, sweep and CRN")
+    p.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE,
+                   help="engine for every part: throughput, sweep and CRN (default: the "
+                        "package's default engine, compiled)")
     p.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO)
     p.add_argument("--profile", type=int, metavar="N",
                    help="instead of the benchmark: cProfile (CPU-time clock) of one replication "

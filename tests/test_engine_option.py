@@ -42,11 +42,12 @@ def test_unknown_engine_is_refused():
 
 def test_cli_run_records_the_engine(tmp_path, capsys):
     out = tmp_path / "res"
-    code = main(["run", str(MINIMAL), "--reps", "2", "--jobs", "1", "--engine", "compiled",
-                 "--out", str(out), "--no-progress"])
-    assert code == 0
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["engine"] == "compiled"
+    for engine in ("simpy", "compiled"):
+        code = main(["run", str(MINIMAL), "--reps", "2", "--jobs", "1", "--engine", engine,
+                     "--out", str(out), "--no-progress", "--force"])
+        assert code == 0
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["engine"] == engine
 
 
 def _sweep_spec(tmp_path, engine_line: str):
@@ -62,17 +63,35 @@ parameters:
     return path
 
 
-def test_sweep_engine_key_runs_the_compiled_engine_and_changes_the_hash(tmp_path):
-    simpy_spec = load_sweep(_sweep_spec(tmp_path, ""))
-    compiled_spec = load_sweep(_sweep_spec(tmp_path, "engine: compiled"))
-    assert (simpy_spec.engine, compiled_spec.engine) == ("simpy", "compiled")
-    assert simpy_spec.hash != compiled_spec.hash
-    assert load_sweep(_sweep_spec(tmp_path, "engine: simpy")).hash == simpy_spec.hash
+def test_sweep_engine_key_chooses_the_engine_and_changes_the_hash(tmp_path):
+    default_spec = load_sweep(_sweep_spec(tmp_path, ""))
+    simpy_spec = load_sweep(_sweep_spec(tmp_path, "engine: simpy"))
+    assert (default_spec.engine, simpy_spec.engine) == ("compiled", "simpy")
+    assert default_spec.hash != simpy_spec.hash
+    # writing the default engine out is the same sweep
+    assert load_sweep(_sweep_spec(tmp_path, "engine: compiled")).hash == default_spec.hash
     a = iomsim.sweep(simpy_spec, jobs=1, progress=False)
-    b = iomsim.sweep(compiled_spec, jobs=1, progress=False)
+    b = iomsim.sweep(default_spec, jobs=1, progress=False)
     assert len(a) == len(b) > 0
     np.testing.assert_allclose(b["value"].to_numpy(float), a["value"].to_numpy(float),
                                rtol=1e-9, atol=1e-9)
+
+
+def test_the_fast_engine_is_the_default_everywhere():
+    import inspect
+
+    from iomsim.calibration import calibrate
+    from iomsim.cli import build_parser
+    from iomsim.engine import simulate_replication
+    from iomsim.experiments.breakeven import breakeven, breakeven_cost
+
+    for function in (iomsim.run, simulate_replication, calibrate, breakeven, breakeven_cost):
+        assert inspect.signature(function).parameters["engine"].default == "compiled", function
+    parser = build_parser()
+    for command in (["run", "s.yaml"], ["breakeven", "s.yaml"],
+                    ["calibrate", "s.yaml", "--targets", "t.yaml"]):
+        assert parser.parse_args(command).engine == "compiled", command
+        assert parser.parse_args([*command, "--engine", "simpy"]).engine == "simpy", command
 
 
 def test_sweep_unknown_engine_names_file_line_and_key(tmp_path):

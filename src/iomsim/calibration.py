@@ -41,6 +41,7 @@ import numpy as np
 import yaml
 from pydantic import AfterValidator, Field, StrictBool, field_validator, model_validator
 
+from iomsim.defaults import DEFAULT_ENGINE
 from iomsim.errors import InputError
 from iomsim.scenario.loader import apply_overrides, path_is_money, schema_has_path, suggest_path
 from iomsim.scenario.paths import (EXAMPLE, PathLookupError, PathSyntaxError, SchemaPaths,
@@ -292,7 +293,8 @@ def current_value(scenario, path: str) -> float | None:
 
 def calibrate(scenario, targets: TargetsFile, *, reps: int | None = None, seed: int | None = None,
               jobs: int | None = None, max_evaluations: int | None = None,
-              log: Callable[[str], None] | None = None, scheduler: str | None = None) -> Fit:
+              log: Callable[[str], None] | None = None, scheduler: str | None = None,
+              engine: str = DEFAULT_ENGINE) -> Fit:
     """Fit ``targets.parameters`` of ``scenario`` to ``targets.targets``.
 
     Bounded trust-region least squares (scipy.optimize.least_squares) on parameters scaled to
@@ -303,7 +305,9 @@ def calibrate(scenario, targets: TargetsFile, *, reps: int | None = None, seed: 
     """
     from scipy.optimize import least_squares
 
-    from iomsim.runner import open_backend, run_with
+    from iomsim.runner import open_backend, prepare_engine, run_with
+
+    prepare_engine(scenario, engine)
 
     reps = reps or targets.reps
     seed = targets.seed if seed is None else seed
@@ -339,7 +343,7 @@ def calibrate(scenario, targets: TargetsFile, *, reps: int | None = None, seed: 
             if count[0] >= max_evaluations:
                 raise _Budget
             res = run_with(backend, {p.path: float(v) for p, v in zip(params, x)}, reps=reps,
-                           seed=seed, progress=False)
+                           seed=seed, progress=False, engine=engine)
             rows = [(t, measure(res, t)) for t in targets.targets]
             r = np.array([(v - t.value) / t.tolerance if math.isfinite(v) else 1e3
                           for t, v in rows if t.fit])

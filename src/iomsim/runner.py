@@ -21,8 +21,8 @@ from iomsim.execution import REPLICATIONS, Backend, default_jobs, make_backend
 from iomsim.results import Results, build_results
 from iomsim.scenario.schema import Scenario
 
-__all__ = ["check_engine", "default_jobs", "iter_replications", "open_backend", "run",
-           "run_with"]
+__all__ = ["check_engine", "default_jobs", "iter_replications", "open_backend",
+           "prepare_engine", "run", "run_with"]
 
 
 def check_engine(scenario: Scenario, engine: str) -> None:
@@ -41,6 +41,16 @@ def check_engine(scenario: Scenario, engine: str) -> None:
             raise InputError(f"the compiled engine does not implement {problem[1]}; run this "
                              "scenario with the simpy engine", file=file, line=line,
                              path=problem[0])
+
+
+def prepare_engine(scenario: Scenario, engine: str, announce: bool = True) -> None:
+    """:func:`check_engine`, then, for the numba engine, its kernels compiled here once (saying
+    so on stderr with ``announce``) rather than in every worker at its first replication."""
+    check_engine(scenario, engine)
+    if engine == "compiled":
+        from iomsim.engine.numba.warmup import ensure_compiled
+
+        ensure_compiled(scenario, announce=announce)
 
 
 def open_backend(scenario: Scenario, jobs: int | None, scheduler: str | None, reps: int
@@ -74,12 +84,12 @@ def run(scenario: Scenario, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED,
     is replaced and its replications run again. ``scheduler``: ``"tcp://HOST:PORT"`` of a
     running Dask scheduler, or ``"local"`` for a local Dask cluster of ``jobs`` workers.
     ``progress`` shows a bar on stderr (default: when stderr is a terminal and the run lasts).
-    ``engine``: ``"simpy"`` (the reference) or ``"compiled"`` (numba; the same model and random
-    numbers, many times faster; see docs/model.md for where the two can differ).
+    ``engine``: ``"compiled"`` (numba, the default) or ``"simpy"`` (the readable reference: the
+    same model and random numbers, many times slower; see docs/model.md, section 9).
     """
     if reps < 1:
         raise ValueError("reps must be at least 1")
-    check_engine(scenario, engine)
+    prepare_engine(scenario, engine, announce=progress is not False)
     started = time.time()
     with open_backend(scenario, jobs, scheduler, reps) as backend:
         return run_with(backend, reps=reps, seed=seed, engine=engine, progress=progress,

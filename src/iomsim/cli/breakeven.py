@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from iomsim.cli.common import fail, fraction, non_negative_int, positive_int
+from iomsim.defaults import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
 
 
 def register(subparsers) -> None:
@@ -18,6 +19,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=non_negative_int, default=None)
     p.add_argument("--jobs", type=positive_int, default=None)
     p.add_argument("--scheduler", default=None, metavar="ADDRESS")
+    p.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help=ENGINE_HELP)
     p.add_argument("--parameter", default=None, metavar="PATH",
                    help="find the break-even value of this parameter only (a dotted path, or "
                         "iom_cost_scale)")
@@ -42,7 +44,8 @@ def cmd_breakeven(args) -> int:
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     seed = DEFAULT_SEED if args.seed is None else args.seed
     common = dict(target=args.target, reps=args.reps, seed=seed, jobs=args.jobs,
-                  scheduler=args.scheduler, confidence=args.confidence, progress=args.verbose)
+                  scheduler=args.scheduler, confidence=args.confidence, progress=args.verbose,
+                  engine=args.engine)
     if args.parameter is None and args.bracket is not None:
         raise SystemExit(fail("iomsim breakeven: --bracket needs --parameter"))
     results = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from iomsim.defaults import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
 from iomsim.errors import InputError
 
 
@@ -19,6 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="tcp://HOST:PORT of a running Dask scheduler, or 'local' for a local "
                         "Dask cluster")
+    p.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help=ENGINE_HELP)
     p.add_argument("--max-evaluations", type=int, default=None)
     p.set_defaults(func=cmd_calibrate)
 
@@ -48,6 +50,7 @@ def cmd_calibrate(args) -> int:
           file=sys.stderr)
     fit = calibrate(scenario, targets, reps=args.reps, seed=args.seed, jobs=args.jobs,
                     max_evaluations=args.max_evaluations, scheduler=args.scheduler,
+                    engine=args.engine,
                     log=lambda m: print(m, file=sys.stderr, flush=True))
     print(format_table(fit))
     if args.out:

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from iomsim.cli.common import non_negative_int, positive_int
+from iomsim.defaults import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
 from iomsim.errors import InputError, ResultsExistError
 
 
@@ -33,9 +34,7 @@ def register(subparsers) -> None:
                         "Dask cluster of --jobs workers; results do not depend on it")
     p.add_argument("--force", action="store_true", help="replace existing results")
     p.add_argument("--report", action="store_true", help="also write report.html and results.xlsx")
-    p.add_argument("--engine", choices=("simpy", "compiled"), default="simpy",
-                   help="simpy (the reference, default) or compiled (numba: the same model, many "
-                        "times faster; its first use compiles for about a minute)")
+    p.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help=ENGINE_HELP)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_run)
 

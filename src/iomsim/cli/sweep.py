@@ -32,7 +32,10 @@ def cmd_sweep(args) -> int:
     from iomsim.experiments.spec import load_sweep
     from iomsim.experiments.sweep import run_sweep
 
+    from iomsim.runner import prepare_engine
+
     spec = load_sweep(args.sweep_file)
+    prepare_engine(spec.scenario, spec.engine, announce=not args.no_progress)
     out = args.out or Path("results") / args.sweep_file.stem
     print(f"{args.sweep_file}: {spec.design.kind} design, {spec.n_points} points x "
           f"{spec.replications} replications, seed {spec.seed}", file=sys.stderr)

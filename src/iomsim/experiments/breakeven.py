@@ -29,7 +29,9 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from iomsim.errors import InputError
+from iomsim.engine.replication import DEFAULT_ENGINE
 from iomsim.execution import make_backend
+from iomsim.runner import prepare_engine
 from iomsim.experiments.points import IOM_COST_SCALE, parameter_problem, point_scenario
 from iomsim.scenario.schema import Scenario
 
@@ -179,10 +181,12 @@ def find_breakeven(evaluate: Callable[[float], np.ndarray], bracket: tuple[float
 def _model_breakeven(scenario: Scenario, parameter: str, bracket: tuple[float, float], *,
                      measure: str, target: float, reps: int, seed: int, jobs: int | None,
                      scheduler: str | None, report: tuple[str, ...], xtol: float | None,
-                     bootstrap: int, confidence: float, progress: bool | None) -> BreakEven:
+                     bootstrap: int, confidence: float, progress: bool | None,
+                     engine: str) -> BreakEven:
     problem = parameter_problem(parameter)
     if problem:
         raise InputError(problem, file="--parameter", path=parameter)
+    prepare_engine(scenario, engine, announce=progress is not False)
     for x in bracket:
         try:
             point_scenario(scenario, {parameter: float(x)})
@@ -201,7 +205,8 @@ def _model_breakeven(scenario: Scenario, parameter: str, bracket: tuple[float, f
             if x not in got:
                 per_rep: dict[int, dict[str, float]] = {}
                 for _, result in backend.run([(0, {parameter: float(x)}, seed)], reps,
-                                             measures=pairs):  # type: ignore[arg-type]
+                                             measures=pairs,  # type: ignore[arg-type]
+                                             engine=engine):
                     for _, r, rows in result:
                         per_rep[r] = {f"{arm}.{m}": v for arm, m, v in rows}
                 names = (measure, *report)
@@ -229,14 +234,14 @@ def breakeven(scenario: Scenario, parameter: str = EFFECT_PARAMETER,
               seed: int = DEFAULT_SEED, jobs: int | None = None, scheduler: str | None = None,
               report: tuple[str, ...] = ("economics.iom_cost_per_offender",),
               xtol: float | None = None, bootstrap: int = 1000, confidence: float = 0.95,
-              progress: bool | None = None) -> BreakEven:
+              progress: bool | None = None, engine: str = DEFAULT_ENGINE) -> BreakEven:
     """The value of ``parameter`` in ``bracket`` at which the mean of ``measure`` over ``reps``
     replications (common random numbers) equals ``target``; by default the largest IOM
     offending multiplier, i.e. the smallest IOM effect, with a benefit per £1 of 1."""
     return _model_breakeven(scenario, parameter, bracket, measure=measure, target=target,
                             reps=reps, seed=seed, jobs=jobs, scheduler=scheduler, report=report,
                             xtol=xtol, bootstrap=bootstrap, confidence=confidence,
-                            progress=progress)
+                            progress=progress, engine=engine)
 
 
 def breakeven_cost(scenario: Scenario, bracket: tuple[float, float] = (0.01, 100.0), *,
@@ -244,7 +249,7 @@ def breakeven_cost(scenario: Scenario, bracket: tuple[float, float] = (0.01, 100
                    reps: int = 20, seed: int = DEFAULT_SEED, jobs: int | None = None,
                    scheduler: str | None = None, xtol: float | None = None,
                    bootstrap: int = 1000, confidence: float = 0.95,
-                   progress: bool | None = None) -> BreakEven:
+                   progress: bool | None = None, engine: str = DEFAULT_ENGINE) -> BreakEven:
     """The largest IOM cost per offender at which the benefit per £1 is still ``target``.
 
     Every IOM programme cost (offender managers, case conferences, co-location, enforcement,
@@ -255,7 +260,8 @@ def breakeven_cost(scenario: Scenario, bracket: tuple[float, float] = (0.01, 100
     return _model_breakeven(scenario, IOM_COST_SCALE, bracket, measure=measure, target=target,
                             reps=reps, seed=seed, jobs=jobs, scheduler=scheduler,
                             report=("economics.iom_cost_per_offender",), xtol=xtol,
-                            bootstrap=bootstrap, confidence=confidence, progress=progress)
+                            bootstrap=bootstrap, confidence=confidence, progress=progress,
+                            engine=engine)
 
 
 def describe(result: BreakEven) -> list[str]:

@@ -29,9 +29,9 @@ point of a one-way design; default the scenario's value), ``steps`` (grid from `
 A distribution is the scenario schema's (:class:`~iomsim.scenario.schema.ParameterDistribution`):
 the same keys mean the same things, and ``low``/``high`` on a normal, lognormal, gamma, beta or
 count come with ``bounds: clip``, ``truncate`` or (beta) ``rescale``.
-``engine: compiled`` runs the points on the numba engine instead of the simpy reference (the
-same model and random numbers, many times faster; see docs/model.md); it is part of the sweep's
-hash, so a sweep folder never mixes engines.
+``engine: simpy`` runs the points on the readable reference engine instead of the default,
+``compiled`` (numba: the same model and random numbers, many times faster; see docs/model.md);
+the engine is part of the sweep's hash, so a sweep folder never mixes engines.
 
 Seeding: replication ``r`` of every point is simulated with seed ``seed`` and replication ``r``
 (common random numbers), so points differ only by their parameters; this makes one-way and
@@ -56,7 +56,7 @@ import numpy as np
 from pydantic import Field, StrictBool, field_validator
 
 from iomsim import __version__
-from iomsim.engine.replication import ENGINES
+from iomsim.defaults import DEFAULT_ENGINE, ENGINES
 from iomsim.errors import InputError, SweepError
 from iomsim.experiments.designs import DESIGNS, Design, DesignError, Parameter, make_design
 from iomsim.experiments.points import (IOM_COST_SCALE, current_value, parameter_problem,
@@ -159,7 +159,7 @@ class SweepFile(Strict):
     acceptability: Acceptability | None = None
     name: str | None = None
     description: str | None = None
-    engine: str = "simpy"
+    engine: str = DEFAULT_ENGINE
 
     @field_validator("overrides", mode="before")
     @classmethod
@@ -233,7 +233,7 @@ class SweepSpec:
     primary_measure: tuple[str, str]
     acceptability: dict[str, Any] = field(default_factory=dict)
     doc: YamlDocument | None = None
-    engine: str = "simpy"  # part of ``data``, so of the hash: a sweep never mixes engines
+    engine: str = DEFAULT_ENGINE  # part of the hash: a sweep folder never mixes engines
 
     @property
     def parameters(self) -> list[str]:
@@ -255,9 +255,11 @@ class SweepSpec:
     @property
     def hash(self) -> str:
         """Hash of the sweep definition and the resolved base scenario (after its overrides)."""
-        # Writing the default engine out must not make a finished sweep look like another one.
-        data = {k: v for k, v in self.data.items()
-                if k != "scenario" and not (k == "engine" and v == "simpy")}
+        # The engine that runs, written out or not: the same sweep file with or without
+        # ``engine: compiled`` is one sweep, and a folder made by one engine never resumes with
+        # the other.
+        data = {k: v for k, v in self.data.items() if k != "scenario"}
+        data["engine"] = self.engine
         # The package version is part of it: a sweep is never resumed with another model version.
         payload = {"format": SWEEP_FORMAT, "sweep": data, "scenario": self.scenario.meta.hash,
                    "iomsim": __version__}

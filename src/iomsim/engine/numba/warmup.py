@@ -25,15 +25,30 @@ def kernels_cached() -> bool:
     return bool(index) and min(p.stat().st_mtime for p in index) >= KERNELS.stat().st_mtime
 
 
-def warm_up(scenario_path: str | Path) -> float:
-    """Run one tiny replication of ``scenario_path`` on the numba engine; seconds taken."""
+def warm_up(scenario) -> float:
+    """Run one short replication of ``scenario`` (a Scenario, or a scenario file) on the numba
+    engine, which compiles and caches the kernels; seconds taken."""
     from iomsim.engine.replication import simulate_replication
-    from iomsim.scenario import load_scenario
+    from iomsim.scenario import Scenario, apply_overrides, load_scenario
 
     started = time.perf_counter()
-    scenario = load_scenario(scenario_path, overrides={"horizon_years": 1})
+    if isinstance(scenario, Scenario):
+        scenario = apply_overrides(scenario, {"horizon_years": 1})
+    else:
+        scenario = load_scenario(scenario, overrides={"horizon_years": 1})
     simulate_replication(scenario, 1, 0, engine="compiled")
     return time.perf_counter() - started
+
+
+def ensure_compiled(scenario, announce: bool = True) -> None:
+    """Compile the kernels here, once, before worker processes would each compile them,
+    saying so on stderr (a minute with no output looks like a hang)."""
+    if kernels_cached():
+        return
+    if announce:
+        print("iomsim: compiling the fast engine's kernels (once; about a minute)...",
+              file=sys.stderr, flush=True)
+    warm_up(scenario)
 
 
 def main(argv: list[str] | None = None) -> int:
