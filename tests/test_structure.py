@@ -152,3 +152,41 @@ def test_long_files_say_why_they_are_one_file():
         if "one file" not in opening.lower():
             too_long.append(f"{path.relative_to(SRC)}: {text.count(chr(10))} lines")
     assert too_long == []
+
+
+# The layers of docs/architecture.md, lowest first: a module may import its own layer and those
+# below it, never one above (the package's __init__ only re-exports, lazily).
+LAYERS = [
+    ("iomsim.errors", "iomsim.defaults", "iomsim._lazy", "iomsim.atomic",
+     "iomsim.results_folder"),
+    ("iomsim.scenario",),
+    ("iomsim.engine",),
+    ("iomsim.economics",),
+    ("iomsim.execution", "iomsim.results", "iomsim.reporting"),
+    ("iomsim.runner",),
+    ("iomsim.experiments", "iomsim.calibration"),
+    ("iomsim.cli",),
+]
+
+
+def _layer(module: str) -> int | None:
+    for level, prefixes in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return level
+    return None
+
+
+def test_every_module_has_a_layer():
+    assert [m for m in _modules() if m != PACKAGE and _layer(m) is None] == []
+
+
+def test_no_module_imports_a_layer_above_its_own():
+    modules = _modules()
+    upward = []
+    for module, path in modules.items():
+        if module == PACKAGE:
+            continue
+        for target, _, line in _imports(module, path, modules):
+            if target != PACKAGE and _layer(target) > _layer(module):
+                upward.append(f"{path.relative_to(SRC)}:{line}: {module} imports {target}")
+    assert upward == []

@@ -127,7 +127,7 @@ def model_for(base: Scenario, base_key: str, values: tuple[tuple[str, Any], ...]
     they carry the same hash) and the values: a worker compiles each point once.
     """
     from iomsim.engine.model import compile_model
-    from iomsim.experiments.points import point_scenario
+    from iomsim.scenario.points import point_scenario
 
     key = (base_key, json.dumps(values, default=str))
     hit = _MODELS.get(key)

@@ -39,7 +39,7 @@ def cmd_breakeven(args) -> int:
     from iomsim import load_scenario
     from iomsim.experiments.breakeven import (DEFAULT_SEED, EFFECT_PARAMETER, breakeven,
                                               breakeven_cost, describe)
-    from iomsim.experiments.points import IOM_COST_SCALE
+    from iomsim.scenario.points import IOM_COST_SCALE
 
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     seed = DEFAULT_SEED if args.seed is None else args.seed

@@ -32,7 +32,7 @@ from iomsim.errors import InputError
 from iomsim.engine.replication import DEFAULT_ENGINE
 from iomsim.execution import make_backend
 from iomsim.runner import prepare_engine
-from iomsim.experiments.points import IOM_COST_SCALE, parameter_problem, point_scenario
+from iomsim.scenario.points import IOM_COST_SCALE, parameter_problem, point_scenario
 from iomsim.scenario.schema import Scenario
 
 EFFECT_PARAMETER = "iom.effects.offending_multiplier"

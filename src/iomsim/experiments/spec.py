@@ -59,7 +59,7 @@ from iomsim import __version__
 from iomsim.defaults import DEFAULT_ENGINE, ENGINES
 from iomsim.errors import InputError, SweepError
 from iomsim.experiments.designs import DESIGNS, Design, DesignError, Parameter, make_design
-from iomsim.experiments.points import (IOM_COST_SCALE, current_value, parameter_problem,
+from iomsim.scenario.points import (IOM_COST_SCALE, current_value, parameter_problem,
                                       point_scenario)
 from iomsim.runner import check_engine
 from iomsim.scenario import apply_overrides, load_scenario

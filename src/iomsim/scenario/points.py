@@ -1,7 +1,7 @@
-"""One sweep point's scenario: the base scenario with the point's parameter values applied.
+"""A scenario with parameter values applied: one point of a sweep, a break-even search or a fit.
 
-Kept apart from the sweep specification (which needs pandas and scipy.stats for its designs) so
-that a sweep's worker processes, which only apply points, start without importing those.
+Part of the scenario layer (it needs nothing above it), so that the execution layer's workers,
+which only apply points, start without importing the experiments (pandas, scipy.stats).
 """
 
 from __future__ import annotations
