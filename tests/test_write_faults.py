@@ -85,6 +85,19 @@ def test_a_full_disk_while_writing_the_report_leaves_no_stray_file(tmp_path, mon
     assert list(tmp_path.iterdir()) == []  # no PNG, no report, no tables
 
 
+def test_a_full_disk_during_iomsim_report_leaves_the_folder_as_it_was(tmp_path, monkeypatch,
+                                                                      capsys):
+    out = tmp_path / "run"
+    assert _cli(capsys, "run", str(SCENARIO), "--out", str(out), *TINY)[0] == 0
+    before = _everything(tmp_path)
+    _fail_flush_of(monkeypatch, "results.xlsx")  # after the charts, before the report
+    code, err, _ = _cli(capsys, "report", str(out))
+    assert code == 3
+    assert err == [f"error: no space left on device while writing {out / 'results.xlsx'}; "
+                   "nothing was written; free space and run again"]
+    assert _everything(tmp_path) == before  # no chart without its report
+
+
 def test_a_fault_a_library_reports_only_in_words_is_recognised(tmp_path, monkeypatch, capsys):
     def to_parquet(self, *a, **k):  # as pyarrow words it: an OSError with no errno set
         raise OSError("Error writing bytes to file. Detail: [errno 28] No space left on device")

@@ -28,7 +28,7 @@ import re
 import secrets
 import shutil
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from iomsim.errors import EnvironmentFault
 
@@ -118,6 +118,37 @@ def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
             raise
         raise fault from exc
     return shown
+
+
+def write_files_atomic(files: Sequence[tuple[str | Path, Callable[[Path], object]]]) -> None:
+    """Several files together: each ``write(tmp)`` writes a hidden temporary beside its path, and
+    only when every one is written and flushed are they renamed into place. A failure part way
+    (a full disk) removes the temporaries and leaves every path as it was, so a set of files
+    that belong together (a report, its workbook and charts) is never left half new."""
+    done: list[tuple[Path, Path, Path]] = []  # (shown, real target, temporary)
+    try:
+        try:
+            for shown, write in files:
+                shown = Path(shown)
+                path = Path(os.path.realpath(shown)) if shown.is_symlink() else shown
+                tmp = path.with_name(temporary_name(path.name))
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                done.append((shown, path, tmp))
+                write(tmp)
+                fsync_file(tmp)
+            for _, path, tmp in done:
+                os.replace(tmp, path)
+        except OSError as exc:
+            fault = environment_fault(exc, done[-1][0] if done else "a file")
+            if fault is None:
+                raise
+            raise fault from exc
+    except BaseException:
+        for _, _, tmp in done:
+            tmp.unlink(missing_ok=True)
+        raise
+    for folder in {path.parent for _, path, _ in done}:
+        fsync_dir(folder)
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
@@ -267,6 +298,7 @@ def _pid_alive(pid: int) -> bool:
 
 __all__ = ["AtomicFolder", "DEL_MARK", "ENVIRONMENT_ERRNOS", "OLD_MARK", "TMP_MARK",
            "environment_fault", "errno_of", "fsync_dir", "fsync_file", "pid_alive",
+           "write_files_atomic",
            "recover_folder", "remove_stale_temporaries", "temporary_name", "write_atomic",
            "write_bytes_atomic", "write_csv_atomic", "write_json_atomic", "write_parquet_atomic",
            "write_text_atomic"]
