@@ -120,6 +120,23 @@ def test_a_read_only_file_system_says_so(tmp_path, monkeypatch, capsys):
                    "file system is read-only; choose another --out"]
 
 
+def test_a_full_disk_while_breakeven_writes_its_out_leaves_the_old_file(tmp_path, monkeypatch,
+                                                                      capsys):
+    out = tmp_path / "be.csv"
+    out.write_text("an earlier result\n")
+    sets = [a for k, v in {"cohort.size": 60, "selection.cohort_size": 10, "horizon_years": 1,
+                           "pre_period_months": 6}.items() for a in ("--set", f"{k}={v}")]
+    _fail_flush_of(monkeypatch, "be.csv")
+    code, err, _ = _cli(capsys, "breakeven", str(ROOT / "scenarios" / "sussex-2013.yaml"), *sets,
+                        "--reps", "2", "--jobs", "1", "--parameter", "iom_cost_scale",
+                        "--bracket", "0.1", "100", "--out", str(out))
+    assert code == 3
+    assert err[-1] == (f"error: no space left on device while writing {out}; nothing was "
+                       "written; free space and run again")
+    assert out.read_text() == "an earlier result\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["be.csv"]
+
+
 SWEEP = """\
 scenario: {scenario}
 overrides: {{cohort.size: 60, selection.cohort_size: 10, horizon_years: 1, pre_period_months: 6}}

@@ -27,7 +27,7 @@ import pandas as pd
 
 from iomsim.atomic import remove_stale_temporaries, write_json_atomic, write_parquet_atomic
 from iomsim.errors import ResultsExistError
-from iomsim.folders import (SWEEP_MANIFEST, SWEEP_POINTS, SWEEP_TABLES, check_ours,
+from iomsim.folders import (MARKER, SWEEP_MANIFEST, SWEEP_POINTS, SWEEP_TABLES, check_ours,
                             read_marker, write_marker)
 
 MANIFEST = SWEEP_MANIFEST
@@ -95,7 +95,7 @@ class FolderStore(MemoryStore):
         self.points_dir.mkdir(parents=True, exist_ok=True)
         for folder in (self.points_dir, self.folder):  # left by an interrupted write
             remove_stale_temporaries(folder)
-        if read_marker(self.folder) is None:  # first, so a folder with sweep.json has it
+        if not self.resumed or read_marker(self.folder) is None:  # before sweep.json
             write_marker(self.folder, "sweep", hash=sweep_hash)
         if not self.resumed:
             write_json_atomic({"hash": sweep_hash, "created": _now(), "complete": False, **info},
@@ -103,8 +103,11 @@ class FolderStore(MemoryStore):
         self.manifest = manifest
 
     def clear(self) -> None:
-        """Remove everything in the folder (:func:`check_ours` has said it is all iomsim's)."""
+        """Remove everything in the folder (:func:`check_ours` has said it is all iomsim's) but
+        the marker, so that a clear cut short still leaves a folder that --force may clear."""
         for entry in list(self.folder.iterdir()):
+            if entry.name == MARKER:
+                continue
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)
             else:
