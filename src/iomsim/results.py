@@ -329,9 +329,11 @@ def write_results(results: Results, out: str | Path, *, force: bool = False,
             raise EnvironmentFault(exc.reason, out, exc.errno) from None
         except OSError as exc:
             fault = environment_fault(exc, out)
-            if fault is None:
-                raise
-            raise fault from None
+            if fault is not None:
+                raise fault from None
+            # Another refusal (a permission taken away part way): about --out, in one line.
+            raise InputError(f"cannot write the results here ({exc.strerror or exc})",
+                             file=out) from None
     return out
 
 
