@@ -45,7 +45,8 @@ def _assert_not_finished(out: Path) -> None:
 
 def _assert_only_hidden_temporaries(folder: Path, out: Path) -> None:
     for p in _leftovers(folder, out):
-        assert p.name.startswith(f".{out.name}.tmp-") or p.name.startswith(f".{out.name}.old-"), p
+        assert (p.name.startswith(f".{out.name}.tmp-") or p.name.startswith(f".{out.name}.old-")
+                or p.name == f".{out.name}.lock"), p  # the lock of a killed run: not held
         assert p.name.startswith("."), p
 
 
@@ -119,6 +120,10 @@ def test_sigkill_while_simulating_leaves_no_results_folder(tmp_path, jobs):
     _assert_not_finished(out)
     if out.parent.exists():
         _assert_only_hidden_temporaries(out.parent, out)
+    # The killed run's lock file does not stop the next run, which leaves nothing beside --out.
+    again = run_cli(["run", str(SCENARIO), "--out", str(out), *TINY], tmp_path)
+    assert again.code == 0, again.err
+    assert _leftovers(out.parent, out) == []
 
 
 # ------------------------------------------------------------------ interrupted while writing
@@ -204,6 +209,8 @@ def test_sigkill_while_writing_leaves_only_a_hidden_temporary_that_the_next_writ
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
     _assert_not_finished(out)
     leftovers = _leftovers(out.parent, out)
+    assert [p.name for p in leftovers if p.name == ".run.lock"] == [".run.lock"]  # not held
+    leftovers = [p for p in leftovers if p.name != ".run.lock"]
     assert len(leftovers) == 1, leftovers
     tmp = leftovers[0]
     assert tmp.name.startswith(".run.tmp-") and tmp.is_dir()  # hidden and named temporary
@@ -225,7 +232,8 @@ def test_ctrl_c_while_writing_removes_the_temporary_folder(tmp_path, point, resu
     _, status = _write_and_die(results, out, point, "INT")
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130
     _assert_not_finished(out)
-    assert _leftovers(out.parent, out) == []
+    # Nothing at all: not even the parent folder that the write made for it.
+    assert not out.parent.exists() or _leftovers(out.parent, out) == []
 
 
 def test_sigkill_while_replacing_keeps_the_old_results_whole_and_hidden(tmp_path, results):

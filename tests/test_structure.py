@@ -158,8 +158,8 @@ def test_long_files_say_why_they_are_one_file():
 # below it, never one above (the package's __init__ only re-exports, lazily).
 LAYERS = [
     ("iomsim.errors", "iomsim.defaults", "iomsim._lazy", "iomsim.atomic",
-     "iomsim.results_folder"),
-    ("iomsim.scenario",),
+     "iomsim.results_folder", "iomsim.folders"),
+    ("iomsim.scenario", "iomsim.inputs"),
     ("iomsim.engine",),
     ("iomsim.economics",),
     ("iomsim.execution", "iomsim.results", "iomsim.reporting"),

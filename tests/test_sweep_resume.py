@@ -145,3 +145,71 @@ def test_a_pool_worker_killed_mid_sweep_has_its_task_rerun(tmp_path):
     table = pd.read_parquet(out / "results.parquet")
     pd.testing.assert_frame_equal(table, iomsim.sweep(sweep_file, jobs=1, progress=False),
                                   check_exact=True)
+
+
+def test_a_point_file_that_does_not_read_back_is_computed_again(tmp_path):
+    sweep_file = _sweep_file(tmp_path, seed=7)
+    out = tmp_path / "out"
+    whole = iomsim.sweep(sweep_file, jobs=1, out=out, progress=False)
+    points = out / "points"
+    truncated = points / "point-000003.parquet"
+    truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])
+    (points / "point-000007.parquet").write_bytes(b"PAR1 not really parquet")
+    done = subprocess.run(_cli(sweep_file, out), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    for point in (3, 7):
+        assert f"point-{point:06d}.parquet does not read back" in done.stderr
+        assert f"point {point} will be computed again" in done.stderr
+    assert f"computed 2 of {N_POINTS} points" in done.stdout
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "results.parquet"), whole,
+                                  check_exact=True)
+
+
+CSV_SCENARIO = """\
+extends: base/minimal.yaml
+horizon_years: 1
+selection: {cohort_size: 10}
+cohort: {size: null, profile: null, from_csv: cohort.csv}
+"""
+CSV_SWEEP = """\
+scenario: scenario.yaml
+design: grid
+replications: 1
+seed: 1
+parameters:
+  iom.effects.offending_multiplier: {levels: [0.5]}
+"""
+
+
+def _cohort_csv(path: Path, ogrs: float) -> None:
+    rows = [f"A{i},{25 + i % 20},{min(0.95, ogrs + i / 100):.2f},unsupervised" for i in range(30)]
+    path.write_text("id,age,ogrs,status\n" + "\n".join(rows) + "\n")
+
+
+def test_a_resume_after_an_input_file_changed_is_refused(tmp_path):
+    import shutil
+
+    from iomsim.experiments.spec import load_sweep
+
+    shutil.copytree(ROOT / "tests" / "bad_inputs" / "base", tmp_path / "base")
+    (tmp_path / "scenario.yaml").write_text(CSV_SCENARIO)
+    _cohort_csv(tmp_path / "cohort.csv", 0.5)
+    sweep_file = tmp_path / "sweep.yaml"
+    sweep_file.write_text(CSV_SWEEP)
+    out = tmp_path / "out"
+    first = load_sweep(sweep_file).hash
+    iomsim.sweep(sweep_file, jobs=1, out=out, progress=False)
+
+    _cohort_csv(tmp_path / "cohort.csv", 0.6)  # the same name, another cohort
+    assert load_sweep(sweep_file).hash != first
+    proc = subprocess.run([sys.executable, "-m", "iomsim.cli", "sweep", str(sweep_file), "--out",
+                           str(out), "--jobs", "1", "--no-progress"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and "different sweep" in proc.stderr, proc.stderr
+
+    _cohort_csv(tmp_path / "cohort.csv", 0.5)
+    assert load_sweep(sweep_file).hash == first
+    parent = tmp_path / "base" / "minimal.yaml"  # a file of the extends: chain
+    parent.write_text(parent.read_text() + "\n# edited\n")
+    assert load_sweep(sweep_file).hash != first

@@ -8,21 +8,57 @@ cut) leaves the target as it was, plus at most a hidden temporary: an exception 
 once, and :func:`remove_stale_temporaries` removes those whose writer is gone.
 
 The temporaries carry the writer's pid so that a later writer can tell an abandoned temporary
-from one that a live process is still writing.
+from one that a live process is still writing. A folder replaced by :class:`AtomicFolder` is first
+moved aside whole (``.<name>.old-<pid>-<random>``) and, once the new one is in place, renamed
+``.<name>.del-<pid>-<random>`` before it is removed: so a writer killed between the two renames
+leaves the previous folder whole under an ``.old-`` name, which :func:`recover_folder` puts back,
+and anything named ``.del-`` is safe to remove.
+
+A write that the machine refuses for want of space (or a quota, a read-only file system, an I/O
+error) raises :class:`~iomsim.errors.EnvironmentFault` naming the target, never the temporary.
 """
 
 from __future__ import annotations
 
+import errno
 import glob
 import json
 import os
+import re
 import secrets
 import shutil
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
+
+from iomsim.errors import EnvironmentFault
 
 TMP_MARK = ".tmp-"
 OLD_MARK = ".old-"
+DEL_MARK = ".del-"
+# Faults of the machine rather than of the input: no retry or other --out choice fixes them
+# except freeing space or repairing the disk.
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
+_ERRNO_TEXT = re.compile(r"errno\s*(\d+)", re.IGNORECASE)
+
+
+def errno_of(exc: BaseException) -> int | None:
+    """The errno of an ``OSError``, also when a library (pyarrow) only says it in its message."""
+    code = getattr(exc, "errno", None)
+    if isinstance(code, int):
+        return code
+    found = _ERRNO_TEXT.search(str(exc))
+    return int(found.group(1)) if found else None
+
+
+def environment_fault(exc: BaseException, target: str | Path) -> EnvironmentFault | None:
+    """``exc`` as an :class:`EnvironmentFault` about ``target`` when the machine refused the
+    write (full disk, quota, read-only, I/O error); ``None`` for any other error."""
+    if not isinstance(exc, OSError):
+        return None
+    code = errno_of(exc)
+    if code not in ENVIRONMENT_ERRNOS:
+        return None
+    return EnvironmentFault(os.strerror(code).lower(), target, code)
 
 
 def temporary_name(name: str) -> str:
@@ -57,22 +93,62 @@ def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
 
     The temporary exists (empty, with the permissions of any new file) before ``write`` is
     called, so ``write`` may open it by name; on any exception it is removed and the exception
-    goes on. Returns ``path``.
+    goes on (as :class:`EnvironmentFault` when the machine refused the write). A ``path`` that
+    is a symbolic link is written through: the link stays and its target gets the content, as
+    a plain ``open(path, "w")`` would do. Returns ``path``.
     """
-    path = Path(path)
+    shown = Path(path)
+    path = Path(os.path.realpath(shown)) if shown.is_symlink() else shown
     tmp = path.with_name(temporary_name(path.name))
-    # O_EXCL: never write through a file someone else made; mode 0o666 lets the umask decide,
-    # as for any file the user's programs create.
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
-        write(tmp)
-        fsync_file(tmp)
-        os.replace(tmp, path)
+        # O_EXCL: never write through a file someone else made; mode 0o666 lets the umask
+        # decide, as for any file the user's programs create.
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        try:
+            write(tmp)
+            fsync_file(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        fsync_dir(path.parent)
+    except OSError as exc:
+        fault = environment_fault(exc, shown)
+        if fault is None:
+            raise
+        raise fault from exc
+    return shown
+
+
+def write_files_atomic(files: Sequence[tuple[str | Path, Callable[[Path], object]]]) -> None:
+    """Several files together: each ``write(tmp)`` writes a hidden temporary beside its path, and
+    only when every one is written and flushed are they renamed into place. A failure part way
+    (a full disk) removes the temporaries and leaves every path as it was, so a set of files
+    that belong together (a report, its workbook and charts) is never left half new."""
+    done: list[tuple[Path, Path, Path]] = []  # (shown, real target, temporary)
+    try:
+        try:
+            for shown, write in files:
+                shown = Path(shown)
+                path = Path(os.path.realpath(shown)) if shown.is_symlink() else shown
+                tmp = path.with_name(temporary_name(path.name))
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                done.append((shown, path, tmp))
+                write(tmp)
+                fsync_file(tmp)
+            for _, path, tmp in done:
+                os.replace(tmp, path)
+        except OSError as exc:
+            fault = environment_fault(exc, done[-1][0] if done else "a file")
+            if fault is None:
+                raise
+            raise fault from exc
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        for _, _, tmp in done:
+            tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
-    return path
+    for folder in {path.parent for _, path, _ in done}:
+        fsync_dir(folder)
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
@@ -107,8 +183,9 @@ class AtomicFolder:
     that are gone, and makes a hidden temporary folder beside ``out`` (``OSError`` if it cannot).
     Used as a context manager it gives that folder's path; when the block ends normally every
     file in it is flushed to disk and the folder takes the place of ``out`` (an existing ``out``
-    is first moved aside to ``.<name>.old-<pid>``, then removed); when the block raises, the
-    temporary folder is removed.
+    is first moved aside whole to ``.<name>.old-<pid>-<random>``, then, once the new folder is in
+    place, renamed ``.<name>.del-...`` and removed); when the block raises, the temporary folder
+    is removed and ``out`` is as it was.
 
     Whether an existing ``out`` may be replaced is for the caller to decide before.
     """
@@ -132,11 +209,18 @@ class AtomicFolder:
                 fsync_file(file)
             out = self.out
             if out.exists():
-                old = out.with_name(f".{out.name}{OLD_MARK}{os.getpid()}")
-                shutil.rmtree(old, ignore_errors=True)
+                old = out.with_name(f".{out.name}{OLD_MARK}{os.getpid()}-{secrets.token_hex(4)}")
                 out.rename(old)
-                self.path.rename(out)
-                shutil.rmtree(old, ignore_errors=True)
+                try:
+                    self.path.rename(out)
+                except BaseException:
+                    old.rename(out)  # the previous folder back, whole
+                    raise
+                fsync_dir(out.parent)
+                doomed = out.with_name(f".{out.name}{DEL_MARK}{os.getpid()}-"
+                                       f"{secrets.token_hex(4)}")
+                old.rename(doomed)
+                shutil.rmtree(doomed, ignore_errors=True)
             else:
                 self.path.rename(out)
             fsync_dir(out.parent)
@@ -161,6 +245,45 @@ def remove_stale_temporaries(folder: str | Path, name: str | None = None) -> Non
             path.unlink(missing_ok=True)
 
 
+def recover_folder(out: str | Path) -> None:
+    """Undo what a writer of the folder ``out`` left when it was killed (SIGKILL, power cut).
+
+    Killed between moving the previous ``out`` aside and moving its new folder in, it left no
+    ``out`` and the previous folder whole as ``.<name>.old-<pid>-*``: that is put back, so the
+    user has exactly what they had before the interrupted command. Killed later, it left a
+    ``.old-`` or ``.del-`` folder beside a new ``out``: that is removed. Temporaries of writers
+    that are gone are removed too; a live writer's are left alone.
+    """
+    out = Path(out)
+    folder = out.parent
+    if not folder.is_dir():
+        return
+    name = glob.escape(out.name)
+    for mark in (OLD_MARK, DEL_MARK):
+        for path in sorted(folder.glob(f".{name}{mark}*")):
+            pid = _pid_in(path.name, mark)
+            if pid is None or _pid_alive(pid):
+                continue
+            if mark == OLD_MARK and not out.exists() and not out.is_symlink():
+                path.rename(out)
+                fsync_dir(folder)
+            elif path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+    remove_stale_temporaries(folder, out.name)
+
+
+def _pid_in(name: str, mark: str) -> int | None:
+    text = name.rpartition(mark)[2].split("-", 1)[0]
+    return int(text) if text.isdigit() else None
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this machine (this process counts as alive)."""
+    return _pid_alive(pid)
+
+
 def _pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -173,6 +296,9 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-__all__ = ["AtomicFolder", "TMP_MARK", "fsync_dir", "fsync_file", "remove_stale_temporaries",
-           "temporary_name", "write_atomic", "write_bytes_atomic", "write_csv_atomic",
-           "write_json_atomic", "write_parquet_atomic", "write_text_atomic"]
+__all__ = ["AtomicFolder", "DEL_MARK", "ENVIRONMENT_ERRNOS", "OLD_MARK", "TMP_MARK",
+           "environment_fault", "errno_of", "fsync_dir", "fsync_file", "pid_alive",
+           "write_files_atomic",
+           "recover_folder", "remove_stale_temporaries", "temporary_name", "write_atomic",
+           "write_bytes_atomic", "write_csv_atomic", "write_json_atomic", "write_parquet_atomic",
+           "write_text_atomic"]

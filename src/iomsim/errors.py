@@ -80,3 +80,41 @@ class ResultsExistError(IomsimError):
 class Terminated(KeyboardInterrupt):
     """SIGTERM (``kill``, a cluster's time limit), handled as Ctrl-C is: whatever was being
     written is removed, and the command exits with status 143."""
+
+
+class FolderBusy(IomsimError):
+    """Another iomsim process holds the output folder's lock (it is writing there now)."""
+
+
+class NotOurs(IomsimError):
+    """An output folder holds something iomsim did not write, so ``--force`` may not replace it."""
+
+
+class EnvironmentFault(IomsimError):
+    """The machine refused a write: a full disk, a quota, a read-only file system, an I/O error.
+
+    Not a problem with the input: the command line exits with status 3 (see the README's exit
+    statuses). ``path`` is the file or folder the user asked for, not a hidden temporary.
+    """
+
+    def __init__(self, reason: str, path: str | Path, errno: int | None = None):
+        self.reason = one_line(reason)
+        self.path = str(path)
+        self.errno = errno
+        super().__init__(self.__str__())
+
+    def __reduce__(self):
+        return (type(self), (self.reason, self.path, self.errno))
+
+    def __str__(self) -> str:
+        return f"{self.reason} while writing {_escape(self.path)}"
+
+    @property
+    def remedy(self) -> str:
+        import errno as codes
+
+        if self.errno in (codes.ENOSPC, codes.EDQUOT, codes.EFBIG):
+            return "free space and run again"
+        if self.errno == codes.EROFS:
+            return "the file system is read-only; choose another --out"
+        return "check the disk and run again"

@@ -15,19 +15,20 @@ import sys
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from iomsim.atomic import AtomicFolder
+from iomsim.atomic import AtomicFolder, environment_fault, recover_folder
 from iomsim.economics import (agency_order, discount_factors, economics_of,  # noqa: F401
                               replication_measures)
 from iomsim.engine.model import ItemRegistry
 from iomsim.engine.measures import MONTH
 from iomsim.engine.records import ARMS, ReplicationResult
-from iomsim.errors import InputError, ResultsExistError
+from iomsim.errors import EnvironmentFault, InputError, ResultsExistError
+from iomsim.folders import check_ours, hold, real_target, write_marker
 from iomsim.results_folder import (COSTS_BY_AGENCY, ECONOMICS, MANIFEST, OUTCOMES, POPULATION,
                                    RESULT_FILES, SUMMARY_COLUMNS, SURVIVAL, TABLES,
                                    missing_files, read_manifest, read_table, write_folder)
@@ -272,27 +273,67 @@ def _cohort_file_record(scenario: Scenario) -> dict[str, Any] | None:
         return {"path": scenario.cohort.from_csv, "error": str(exc)}
 
 
-def write_results(results: Results, out: str | Path, *, force: bool = False) -> Path:
+def prepare_results_folder(out: str | Path, *, force: bool = False) -> Path:
+    """Check that ``out`` may be written as a results folder; returns where it is written (the
+    target of a symbolic link ``out``: the link stays). Call it holding the folder's lock
+    (:func:`iomsim.folders.hold`); :func:`write_results` does.
+
+    First undoes what a killed writer left (:func:`iomsim.atomic.recover_folder`). A folder that
+    is not empty is refused unless ``force``, and even then (:class:`~iomsim.errors.NotOurs`)
+    unless iomsim wrote it and it holds nothing else (:func:`iomsim.folders.check_ours`).
+    """
+    target = real_target(out)
+    recover_folder(target)
+    if target.exists() and not target.is_dir():
+        raise InputError("is a file; expected a folder for the results (--out)", file=out)
+    if target.is_dir() and any(target.iterdir()):
+        check_ours(target, shown=out)
+        if not force:
+            raise ResultsExistError(f"{out} already holds results; use --force to replace them")
+    return target
+
+
+def write_results(results: Results, out: str | Path, *, force: bool = False,
+                  before_publish: Callable[[Path], object] | None = None) -> Path:
     """Write a results folder so that it is never half-written.
 
     Everything goes into a hidden folder ``.<name>.tmp-<pid>-<random>`` beside ``out``, the
     manifest last, each file flushed to disk; the folder is then renamed to ``out`` (see
     :class:`iomsim.atomic.AtomicFolder`). A run killed part way leaves at most such a hidden
     folder (removed by the next write once its process is gone) and never a folder named ``out``
-    without a manifest. Existing results are replaced only with ``force``.
+    without a manifest. Existing results are replaced only with ``force``, and only if iomsim
+    wrote them (:func:`prepare_results_folder`). ``before_publish(folder)`` may add files (the
+    report) to the hidden folder before it is moved into place, so they appear with the tables
+    or not at all. A full disk raises :class:`~iomsim.errors.EnvironmentFault`, leaving ``out``
+    as it was.
     """
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError("is a file; expected a folder for the results (--out)", file=out)
-    if out.exists() and any(out.iterdir()) and not force:
-        raise ResultsExistError(f"{out} already holds results; use --force to replace them")
-    try:
-        staging = AtomicFolder(out)
-    except OSError as exc:
-        raise InputError(f"cannot create a results folder here ({exc.strerror or exc})",
-                         file=out) from None
-    with staging as tmp:
-        write_folder({t.name: getattr(results, t.name) for t in TABLES}, results.manifest, tmp)
+    with hold(out, "results"):
+        target = prepare_results_folder(out, force=force)
+        try:
+            staging = AtomicFolder(target)
+        except OSError as exc:
+            fault = environment_fault(exc, out)
+            if fault is not None:
+                raise fault from None
+            raise InputError(f"cannot create a results folder here ({exc.strerror or exc})",
+                             file=out) from None
+        try:
+            with staging as tmp:
+                write_marker(tmp, "results")
+                write_folder({t.name: getattr(results, t.name) for t in TABLES},
+                             results.manifest, tmp)
+                if before_publish is not None:
+                    before_publish(tmp)
+        except EnvironmentFault as exc:  # about a file in the hidden folder: name the folder
+            raise EnvironmentFault(exc.reason, out, exc.errno) from None
+        except OSError as exc:
+            fault = environment_fault(exc, out)
+            if fault is not None:
+                raise fault from None
+            # Another refusal (a permission taken away part way): about --out, in one line.
+            raise InputError(f"cannot write the results here ({exc.strerror or exc})",
+                             file=out) from None
     return out
 
 
@@ -310,5 +351,5 @@ def read_results(folder: str | Path) -> Results:
 
 
 __all__ = ["Results", "build_results", "discount_factors", "read_results", "replication_measures",
-           "summarise",
+           "summarise", "prepare_results_folder",
            "write_results", "RESULT_FILES"]

@@ -65,7 +65,11 @@ POPULATION = Table("population", "population.csv", ("population", "measure", *SU
 
 TABLES = (COSTS, COSTS_BY_AGENCY, OUTCOMES, ECONOMICS, SURVIVAL, POPULATION)  # in writing order
 MANIFEST = "manifest.json"
-RESULT_FILES = (*(t.file for t in TABLES), MANIFEST)  # what `iomsim run` writes
+# Says the folder is iomsim's, so that --force may replace it (see iomsim.folders); folders
+# written before it existed are recognised by their manifest and tables.
+MARKER = ".iomsim-folder"
+READ_FILES = (*(t.file for t in TABLES), MANIFEST)  # what a reader needs
+RESULT_FILES = (*READ_FILES, MARKER)  # what `iomsim run` writes
 
 # Written by `iomsim report` (or `run --report`) beside the tables.
 REPORT = "report.html"
@@ -133,11 +137,12 @@ def read_manifest(folder: Path) -> Any:
 
 
 def missing_files(folder: Path) -> list[str]:
-    """The files of :data:`RESULT_FILES` that ``folder`` lacks."""
-    return [name for name in RESULT_FILES if not (Path(folder) / name).is_file()]
+    """The files of :data:`READ_FILES` that ``folder`` lacks."""
+    return [name for name in READ_FILES if not (Path(folder) / name).is_file()]
 
 
 __all__ = ["CHARTS", "COSTS", "COSTS_BY_AGENCY", "CSV_FLOAT_FORMAT", "ECONOMICS", "MANIFEST",
-           "OUTCOMES", "POPULATION", "REPORT", "RESULT_FILES", "SUMMARY_COLUMNS", "SURVIVAL",
+           "MARKER", "OUTCOMES", "POPULATION", "READ_FILES", "REPORT", "RESULT_FILES",
+           "SUMMARY_COLUMNS", "SURVIVAL",
            "TABLES", "Table", "WORKBOOK", "missing_files", "read_manifest", "read_table",
            "write_csv", "write_folder", "write_manifest", "write_table"]

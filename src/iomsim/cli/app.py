@@ -10,8 +10,10 @@ import threading
 from typing import Callable, Sequence
 
 from iomsim.cli import breakeven, calibrate, report, run, sweep
-from iomsim.cli.common import EXIT_INPUT, Parser, fail
-from iomsim.errors import InputError, IomsimError, ResultsExistError, Terminated
+from iomsim.atomic import environment_fault
+from iomsim.cli.common import EXIT_ENVIRONMENT, EXIT_INPUT, Parser, fail
+from iomsim.errors import (EnvironmentFault, InputError, IomsimError, ResultsExistError,
+                           Terminated)
 
 # In the order `iomsim --help` lists them.
 COMMAND_GROUPS = (run, sweep, breakeven, calibrate, report)
@@ -58,11 +60,16 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt as exc:
         print("interrupted; no results were written", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
+    except EnvironmentFault as exc:
+        return fail(f"{exc}; nothing was written; {exc.remedy}", EXIT_ENVIRONMENT)
     except IomsimError as exc:
         return fail(str(exc))
     except RecursionError:  # input nested so deeply that a library gave up; never a traceback
         return fail("input nested too deeply to read")
     except OSError as exc:  # a file or folder given on the command line cannot be used
+        fault = environment_fault(exc, exc.filename or "a file")
+        if fault is not None:  # a write that did not go through iomsim.atomic
+            return fail(f"{fault}; {fault.remedy}", EXIT_ENVIRONMENT)
         if exc.filename is None:
             raise
         where = exc.filename if exc.filename2 is None else f"{exc.filename} -> {exc.filename2}"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from iomsim.cli.common import fail, fraction, non_negative_int, positive_int
+from iomsim.cli.common import (fail, fraction, non_negative_int, positive_int,
+                               refuse_input_as_output)
 from iomsim.defaults import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
 
 
@@ -37,11 +38,14 @@ def cmd_breakeven(args) -> int:
     import pandas as pd
 
     from iomsim import load_scenario
+    from iomsim.atomic import write_csv_atomic
     from iomsim.experiments.breakeven import (DEFAULT_SEED, EFFECT_PARAMETER, breakeven,
                                               breakeven_cost, describe)
     from iomsim.scenario.points import IOM_COST_SCALE
 
     scenario = load_scenario(args.scenario, overrides=args.overrides)
+    if args.out:
+        refuse_input_as_output(args.out, scenario)
     seed = DEFAULT_SEED if args.seed is None else args.seed
     common = dict(target=args.target, reps=args.reps, seed=seed, jobs=args.jobs,
                   scheduler=args.scheduler, confidence=args.confidence, progress=args.verbose,
@@ -65,6 +69,6 @@ def cmd_breakeven(args) -> int:
     if args.out:
         frame = pd.concat([r.to_frame() for r in results], ignore_index=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(args.out, index=False, float_format="%.10g", lineterminator="\n")
+        write_csv_atomic(frame, args.out, float_format="%.10g")
         print(f"Written to {args.out}")
     return 0

@@ -26,7 +26,9 @@ def register(subparsers) -> None:
 
 
 def cmd_calibrate(args) -> int:
+    from iomsim.atomic import write_text_atomic
     from iomsim.calibration import calibrate, fitted_yaml, format_table, read_targets
+    from iomsim.cli.common import refuse_input_as_output
     from iomsim.scenario.loader import load_scenario
 
     for name in ("reps", "jobs", "max_evaluations"):
@@ -39,6 +41,8 @@ def cmd_calibrate(args) -> int:
         raise InputError("targets file not found", file=args.targets)
     targets = read_targets(args.targets)
     scenario = load_scenario(args.scenario)
+    if args.out:
+        refuse_input_as_output(args.out, scenario, [args.targets])
     command = f"iomsim calibrate {args.scenario} --targets {args.targets}"
     for flag, v in (("--out", args.out), ("--reps", args.reps), ("--seed", args.seed),
                     ("--max-evaluations", args.max_evaluations)):
@@ -56,6 +60,6 @@ def cmd_calibrate(args) -> int:
     if args.out:
         text = fitted_yaml(args.scenario, args.out, scenario, fit, targets, command)
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
+        write_text_atomic(args.out, text)
         print(f"fitted scenario written to {args.out}")
     return 0

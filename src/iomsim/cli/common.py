@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable, Iterable
 
-from iomsim.errors import one_line
+from iomsim.errors import InputError, one_line
 
-EXIT_INPUT = 2
+# The exit statuses (the README's table lists them all).
+EXIT_INPUT = 2        # bad input, or an --out that may not be written (taken, not ours)
+EXIT_ENVIRONMENT = 3  # the machine refused a write: full disk, quota, read-only, I/O error
 
 
 class Parser(argparse.ArgumentParser):
@@ -16,10 +19,10 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(fail(f"{self.prog}: {message} (see {self.prog} --help)"))
 
 
-def fail(message: str) -> int:
-    """Print ``error: <message>`` as one line on stderr; return the exit status of bad input."""
+def fail(message: str, status: int = EXIT_INPUT) -> int:
+    """Print ``error: <message>`` as one line on stderr; return ``status`` (bad input's)."""
     print(f"error: {one_line(message)}", file=sys.stderr)
-    return EXIT_INPUT
+    return status
 
 
 def whole_number(minimum: int) -> Callable[[str], int]:
@@ -49,3 +52,17 @@ def fraction(text: str) -> float:
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {value}")
     return value
+
+
+def refuse_input_as_output(out: Path, scenario: Any, others: Iterable[Path] = ()) -> None:
+    """Refuse an ``--out`` file that is one of the command's inputs (the scenario, a file of its
+    extends: chain, its cohort CSV, ``others``) or a folder, before any work is done: writing it
+    would lose the input."""
+    from iomsim.inputs import same_file, scenario_files
+
+    for path in (*scenario_files(scenario), *others):
+        if same_file(out, path):
+            raise InputError(f"--out names an input of this command ({path}); writing it would "
+                             "replace the input: choose another file", file=out)
+    if out.is_dir():
+        raise InputError("is a folder; --out expects a file name", file=out)

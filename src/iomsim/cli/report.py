@@ -18,8 +18,13 @@ def register(subparsers) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from iomsim.folders import hold
     from iomsim.reporting.report import write_report
 
-    out = write_report(args.results_dir)
+    if args.results_dir.is_dir():
+        with hold(args.results_dir, "report"):  # not while a run is replacing the folder
+            out = write_report(args.results_dir)
+    else:  # no lock (nor a folder for it) for a typo: the reader says what is wrong
+        out = write_report(args.results_dir)
     print(f"Report written to {out} (with results.xlsx and the charts as PNGs beside it)")
     return 0

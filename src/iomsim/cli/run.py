@@ -9,7 +9,7 @@ from pathlib import Path
 
 from iomsim.cli.common import non_negative_int, positive_int
 from iomsim.defaults import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
-from iomsim.errors import InputError, ResultsExistError
+from iomsim.errors import InputError
 
 
 def register(subparsers) -> None:
@@ -62,34 +62,38 @@ def cmd_schema(args) -> int:
 
 def cmd_run(args) -> int:
     from iomsim import load_scenario, run
+    from iomsim.folders import hold
+    from iomsim.results import prepare_results_folder, write_results
     from iomsim.runner import default_jobs
 
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     out = args.out or Path("results") / args.scenario.stem
-    if out.exists() and any(out.iterdir()) and not args.force:
-        raise ResultsExistError(f"{out} already holds results; use --force to replace them")
     _check_writable(out)
-    jobs = args.jobs or default_jobs()
-    results = run(scenario, reps=args.reps, seed=args.seed, jobs=jobs,
-                  progress=False if args.no_progress else None, engine=args.engine,
-                  scheduler=args.scheduler)
-    results.write(out, force=args.force)
-    if args.report:
-        from iomsim.reporting.report import write_report
-
-        write_report(out)
+    # Held from before the simulation to the last file written, so that a second run into the
+    # same --out is refused at once, not after it has simulated.
+    with hold(out, "results"):
+        prepare_results_folder(out, force=args.force)
+        jobs = args.jobs or default_jobs()
+        results = run(scenario, reps=args.reps, seed=args.seed, jobs=jobs,
+                      progress=False if args.no_progress else None, engine=args.engine,
+                      scheduler=args.scheduler)
+        report = None
+        if args.report:  # into the hidden folder: the report appears with the tables or not at all
+            from iomsim.reporting.report import write_report as report
+        write_results(results, out, force=args.force, before_publish=report)
     print(summary_text(results, out))
     return 0
 
 
 def _check_writable(out: Path) -> None:
     """Refuse an --out that cannot be written before spending time on the simulation."""
-    parent = out.parent if out.parent != Path("") else Path(".")
-    probe = parent
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
+    from iomsim.folders import real_target
+
     if out.exists() and not out.is_dir():
         raise InputError("is a file, expected a results folder", file=out)
+    probe = real_target(out).parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
     if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
         raise InputError(f"cannot create the results folder here ({probe} is not a writable "
                          "folder)", file=out)

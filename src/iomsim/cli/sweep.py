@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from iomsim.cli.common import positive_int
-from iomsim.errors import Terminated
+from iomsim.cli.common import EXIT_ENVIRONMENT, fail, positive_int
+from iomsim.errors import EnvironmentFault, Terminated
 
 
 def register(subparsers) -> None:
@@ -43,10 +43,13 @@ def cmd_sweep(args) -> int:
         result = run_sweep(spec, jobs=args.jobs, scheduler=args.scheduler, out=out,
                            force=args.force, progress=False if args.no_progress else None)
     except KeyboardInterrupt as exc:
-        done = len(list((out / "points").glob("point-*.parquet"))) if out.exists() else 0
-        print(f"interrupted; {done} of {spec.n_points} points are saved in {out}/; run the same "
-              "command again to finish", file=sys.stderr)
+        print(f"interrupted; {_saved(out)} of {spec.n_points} points are saved in {out}/; run the "
+              "same command again to finish", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
+    except EnvironmentFault as exc:  # every saved point is whole: what to do is to resume
+        return fail(f"{exc}; {_saved(out)} of {spec.n_points} points are saved in {out}/; "
+                    f"{exc.remedy.replace('run again', 'run the same command again')}",
+                    EXIT_ENVIRONMENT)
     n = spec.n_points
     if result.computed_points == 0:
         print(f"{out}/ already holds this sweep, complete ({n} points); nothing to compute")
@@ -55,6 +58,11 @@ def cmd_sweep(args) -> int:
     print(summary_text(result))
     print(f"Results written to {out}/")
     return 0
+
+
+def _saved(out: Path) -> int:
+    points = out / "points"
+    return len(list(points.glob("point-*.parquet"))) if points.is_dir() else 0
 
 
 def summary_text(result) -> str:

@@ -59,6 +59,7 @@ from iomsim import __version__
 from iomsim.defaults import DEFAULT_ENGINE, ENGINES
 from iomsim.errors import InputError, SweepError
 from iomsim.experiments.designs import DESIGNS, Design, DesignError, Parameter, make_design
+from iomsim.inputs import file_digests
 from iomsim.scenario.points import (IOM_COST_SCALE, current_value, parameter_problem,
                                       point_scenario)
 from iomsim.runner import check_engine
@@ -234,6 +235,8 @@ class SweepSpec:
     acceptability: dict[str, Any] = field(default_factory=dict)
     doc: YamlDocument | None = None
     engine: str = DEFAULT_ENGINE  # part of the hash: a sweep folder never mixes engines
+    # SHA-256 of every file the scenario was read from (extends: chain, cohort CSV), by path.
+    inputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def parameters(self) -> list[str]:
@@ -254,7 +257,10 @@ class SweepSpec:
 
     @property
     def hash(self) -> str:
-        """Hash of the sweep definition and the resolved base scenario (after its overrides)."""
+        """Hash of everything a point's numbers depend on: the sweep definition, the resolved
+        base scenario (after its overrides), the content of every file it was read from (its
+        ``extends:`` chain and cohort CSV: a CSV's numbers are not in the resolved scenario,
+        only its name), the engine and the package version."""
         # The engine that runs, written out or not: the same sweep file with or without
         # ``engine: compiled`` is one sweep, and a folder made by one engine never resumes with
         # the other.
@@ -262,7 +268,9 @@ class SweepSpec:
         data["engine"] = self.engine
         # The package version is part of it: a sweep is never resumed with another model version.
         payload = {"format": SWEEP_FORMAT, "sweep": data, "scenario": self.scenario.meta.hash,
-                   "iomsim": __version__}
+                   "iomsim": __version__,
+                   # Contents only: the same files in a moved folder are the same sweep.
+                   "inputs": list(self.inputs.values())}
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -364,7 +372,7 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
                          common_random_numbers=sweep.common_random_numbers, measures=measures,
                          primary_measure=primary,
                          acceptability=(sweep.acceptability or Acceptability()).model_dump(),
-                         doc=doc, engine=sweep.engine)
+                         doc=doc, engine=sweep.engine, inputs=file_digests(base))
     try:
         check_engine(base, sweep.engine)
     except InputError as exc:  # a feature of the scenario: say where, at the sweep's engine key

@@ -2,31 +2,41 @@
 
 Layout of ``OUT/``::
 
-    sweep.json                 hash of the sweep file and resolved scenario, design, sizes
+    .iomsim-folder             says the folder is iomsim's (see iomsim.folders)
+    sweep.json                 hash of everything the results depend on, design, sizes
     points/point-000012.parquet  the tidy rows of point 12 (written to a temporary name, then
                                renamed, so a file that exists is complete)
     results.parquet, summary.csv, ...   the finished tables (written when every point is done)
 
-Running the same sweep again into the same folder computes only the points without a file; a
-sweep with a different hash is refused unless ``force``, which clears the folder's sweep files.
+Running the same sweep again into the same folder computes only the points without a file that
+reads back (a truncated or garbled one is computed again, and the sweep says so); a sweep with a
+different hash is refused unless ``force``, which clears the folder, and only if iomsim wrote
+everything in it. The caller holds the folder's lock (:func:`iomsim.folders.hold`) throughout.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
 from iomsim.atomic import remove_stale_temporaries, write_json_atomic, write_parquet_atomic
 from iomsim.errors import ResultsExistError
+from iomsim.folders import (MARKER, SWEEP_MANIFEST, SWEEP_POINTS, SWEEP_TABLES, check_ours,
+                            read_marker, write_marker)
 
-MANIFEST = "sweep.json"
-POINTS = "points"
+MANIFEST = SWEEP_MANIFEST
+POINTS = SWEEP_POINTS
 CSV_FLOAT_FORMAT = "%.10g"  # the sweep folder's CSVs: ten significant digits
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 class MemoryStore:
@@ -51,10 +61,11 @@ class FolderStore(MemoryStore):
     """A sweep folder on disk (see the module docstring)."""
 
     def __init__(self, folder: str | Path, sweep_hash: str, info: dict[str, Any],
-                 force: bool = False):
+                 force: bool = False, log: Callable[[str], None] = _to_stderr):
         super().__init__()
         self.folder = Path(folder)
         self.points_dir = self.folder / POINTS
+        self.log = log
         if self.folder.exists() and not self.folder.is_dir():
             raise ResultsExistError(f"{self.folder} is a file, not a folder; choose another --out")
         manifest = self.folder / MANIFEST
@@ -64,52 +75,73 @@ class FolderStore(MemoryStore):
                 old = json.loads(manifest.read_text())
             except (OSError, ValueError):
                 old = {}
-            if old.get("hash") != sweep_hash:
+            if not isinstance(old, dict) or old.get("hash") != sweep_hash:
+                old = old if isinstance(old, dict) else {}
                 if not force:
                     raise ResultsExistError(
                         f"{self.folder} holds results of a different sweep (hash "
                         f"{str(old.get('hash'))[:12]}, this sweep {sweep_hash[:12]}); use --force "
                         "to replace them or choose another --out")
+                check_ours(self.folder)
                 self.clear()
             else:
                 self.resumed = True
         elif self.folder.exists() and any(self.folder.iterdir()):
+            check_ours(self.folder)  # never offer --force for a folder it would refuse
             if not force:
                 raise ResultsExistError(f"{self.folder} is not empty and is not a sweep folder; "
-                                        "use --force to write into it or choose another --out")
+                                        "use --force to replace it or choose another --out")
+            self.clear()
         self.points_dir.mkdir(parents=True, exist_ok=True)
         for folder in (self.points_dir, self.folder):  # left by an interrupted write
             remove_stale_temporaries(folder)
+        if not self.resumed or read_marker(self.folder) is None:  # before sweep.json
+            write_marker(self.folder, "sweep", hash=sweep_hash)
         if not self.resumed:
             write_json_atomic({"hash": sweep_hash, "created": _now(), "complete": False, **info},
                               manifest, sort_keys=True)
         self.manifest = manifest
 
     def clear(self) -> None:
-        if self.points_dir.exists():
-            shutil.rmtree(self.points_dir)
-        for name in (MANIFEST, *OUTPUT_FILES):
-            p = self.folder / name
-            if p.exists():
-                p.unlink()
+        """Remove everything in the folder (:func:`check_ours` has said it is all iomsim's) but
+        the marker, so that a clear cut short still leaves a folder that --force may clear."""
+        for entry in list(self.folder.iterdir()):
+            if entry.name == MARKER:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
 
     def _path(self, point: int) -> Path:
         return self.points_dir / f"point-{point:06d}.parquet"
 
     def done(self) -> set[int]:
+        """The points with a file that reads back as that point's rows. A file that does not
+        (truncated, garbled, another point's) is removed, so that the point is computed again."""
         out = set()
-        for p in self.points_dir.glob("point-*.parquet"):
+        for p in sorted(self.points_dir.glob("point-*.parquet")):
             try:
-                out.add(int(p.stem.split("-", 1)[1]))
+                point = int(p.stem.split("-", 1)[1])
             except ValueError:
                 continue
+            if point not in self.frames:
+                frame, problem = _read_point(p, point)
+                if frame is None:
+                    self.log(f"{p} does not read back ({problem}); point {point} will be "
+                             "computed again")
+                    p.unlink(missing_ok=True)
+                    continue
+                self.frames[point] = frame
+            out.add(point)
         return out
 
     def write_point(self, point: int, frame: pd.DataFrame) -> None:
         write_parquet_atomic(frame, self._path(point))
 
     def table(self, n_points: int) -> pd.DataFrame:
-        frames = [pd.read_parquet(self._path(p)) for p in range(n_points)]
+        frames = [self.frames[p] if p in self.frames else pd.read_parquet(self._path(p))
+                  for p in range(n_points)]
         return pd.concat(frames, ignore_index=True)
 
     def finish(self, extra: dict[str, Any]) -> None:
@@ -126,8 +158,17 @@ class FolderStore(MemoryStore):
             return False
 
 
-OUTPUT_FILES = ("results.parquet", "summary.csv", "points.csv", "tornado.csv", "psa_samples.csv",
-                "psa_summary.csv", "acceptability.csv", "sobol.csv", "morris.csv")
+OUTPUT_FILES = SWEEP_TABLES
+
+
+def _read_point(path: Path, point: int) -> tuple[pd.DataFrame | None, str]:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many kinds for a damaged file
+        return None, " ".join(str(exc).split())[:120] or type(exc).__name__
+    if "point" not in frame.columns or frame.empty or not (frame["point"] == point).all():
+        return None, "not the rows of this point"
+    return frame, ""
 
 
 def _now() -> str:

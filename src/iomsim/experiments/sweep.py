@@ -26,6 +26,7 @@ from iomsim.execution import WorkersDied, make_backend
 from iomsim.experiments import analysis
 from iomsim.experiments.spec import SweepSpec, load_sweep
 from iomsim.experiments.store import CSV_FLOAT_FORMAT, FolderStore, MemoryStore
+from iomsim.folders import hold
 
 
 @dataclass
@@ -67,9 +68,18 @@ def run_sweep(sweep_file_or_spec: str | Path | Mapping[str, Any] | SweepSpec,
             "replications": spec.replications, "seed": spec.seed,
             "common_random_numbers": spec.common_random_numbers,
             "parameters": spec.parameters, "engine": spec.engine,
-            "scenario_hash": spec.scenario.meta.hash,
+            "scenario_hash": spec.scenario.meta.hash, "inputs": spec.inputs,
             "scenario_name": spec.scenario.name}
-    store = FolderStore(out, spec.hash, info, force=force) if out is not None else MemoryStore()
+    if out is None:
+        return _run(spec, MemoryStore(), jobs, scheduler, progress)
+    with hold(out, "sweep"):  # a second sweep (or run) into the same folder is refused
+        return _run(spec, FolderStore(out, spec.hash, info, force=force), jobs, scheduler,
+                    progress)
+
+
+def _run(spec: SweepSpec, store: MemoryStore, jobs: int | None, scheduler: str | None,
+         progress: bool | None) -> SweepResult:
+    n = spec.n_points
     missing = sorted(set(range(n)) - store.done())
     started = time.time()
     if missing:

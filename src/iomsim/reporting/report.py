@@ -23,7 +23,7 @@ from typing import Any, Callable
 import pandas as pd
 from matplotlib.figure import Figure
 
-from iomsim.atomic import write_atomic, write_bytes_atomic, write_text_atomic
+from iomsim.atomic import write_files_atomic
 from iomsim.errors import InputError
 from iomsim.scenario.paths import PathLookupError, PathSyntaxError, get_value
 from iomsim.reporting import plots
@@ -660,10 +660,6 @@ def write_report(results_dir: Path | str) -> Path:
     """
     f = _load(Path(results_dir))
     charts = _charts(f)
-    for chart in charts:
-        write_bytes_atomic(f.path / chart.filename, chart.png)
-    write_atomic(f.path / WORKBOOK, lambda p: _write_workbook(f, p))
-
     m = f.manifest
     assumptions, counts = _assumptions(m)
     context = {
@@ -689,7 +685,11 @@ def write_report(results_dir: Path | str) -> Path:
     }
     html = _environment().get_template("report.html").render(**context)
     out = f.path / REPORT
-    write_text_atomic(out, html, encoding="utf-8")
+    # All or none of them: a full disk part way leaves no chart without its report.
+    write_files_atomic([
+        *((f.path / c.filename, lambda p, png=c.png: p.write_bytes(png)) for c in charts),
+        (f.path / WORKBOOK, lambda p: _write_workbook(f, p)),
+        (out, lambda p: p.write_text(html, encoding="utf-8"))])
     return out
 
 

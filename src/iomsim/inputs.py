@@ -1,0 +1,82 @@
+"""The files a scenario's numbers come from: the scenario file, every file of its ``extends:``
+chain (parameter libraries included) and the cohort CSV it reads.
+
+Two uses: a sweep's hash holds the content of each, so that a sweep folder is never resumed after
+one of them changed; and a command writing a file (``calibrate --out``) refuses to overwrite one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from iomsim.errors import InputError
+from iomsim.scenario.cohort_csv import cohort_csv_path
+from iomsim.scenario.loader import LIBRARY_PACKAGE
+from iomsim.scenario.yamlio import read_yaml_file
+
+
+def scenario_files(scenario: Any) -> list[Path]:
+    """Every file ``scenario`` was read from, resolved, the scenario's own first."""
+    meta = getattr(scenario, "meta", None)
+    if meta is None:
+        return []
+    found: dict[Path, None] = {}  # ordered: a hash of their contents must not depend on a set
+    _walk(Path(meta.file), found)
+    # A scenario given as text has no file to start from; its extends: chain still left its
+    # files as the origins of the values they set.
+    for file, _line in meta.origins.values():
+        if file != "--set":
+            _walk(Path(file), found)
+    if getattr(scenario.cohort, "from_csv", None):
+        try:
+            found.setdefault(cohort_csv_path(scenario).resolve())
+        except InputError:  # the loader has already said what is wrong with it
+            pass
+    return list(found)
+
+
+def _walk(path: Path, found: dict[Path, None]) -> None:
+    try:
+        if not path.is_file():
+            return
+        real = path.resolve()
+    except (OSError, ValueError):
+        return
+    if real in found:
+        return
+    found[real] = None
+    try:
+        data = read_yaml_file(path).data
+    except InputError:
+        return
+    parents = data.get("extends") if isinstance(data, dict) else None
+    for name in [parents] if isinstance(parents, str) else parents or []:
+        if not isinstance(name, str):
+            continue
+        # As the loader finds them: a path (relative to the file) or a shipped library's name.
+        if name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name:
+            _walk(path.parent / name, found)
+        else:
+            _walk(Path(str(resources.files(LIBRARY_PACKAGE) / f"{name}.yaml")), found)
+
+
+def file_digests(scenario: Any) -> dict[str, str]:
+    """SHA-256 of the content of each of :func:`scenario_files`, keyed by path."""
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in scenario_files(scenario)}
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name one file (through links, hard links and ``..`` alike)."""
+    a, b = Path(a), Path(b)
+    try:
+        if a.exists() and b.exists():
+            return a.samefile(b)
+        return a.resolve() == b.resolve()
+    except (OSError, ValueError):
+        return False
+
+
+__all__ = ["file_digests", "same_file", "scenario_files"]
