@@ -27,7 +27,7 @@ from typing import Any, Iterable, Mapping
 from iomsim.errors import OverrideError, ScenarioError
 from iomsim.scenario import paths as dotted_paths
 from iomsim.scenario.paths import EXAMPLE, PathLookupError, PathSyntaxError, SchemaPaths, join
-from iomsim.scenario.schema import Scenario
+from iomsim.scenario.schema import OGRS_CEILING, Scenario, unreachable_ogrs
 from iomsim.scenario.validation import short, validate_data
 from iomsim.scenario.yamlio import YamlDocument, read_yaml_file, read_yaml_text
 
@@ -450,7 +450,14 @@ def _validate(data: dict[str, Any], meta: ScenarioMeta,
         # Read and check the cohort file now, so that validate catches what run would.
         from iomsim.scenario.cohort_csv import read_cohort_records
 
-        read_cohort_records(scenario)
+        records = read_cohort_records(scenario)
+        if scenario.selection is not None:
+            highest = min(max(r["ogrs"] for r in records), OGRS_CEILING)
+            problem = unreachable_ogrs(scenario.selection.ogrs_min, highest)
+            if problem:
+                file, line = _attributed_origin("selection.ogrs_min", meta, override_paths)
+                raise ScenarioError(f"{problem} (the cohort file's highest)", file=file,
+                                    line=line, path="selection.ogrs_min")
     return scenario
 
 
