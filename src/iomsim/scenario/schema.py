@@ -108,6 +108,9 @@ FRAILTY_REASON = ("an offender offending a hundred times as often as OGRS predic
 MAX_FRAILTY_VARIANCE = 4.0
 MAX_COMBINED_OFFENDING_MULTIPLIER = 1_000.0
 MIN_HORIZON_YEARS = 1 / 12
+# OGRS predicts proven reoffending; the engine offends at the proven rate divided by the chance
+# that an offence is proven, so a tiny chance multiplies offending without limit.
+MIN_PROVEN_PER_OFFENCE = 1e-3
 # A lognormal, gamma or beta given by a mean and an sd this small relative to the mean has
 # parameters beyond 1e12, which overflow or lose all precision; sd 0 means a constant instead.
 MIN_RELATIVE_SD = 1e-6
@@ -702,6 +705,17 @@ class Scenario(Strict):
             raise error_at("selection.cohort_size", f"{self.selection.cohort_size} is larger "
                            f"than cohort.size ({self.cohort.size}); expected at most the "
                            "cohort size")
+        j = self.justice
+        proven = sum(t.share * t.detection_probability
+                     for t in self.offending.offence_types.values()) \
+            * (j.charge_probability * j.conviction_probability + j.caution_probability)
+        if 0 < proven < MIN_PROVEN_PER_OFFENCE:
+            raise error_at("offending.offence_types", f"{proven:.3g} of offences end in a "
+                           "caution or conviction (detection x (charge x conviction + "
+                           f"caution)); expected at least {MIN_PROVEN_PER_OFFENCE:g}: OGRS "
+                           "predicts proven reoffending, so offending is the proven rate "
+                           f"divided by this, {1 / proven:,.0f} offences for each proven one, "
+                           "beyond any recorded rate; a run's events grow with it")
         problem = self.selection and unreachable_ogrs(self.selection.ogrs_min,
                                                       highest_ogrs(self.cohort))
         if problem:
