@@ -148,16 +148,21 @@ def run(scenario: Scenario, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED,
     with open_backend(scenario, jobs, scheduler, reps) as backend:
         return run_with(backend, reps=reps, seed=seed, engine=engine, progress=progress,
                         keep_replications=keep_replications, started=started,
-                        manifest_extra={"jobs": jobs, "scheduler": scheduler})
+                        manifest_extra={"jobs": jobs, "scheduler": scheduler},
+                        warn_short_selection=True)
 
 
 def run_with(backend: Backend, values: Mapping[str, Any] | None = None, *, reps: int, seed: int,
              engine: str = DEFAULT_ENGINE, progress: bool | None = None,
              keep_replications: bool = False, started: float | None = None,
-             manifest_extra: Mapping[str, Any] | None = None) -> Results:
+             manifest_extra: Mapping[str, Any] | None = None,
+             warn_short_selection: bool = False) -> Results:
     """As :func:`run`, on an open backend (from :func:`open_backend`), for its scenario with
     ``values`` applied (dotted path -> value, as a sweep point's). Calibration keeps one
-    backend open for all its evaluations, so workers start once."""
+    backend open for all its evaluations, so workers start once. A selection that picks nobody
+    is refused (:class:`~iomsim.errors.InputError`); with ``warn_short_selection``, one that
+    picks fewer than ``selection.cohort_size`` is said once on stderr (a run says so; a
+    calibration, which calls this for every evaluation, does not)."""
     started = time.time() if started is None else started
     scenario, model = backend.model(values)
     bar = tqdm(total=reps, desc=one_line(scenario.name)[:40], unit="rep", delay=1.0,
@@ -178,7 +183,7 @@ def run_with(backend: Backend, values: Mapping[str, Any] | None = None, *, reps:
     empty = next((got[r] for r in range(reps) if got[r].cohort_size == 0), None)
     if empty is not None and scenario.selection is not None:
         raise empty_selection_error(scenario, empty)
-    warning = selection_shortfall(scenario, list(got.values()))
+    warning = warn_short_selection and selection_shortfall(scenario, list(got.values()))
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     finished = time.time()
