@@ -145,6 +145,12 @@ def test_a_fifo_is_refused_without_waiting_for_a_writer(folder):
     (folder / "s.yaml").write_text("extends: pipe.yaml\n")
     line = one_error_line(run_cli(["validate", "s.yaml"], folder, timeout=30))
     assert "not a regular file" in line
+    os.mkfifo(folder / "pipe.csv")
+    (folder / "c.yaml").write_text("extends: base/minimal.yaml\nselection: {cohort_size: 1}\n"
+                                   "cohort: {size: null, profile: null, from_csv: pipe.csv}\n")
+    line = one_error_line(run_cli(["validate", "c.yaml"], folder, timeout=30))
+    assert line.startswith("error: c.yaml:3: cohort.from_csv: cohort file 'pipe.csv' is not a "
+                           "regular file")
 
 
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")

@@ -51,7 +51,9 @@ def cohort_csv_path(scenario: Any) -> Path:
         raise CohortError(f"{_short(rel)} is not a usable file name ({reason})", file=scen_file,
                           line=line, path=where) from None
     if not is_file:
-        what = "is a folder" if is_dir else "not found"
+        # A FIFO or device would block or never end: only a regular file is read.
+        what = "is a folder" if is_dir else "is not a regular file" if path.exists() \
+            else "not found"
         raise CohortError(f"cohort file {_short(rel)} {what}; expected a CSV file (relative to "
                           f"{folder})", file=scen_file, line=line, path=where)
     return path
