@@ -111,6 +111,9 @@ MIN_HORIZON_YEARS = 1 / 12
 # OGRS predicts proven reoffending; the engine offends at the proven rate divided by the chance
 # that an offence is proven, so a tiny chance multiplies offending without limit.
 MIN_PROVEN_PER_OFFENCE = 1e-3
+# Offences a year of the riskiest offender the scenario can have (at frailty 1), where the
+# scenario alone tells: about 27 a day, beyond any recorded offending.
+MAX_OFFENCES_PER_YEAR = 10_000.0
 # A lognormal, gamma or beta given by a mean and an sd this small relative to the mean has
 # parameters beyond 1e12, which overflow or lose all precision; sd 0 means a constant instead.
 MIN_RELATIVE_SD = 1e-6
@@ -716,8 +719,21 @@ class Scenario(Strict):
                            "predicts proven reoffending, so offending is the proven rate "
                            f"divided by this, {1 / proven:,.0f} offences for each proven one, "
                            "beyond any recorded rate; a run's events grow with it")
-        problem = self.selection and unreachable_ogrs(self.selection.ogrs_min,
-                                                      highest_ogrs(self.cohort))
+        highest = highest_ogrs(self.cohort)
+        v = self.cohort.profile.frailty_variance if self.cohort.profile is not None else 0.0
+        if proven > 0 and highest is not None:
+            # As the engine's baseline_hazard (iomsim.engine.model): two-year cumulative hazard
+            # of a proven offence that makes P(proven within 2 years) = OGRS under gamma frailty.
+            hazard = -math.log1p(-highest) if v <= 0 else ((1 - highest) ** -v - 1) / v
+            per_year = hazard / 2 / proven
+            if per_year > MAX_OFFENCES_PER_YEAR:
+                at = "cohort.profile.frailty_variance" if v > 0 else "cohort"
+                raise error_at(at, f"an offender with OGRS {highest:g} would commit "
+                               f"{per_year:,.3g} offences a year (frailty variance {v:g}, "
+                               f"{proven:.3g} of offences proven); expected at most "
+                               f"{MAX_OFFENCES_PER_YEAR:,.0f}, about 27 a day, beyond any "
+                               "recorded offending; each offence is simulated")
+        problem = self.selection and unreachable_ogrs(self.selection.ogrs_min, highest)
         if problem:
             raise error_at("selection.ogrs_min", problem)
         return self
