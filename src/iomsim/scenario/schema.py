@@ -80,6 +80,16 @@ def whole_number(minimum: int, maximum: int | None = None) -> Any:
     return Annotated[int, BeforeValidator(check)]
 
 
+def at_least(limit: float, reason: str):
+    """A check that a number is at least ``limit``; the error gives ``reason``."""
+    def check(value: float) -> float:
+        if not value >= limit:
+            raise ValueError(f"expected at least {limit:,g}, got {value:,g}: {reason}")
+        return value
+
+    return check
+
+
 def at_most(limit: float, reason: str) -> AfterValidator:
     """A check that a number is at most ``limit``; the error gives ``reason``."""
     def check(value: float) -> float:
@@ -577,18 +587,23 @@ class OffenderManager(Strict):
     agency: Agency
     share: Fraction = Field(description="share of IOM offenders managed by this role")
     annual_cost: Money = Field(description="salary and on-costs of one offender manager a year")
-    caseload: Positive
+    caseload: Annotated[float, AfterValidator(at_least(
+        1, "an offender manager's salary is divided by the caseload, so below one offender it "
+        "is multiplied without limit"))]
 
 
 class Attendee(Strict):
     agency: Agency
-    hours: NonNegative
+    hours: Annotated[float, AfterValidator(_non_negative), at_most(
+        24, "a case conference lasts no more than a day")]
     hourly_cost: Money
 
 
 class CaseConferences(Strict):
-    per_year: NonNegative = 0.0
-    offenders_per_conference: Positive = 1.0
+    per_year: RatePerYear = 0.0
+    offenders_per_conference: Annotated[float, AfterValidator(at_least(
+        1, "a conference's cost is divided among the offenders it discusses, so below one it "
+        "is multiplied without limit"))] = 1.0
     attendees: list[Attendee] = Field(default_factory=list)
 
 
