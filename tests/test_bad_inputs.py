@@ -43,6 +43,10 @@ def _generate(kind: str, path: Path) -> None:
             line = "  " + "a commissioner's very long note " * 3 + "\n"
             while fh.tell() < 2_100_000:
                 fh.write(line)
+    elif kind == "text_bomb":  # one long text, small enough to read, repeated by aliases
+        text = "x" * 1_000_000
+        path.write_text(f"extends: base/minimal.yaml\nnote: &long {text}\n"
+                        f"description: [{', '.join(['*long'] * 12)}]\n")
     else:
         raise ValueError(kind)
 

@@ -8,15 +8,17 @@ number, so the tables do not depend on where it ran.
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any, Iterable, Iterator, Mapping
 
 from tqdm import tqdm
 
 from iomsim.defaults import DEFAULT_REPS, DEFAULT_SEED
+from iomsim.engine.measures import FUNNEL, SELECTION_RULES
 from iomsim.engine.records import ReplicationResult
 from iomsim.engine.replication import DEFAULT_ENGINE, ENGINES
-from iomsim.errors import InputError
+from iomsim.errors import InputError, one_line
 from iomsim.execution import REPLICATIONS, Backend, default_jobs, make_backend
 from iomsim.results import Results, build_results
 from iomsim.scenario.schema import Scenario
@@ -41,6 +43,58 @@ def check_engine(scenario: Scenario, engine: str) -> None:
             raise InputError(f"the compiled engine does not implement {problem[1]}; run this "
                              "scenario with the simpy engine", file=file, line=line,
                              path=problem[0])
+
+
+def empty_selection_error(scenario: Scenario, rep: ReplicationResult) -> InputError:
+    """Selection picked nobody (every IOM measure would be 0 / 0): refused at the file and line
+    of the rule that excluded the last offenders, with how many each rule left."""
+    from iomsim.scenario.loader import origin_of
+
+    sel = scenario.selection
+    funnel = {step: int(n) for (label, step), n in rep.population.items() if label == FUNNEL}
+    said = [f"of {funnel.get('present', 0):,} offenders present at day 0"]
+    texts = {"selection.statuses": "had a status in selection.statuses at day 0",
+             "selection.ogrs_min": f"had OGRS >= selection.ogrs_min ({sel.ogrs_min:g})",
+             "selection.min_needs": f"had at least selection.min_needs ({sel.min_needs}) needs",
+             "selection.min_convictions_pre_period": "had at least "
+             f"selection.min_convictions_pre_period ({sel.min_convictions_pre_period}) "
+             "convictions in the pre-period"}
+    path = "selection"
+    if funnel.get("present", 0):
+        for path in SELECTION_RULES:
+            said.append(f"{funnel.get(path, 0):,} {texts[path]}")
+            if not funnel.get(path, 0):
+                break
+    else:
+        said.append("none is left to select")
+    file, line = origin_of(scenario, path) if scenario.meta is not None else (None, None)
+    where = f" (replication {rep.replication})" if rep.replication else ""
+    return InputError(f"selection picked nobody{where}, so IOM has no one to act on: "
+                      + ", ".join(said) + "; relax that rule or enlarge the cohort",
+                      file=file, line=line, path=path)
+
+
+def selection_shortfall(scenario: Scenario, reps: list[ReplicationResult]) -> str | None:
+    """A one-line warning when selection picked fewer offenders than ``selection.cohort_size``
+    in some replication (all the eligible ones), saying how many and why; else None."""
+    if scenario.selection is None or not reps:
+        return None
+    asked = scenario.selection.cohort_size
+    short = [r for r in reps if r.cohort_size < asked]
+    if not short:
+        return None
+    fewest = min(short, key=lambda r: r.cohort_size)
+    present = int(fewest.population.get(("selected", "offenders"), 0)
+                  + fewest.population.get(("not_selected", "offenders"), 0))
+    if len(reps) > 1:
+        picked = (f"selection picked fewer offenders than selection.cohort_size ({asked:,}) in "
+                  f"{len(short)} of {len(reps)} replications, as few as {fewest.cohort_size:,}")
+    else:
+        picked = (f"selection picked {fewest.cohort_size:,} offenders, fewer than "
+                  f"selection.cohort_size ({asked:,})")
+    return (f"{picked}: only {fewest.cohort_size:,} of the {present:,} present at day 0 met the "
+            "selection rules (selection.statuses, ogrs_min, min_needs, "
+            "min_convictions_pre_period)")
 
 
 def prepare_engine(scenario: Scenario, engine: str, announce: bool = True) -> None:
@@ -94,19 +148,24 @@ def run(scenario: Scenario, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED,
     with open_backend(scenario, jobs, scheduler, reps) as backend:
         return run_with(backend, reps=reps, seed=seed, engine=engine, progress=progress,
                         keep_replications=keep_replications, started=started,
-                        manifest_extra={"jobs": jobs, "scheduler": scheduler})
+                        manifest_extra={"jobs": jobs, "scheduler": scheduler},
+                        warn_short_selection=True)
 
 
 def run_with(backend: Backend, values: Mapping[str, Any] | None = None, *, reps: int, seed: int,
              engine: str = DEFAULT_ENGINE, progress: bool | None = None,
              keep_replications: bool = False, started: float | None = None,
-             manifest_extra: Mapping[str, Any] | None = None) -> Results:
+             manifest_extra: Mapping[str, Any] | None = None,
+             warn_short_selection: bool = False) -> Results:
     """As :func:`run`, on an open backend (from :func:`open_backend`), for its scenario with
     ``values`` applied (dotted path -> value, as a sweep point's). Calibration keeps one
-    backend open for all its evaluations, so workers start once."""
+    backend open for all its evaluations, so workers start once. A selection that picks nobody
+    is refused (:class:`~iomsim.errors.InputError`); with ``warn_short_selection``, one that
+    picks fewer than ``selection.cohort_size`` is said once on stderr (a run says so; a
+    calibration, which calls this for every evaluation, does not)."""
     started = time.time() if started is None else started
     scenario, model = backend.model(values)
-    bar = tqdm(total=reps, desc=scenario.name[:40], unit="rep", delay=1.0,
+    bar = tqdm(total=reps, desc=one_line(scenario.name)[:40], unit="rep", delay=1.0,
                disable={True: False, False: True, None: None}[progress])
     got: dict[int, ReplicationResult] = {}
     try:
@@ -121,6 +180,12 @@ def run_with(backend: Backend, values: Mapping[str, Any] | None = None, *, reps:
         bar.close()
     if sorted(got) != list(range(reps)):
         raise RuntimeError(f"expected replications 0 to {reps - 1}, got {sorted(got)}")
+    empty = next((got[r] for r in range(reps) if got[r].cohort_size == 0), None)
+    if empty is not None and scenario.selection is not None:
+        raise empty_selection_error(scenario, empty)
+    warning = warn_short_selection and selection_shortfall(scenario, list(got.values()))
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     finished = time.time()
     extra = {**(manifest_extra or {}), "engine": engine,
              "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),

@@ -7,6 +7,7 @@ from pathlib import Path
 from iomsim.cli.common import (fail, fraction, non_negative_int, positive_int,
                                refuse_input_as_output)
 from iomsim.defaults import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
+from iomsim.errors import one_line
 
 
 def register(subparsers) -> None:
@@ -62,7 +63,7 @@ def cmd_breakeven(args) -> int:
         if args.bracket is None:
             raise SystemExit(fail("iomsim breakeven: --parameter needs --bracket LOW HIGH"))
         results.append(breakeven(scenario, args.parameter, tuple(args.bracket), **common))
-    print(f"{scenario.name}: break-even where benefit per £1 = {args.target:g} "
+    print(f"{one_line(scenario.name)}: break-even where benefit per £1 = {args.target:g} "
           f"({args.reps} replications, seed {seed}, common random numbers)")
     for r in results:
         print("\n".join(describe(r)))

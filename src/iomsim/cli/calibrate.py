@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from iomsim.defaults import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
-from iomsim.errors import InputError
+from iomsim.errors import InputError, one_line
 
 
 def register(subparsers) -> None:
@@ -48,7 +48,7 @@ def cmd_calibrate(args) -> int:
                     ("--max-evaluations", args.max_evaluations)):
         if v is not None:
             command += f" {flag} {v}"
-    print(f"calibrating {len(targets.parameters)} parameter(s) of {args.scenario} to "
+    print(f"calibrating {len(targets.parameters)} parameter(s) of {one_line(args.scenario)} to "
           f"{len(targets.targets)} target(s); {args.reps or targets.reps} replications, seed "
           f"{targets.seed if args.seed is None else args.seed} at every evaluation",
           file=sys.stderr)

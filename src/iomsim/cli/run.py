@@ -9,7 +9,7 @@ from pathlib import Path
 
 from iomsim.cli.common import non_negative_int, positive_int
 from iomsim.defaults import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
-from iomsim.errors import InputError
+from iomsim.errors import InputError, one_line
 
 
 def register(subparsers) -> None:
@@ -46,7 +46,8 @@ def cmd_validate(args) -> int:
     from iomsim import load_scenario
 
     scenario = load_scenario(args.scenario, overrides=args.overrides)
-    print(f"{args.scenario}: valid ({scenario.name}; hash {scenario.meta.hash[:12]})")
+    # Names and paths come from the user: control characters are shown escaped, never sent.
+    print(f"{one_line(args.scenario)}: valid ({one_line(scenario.name)}; hash {scenario.meta.hash[:12]})")
     return 0
 
 
@@ -103,7 +104,7 @@ def summary_text(results, out: Path) -> str:
     """A short plain-text summary of a run for the terminal."""
     m = results.manifest
     cba = results.costs_by_agency
-    lines = [f"{m['scenario_name']}: {m['reps']} replications, seed {m['seed']}, "
+    lines = [f"{one_line(m['scenario_name'])}: {m['reps']} replications, seed {m['seed']}, "
              f"cohort {int(sum(m['cohort_size']) / max(1, len(m['cohort_size'])))} offenders, "
              f"{results.costs['year'].max()} years"]
     lines.append("")
@@ -117,6 +118,10 @@ def summary_text(results, out: Path) -> str:
         label = "victims and society" if agency == "victims" else agency
         lines.append(f"  {label:<32}{base:>14,.0f}{iom:>14,.0f}{iom - base:>+14,.0f}")
     lines.append("")
+    from iomsim.engine.measures import window_days
+    from iomsim.engine.model import DAYS_PER_YEAR
+
+    horizon = float(m["validated_scenario"]["horizon_years"])
     for name, label in (("reconviction_rate_24m_before", "reconvicted in 24 months before"),
                         ("reconviction_rate_24m", "reconvicted in 24 months after"),
                         ("convictions_per_offender_12m", "convictions per offender, 12 months"),
@@ -124,6 +129,11 @@ def summary_text(results, out: Path) -> str:
         try:
             base, iom = results.metric(name, "non_iom"), results.metric(name, "iom")
         except KeyError:
+            continue
+        if window_days(name) > horizon * DAYS_PER_YEAR + 1e-9:
+            # Counted over part of its window only: a number here would mislead.
+            lines.append(f"  {label:<40}{'n/a':>10}{'n/a':>10}  (window longer than the "
+                         f"{horizon:g}-year horizon)")
             continue
         lines.append(f"  {label:<40}{base:>10.3f}{iom:>10.3f}")
     try:
@@ -134,5 +144,5 @@ def summary_text(results, out: Path) -> str:
     except KeyError:
         pass
     lines.append("")
-    lines.append(f"Results written to {out}/")
+    lines.append(f"Results written to {one_line(out)}/")
     return "\n".join(lines)

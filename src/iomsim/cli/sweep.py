@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from iomsim.cli.common import EXIT_ENVIRONMENT, fail, positive_int
-from iomsim.errors import EnvironmentFault, Terminated
+from iomsim.errors import EnvironmentFault, Terminated, one_line
 
 
 def register(subparsers) -> None:
@@ -37,7 +37,7 @@ def cmd_sweep(args) -> int:
     spec = load_sweep(args.sweep_file)
     prepare_engine(spec.scenario, spec.engine, announce=not args.no_progress)
     out = args.out or Path("results") / args.sweep_file.stem
-    print(f"{args.sweep_file}: {spec.design.kind} design, {spec.n_points} points x "
+    print(f"{one_line(args.sweep_file)}: {spec.design.kind} design, {spec.n_points} points x "
           f"{spec.replications} replications, seed {spec.seed}", file=sys.stderr)
     try:
         result = run_sweep(spec, jobs=args.jobs, scheduler=args.scheduler, out=out,

@@ -20,6 +20,34 @@ MONTH = DAYS_PER_YEAR / 12
 MOJ_WAIT = DAYS_PER_YEAR / 2  # six months for a conviction to be recorded
 
 
+# The population figures that say, when selection picked nobody, how many offenders were left
+# after each rule in turn (``present`` first); absent whenever anyone was picked.
+FUNNEL = "selection_funnel"
+SELECTION_RULES = ("selection.statuses", "selection.ogrs_min", "selection.min_needs",
+                   "selection.min_convictions_pre_period")
+
+
+class _NobodySelected(np.ndarray):
+    """The empty selection, carrying how many offenders each rule left, so that
+    :func:`describe_population` can report why (the engines pass one to the other)."""
+
+    funnel: dict[str, int]
+
+
+def _nobody(pop: PopulationRecords, rules: SelectionRules) -> np.ndarray:
+    kept = pop.present.copy()
+    funnel = {"present": int(kept.sum())}
+    for path, rule in zip(SELECTION_RULES, (
+            np.isin(pop.status, [STATUS_CODES[s] for s in rules.statuses]),
+            pop.ogrs >= rules.ogrs_min, pop.needs_count >= rules.min_needs,
+            pop.convictions_pre >= rules.min_convictions_pre_period)):
+        kept &= rule
+        funnel[path] = int(kept.sum())
+    out = np.empty(0, dtype=np.int64).view(_NobodySelected)
+    out.funnel = funnel
+    return out
+
+
 def select_cohort(pop: PopulationRecords, rules: SelectionRules | None) -> np.ndarray:
     """Indices (increasing) of the offenders picked for IOM at day 0; without rules, everyone
     still present. Eligible offenders are ranked by ``rules.rank_by``, ties broken by the other
@@ -32,6 +60,8 @@ def select_cohort(pop: PopulationRecords, rules: SelectionRules | None) -> np.nd
     eligible = (present & (pop.ogrs >= rules.ogrs_min) & (pop.needs_count >= rules.min_needs)
                 & (pop.convictions_pre >= rules.min_convictions_pre_period)
                 & np.isin(pop.status, statuses))
+    if not eligible.any():
+        return _nobody(pop, rules)
     e = idx[eligible]
     ogrs = pop.ogrs[e]
     convictions = pop.convictions_pre[e]
@@ -62,6 +92,8 @@ def describe_population(pop: PopulationRecords, selected: np.ndarray
             int(pop.convicted_offences_pre[g].sum()) / n
         for j, need in enumerate(NEEDS):
             out[(label, f"need_{need}")] = int(((pop.need_mask[g] >> j) & 1).sum()) / n
+    for step, count in getattr(selected, "funnel", {}).items():
+        out[(FUNNEL, step)] = float(count)
     return out
 
 
@@ -153,5 +185,22 @@ def survival_curve(rec: ArmRecords, model: Model) -> np.ndarray:
     return np.array([(first > e).mean() for e in edges])
 
 
-__all__ = ["MONTH", "MOJ_WAIT", "arm_metrics", "describe_population", "need_counts",
-           "select_cohort", "survival_curve"]
+def window_days(metric: str) -> float:
+    """Days after day 0 that a metric's window needs (0 for measures of the pre-period or of
+    the whole horizon): a metric whose window runs past the horizon counts only part of it."""
+    if metric.endswith("_before"):
+        return 0.0
+    if metric == "actual_vs_predicted_reduction" or metric.startswith(
+            "proven_reoffending_rate_24m"):
+        return TWO_YEARS + MOJ_WAIT
+    if metric.startswith("proven_reoffending_rate_12m"):
+        return DAYS_PER_YEAR + MOJ_WAIT
+    if "_12m" in metric:  # convictions_12m_relative_change_vs_24m_before compares 12 months
+        return DAYS_PER_YEAR
+    if "_24m" in metric:
+        return TWO_YEARS
+    return 0.0
+
+
+__all__ = ["FUNNEL", "MONTH", "SELECTION_RULES", "MOJ_WAIT", "arm_metrics", "describe_population", "need_counts",
+           "select_cohort", "survival_curve", "window_days"]

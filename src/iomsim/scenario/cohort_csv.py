@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from iomsim.errors import CohortError
-from iomsim.scenario.schema import NEEDS, STATUSES
+from iomsim.scenario.schema import FRAILTY_REASON, MAX_FRAILTY, NEEDS, STATUSES
 
 CSV_REQUIRED = ("id", "age", "ogrs")
 CSV_OPTIONAL = ("sex", "previous_convictions", "frailty", "status", "status_days_remaining",
@@ -51,7 +51,9 @@ def cohort_csv_path(scenario: Any) -> Path:
         raise CohortError(f"{_short(rel)} is not a usable file name ({reason})", file=scen_file,
                           line=line, path=where) from None
     if not is_file:
-        what = "is a folder" if is_dir else "not found"
+        # A FIFO or device would block or never end: only a regular file is read.
+        what = "is a folder" if is_dir else "is not a regular file" if path.exists() \
+            else "not found"
         raise CohortError(f"cohort file {_short(rel)} {what}; expected a CSV file (relative to "
                           f"{folder})", file=scen_file, line=line, path=where)
     return path
@@ -185,7 +187,8 @@ def _check_header(header: list[str], path: Path) -> None:
 
 def check_row(row: dict[str, str], path: Path, lineno: int) -> dict[str, Any]:
     """One CSV record as a dict of typed values; CohortError naming the column if not."""
-    def number(col: str, lo: float | None = None, hi: float | None = None, default=None):
+    def number(col: str, lo: float | None = None, hi: float | None = None, default=None,
+               why: str = ""):
         text = (row.get(col) or "").strip()
         if text == "":
             if default is not None:
@@ -201,9 +204,10 @@ def check_row(row: dict[str, str], path: Path, lineno: int) -> dict[str, Any]:
                               line=lineno)
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             hint = "; looks like a percent" if col == "ogrs" and 1 < value <= 100 else ""
-            upper = hi if hi is not None else "no limit"
-            raise CohortError(f"column {col}: {value:g} is outside [{lo:g}, {upper}]{hint}",
-                              file=path, line=lineno)
+            upper = f"{hi:,g}" if hi is not None else "no limit"
+            reason = f": {why}" if why and hi is not None and value > hi else ""
+            raise CohortError(f"column {col}: {value:g} is outside [{lo:g}, {upper}]"
+                              f"{hint}{reason}", file=path, line=lineno)
         return value
 
     rid = (row.get("id") or "").strip()
@@ -228,7 +232,7 @@ def check_row(row: dict[str, str], path: Path, lineno: int) -> dict[str, Any]:
     return {
         "id": rid, "sex": sex, "age": number("age", 10, 110), "ogrs": number("ogrs", 0, 1),
         "previous_convictions": number("previous_convictions", 0, None, 0.0),
-        "frailty": number("frailty", 1e-9, None, 1.0), "status": status,
+        "frailty": number("frailty", 1e-9, MAX_FRAILTY, 1.0, FRAILTY_REASON), "status": status,
         "status_days_remaining": number("status_days_remaining", 0, None, 0.0),
         "licence_days_after_release": number("licence_days_after_release", 0, None, 0.0) or None,
         "needs": needs,

@@ -1,7 +1,11 @@
 """Load a scenario: safe YAML, ``extends:``, provenance, uprating, overrides, validation.
 
 A scenario file is data. It may ``extends:`` other scenarios (paths relative to it) or parameter
-libraries shipped in the package (by bare name), then override any dotted path. Any mapping may
+libraries shipped in the package (by bare name), then override any dotted path. A path in
+``extends:`` must name a ``.yaml`` file inside the top scenario's folder tree, the shipped
+``scenarios/`` folder, or a folder the user allows (``IOMSIM_EXTENDS_PATH`` or ``extends_path=``),
+so that a scenario cannot make iomsim read (and quote in its errors) any file on the machine.
+Each file is read once per load, however many times the tree names it. Any mapping may
 carry provenance keys (``source``, ``assumption``, ``calibrated``, ``note``, ``unit``,
 ``price_year``); a mapping ``{value: ..., <provenance>}`` stands for its value. Money with a
 ``price_year`` other than the scenario's is uprated with the GDP deflator shipped in the package.
@@ -12,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,7 +27,7 @@ from typing import Any, Iterable, Mapping
 from iomsim.errors import OverrideError, ScenarioError
 from iomsim.scenario import paths as dotted_paths
 from iomsim.scenario.paths import EXAMPLE, PathLookupError, PathSyntaxError, SchemaPaths, join
-from iomsim.scenario.schema import Scenario
+from iomsim.scenario.schema import OGRS_CEILING, Scenario, unreachable_ogrs
 from iomsim.scenario.validation import short, validate_data
 from iomsim.scenario.yamlio import YamlDocument, read_yaml_file, read_yaml_text
 
@@ -30,6 +35,45 @@ PROVENANCE_KEYS = frozenset({"source", "assumption", "calibrated", "note", "unit
 LIBRARY_PACKAGE = "iomsim.scenario.library"
 # The paths a scenario has (built from the schema on first use).
 SCENARIO_PATHS = SchemaPaths(Scenario.model_json_schema)
+# Folders (separated by os.pathsep) from which extends: may read besides the scenario's own.
+EXTENDS_PATH_ENV = "IOMSIM_EXTENDS_PATH"
+# Files in one chain of extends: (each file's parent, its parent, ...). Deeper chains are not
+# written by hand; the limit keeps a generated chain from exhausting the stack.
+MAX_EXTENDS_DEPTH = 32
+_CHECKOUT = Path(__file__).resolve().parents[3]
+
+
+def shipped_scenarios_folder() -> Path | None:
+    """The ``scenarios/`` folder of the source checkout iomsim runs from, if it does."""
+    folder = _CHECKOUT / "scenarios"
+    return folder if (_CHECKOUT / "pyproject.toml").is_file() and folder.is_dir() else None
+
+
+@dataclass
+class _Load:
+    """One load's state: where extends: may read, and each file resolved so far."""
+
+    roots: tuple[Path, ...]
+    done: dict[Path, tuple[Any, dict, dict]] = field(default_factory=dict)
+
+
+def extends_roots(top_folder: Path, extra: Iterable[str | Path] | None = None
+                  ) -> tuple[Path, ...]:
+    """The folders whose files (and subfolders') ``extends:`` may name: the top scenario's
+    folder, the shipped scenarios, the folders in ``IOMSIM_EXTENDS_PATH`` and ``extra``."""
+    folders: list[str | Path] = [top_folder]
+    shipped = shipped_scenarios_folder()
+    if shipped is not None:
+        folders.append(shipped)
+    folders += [f for f in os.environ.get(EXTENDS_PATH_ENV, "").split(os.pathsep) if f.strip()]
+    folders += list(extra or ())
+    roots = []
+    for folder in folders:
+        try:
+            roots.append(Path(folder).resolve())
+        except (OSError, ValueError):
+            continue
+    return tuple(roots)
 
 
 @dataclass
@@ -62,15 +106,18 @@ def library_names() -> list[str]:
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
 
 
-def load_scenario(path: str | Path, overrides: Mapping[str, Any] | Iterable[str] | None = None
-                  ) -> Scenario:
+def load_scenario(path: str | Path, overrides: Mapping[str, Any] | Iterable[str] | None = None,
+                  *, extends_path: Iterable[str | Path] | None = None) -> Scenario:
     """Read, resolve and validate a scenario file.
 
     ``overrides`` maps dotted paths to values (or is a list of ``path=value`` strings as given
-    to ``--set``); all of them are checked before any is applied.
+    to ``--set``); all of them are checked before any is applied. ``extends_path``: folders
+    (beyond the scenario's own folder tree, the shipped scenarios and ``IOMSIM_EXTENDS_PATH``)
+    whose ``.yaml`` files ``extends:`` may name.
     """
     path = Path(path)
-    merged, origins, provenance = _resolve(path, stack=())
+    load = _Load(extends_roots(_folder_of(path), extends_path))
+    merged, origins, provenance = _resolve(path, (), load)
     if not isinstance(merged, dict):
         raise ScenarioError("expected a mapping of scenario keys at the top level",
                             file=path, line=1)
@@ -84,10 +131,13 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | Iterable[str]
     return scenario
 
 
-def load_scenario_text(text: str, *, file: str = "<string>", folder: str | Path = ".") -> Scenario:
-    """Validate a scenario given as YAML text (``extends:`` resolved relative to ``folder``)."""
+def load_scenario_text(text: str, *, file: str = "<string>", folder: str | Path = ".",
+                       extends_path: Iterable[str | Path] | None = None) -> Scenario:
+    """Validate a scenario given as YAML text (``extends:`` resolved relative to ``folder``,
+    which is the folder tree it may read from, as a file's own folder is)."""
     doc = read_yaml_text(text, file=file)
-    merged, origins, provenance = _resolve_doc(doc, Path(folder) / "_", stack=())
+    load = _Load(extends_roots(_folder_of(Path(folder) / "_"), extends_path))
+    merged, origins, provenance = _resolve_doc(doc, Path(folder) / "_", (), load)
     if not isinstance(merged, dict):
         raise ScenarioError("expected a mapping of scenario keys at the top level", file=file)
     meta = ScenarioMeta(file=file, folder=Path(folder).resolve(), resolved={},
@@ -156,16 +206,41 @@ def parse_overrides(overrides: Mapping[str, Any] | Iterable[str]) -> dict[str, A
 
 # --------------------------------------------------------------------------- resolution
 
-def _resolve(path: Path, stack: tuple[Path, ...]):
+def _folder_of(path: Path) -> Path:
+    try:
+        return path.resolve().parent
+    except (OSError, ValueError):
+        return path.parent
+
+
+def _resolve(path: Path, stack: tuple[Path, ...], load: _Load):
+    key = _key(path)
+    if key not in stack and key in load.done:
+        # A file named again (a diamond of extends:) is the same data: resolved once per load,
+        # so that nested diamonds cost one read per file rather than one per path to it.
+        return load.done[key]
     doc = read_yaml_file(path)
-    return _resolve_doc(doc, path, stack)
+    resolved = _resolve_doc(doc, path, stack, load)
+    load.done[key] = resolved
+    return resolved
 
 
-def _resolve_doc(doc: YamlDocument, path: Path, stack: tuple[Path, ...]):
-    key = path.resolve()
+def _key(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, ValueError):
+        return path
+
+
+def _resolve_doc(doc: YamlDocument, path: Path, stack: tuple[Path, ...], load: _Load):
+    key = _key(path)
     if key in stack:
         chain = " -> ".join(p.name for p in (*stack, key))
         raise ScenarioError(f"circular extends: ({chain})", file=doc.file,
+                            line=doc.line_of("extends"), path="extends")
+    if len(stack) >= MAX_EXTENDS_DEPTH:
+        raise ScenarioError(f"extends: chains more than {MAX_EXTENDS_DEPTH} files deep; "
+                            "expected a short chain of scenarios and libraries", file=doc.file,
                             line=doc.line_of("extends"), path="extends")
     data = doc.data
     if data is None:
@@ -188,8 +263,8 @@ def _resolve_doc(doc: YamlDocument, path: Path, stack: tuple[Path, ...]):
     provenance: dict[str, dict[str, Any]] = {}
     for i, parent in enumerate(parents):
         where = join("extends", i) if len(parents) > 1 else "extends"
-        parent_path = _find_parent(parent, path, doc, where)
-        p_data, p_origins, p_prov = _resolve(parent_path, (*stack, key))
+        parent_path = _find_parent(parent, path, doc, where, load)
+        p_data, p_origins, p_prov = _resolve(parent_path, (*stack, key), load)
         merged = _merge(merged, p_data)
         origins.update(p_origins)
         provenance.update(p_prov)
@@ -201,14 +276,26 @@ def _resolve_doc(doc: YamlDocument, path: Path, stack: tuple[Path, ...]):
     return merged, origins, provenance
 
 
-def _find_parent(name: str, path: Path, doc: YamlDocument, where: str) -> Path:
+def _find_parent(name: str, path: Path, doc: YamlDocument, where: str, load: _Load) -> Path:
     def refuse(message: str) -> ScenarioError:
         return ScenarioError(message, file=doc.file, line=doc.line_of(where), path=where)
 
     shown = short(name)
     if name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name:
         candidate = (path.parent / name)
+        resolved = _key(candidate)
+        if not any(resolved.is_relative_to(root) for root in load.roots):
+            raise refuse(f"extends {shown}, outside the scenario's folder tree; extends: may "
+                         "name a library, a shipped scenario or a .yaml file under the top "
+                         f"scenario's folder (add the folder to {EXTENDS_PATH_ENV} to allow "
+                         "another on purpose)")
+        if not name.endswith((".yaml", ".yml")):
+            raise refuse(f"extends {shown}, which is not a .yaml file; expected a scenario "
+                         "(.yaml) or the bare name of a library")
         if not _is_file(candidate):
+            if _exists(candidate):
+                raise refuse(f"extends {shown}, which is not a regular file; expected a "
+                             "scenario (.yaml)")
             raise refuse(f"extends a file that does not exist: {shown[1:-1]}")
         return candidate
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", name):
@@ -220,6 +307,13 @@ def _find_parent(name: str, path: Path, doc: YamlDocument, where: str) -> Path:
             f"; shipped libraries: {', '.join(library_names())}"
         raise refuse(f"no parameter library named {shown}{hint}")
     return Path(str(lib))
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def _is_file(path: Any) -> bool:
@@ -356,7 +450,14 @@ def _validate(data: dict[str, Any], meta: ScenarioMeta,
         # Read and check the cohort file now, so that validate catches what run would.
         from iomsim.scenario.cohort_csv import read_cohort_records
 
-        read_cohort_records(scenario)
+        records = read_cohort_records(scenario)
+        if scenario.selection is not None:
+            highest = min(max(r["ogrs"] for r in records), OGRS_CEILING)
+            problem = unreachable_ogrs(scenario.selection.ogrs_min, highest)
+            if problem:
+                file, line = _attributed_origin("selection.ogrs_min", meta, override_paths)
+                raise ScenarioError(f"{problem} (the cohort file's highest)", file=file,
+                                    line=line, path="selection.ogrs_min")
     return scenario
 
 

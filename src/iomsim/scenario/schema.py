@@ -80,13 +80,65 @@ def whole_number(minimum: int, maximum: int | None = None) -> Any:
     return Annotated[int, BeforeValidator(check)]
 
 
+def at_least(limit: float, reason: str):
+    """A check that a number is at least ``limit``; the error gives ``reason``."""
+    def check(value: float) -> float:
+        if not value >= limit:
+            raise ValueError(f"expected at least {limit:,g}, got {value:,g}: {reason}")
+        return value
+
+    return check
+
+
+def at_most(limit: float, reason: str) -> AfterValidator:
+    """A check that a number is at most ``limit``; the error gives ``reason``."""
+    def check(value: float) -> float:
+        if value > limit:
+            raise ValueError(f"expected at most {limit:,g}, got {value:,g}: {reason}")
+        return value
+
+    return AfterValidator(check)
+
+
+# Upper bounds. A run simulates every event one by one, so its time grows with rates and
+# multipliers; money is summed over events, offenders and years. The limits are far above any
+# published value (README, "Limits") and keep a run's cost and its sums finite.
+MAX_RATE_PER_YEAR = 1_000.0
+RATE_REASON = ("about three events a day, above any recorded rate of contacts, breaches or "
+               "exits; each event is simulated, so a run's time grows with the rate")
+MAX_MULTIPLIER = 100.0
+MULTIPLIER_REASON = ("a hundredfold change in a rate is beyond any published effect (the "
+                     "shipped values are at most 2); events, and a run's time, grow with it")
+MAX_MONEY = 1e9
+MONEY_REASON = ("a billion pounds per unit is more than any agency spends on one offender; "
+                "larger values overflow the tables' totals")
+MAX_FRAILTY = 100.0
+FRAILTY_REASON = ("an offender offending a hundred times as often as OGRS predicts is beyond "
+                  "what OGRS and frailty can mean; events, and a run's time, grow with it")
+MAX_FRAILTY_VARIANCE = 4.0
+MAX_COMBINED_OFFENDING_MULTIPLIER = 1_000.0
+MIN_HORIZON_YEARS = 1 / 12
+# OGRS predicts proven reoffending; the engine offends at the proven rate divided by the chance
+# that an offence is proven, so a tiny chance multiplies offending without limit.
+MIN_PROVEN_PER_OFFENCE = 1e-3
+# Offences a year of the riskiest offender the scenario can have (at frailty 1), where the
+# scenario alone tells: about 27 a day, beyond any recorded offending.
+MAX_OFFENCES_PER_YEAR = 10_000.0
+# A lognormal, gamma or beta given by a mean and an sd this small relative to the mean has
+# parameters beyond 1e12, which overflow or lose all precision; sd 0 means a constant instead.
+MIN_RELATIVE_SD = 1e-6
+
 Fraction = Annotated[float, AfterValidator(_fraction)]
 NonNegative = Annotated[float, AfterValidator(_non_negative)]
 Positive = Annotated[float, AfterValidator(_positive)]
-Money = Annotated[float, AfterValidator(_non_negative), Field(json_schema_extra={"x-money": True})]
+Money = Annotated[float, AfterValidator(_non_negative), at_most(MAX_MONEY, MONEY_REASON),
+                  Field(json_schema_extra={"x-money": True})]
 Days = Annotated[float, AfterValidator(_non_negative)]
-RatePerYear = Annotated[float, AfterValidator(_non_negative)]
-Multiplier = Annotated[float, AfterValidator(_non_negative)]
+RatePerYear = Annotated[float, AfterValidator(_non_negative),
+                        at_most(MAX_RATE_PER_YEAR, RATE_REASON)]
+Multiplier = Annotated[float, AfterValidator(_non_negative),
+                       at_most(MAX_MULTIPLIER, MULTIPLIER_REASON)]
+Frailty = Annotated[float, AfterValidator(_positive), at_most(MAX_FRAILTY, FRAILTY_REASON)]
 Agency = Annotated[str, AfterValidator(_identifier)]
 
 
@@ -164,6 +216,12 @@ class Distribution(Strict):
         if kind in ("lognormal", "gamma", "poisson", "negative_binomial") \
                 and self.mean is not None and self.mean <= 0:
             raise error_at("mean", f"a {kind} distribution needs mean > 0")
+        if kind in ("lognormal", "gamma", "beta") and self.mean is not None and self.sd \
+                and self.sd < MIN_RELATIVE_SD * abs(self.mean):
+            constant = "give sd: 0" if kind != "beta" else "use distribution: fixed"
+            raise error_at("sd", f"sd {self.sd:g} is below a millionth of the mean: the {kind}'s "
+                           "parameters would exceed 1e12 and overflow; for a constant, "
+                           f"{constant}")
         if self.low is not None and self.high is not None and self.low > self.high:
             raise error_at("low", f"low ({self.low:g}) must not exceed high ({self.high:g})")
         if kind == "beta" and self.mean is not None and self.sd is not None:
@@ -281,7 +339,10 @@ class Profile(Strict):
     ogrs: Distribution = Field(description="OGRS: probability of a proven reoffence within two "
                                            "years at liberty (a fraction)")
     previous_convictions: Distribution
-    frailty_variance: NonNegative = Field(
+    frailty_variance: Annotated[float, AfterValidator(_non_negative), at_most(
+        MAX_FRAILTY_VARIANCE, "a gamma of variance 4 (shape 1/4) already puts most offenders "
+        "near no offending and a few at tens of times the mean; beyond it, offenders with high "
+        "OGRS get baseline hazards of thousands of offences a year")] = Field(
         0.0, description="variance of a gamma(mean 1) multiplier on each offender's offending "
                          "rate: variation beyond OGRS")
     needs: dict[Need, Fraction] = Field(default_factory=dict,
@@ -327,7 +388,7 @@ class OffenderRecord(Strict):
     age: Annotated[float, AfterValidator(_positive)]
     ogrs: Fraction
     previous_convictions: NonNegative = 0
-    frailty: Positive = 1.0
+    frailty: Frailty = 1.0
     needs: list[Need] = Field(default_factory=list)
     status: Status = "unsupervised"
     status_days_remaining: Days = 0.0
@@ -409,6 +470,13 @@ class Offending(Strict):
                 raise error_at(f"offence_types.{name}", f"offence type name: {exc}") from None
         _check_shares({k: v.share for k, v in self.offence_types.items()}, "offence type shares",
                       at="offence_types")
+        combined = self.release_multiplier * math.prod(self.need_multipliers.values())
+        if combined > MAX_COMBINED_OFFENDING_MULTIPLIER:
+            raise error_at("need_multipliers", f"together the need multipliers and the release "
+                           f"multiplier can multiply an offender's offending rate by "
+                           f"{combined:,.4g}, more than {MAX_COMBINED_OFFENDING_MULTIPLIER:,g}: "
+                           "beyond any published effect; events, and a run's time, grow with "
+                           "it")
         return self
 
 
@@ -451,7 +519,9 @@ class Justice(Strict):
     caution_probability: Fraction = 0.0
     remand_probability: Fraction = 0.0
     conviction_probability: Fraction
-    extra_offences_per_conviction: NonNegative = Field(
+    extra_offences_per_conviction: Annotated[float, AfterValidator(_non_negative), at_most(
+        100, "a hundred offences taken into consideration at one appearance is beyond any "
+        "recorded case")] = Field(
         0.0, description="mean of a Poisson count of further offences dealt with at the same "
                          "appearance (taken into consideration)")
     magistrates: CourtSentencing
@@ -517,18 +587,23 @@ class OffenderManager(Strict):
     agency: Agency
     share: Fraction = Field(description="share of IOM offenders managed by this role")
     annual_cost: Money = Field(description="salary and on-costs of one offender manager a year")
-    caseload: Positive
+    caseload: Annotated[float, AfterValidator(at_least(
+        1, "an offender manager's salary is divided by the caseload, so below one offender it "
+        "is multiplied without limit"))]
 
 
 class Attendee(Strict):
     agency: Agency
-    hours: NonNegative
+    hours: Annotated[float, AfterValidator(_non_negative), at_most(
+        24, "a case conference lasts no more than a day")]
     hourly_cost: Money
 
 
 class CaseConferences(Strict):
-    per_year: NonNegative = 0.0
-    offenders_per_conference: Positive = 1.0
+    per_year: RatePerYear = 0.0
+    offenders_per_conference: Annotated[float, AfterValidator(at_least(
+        1, "a conference's cost is divided among the offenders it discusses, so below one it "
+        "is multiplied without limit"))] = 1.0
     attendees: list[Attendee] = Field(default_factory=list)
 
 
@@ -548,7 +623,9 @@ class PathwayReferrals(Strict):
 class IomEffects(Strict):
     offending_multiplier: Multiplier = Field(1.0, description="offending rate multiplier for "
                                                               "responders while on IOM")
-    offending_multiplier_sd: NonNegative = Field(0.0, description="spread of the multiplier "
+    offending_multiplier_sd: Annotated[float, AfterValidator(_non_negative), at_most(
+        10, "a lognormal spread of 10 puts responders' multipliers from near 0 to far above "
+        "any effect; the multiplier itself is at most 100")] = Field(0.0, description="spread of the multiplier "
                                                                   "among responders (lognormal)")
     responder_share: Fraction = 1.0
     persist_days_after_deselection: Days = 0.0
@@ -596,7 +673,8 @@ class Scenario(Strict):
     price_year: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")] = Field(
         description="financial year of all money, e.g. 2011-12")
     start_date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] = "2010-11-01"
-    horizon_years: Annotated[float, Field(gt=0, le=50)] = 5.0
+    horizon_years: Annotated[float, Field(gt=0, le=50)] = Field(5.0, description="years "
+                                                                "simulated from day 0")
     pre_period_months: Annotated[float, Field(ge=0, le=120)] = 24.0
     discount_rate: Fraction = 0.035
     cohort: Cohort
@@ -614,6 +692,15 @@ class Scenario(Strict):
     def meta(self) -> Any:
         """The loader's :class:`~iomsim.scenario.loader.ScenarioMeta` (file, provenance, hash)."""
         return self._meta
+
+    @field_validator("horizon_years")
+    @classmethod
+    def _horizon(cls, value: float) -> float:
+        if value < MIN_HORIZON_YEARS:
+            raise ValueError(f"expected at least one month ({MIN_HORIZON_YEARS:.4g} years), got "
+                             f"{value:g}: the survival curve is monthly and no outcome window "
+                             "is shorter than 12 months, so a shorter horizon measures nothing")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
@@ -636,4 +723,57 @@ class Scenario(Strict):
             raise error_at("selection.cohort_size", f"{self.selection.cohort_size} is larger "
                            f"than cohort.size ({self.cohort.size}); expected at most the "
                            "cohort size")
+        j = self.justice
+        proven = sum(t.share * t.detection_probability
+                     for t in self.offending.offence_types.values()) \
+            * (j.charge_probability * j.conviction_probability + j.caution_probability)
+        if 0 < proven < MIN_PROVEN_PER_OFFENCE:
+            raise error_at("offending.offence_types", f"{proven:.3g} of offences end in a "
+                           "caution or conviction (detection x (charge x conviction + "
+                           f"caution)); expected at least {MIN_PROVEN_PER_OFFENCE:g}: OGRS "
+                           "predicts proven reoffending, so offending is the proven rate "
+                           f"divided by this, {1 / proven:,.0f} offences for each proven one, "
+                           "beyond any recorded rate; a run's events grow with it")
+        highest = highest_ogrs(self.cohort)
+        v = self.cohort.profile.frailty_variance if self.cohort.profile is not None else 0.0
+        if proven > 0 and highest is not None:
+            # As the engine's baseline_hazard (iomsim.engine.model): two-year cumulative hazard
+            # of a proven offence that makes P(proven within 2 years) = OGRS under gamma frailty.
+            hazard = -math.log1p(-highest) if v <= 0 else ((1 - highest) ** -v - 1) / v
+            per_year = hazard / 2 / proven
+            if per_year > MAX_OFFENCES_PER_YEAR:
+                at = "cohort.profile.frailty_variance" if v > 0 else "cohort"
+                raise error_at(at, f"an offender with OGRS {highest:g} would commit "
+                               f"{per_year:,.3g} offences a year (frailty variance {v:g}, "
+                               f"{proven:.3g} of offences proven); expected at most "
+                               f"{MAX_OFFENCES_PER_YEAR:,.0f}, about 27 a day, beyond any "
+                               "recorded offending; each offence is simulated")
+        problem = self.selection and unreachable_ogrs(self.selection.ogrs_min, highest)
+        if problem:
+            raise error_at("selection.ogrs_min", problem)
         return self
+
+
+# The engine keeps OGRS inside (0, 1) by this margin (iomsim.engine.cohort).
+OGRS_CEILING = 1 - 1e-6
+
+
+def highest_ogrs(cohort: Cohort) -> float | None:
+    """The highest OGRS anyone in the cohort can have at day 0 (OGRS does not change), when the
+    scenario alone decides it (not for a CSV cohort, which is read later); else None."""
+    if cohort.offenders is not None:
+        return min(max(o.ogrs for o in cohort.offenders), OGRS_CEILING)
+    if cohort.profile is not None:
+        d = cohort.profile.ogrs
+        top = d.value if d.distribution == "fixed" else d.high
+        return None if top is None else min(top, OGRS_CEILING)
+    return None
+
+
+def unreachable_ogrs(ogrs_min: float, highest: float | None) -> str | None:
+    """Why a selection.ogrs_min no offender can reach is refused (selection would pick nobody),
+    or None when someone can reach it (or the scenario alone cannot tell)."""
+    if highest is None or ogrs_min <= highest:
+        return None
+    return (f"{ogrs_min:g} is above the highest OGRS anyone in the cohort can have "
+            f"({highest:g}), so selection would pick nobody; expected at most {highest:g}")

@@ -2,11 +2,14 @@
 
 PyYAML's ``SafeLoader`` builds no Python objects beyond plain data; on top of it this module
 refuses duplicate keys, non-standard tags, alias expansion beyond a budget ("billion laughs"),
-oversized files and binary data, and returns a map from each dotted YAML path to its line.
+oversized files, files that are not regular files and binary data, and returns a map from each
+dotted YAML path to its line.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,10 @@ from iomsim.scenario.paths import join as join_path
 MAX_FILE_BYTES = 2_000_000
 MAX_NODES = 200_000
 MAX_DEPTH = 64
+# Characters of text (keys and text values) after aliases are expanded. A file without aliases
+# holds at most MAX_FILE_BYTES; aliases may repeat text, but not without limit: one long text
+# repeated under a free-text key would otherwise go into every manifest gigabytes at a time.
+MAX_TEXT_CHARS = 10_000_000
 
 _STANDARD_TAGS = {
     "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:str",
@@ -68,10 +75,23 @@ class YamlDocument:
 
 
 def read_yaml_file(path: str | Path) -> YamlDocument:
-    """Read a YAML file safely; every failure is a one-line :class:`ScenarioError`."""
+    """Read a YAML file safely; every failure is a one-line :class:`ScenarioError`.
+
+    Only a regular file is read (a FIFO would block and a device such as /dev/zero never ends),
+    and never more than one byte beyond the size limit."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        kind = _file_kind(os.stat(path).st_mode)
+        if kind is not None:
+            raise ScenarioError(f"is {kind}, expected a regular YAML file", file=path)
+        # O_NONBLOCK: should the file be swapped for a FIFO after the check, opening it does
+        # not wait for a writer (fstat below then refuses it).
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            kind = _file_kind(os.fstat(fh.fileno()).st_mode)
+            if kind is not None:
+                raise ScenarioError(f"is {kind}, expected a regular YAML file", file=path)
+            raw = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ScenarioError("file not found", file=path) from None
     except IsADirectoryError:
@@ -80,7 +100,26 @@ def read_yaml_file(path: str | Path) -> YamlDocument:
         raise ScenarioError(f"cannot be read ({exc.strerror or exc})", file=path) from None
     except ValueError as exc:  # e.g. a NUL character in the name
         raise ScenarioError(f"not a usable file name ({exc})", file=path) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError(f"file is larger than a scenario may be: more than the "
+                            f"{MAX_FILE_BYTES:,} allowed bytes (reading stopped there)",
+                            file=path)
     return read_yaml_text(raw, file=str(path))
+
+
+def _file_kind(mode: int) -> str | None:
+    """What a file that is not a regular file is (None for a regular file)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
 
 
 def read_yaml_text(raw: bytes | str, *, file: str = "<string>") -> YamlDocument:
@@ -129,7 +168,7 @@ def read_yaml_text(raw: bytes | str, *, file: str = "<string>") -> YamlDocument:
     doc = YamlDocument(data=None, file=file)
     if node is None:
         return doc
-    budget = [MAX_NODES]
+    budget = [MAX_NODES, MAX_TEXT_CHARS]
     doc.data = _build(node, "", doc, loader, budget)
     return doc
 
@@ -167,6 +206,7 @@ def _build(node: yaml.Node, path: str, doc: YamlDocument, loader: yaml.SafeLoade
             if not isinstance(key, str):
                 key = str(key)
             child = join_path(path, key)
+            _spend_text(len(key), child, doc, budget)
             if key in out:
                 raise ScenarioError(f"duplicate key {key!r} (first on line {doc.lines[child]})",
                                     file=doc.file, line=key_node.start_mark.line + 1,
@@ -177,7 +217,19 @@ def _build(node: yaml.Node, path: str, doc: YamlDocument, loader: yaml.SafeLoade
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, join_path(path, i), doc, loader, budget, depth + 1)
                 for i, item in enumerate(node.value)]
-    return _scalar(node, path, doc, loader)
+    value = _scalar(node, path, doc, loader)
+    _spend_text(len(value) if isinstance(value, str) else 0, path, doc, budget)
+    return value
+
+
+def _spend_text(chars: int, path: str, doc: YamlDocument, budget: list[int]) -> None:
+    budget[1] -= chars
+    if budget[1] < 0:
+        key_path = _key_path(path)
+        raise ScenarioError(f"more than {MAX_TEXT_CHARS:,} characters of text after expanding "
+                            "aliases (text repeated through aliases?); expected a plain "
+                            "scenario", file=doc.file, line=doc.line_of(key_path),
+                            path=key_path or None)
 
 
 def _key_path(path: str) -> str:

@@ -1,0 +1,257 @@
+"""Inputs that are valid YAML but hostile, and the limits that bound what a run costs.
+
+The promises (issue 15): ``extends:`` reads only scenarios the user meant to read, and never
+quotes another file; each file of an ``extends:`` tree is read once per load; no input makes
+iomsim read without end; a run whose selection picks nobody is refused naming the rule, and one
+that picks fewer than asked says so once; metrics whose window is longer than the horizon are
+not printed as numbers; text from the user reaches the terminal with its control characters
+escaped. The bad-input corpus (tests/bad_inputs/) holds the one-line errors of the limits.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+import iomsim
+from iomsim.errors import ScenarioError
+from iomsim.scenario import loader
+from iomsim.scenario.loader import EXTENDS_PATH_ENV, MAX_EXTENDS_DEPTH
+from iomsim.scenario.yamlio import MAX_FILE_BYTES, read_yaml_file
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "tests" / "bad_inputs"
+BASE = CORPUS / "base" / "minimal.yaml"
+sys.path.insert(0, str(CORPUS))
+
+from iomsim_cli_harness import run_cli  # noqa: E402
+
+RUN = ["--reps", "2", "--seed", "1", "--jobs", "1", "--no-progress"]
+SECRET = "TOKEN-4f7a-do-not-print"
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    """A scenario folder holding the corpus's small valid base scenario."""
+    work = tmp_path / "project"
+    (work / "base").mkdir(parents=True)
+    shutil.copy(BASE, work / "base" / "minimal.yaml")
+    return work
+
+
+def one_error_line(result) -> str:
+    assert "Traceback" not in result.err, result.err
+    assert result.code == 2, (result.code, result.err)
+    assert len(result.err_lines) == 1 and result.err.startswith("error: "), result.err
+    return result.err_lines[0]
+
+
+# --------------------------------------------------------------------------- extends: confined
+
+@pytest.mark.parametrize("content", [f"{SECRET}: 1\n", f"- {SECRET}\n", f"{SECRET}\n",
+                                     f"name: [{SECRET}\n"])
+def test_extends_outside_the_folder_tree_is_refused_without_reading_it(folder, tmp_path, content):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "secret.yaml").write_text(content)
+    (folder / "s.yaml").write_text(f"extends: {outside / 'secret.yaml'}\n")
+    line = one_error_line(run_cli(["validate", "s.yaml"], folder))
+    assert line.startswith("error: s.yaml:1: extends: ") and "outside" in line
+    assert SECRET not in line
+    # A relative path that climbs out, and a link inside the tree that points out, alike.
+    (folder / "up.yaml").write_text("extends: ../elsewhere/secret.yaml\n")
+    (folder / "link.yaml").symlink_to(outside / "secret.yaml")
+    (folder / "via-link.yaml").write_text("extends: link.yaml\n")
+    for name in ("up.yaml", "via-link.yaml"):
+        line = one_error_line(run_cli(["validate", name], folder))
+        assert "outside the scenario's folder tree" in line and SECRET not in line
+
+
+def test_extends_of_a_file_that_is_not_yaml_is_refused_without_reading_it(folder):
+    (folder / "notes.txt").write_text(f"{SECRET}: 1\n")
+    (folder / "s.yaml").write_text("extends: ./notes.txt\n")
+    line = one_error_line(run_cli(["validate", "s.yaml"], folder))
+    assert "not a .yaml file" in line and SECRET not in line
+
+
+def test_a_folder_is_allowed_on_purpose_by_environment_or_argument(folder, tmp_path,
+                                                                   monkeypatch):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shutil.copy(BASE, shared / "base.yaml")
+    (folder / "s.yaml").write_text(f"extends: {shared / 'base.yaml'}\nname: allowed\n")
+    with pytest.raises(ScenarioError, match=EXTENDS_PATH_ENV):
+        iomsim.load_scenario(folder / "s.yaml")
+    assert iomsim.load_scenario(folder / "s.yaml", extends_path=[shared]).name == "allowed"
+    monkeypatch.setenv(EXTENDS_PATH_ENV, os.pathsep.join(["/nonexistent", str(shared)]))
+    assert iomsim.load_scenario(folder / "s.yaml").name == "allowed"
+    result = run_cli(["validate", "s.yaml"], folder)  # the command line reads it too
+    assert result.code == 0 and "valid (allowed" in result.out, result.err
+
+
+def test_the_shipped_scenarios_may_be_extended_from_anywhere(folder):
+    (folder / "s.yaml").write_text(f"extends: {ROOT / 'scenarios' / 'sussex-2013.yaml'}\n"
+                                   "name: mine\n")
+    assert iomsim.load_scenario(folder / "s.yaml").name == "mine"
+
+
+# --------------------------------------------------------------------------- extends: diamond
+
+def test_an_extends_diamond_reads_each_file_once(folder, monkeypatch):
+    """Each file names the one below twice: 2**depth paths to the base, depth + 1 files."""
+    depth = MAX_EXTENDS_DEPTH - 2
+    shutil.copy(BASE, folder / "d0.yaml")
+    for i in range(1, depth + 1):
+        (folder / f"d{i}.yaml").write_text(f"extends: [d{i - 1}.yaml, d{i - 1}.yaml]\n")
+    reads: list[str] = []
+
+    def counting(path):
+        reads.append(str(path))
+        return read_yaml_file(path)
+
+    monkeypatch.setattr(loader, "read_yaml_file", counting)
+    scenario = iomsim.load_scenario(folder / f"d{depth}.yaml")
+    assert scenario.name == "Minimal test scenario"
+    assert len(reads) == depth + 1, f"{len(reads)} reads for {depth + 1} files"
+
+
+def test_a_cycle_inside_a_diamond_is_still_found(folder):
+    shutil.copy(BASE, folder / "d0.yaml")
+    (folder / "a.yaml").write_text("extends: [d0.yaml, b.yaml]\n")
+    (folder / "b.yaml").write_text("extends: [d0.yaml, a.yaml]\n")
+    with pytest.raises(ScenarioError, match=r"circular extends: \(a.yaml -> b.yaml -> a.yaml\)"):
+        iomsim.load_scenario(folder / "a.yaml")
+
+
+def test_a_chain_of_extends_deeper_than_the_limit_is_refused(folder):
+    shutil.copy(BASE, folder / "c0.yaml")
+    for i in range(1, MAX_EXTENDS_DEPTH + 2):
+        (folder / f"c{i}.yaml").write_text(f"extends: c{i - 1}.yaml\n")
+    with pytest.raises(ScenarioError, match=f"more than {MAX_EXTENDS_DEPTH} files deep"):
+        iomsim.load_scenario(folder / f"c{MAX_EXTENDS_DEPTH + 1}.yaml")
+
+
+# --------------------------------------------------------------------------- bounded reading
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_is_refused_without_waiting_for_a_writer(folder):
+    os.mkfifo(folder / "pipe.yaml")
+    line = one_error_line(run_cli(["validate", "pipe.yaml"], folder, timeout=30))
+    assert line == "error: pipe.yaml: is a FIFO (named pipe), expected a regular YAML file"
+    (folder / "s.yaml").write_text("extends: pipe.yaml\n")
+    line = one_error_line(run_cli(["validate", "s.yaml"], folder, timeout=30))
+    assert "not a regular file" in line
+    os.mkfifo(folder / "pipe.csv")
+    (folder / "c.yaml").write_text("extends: base/minimal.yaml\nselection: {cohort_size: 1}\n"
+                                   "cohort: {size: null, profile: null, from_csv: pipe.csv}\n")
+    line = one_error_line(run_cli(["validate", "c.yaml"], folder, timeout=30))
+    assert line.startswith("error: c.yaml:3: cohort.from_csv: cohort file 'pipe.csv' is not a "
+                           "regular file")
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
+def test_a_device_that_never_ends_is_refused(folder):
+    line = one_error_line(run_cli(["validate", "/dev/zero"], folder, timeout=30))
+    assert line == "error: /dev/zero: is a device, expected a regular YAML file"
+
+
+def test_an_oversized_file_is_read_no_further_than_the_limit(tmp_path):
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as fh:  # sparse: a gigabyte that costs no disk
+        fh.truncate(1_000_000_000)
+    with pytest.raises(ScenarioError, match=f"more than the {MAX_FILE_BYTES:,} allowed"):
+        read_yaml_file(big)
+
+
+# --------------------------------------------------------------------------- limits
+
+def test_the_shipped_sweeps_stay_within_the_limits():
+    from iomsim.experiments.spec import load_sweep
+
+    for path in sorted((ROOT / "scenarios" / "sweeps").glob("*.yaml")):
+        spec = load_sweep(path)
+        assert spec.n_points > 0, path
+
+
+def test_an_offender_record_with_a_huge_frailty_is_refused():
+    with pytest.raises(ScenarioError, match="a hundred times as often"):
+        iomsim.load_scenario(BASE, overrides={
+            "cohort.size": None, "cohort.profile": None,
+            "cohort.offenders": [{"id": "A", "age": 30, "ogrs": 0.5, "frailty": 1e12}]})
+
+
+def test_sd_zero_stays_a_constant_and_a_tiny_sd_is_refused_in_validate_and_run(folder):
+    (folder / "zero.yaml").write_text("extends: base/minimal.yaml\ncohort:\n  profile:\n"
+                                      "    ogrs: {distribution: gamma, mean: 0.6, sd: 0}\n")
+    assert iomsim.load_scenario(folder / "zero.yaml").cohort.profile.ogrs.sd == 0
+    (folder / "tiny.yaml").write_text("extends: base/minimal.yaml\ncohort:\n  profile:\n"
+                                      "    ogrs: {distribution: gamma, mean: 0.6, sd: 1.0e-200}\n")
+    for command in (["validate", "tiny.yaml"], ["run", "tiny.yaml", "--out", "out", *RUN]):
+        line = one_error_line(run_cli(command, folder))
+        assert line.startswith("error: tiny.yaml:4: cohort.profile.ogrs.sd: ")
+        assert "for a constant, give sd: 0" in line
+    assert not (folder / "out").exists()
+
+
+# --------------------------------------------------------------------------- selection
+
+def test_a_selection_that_picks_nobody_is_refused_at_run_time_naming_the_rule(folder):
+    # A beta reaches any OGRS below 1, so only the run can tell that nobody reached 0.99.
+    (folder / "s.yaml").write_text("extends: base/minimal.yaml\n"
+                                   "selection: {cohort_size: 30, ogrs_min: 0.99}\n")
+    assert run_cli(["validate", "s.yaml"], folder).code == 0
+    line = one_error_line(run_cli(["run", "s.yaml", "--out", "out", *RUN], folder))
+    assert line.startswith("error: s.yaml:2: selection.ogrs_min: selection picked nobody")
+    assert "of 200 offenders present at day 0" in line
+    assert "0 had OGRS >= selection.ogrs_min (0.99)" in line
+    assert not (folder / "out").exists()
+    assert {p.name for p in folder.iterdir()} == {"base", "s.yaml"}
+
+
+def test_a_selection_no_listed_offender_can_reach_is_refused_by_validate(folder):
+    (folder / "s.yaml").write_text(
+        "extends: base/minimal.yaml\nselection: {cohort_size: 1, ogrs_min: 0.8}\n"
+        "cohort:\n  size: null\n  profile: null\n"
+        "  offenders: [{id: A, age: 30, ogrs: 0.5}, {id: B, age: 40, ogrs: 0.7}]\n")
+    line = one_error_line(run_cli(["validate", "s.yaml"], folder))
+    assert line.startswith("error: s.yaml:2: selection.ogrs_min: 0.8 is above the highest "
+                           "OGRS anyone in the cohort can have (0.7)")
+
+
+def test_a_selection_short_of_cohort_size_warns_once(folder):
+    (folder / "s.yaml").write_text("extends: base/minimal.yaml\n"
+                                   "selection: {cohort_size: 30, ogrs_min: 0.8}\n")
+    result = run_cli(["run", "s.yaml", "--out", "out", *RUN], folder)
+    assert result.code == 0, result.err
+    warnings = [w for w in result.err_lines if w.startswith("warning: ")]
+    assert len(warnings) == 1, result.err
+    assert "fewer offenders than selection.cohort_size (30) in 2 of 2 replications" \
+        in warnings[0]
+    assert "present at day 0 met the selection rules" in warnings[0]
+
+
+# --------------------------------------------------------------------------- terminal output
+
+def test_metrics_whose_window_outruns_the_horizon_are_not_printed_as_numbers(folder):
+    (folder / "s.yaml").write_text("extends: base/minimal.yaml\nhorizon_years: 0.5\n")
+    result = run_cli(["run", "s.yaml", "--out", "out", *RUN], folder)
+    assert result.code == 0, result.err
+    for label in ("reconvicted in 24 months after", "convictions per offender, 12 months",
+                  "actual vs predicted reduction"):
+        row = next(r for r in result.out.splitlines() if label in r)
+        assert "n/a" in row and "0.5-year horizon" in row, row
+
+
+def test_control_characters_from_the_scenario_never_reach_the_terminal(folder):
+    (folder / "s.yaml").write_text('extends: base/minimal.yaml\n'
+                                   'name: "\\e]0;owned\\a\\e[2J\\e[31mRed\\u009b6n"\n')
+    for command in (["validate", "s.yaml"], ["run", "s.yaml", "--out", "out", *RUN]):
+        result = run_cli(command, folder)
+        assert result.code == 0, result.err
+        for text in (result.out, result.err):
+            assert not any(c in text for c in "\x1b\x07\x9b"), repr(text)
+        assert "\\x1b[31mRed" in result.out
