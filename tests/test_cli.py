@@ -73,3 +73,19 @@ def test_bad_set_path_names_the_nearest_key(iomsim_cli):
     p = _cli(iomsim_cli, "validate", str(MINIMAL), "--set", "discount_rat=0.1")
     assert p.returncode == 2
     assert "discount_rate" in p.stderr and "--set" in p.stderr
+
+
+def test_a_summary_piped_into_a_reader_that_stops_early_is_no_traceback(tmp_path):
+    """`iomsim run ... | head`: the results are written, the printing stops, no traceback. The
+    reader here (`true`) has gone before the simulation ends, so the first print meets a closed
+    pipe every time."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "res"
+    command = (f"'{sys.executable}' -m iomsim.cli run '{MINIMAL}' --reps 2 --jobs 1 "
+               f"--no-progress --out '{out}' | true; echo \"${{PIPESTATUS[0]}}\"")
+    proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+    assert proc.stdout.strip() == "141", proc.stdout
+    assert (out / "manifest.json").exists()

@@ -4,6 +4,7 @@ a one-line message and exit status 2 (never a traceback)."""
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -11,7 +12,7 @@ from typing import Callable, Sequence
 
 from iomsim.cli import breakeven, calibrate, report, run, sweep
 from iomsim.atomic import environment_fault
-from iomsim.cli.common import EXIT_ENVIRONMENT, EXIT_INPUT, Parser, fail
+from iomsim.cli.common import EXIT_BROKEN_PIPE, EXIT_ENVIRONMENT, EXIT_INPUT, Parser, fail
 from iomsim.errors import (EnvironmentFault, InputError, IomsimError, ResultsExistError,
                            Terminated)
 
@@ -64,6 +65,12 @@ def _main(argv: Sequence[str] | None) -> int:
         return fail(f"{exc}; nothing was written; {exc.remedy}", EXIT_ENVIRONMENT)
     except IomsimError as exc:
         return fail(str(exc))
+    except BrokenPipeError:
+        # The reader of our output went away (`iomsim run ... | head`): whatever was to be
+        # written is written; stop printing, and keep Python from failing again at exit when it
+        # flushes stdout into the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except RecursionError:  # input nested so deeply that a library gave up; never a traceback
         return fail("input nested too deeply to read")
     except OSError as exc:  # a file or folder given on the command line cannot be used
