@@ -118,3 +118,8 @@ class EnvironmentFault(IomsimError):
         if self.errno == codes.EROFS:
             return "the file system is read-only; choose another --out"
         return "check the disk and run again"
+
+
+class MemoryShortfall(IomsimError):
+    """One worker would need more memory than the machine has available: the command line exits
+    with status 3 (the machine cannot do it), before anything runs."""

@@ -18,7 +18,7 @@ from iomsim.defaults import DEFAULT_REPS, DEFAULT_SEED
 from iomsim.engine.measures import FUNNEL, SELECTION_RULES
 from iomsim.engine.records import ReplicationResult
 from iomsim.engine.replication import DEFAULT_ENGINE, ENGINES
-from iomsim.errors import InputError, one_line
+from iomsim.errors import InputError, MemoryShortfall, one_line
 from iomsim.execution import REPLICATIONS, Backend, default_jobs, make_backend
 from iomsim.results import Results, build_results
 from iomsim.scenario.schema import Scenario
@@ -107,6 +107,34 @@ def prepare_engine(scenario: Scenario, engine: str, announce: bool = True) -> No
         ensure_compiled(scenario, announce=announce)
 
 
+def fit_jobs_to_memory(scenario: Scenario, engine: str, jobs: int | None, reps: int,
+                       announce: bool = True, available: int | None = None) -> int:
+    """The number of local workers whose replications fit in the memory available: ``jobs``
+    (``None``: all cores), lowered with a line on stderr if they would not all fit, or
+    :class:`~iomsim.errors.MemoryShortfall` if even one would not (before anything runs).
+    The estimate is :func:`iomsim.engine.footprint.bytes_per_worker`."""
+    from iomsim.engine.footprint import available_bytes, bytes_per_worker
+
+    wanted = max(1, min(default_jobs() if jobs is None else jobs, reps))
+    need = bytes_per_worker(scenario, engine)
+    have = available_bytes() if available is None else available
+    if have is None or need * wanted <= have:
+        return wanted if jobs is None else jobs
+    gb = 1024 ** 3
+    if need > have:
+        other = " or the compiled engine" if engine == "simpy" else ""
+        raise MemoryShortfall(
+            f"one worker would need about {need / gb:.1f} GB for {one_line(scenario.name)} "
+            f"and the machine has {have / gb:.1f} GB available; use a smaller cohort{other}, "
+            "or a machine (or a Dask cluster, --scheduler) with more memory")
+    fits = max(1, have // need)
+    if announce:
+        print(f"iomsim: {wanted} workers would need about {need * wanted / gb:.1f} GB and "
+              f"{have / gb:.1f} GB is available; running {fits} at once instead (the results "
+              "do not depend on it)", file=sys.stderr, flush=True)
+    return int(fits)
+
+
 def open_backend(scenario: Scenario, jobs: int | None, scheduler: str | None, reps: int
                  ) -> Backend:
     """The backend for :func:`run` and :func:`run_with` (a context manager): ``jobs`` local
@@ -144,6 +172,8 @@ def run(scenario: Scenario, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED,
     if reps < 1:
         raise ValueError("reps must be at least 1")
     prepare_engine(scenario, engine, announce=progress is not False)
+    if scheduler in (None, "local"):  # a remote cluster's memory is its own to manage
+        jobs = fit_jobs_to_memory(scenario, engine, jobs, reps, announce=progress is not False)
     started = time.time()
     with open_backend(scenario, jobs, scheduler, reps) as backend:
         return run_with(backend, reps=reps, seed=seed, engine=engine, progress=progress,

@@ -13,8 +13,8 @@ from typing import Callable, Sequence
 from iomsim.cli import breakeven, calibrate, report, run, sweep
 from iomsim.atomic import environment_fault
 from iomsim.cli.common import EXIT_BROKEN_PIPE, EXIT_ENVIRONMENT, EXIT_INPUT, Parser, fail
-from iomsim.errors import (EnvironmentFault, InputError, IomsimError, ResultsExistError,
-                           Terminated)
+from iomsim.errors import (EnvironmentFault, InputError, IomsimError, MemoryShortfall,
+                           ResultsExistError, Terminated)
 
 # In the order `iomsim --help` lists them.
 COMMAND_GROUPS = (run, sweep, breakeven, calibrate, report)
@@ -61,6 +61,8 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt as exc:
         print("interrupted; no results were written", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
+    except MemoryShortfall as exc:
+        return fail(str(exc), EXIT_ENVIRONMENT)
     except EnvironmentFault as exc:
         return fail(f"{exc}; nothing was written; {exc.remedy}", EXIT_ENVIRONMENT)
     except IomsimError as exc:

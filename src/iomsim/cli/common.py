@@ -11,7 +11,7 @@ from iomsim.errors import InputError, one_line
 
 # The exit statuses (the README's table lists them all).
 EXIT_INPUT = 2        # bad input, or an --out that may not be written (taken, not ours)
-EXIT_ENVIRONMENT = 3  # the machine refused a write: full disk, quota, read-only, I/O error
+EXIT_ENVIRONMENT = 3  # the machine cannot: a refused write (full disk, ...) or too little memory
 EXIT_BROKEN_PIPE = 141  # our output's reader went away (`| head`): 128 + SIGPIPE, as a shell reports it
 
 
