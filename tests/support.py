@@ -39,8 +39,37 @@ def relative_difference(a: float, b: float) -> float:
     return abs(a - b) / max(abs(a), abs(b))
 
 
-def assert_same(a, b, rel: float = 1e-9) -> None:
-    """Every metric (same keys, same order), cost cell, survival point and population figure."""
+# Rule branches whose counts the engines do not share, even in distribution, where places are
+# limited, though no result depends on them: places granted at the horizon, which start no IOM
+# and end no wait that is recorded. The compiled engine hands a place given up to the head of the
+# queue at once, simpy when the release event is processed, after what else is due at that
+# moment. At the horizon, where everyone gives their places up, the compiled engine therefore
+# passes a place on through more of those still waiting (each gives it up in turn at their own
+# last wake-up) than simpy, in which they have left the queue by then, and each of them counts a
+# place unused or a wait open at the horizon. IOM places: 30 offenders released on day 1, 3
+# places and a horizon of one year: simpy counts no place unused, the compiled engine 6 to 9.
+# Services: the three of test_same_as_simpy_with_queues_groups_and_windows, seeds 1 to 8, every
+# metric identical: the compiled engine counts 0 to 3 waits open at the horizon more than
+# simpy's 70 to 77. Comparisons of branch counts where places are limited leave them out.
+BRANCHES_ORDERED_BY_HANDOFF = ("iom_place_unused", "service_wait_open_at_horizon")
+
+
+def assert_same_branches(a, b, leave_out=()) -> None:
+    """The same count of every rule branch taken (``events_by_kind``: every name of
+    ``BRANCHES``, in its order, zeros included), exactly; but those in ``leave_out``."""
+    from iomsim.engine.branches import BRANCHES
+
+    assert list(a.events_by_kind) == list(BRANCHES)
+    assert list(b.events_by_kind) == list(BRANCHES)
+    differing = {name: (count, b.events_by_kind[name]) for name, count in a.events_by_kind.items()
+                 if count != b.events_by_kind[name] and name not in leave_out}
+    assert not differing, f"branch counts differ (first result, second): {differing}"
+
+
+def assert_same(a, b, rel: float = 1e-9, places_limited: bool = False) -> None:
+    """Every metric (same keys, same order), cost cell, survival point and population figure,
+    and the count of every rule branch taken; with ``places_limited`` (capacity-limited services
+    or IOM places), but those of BRANCHES_ORDERED_BY_HANDOFF."""
     assert a.cohort_size == b.cohort_size
     assert a.offender_months == b.offender_months
     assert list(a.metrics) == list(b.metrics)
@@ -56,3 +85,4 @@ def assert_same(a, b, rel: float = 1e-9) -> None:
     assert list(a.population) == list(b.population)
     for key, x in a.population.items():
         assert relative_difference(x, b.population[key]) <= rel, (key, x, b.population[key])
+    assert_same_branches(a, b, BRANCHES_ORDERED_BY_HANDOFF if places_limited else ())

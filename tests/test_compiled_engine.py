@@ -4,10 +4,13 @@ Both engines draw every random number from the same keyed stream at the same ind
 capacity-limited services or IOM places (where offenders do not interact) the event histories are
 the same and every metric, cost cell, survival point and population figure agrees to rounding
 (the tests ask for relative 1e-9; in practice they are bit-identical), and so do the per-offender
-records. With capacity-limited services or IOM places the order in which a freed place is handed
-on at exactly equal times can differ, so those scenarios are compared statistically over several
-replications. Every feature of the schema is compared: fixed events from cohort records (the
-case study among them), capacity-limited IOM, 40 services, cases of many offences.
+records and, exactly, the count of every rule branch taken (``events_by_kind``). With
+capacity-limited services or IOM places the order in which a freed place is handed on at exactly
+equal times can differ, so those scenarios, branch counts included (but two that the order of
+hand-offs at the horizon decides, ``tests.support.BRANCHES_ORDERED_BY_HANDOFF``), are compared
+statistically over several replications. Every feature of the schema is compared: fixed events
+from cohort records (the case study among them), capacity-limited IOM, 40 services, cases of
+many offences.
 
 The first call compiles the kernels (about a minute; numba caches them on disk for later runs).
 """
@@ -22,8 +25,9 @@ import pytest
 
 import iomsim
 from iomsim.engine import compile_model, simulate_replication
+from iomsim.engine.branches import BRANCHES
 from iomsim.scenario.schema import NEEDS, STATUSES
-from tests.support import assert_same, load_minimal
+from tests.support import BRANCHES_ORDERED_BY_HANDOFF, assert_same, load_minimal
 
 pytest.importorskip("numba")
 
@@ -93,12 +97,28 @@ def test_same_as_simpy_minimal_scenario():
                     simulate_replication(model, 11, rep, engine="compiled"))
 
 
+def _branch_differences(a, b, diffs: dict) -> bool:
+    """Each branch's count in ``b`` less that in ``a``, appended to ``diffs[("branch", name)]``;
+    whether all were equal. With capacity limits the branches taken depend on queue order as
+    the metrics do, so they are compared as the metrics are: in distribution (but those that
+    place hand-offs order, see tests.support)."""
+    assert list(a.events_by_kind) == list(b.events_by_kind) == list(BRANCHES)
+    same = True
+    for name in BRANCHES:
+        if name in BRANCHES_ORDERED_BY_HANDOFF:
+            continue
+        d = b.events_by_kind[name] - a.events_by_kind[name]
+        diffs.setdefault(("branch", name), []).append(d)
+        same &= d == 0
+    return same
+
+
 def test_capacity_limited_services_agree_statistically():
     """Full Sussex (approved premises and treatment places limited): 20 replications.
 
     Queue order at exactly equal times may differ between the engines, so the paired
-    differences of the replication results must be within three standard errors of zero;
-    most replications are in fact identical.
+    differences of the replication results (branch counts included) must be within three
+    standard errors of zero; most replications are in fact identical.
     """
     model = compile_model(iomsim.load_scenario(SUSSEX))
     keys = ["reconviction_rate_24m", "offences_per_offender", "custody_days_per_offender",
@@ -109,7 +129,7 @@ def test_capacity_limited_services_agree_statistically():
     for rep in range(20):
         a = simulate_replication(model, 1, rep, engine="simpy")
         b = simulate_replication(model, 1, rep, engine="compiled")
-        same = True
+        same = _branch_differences(a, b, diffs)
         for arm in ("non_iom", "iom"):
             for k in keys:
                 d = b.metrics[arm][k] - a.metrics[arm][k]
@@ -155,7 +175,7 @@ def test_same_as_simpy_with_queues_groups_and_windows():
         a = simulate_replication(model, seed, 0, engine="simpy")
         b = simulate_replication(model, seed, 0, engine="compiled")
         assert a.metrics["non_iom"]["waits_per_offender_bnb"] > 0
-        assert_same(a, b)
+        assert_same(a, b, places_limited=True)
 
 
 def test_same_as_simpy_with_cases_carried_over_day_0():
@@ -222,6 +242,23 @@ def test_constants_copied_into_the_kernels_match_their_sources():
 
     assert kernels.constants_drift() == []
     assert driver.layout_problems() == []
+
+
+def test_a_branch_renamed_or_moved_is_out_of_date_in_the_kernels(monkeypatch):
+    """The kernels count each branch in a slot fixed by a literal: a change to BRANCHES that
+    was not copied into them is named at import, by the slots it moves."""
+    from iomsim.engine.numba import kernels
+
+    swapped = list(BRANCHES)
+    swapped[0], swapped[1] = swapped[1], swapped[0]
+    monkeypatch.setattr(kernels, "BRANCHES", tuple(swapped))
+    assert [p.split(":")[0] for p in kernels.constants_drift()] == [
+        "B_IOM_QUIET_CLOCK_RESET", "B_OFFENCE"]
+    monkeypatch.setattr(kernels, "BRANCHES", ("detected_offence",) + BRANCHES[1:])
+    assert [p.split(":")[0] for p in kernels.constants_drift()] == [
+        "B_DETECTED_OFFENCE", "B_OFFENCE"]
+    monkeypatch.setattr(kernels, "BRANCHES", BRANCHES + ("new_branch",))
+    assert [p.split(":")[0] for p in kernels.constants_drift()] == ["B_NEW_BRANCH", "N_BRANCHES"]
 
 
 def _many_services(n: int, capacity_from: int | None = None) -> dict:
@@ -335,8 +372,8 @@ def test_capacity_limited_iom_with_a_place_for_everyone_is_exact():
 def test_capacity_limited_iom_agrees_statistically():
     """Small Sussex with 45 offender managers' places for 150 offenders, and its capacity-limited
     services: ten replications. Places handed on at exactly equal times may go in another order,
-    so the paired differences must be within three standard errors of zero (most replications
-    are in fact identical)."""
+    so the paired differences (branch counts included) must be within three standard errors of
+    zero (most replications are in fact identical)."""
     model = compile_model(iomsim.load_scenario(SUSSEX, overrides={
         **SMALL, "iom.places_per_1000": 300}))
     keys = ["reconviction_rate_24m", "offences_per_offender", "custody_days_per_offender",
@@ -348,7 +385,7 @@ def test_capacity_limited_iom_agrees_statistically():
         a = simulate_replication(model, 1, rep, engine="simpy")
         b = simulate_replication(model, 1, rep, engine="compiled")
         assert 0 < a.metrics["iom"]["mean_wait_days_iom_place"]  # offenders did wait
-        same = True
+        same = _branch_differences(a, b, diffs)
         for k in keys:
             d = b.metrics["iom"][k] - a.metrics["iom"][k]
             diffs[k].append(d)

@@ -7,20 +7,23 @@ both engines:
 
 * without capacity-limited services or IOM places, offenders do not interact, both engines
   draw the same numbers for the same events, and every metric, cost, survival point,
-  population figure and kept record must agree to rel 1e-9;
+  population figure and kept record must agree to rel 1e-9, and every rule branch's count
+  exactly;
 * with them, two offenders asking for a place at the same instant may be served in another
   order, so the engines are compared over ``REPS`` replications: the paired differences of
-  every quantity must be within a Student t bound of zero (see :func:`assert_same_means`).
+  every quantity, and of every rule branch's count but two that the order of hand-offs at the
+  horizon decides (``tests.support.BRANCHES_ORDERED_BY_HANDOFF``), must be within a Student t
+  bound of zero (see :func:`assert_same_means`).
 
 What the compiled engine does not implement yet (``numba.driver.unsupported``) is still drawn
 and run by the simpy engine, which feeds the branch count, but not compared; once the port
 lands the same examples are compared with no change here.
 
-The simpy engine counts the rule branches it takes (``events_by_kind``); the last test asks
-that these examples, with a few hand-made ones for branches that random scenarios rarely
-reach, together reach every name in ``iomsim.engine.branches.BRANCHES``, so that no rule goes
-uncompared. It reads what the differential tests left in ``REACHED`` and so must run after
-them, in the same session (pytest runs a module's tests in order); run alone, it fails.
+Both engines count the rule branches they take (``events_by_kind``); the last test asks that
+these examples, with a few hand-made ones for branches that random scenarios rarely reach,
+together reach every name in ``iomsim.engine.branches.BRANCHES`` in each engine, so that no
+rule goes uncompared. It reads what the differential tests left in ``REACHED`` and so must run
+after them, in the same session (pytest runs a module's tests in order); run alone, it fails.
 """
 
 from __future__ import annotations
@@ -43,12 +46,13 @@ pytest.importorskip("numba")
 
 from iomsim.engine.numba.driver import unsupported  # noqa: E402
 from iomsim.engine.numba.kernels import PROVEN_FROM  # noqa: E402
-from tests.support import assert_same  # noqa: E402
+from tests.support import BRANCHES_ORDERED_BY_HANDOFF, assert_same  # noqa: E402
 
-# Branches the simpy engine took, summed over every example of the differential tests, and
-# in how many examples each was taken (a branch reached by one example only is fragile: a
+ENGINES = ("simpy", "compiled")
+# Branches each engine took, summed over every example of the differential tests, and in how
+# many examples the simpy engine took each (a branch reached by one example only is fragile: a
 # change to the strategies may lose it).
-REACHED: Counter[str] = Counter()
+REACHED: dict[str, Counter[str]] = {engine: Counter() for engine in ENGINES}
 EXAMPLES_REACHING: Counter[str] = Counter()
 
 # Replications per example when the engines can only agree in distribution.
@@ -382,10 +386,10 @@ def scenarios(draw, mode: str) -> dict:
 
 # --------------------------------------------------------------------------- comparisons
 
-def _simpy(model, seed: int, replication: int, **kw):
-    result = simulate_replication(model, seed, replication, engine="simpy", **kw)
+def _run(engine: str, model, seed: int, replication: int, **kw):
+    result = simulate_replication(model, seed, replication, engine=engine, **kw)
     assert list(result.events_by_kind) == list(BRANCHES)
-    REACHED.update(result.events_by_kind)
+    REACHED[engine].update(result.events_by_kind)
     return result
 
 
@@ -402,19 +406,25 @@ def _quantities(result) -> dict:
     return out
 
 
-def assert_same_means(pairs, alpha: float = ALPHA, rel: float = 1e-9) -> int:
+def _branch_counts(result) -> dict:
+    return {("branch", name): float(count) for name, count in result.events_by_kind.items()
+            if name not in BRANCHES_ORDERED_BY_HANDOFF}
+
+
+def assert_same_means(pairs, alpha: float = ALPHA, rel: float = 1e-9,
+                      quantities=_quantities) -> int:
     """Pairs of replications (simpy, compiled) of the same seeds agree in distribution.
 
-    For every quantity (metric, cost item, survival point, population figure), the
-    differences d_r = compiled - simpy over the R replications are a paired sample whose mean
-    is zero when the engines agree in distribution (serving either of two simultaneous
-    requests first is equally likely to help or hurt any offender). The tolerance for
-    |mean(d)| is its standard error sd(d) / sqrt(R) times Student's t quantile with R - 1
-    degrees of freedom at 1 - alpha / 2K, K being the number of quantities with any difference
-    beyond rounding (``rel``, as in the exact comparison): a Bonferroni share of the chance of
-    a false alarm for the example, alpha. One replication differing alone gives |t| = 1 and
-    passes; a difference the same in every replication (sd 0) fails. Returns how many
-    replications were identical.
+    For every quantity (``quantities``: by default every metric, cost item, survival point and
+    population figure), the differences d_r = compiled - simpy over the R replications are a
+    paired sample whose mean is zero when the engines agree in distribution (serving either of
+    two simultaneous requests first is equally likely to help or hurt any offender). The
+    tolerance for |mean(d)| is its standard error sd(d) / sqrt(R) times Student's t quantile
+    with R - 1 degrees of freedom at 1 - alpha / 2K, K being the number of quantities with any
+    difference beyond rounding (``rel``, as in the exact comparison): a Bonferroni share of the
+    chance of a false alarm for the example, alpha. One replication differing alone gives
+    |t| = 1 and passes; a difference the same in every replication (sd 0) fails. Returns how
+    many replications were identical.
     """
     from scipy import stats
 
@@ -422,7 +432,7 @@ def assert_same_means(pairs, alpha: float = ALPHA, rel: float = 1e-9) -> int:
     diffs: dict = {}
     identical = 0
     for a, b in pairs:
-        qa, qb = _quantities(a), _quantities(b)
+        qa, qb = quantities(a), quantities(b)
         assert list(qa) == list(qb)
         same = True
         for key in qa:
@@ -485,25 +495,28 @@ def compare_engines(scenario, seed: int, independent: bool = False) -> str:
     problem = unsupported(scenario)
     limited = (any(s.capacity_per_1000 is not None for s in scenario.services.values())
                or scenario.iom.places_per_1000 is not None)
-    before = Counter(REACHED)
+    before = Counter(REACHED["simpy"])
     try:
         if problem is not None:
             # Run, so that its branches count, but do not compare: the port is under way.
-            _simpy(model, seed, 0)
+            _run("simpy", model, seed, 0)
             return f"simpy only: {problem[0].split('[')[0]}"
         if not limited:
-            a = _simpy(model, seed, 0, keep_offenders=True, independent_arms=independent)
-            b = simulate_replication(model, seed, 0, keep_offenders=True,
-                                     independent_arms=independent, engine="compiled")
-            assert_same(a, b)
+            a, b = (_run(engine, model, seed, 0, keep_offenders=True,
+                         independent_arms=independent) for engine in ENGINES)
+            assert_same(a, b)  # the branch counts too, exactly
             assert_same_records(a, b, proven_from=PROVEN_FROM)
             return "compared exactly" + (" (independent arms)" if independent else "")
-        pairs = [(_simpy(model, seed, r), simulate_replication(model, seed, r, engine="compiled"))
-                 for r in range(REPS)]
+        pairs = [tuple(_run(engine, model, seed, r) for engine in ENGINES) for r in range(REPS)]
         identical = assert_same_means(pairs)
+        # The branch counts in distribution too (but those that place hand-offs order, see
+        # tests.support), as a family of their own: among the others they would raise the
+        # Bonferroni count and so widen every other quantity's bound.
+        assert_same_means(pairs, quantities=_branch_counts)
         return f"compared in distribution: {identical} of {REPS} replications identical"
     finally:
-        EXAMPLES_REACHING.update(name for name in BRANCHES if REACHED[name] > before[name])
+        EXAMPLES_REACHING.update(name for name in BRANCHES
+                                 if REACHED["simpy"][name] > before[name])
 
 
 @SETTINGS
@@ -578,9 +591,11 @@ CHOSEN = {
 @pytest.mark.parametrize("name", CHOSEN)
 def test_engines_agree_on_chosen_scenarios(name):
     overrides, targets = CHOSEN[name]
-    before = Counter(REACHED)
+    before = {engine: Counter(counts) for engine, counts in REACHED.items()}
     compare_engines(load_minimal(overrides), seed=1)
-    assert [t for t in targets if REACHED[t] == before[t]] == []
+    missed = {engine: [t for t in targets if REACHED[engine][t] == before[engine][t]]
+              for engine in ENGINES}
+    assert missed == {engine: [] for engine in ENGINES}
 
 
 # --------------------------------------------------------------------------- the comparator
@@ -642,10 +657,14 @@ def test_strategies_draw_every_field_of_the_schema():
 
 
 def test_every_rule_branch_is_reached():
-    """Every branch of the rules is taken somewhere in test_engines_agree's examples."""
-    assert sum(REACHED.values()) > 0, (
+    """Every branch of the rules is taken somewhere in test_engines_agree's examples, by each
+    engine."""
+    assert all(sum(counts.values()) > 0 for counts in REACHED.values()), (
         "no rule branch was counted: test_engines_agree must run first, in the same session")
-    assert set(REACHED) <= set(BRANCHES)
-    missing = [name for name in BRANCHES if REACHED[name] == 0]
-    assert not missing, (f"rule branches never reached by the differential tests: {missing} "
-                         f"(examples reaching the others: {dict(EXAMPLES_REACHING)})")
+    for counts in REACHED.values():
+        assert set(counts) <= set(BRANCHES)
+    missing = {engine: [name for name in BRANCHES if counts[name] == 0]
+               for engine, counts in REACHED.items()}
+    assert missing == {engine: [] for engine in ENGINES}, (
+        f"rule branches never reached by the differential tests: {missing} (examples in which "
+        f"the simpy engine reached the others: {dict(EXAMPLES_REACHING)})")

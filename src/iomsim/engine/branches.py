@@ -1,11 +1,21 @@
-"""The names of the model's rule branches, counted by an engine as it takes them.
+"""The names of the model's rule branches, counted by both engines as they take them.
 
-An engine may count, per replication, how often each branch of the rules was taken
-(``ReplicationResult.events_by_kind``, pre-period and arms together). The names are defined
-here once, so that a test can ask that a set of scenarios reaches every one of them: a branch
-that no test reaches is a branch whose two implementations are never compared.
+Both engines count, per replication, how often each branch of the rules was taken
+(``ReplicationResult.events_by_kind``: every name below, in this order, zeros included;
+pre-period and arms together), at the same decision points: without capacity-limited services
+or IOM places, where the engines agree exactly, so do their counts. The names are defined here
+once, so that a test can ask that a set of scenarios reaches every one of them: a branch that
+no test reaches is a branch whose two implementations are never compared.
 
-Each name is one outcome of one decision in the rules (see ``engine/simpy/offender.py``):
+With capacity-limited services or IOM places the engines may serve offenders asking at the same
+moment in another order (see ``engine/numba/kernels.py``), and two counts differ
+systematically, though no result depends on them: at the horizon the compiled engine hands a
+place given up on at once, through offenders still waiting who give it up in turn at their own
+last wake-up, and so counts more ``iom_place_unused`` and ``service_wait_open_at_horizon`` than
+simpy, in which those offenders have left the queue before the place is handed on.
+
+Each name is one outcome of one decision in the rules (see ``engine/simpy/offender.py``; the
+numba engine counts in ``engine/numba/kernels.py``, a slot ``B_<NAME>`` for each name):
 
 offences
     ``offence`` every detected offence; ``iom_quiet_clock_reset`` one on IOM restarts the
@@ -22,7 +32,8 @@ courts
 recalls
     ``licence_breach_recall`` (the breach clock fired on licence), ``fixed_term_recall_short``
     or ``fixed_term_recall_long`` (by the sentence's length), ``standard_recall``,
-    ``scheduled_recall`` (a recall fixed in the cohort records, its length given or drawn);
+    ``scheduled_recall`` (a recall fixed in the cohort records with its length given; one whose
+    length is left to be drawn counts as the kind of recall drawn, above);
     ``recall_while_in_custody`` extends a stay; ``remand_ended_before_court`` closes a spell on
     remand ended by a recall or a fixed release.
 community orders

@@ -4,7 +4,8 @@ The kernels (:mod:`iomsim.engine.numba.kernels`) run the event loop; this module
 inputs from the compiled :class:`~iomsim.engine.model.Model` (never from the raw scenario:
 every scalar slot of ``P`` and ``Q`` is named after the model field it holds, in ``P_FIELDS``
 and ``Q_FIELDS``), runs the pre-period and the arms, and turns the kernels' output into the
-records that :mod:`iomsim.engine.measures` measures, as for the simpy engine.
+records that :mod:`iomsim.engine.measures` measures, as for the simpy engine, and their counts
+of the rule branches taken (one array for the phases together) into ``events_by_kind``.
 
 It runs every feature of the schema. ``unsupported`` names what remains refused: the limits of
 the kernels' packing (more than ``MAX_SERVICES`` services, more than ``MAX_OFFENDERS``
@@ -19,6 +20,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+from iomsim.engine.branches import BRANCHES
 from iomsim.engine.cohort import build_population
 from iomsim.engine.distributions import lognormal_params
 from iomsim.engine.measures import MONTH, arm_metrics, describe_population, select_cohort, \
@@ -26,9 +28,10 @@ from iomsim.engine.measures import MONTH, arm_metrics, describe_population, sele
 from iomsim.engine.model import Model
 from iomsim.engine.numba.kernels import (  # the kernels and their layout constants
     A_CUSTODY_DAYS, A_IOM_DAYS, A_IOM_END, A_IOM_MULT, A_IOM_QUIET_END, A_OBT0,
-    A_PERSIST_UNTIL, CLOCK_PURPOSE, CModel, DAYS_PER_YEAR, FLOAT_TABLES, F_OGRS, F_QS0, INF,
+    A_PERSIST_UNTIL, B_IOM_RESPONDER, B_IOM_STARTED, B_REFERRAL_AT_START, CLOCK_PURPOSE,
+    CModel, DAYS_PER_YEAR, FLOAT_TABLES, F_OGRS, F_QS0, INF,
     INT_TABLES, I_DETECTED, I_DONE, I_EXITED, I_NEED, I_ON_IOM, I_QN0, I_RECALLS, I_REFERRALS,
-    I_RESPONDER, I_ROLE, I_STATUS, MAX_SERVICES, MI_HEAD, N_NEEDS, N_P, N_Q, N_S,
+    I_RESPONDER, I_ROLE, I_STATUS, MAX_SERVICES, MI_HEAD, N_BRANCHES, N_NEEDS, N_P, N_Q, N_S,
     P_ARREST_COST, P_BREACH_CUSTODY_P, P_CAUTION_P, P_CHARGE_P, P_CONV_P, P_DEATH_SHARE,
     P_DESELECT_DAYS, P_EXIT_CUST, P_EXIT_LIB, P_EXTRA_MEAN, P_FIXED_LONG, P_FIXED_SHARE,
     P_FIXED_SHORT, P_HORIZON_UNUSED, P_LBR, P_LICENCE_PER_DAY, P_MEAN_DET, P_MEAN_DET_IOM,
@@ -331,13 +334,17 @@ def _iom_response(model: Model, A, I, keys) -> None:
         I[:, I_ROLE] = -1
 
 
-def _start_iom(model: Model, A, I, costs, horizon) -> None:
-    """start_iom at day 0 for every offender of the IOM arm (IOM not capacity-limited)."""
+def _start_iom(model: Model, A, I, costs, horizon, BC) -> None:
+    """start_iom at day 0 for every offender of the IOM arm (IOM not capacity-limited), its
+    branches counted in BC as the kernels count them when a place is granted."""
     I[:, I_ON_IOM] = 1
     A[:, A_IOM_END] = 0.0 + model.iom_max_duration_days if model.iom_max_duration_days else INF
     A[:, A_IOM_QUIET_END] = 0.0 + model.iom_deselect_days if model.iom_deselect_days else INF
     active = _popcount(I[:, I_NEED])
     I[:, I_REFERRALS] += active
+    BC[B_IOM_STARTED] += len(I)
+    BC[B_IOM_RESPONDER] += int(np.count_nonzero(I[:, I_RESPONDER]))
+    BC[B_REFERRAL_AT_START] += int(np.count_nonzero(active))
     if model.referral_cost > 0 and horizon > 0:
         for a in active:
             if a:
@@ -396,12 +403,14 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     del ogrs, frailty, needs, status, status_days, licence_after
     n_types = len(model.offence_names)
     events = 0
+    branches = np.zeros(N_BRANCHES, dtype=np.int64)  # every phase adds to it
     pool = case_pool()
     if model.pre_days > 0:
         costs = np.zeros((1, len(model.items)))
         recs, ev = interruptible(run_phase, MF, MI, F, NC, I, S,
                                  np.zeros((0, A_OBT0 + n_types)), SE, keys,
-                                 _resources(cm, model, n), _heap(n), costs, 0.0, start, pool)
+                                 _resources(cm, model, n), _heap(n), costs, 0.0, start, pool,
+                                 branches)
         events += ev
         raw = rec_arrays(recs)
         del recs
@@ -463,11 +472,11 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
         if arm == "iom":
             _iom_response(model, A, Ia, keys_s)
             if places < 0:
-                _start_iom(model, A, Ia, costs, horizon)
+                _start_iom(model, A, Ia, costs, horizon, branches)
         # With places, a wake-up and a place granted can both be pending for an offender.
         recs, ev = interruptible(run_phase, MF, MI, Fa, NCa, Ia, Sa, A, SE, keys_s,
                                  _resources(cm, model, m, places), _heap(m + max(places, 0)),
-                                 costs, horizon, 0.0, case_pool_copy(pool))
+                                 costs, horizon, 0.0, case_pool_copy(pool), branches)
         events += ev
         raw = rec_arrays(recs)
         del recs
@@ -491,7 +500,8 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     months = m * model.horizon_days / MONTH * len(arms)
     return ReplicationResult(replication=replication, costs=costs_out, metrics=metrics,
                              survival=survival, population=population, cohort_size=m,
-                             offender_months=months, events=events, records=kept)
+                             offender_months=months, events=events, records=kept,
+                             events_by_kind=dict(zip(BRANCHES, branches.tolist())))
 
 
 def interruptible(kernel, *args):

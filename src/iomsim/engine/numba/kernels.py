@@ -1,6 +1,6 @@
 """The numba engine's kernels: the event loop, compiled, giving the same results as the simpy one.
 
-Why one file of about 1,500 lines. numba's on-disk cache of a compiled function is invalidated
+Why one file of about 1,650 lines. numba's on-disk cache of a compiled function is invalidated
 only when the file that defines it changes, not when a function it calls from another file
 does: kernels split over several modules would go on running stale machine code after an edit
 of a callee, with wrong results and no error. Every njit function that another one calls is
@@ -29,6 +29,17 @@ first-come first-served queue at once (simpy hands it over when the release even
 a few events later at the same time), so queue order at exactly equal times may differ:
 agreement is then statistical (on full Sussex, and on small Sussex with IOM places for 30% of
 the cohort, every replication tried was nevertheless identical).
+
+Rule branches. Both engines count the branches of the rules they take
+(:mod:`iomsim.engine.branches`): here in ``BC``, an int64 array with the slot ``B_<NAME>`` for
+each name of ``BRANCHES`` (checked at import), incremented where the simpy engine counts the
+same name. A count is an increment and no draw, so it changes no path; without capacity limits
+the counts are the same as simpy's. With them, a place given up at the horizon is handed on at
+once (see above) to offenders still waiting, each of whom gives it up in turn at their own last
+wake-up: every one counts ``iom_place_unused`` or ``service_wait_open_at_horizon``, where simpy
+hands the place on after more of those wake-ups, when those offenders have left the queue (no
+result depends on either count). IOM started at day 0 for everyone (IOM not capacity-limited)
+is counted by the driver, which starts it.
 
 Each offender's process is a sequence of *steps*. A step starts at ``t0`` (the top of the
 ``while`` loop in :func:`iomsim.engine.simpy.offender.offender_life`): places are asked for or
@@ -60,6 +71,7 @@ from numba.typed import List
 from iomsim.engine import model as _model
 from iomsim.engine import records as _records
 from iomsim.engine import rng as _rng
+from iomsim.engine.branches import BRANCHES
 from iomsim.engine.rng import Purpose
 from iomsim.scenario.schema import AT_LIBERTY, NEEDS, STATUSES
 
@@ -104,6 +116,26 @@ P_EXIT_CAUSE = 21
 P_SERVICE_UPTAKE = 22
 P_IOM_RESPONSE = 23
 
+# Rule branches (iomsim.engine.branches.BRANCHES, in its order): each one's slot in BC, the
+# int64 counts that run_phase adds to where the simpy engine counts the same name.
+(B_OFFENCE, B_IOM_QUIET_CLOCK_RESET, B_ARREST_NO_ACTION, B_CAUTION, B_CHARGE_NEW_CASE,
+ B_CHARGE_EXISTING_CASE, B_RECALL_ON_CHARGE, B_REMAND,
+ B_COURT_MAGISTRATES, B_COURT_CROWN, B_COURT_ENDS_REMAND, B_COURT_ACQUITTED, B_COURT_CONVICTED,
+ B_EXTRA_OFFENCES, B_SENTENCE_CUSTODY, B_SENTENCE_ORDER, B_SENTENCE_NONE, B_SERVED_BY_REMAND,
+ B_CUSTODY_EXTENDED,
+ B_LICENCE_BREACH_RECALL, B_FIXED_TERM_RECALL_SHORT, B_FIXED_TERM_RECALL_LONG,
+ B_STANDARD_RECALL, B_SCHEDULED_RECALL, B_RECALL_WHILE_IN_CUSTODY, B_REMAND_ENDED_BEFORE_COURT,
+ B_ORDER_BREACH, B_ORDER_BREACH_CUSTODY,
+ B_EXIT_DIED, B_EXIT_DIED_IN_CUSTODY, B_EXIT_MOVED_AWAY, B_RELEASE_TO_LICENCE,
+ B_RELEASE_TO_ORDER, B_RELEASE_UNSUPERVISED, B_LICENCE_ENDED, B_ORDER_ENDED,
+ B_NEED_RESOLVED, B_NEED_RELAPSED, B_REFERRAL_ON_RELAPSE,
+ B_SCHEDULED_RELEASE, B_SCHEDULED_RELEASE_AT_LIBERTY, B_SCHEDULED_EXIT,
+ B_IOM_STARTED, B_IOM_RESPONDER, B_REFERRAL_AT_START, B_IOM_DESELECTED, B_IOM_MAX_DURATION,
+ B_IOM_PLACE_QUEUED, B_IOM_PLACE_GRANTED, B_IOM_PLACE_UNUSED,
+ B_SERVICE_PLACE_GRANTED, B_SERVICE_QUEUED, B_SERVICE_WAIT, B_SERVICE_WAIT_BEFORE_DAY_0,
+ B_SERVICE_WAIT_OPEN_AT_HORIZON, B_SERVICE_QUEUE_LEFT, B_SERVICE_PLACE_RELEASED) = range(57)
+N_BRANCHES = 57
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _C1 = np.uint64(0xBF58476D1CE4E5B9)
 _C2 = np.uint64(0x94D049BB133111EB)
@@ -128,6 +160,13 @@ def constants_drift() -> list[str]:
     for name, value in list(globals().items()):
         if name.startswith("P_") and name[2:] in Purpose.__members__:
             expected[name] = (value, int(Purpose[name[2:]]))
+    # A branch renamed, added, dropped or moved in BRANCHES shows here by name (None: absent).
+    slots = {name[2:].lower(): value for name, value in globals().items()
+             if name.startswith("B_")}
+    source = {name: index for index, name in enumerate(BRANCHES)}
+    for name in sorted(set(slots) | set(source)):
+        expected["B_" + name.upper()] = (slots.get(name), source.get(name))
+    expected["N_BRANCHES"] = (N_BRANCHES, len(BRANCHES))
     return [f"{k}: {here!r} here, {there!r} at the source" for k, (here, there) in expected.items()
             if here != there]
 
@@ -687,7 +726,7 @@ def leave_queue(MI, RS, I, o, k):
 
 
 @njit(cache=True)
-def update_places(MF, MI, F, I, S, RS, HP, recs, o, now, using):
+def update_places(MF, MI, F, I, S, RS, HP, recs, BC, o, now, using):
     for k in range(MI[NL_cap_svc]):
         i = MI[MI[NO_cap_svc] + k]
         bit = 1 << i
@@ -698,9 +737,11 @@ def update_places(MF, MI, F, I, S, RS, HP, recs, o, now, using):
             users = rs(MI, 1, k)
             tail = rs(MI, 3, k)
             if RS[users] < RS[rs(MI, 0, k)] and RS[rs(MI, 2, k)] < 0:
+                BC[B_SERVICE_PLACE_GRANTED] += 1
                 RS[users] += 1
                 S[o, S_GRANTED] |= bit
             else:
+                BC[B_SERVICE_QUEUED] += 1
                 if RS[tail] >= 0:
                     I[RS[tail], I_QN0 + 2 * k] = o
                     I[o, I_QN0 + 2 * k + 1] = RS[tail]
@@ -712,10 +753,12 @@ def update_places(MF, MI, F, I, S, RS, HP, recs, o, now, using):
                 F[o, F_QS0 + k] = now if now >= 0 else -1.0
         elif not want and has:
             if S[o, S_GRANTED] & bit:
+                BC[B_SERVICE_PLACE_RELEASED] += 1
                 S[o, S_GRANTED] &= ~bit
                 RS[rs(MI, 1, k)] -= 1
                 grant_waiting(MI, RS, HP, I, S, k, now)
             else:
+                BC[B_SERVICE_QUEUE_LEFT] += 1
                 leave_queue(MI, RS, I, o, k)
                 qs = F[o, F_QS0 + k]
                 if not np.isnan(qs) and qs >= 0:
@@ -725,7 +768,7 @@ def update_places(MF, MI, F, I, S, RS, HP, recs, o, now, using):
 
 
 @njit(cache=True)
-def ask_iom_place(RS, HP, I, o, now):
+def ask_iom_place(RS, HP, I, BC, o, now):
     """iom_allocation's request: a place at once if one is free and nobody waits, else the
     tail of the queue; a place granted starts IOM when its heap entry is popped."""
     if RS[RS_IOM_USERS] < RS[RS_IOM_PLACES] and RS[RS_IOM_HEAD] < 0:
@@ -733,6 +776,7 @@ def ask_iom_place(RS, HP, I, o, now):
         I[o, I_IOM_PLACE] = 2
         schedule_iom_start(HP, RS, I, o, now)
         return
+    BC[B_IOM_PLACE_QUEUED] += 1
     I[o, I_IOM_PLACE] = 1
     tail = RS[RS_IOM_TAIL]
     I[o, I_IOM_NEXT] = -1
@@ -848,24 +892,27 @@ def refer(MF, MI, I, costs, horizon, o, now, count):
 
 
 @njit(cache=True, inline="always")
-def end_remand(F, I, o, now):
+def end_remand(F, I, BC, o, now):
     if I[o, I_STATUS] == REMAND and I[o, I_COURT] >= 0 and not np.isnan(F[o, F_REMANDED_SINCE]):
+        BC[B_REMAND_ENDED_BEFORE_COURT] += 1
         F[o, F_REMAND_DAYS] += now - F[o, F_REMANDED_SINCE]
         F[o, F_REMANDED_SINCE] = np.nan
 
 
 @njit(cache=True)
-def imprison(MF, MI, F, I, o, now, length, credit):
+def imprison(MF, MI, F, I, BC, o, now, length, credit):
     P = MF
     served = P[P_RELEASE_FRACTION] * length - credit
     licence = max(length * (1 - P[P_RELEASE_FRACTION]), P[P_MIN_SUP])
     F[o, F_SENTENCE_DAYS] = length
     if served <= 0:
+        BC[B_SERVED_BY_REMAND] += 1
         F[o, F_LICENCE_END] = max(F[o, F_LICENCE_END], now + licence)
         if at_liberty(I[o, I_STATUS]):
             I[o, I_STATUS] = liberty_status(F, I, o, now)
         return
     if I[o, I_STATUS] == CUSTODY:
+        BC[B_CUSTODY_EXTENDED] += 1
         F[o, F_STATUS_END] = max(F[o, F_STATUS_END], now + served)
     else:
         I[o, I_STATUS] = CUSTODY
@@ -876,7 +923,7 @@ def imprison(MF, MI, F, I, o, now, length, credit):
 
 
 @njit(cache=True)
-def recall(MF, MI, F, I, keys, costs, horizon, o, now, fixed):
+def recall(MF, MI, F, I, keys, costs, horizon, BC, o, now, fixed):
     """A recall to custody; for ``fixed`` days (a scheduled recall), or drawn if NaN."""
     P = MF
     k = I[o, I_RECALL_COUNT]
@@ -887,16 +934,24 @@ def recall(MF, MI, F, I, keys, costs, horizon, o, now, fixed):
     add_cost(costs, horizon, now, MI[Q_ITEM_RECALL_PROB], P[P_RECALL_PROB])
     key = keys[o]
     if not np.isnan(fixed):
+        BC[B_SCHEDULED_RECALL] += 1
         days = fixed
     elif at(key, P_RECALL_TYPE, k) < P[P_FIXED_SHARE]:
-        days = P[P_FIXED_SHORT] if F[o, F_SENTENCE_DAYS] < P[P_SHORT_SENTENCE] else P[P_FIXED_LONG]
+        if F[o, F_SENTENCE_DAYS] < P[P_SHORT_SENTENCE]:
+            BC[B_FIXED_TERM_RECALL_SHORT] += 1
+            days = P[P_FIXED_SHORT]
+        else:
+            BC[B_FIXED_TERM_RECALL_LONG] += 1
+            days = P[P_FIXED_LONG]
     else:
+        BC[B_STANDARD_RECALL] += 1
         days = quantile(MF, MI, T_RECALL, at(key, P_RECALL_LENGTH, k))
         days = max(min(days, F[o, F_LICENCE_END] - now), 1.0)
     if I[o, I_STATUS] == CUSTODY:
+        BC[B_RECALL_WHILE_IN_CUSTODY] += 1
         F[o, F_STATUS_END] = max(F[o, F_STATUS_END], now + days)
         return
-    end_remand(F, I, o, now)
+    end_remand(F, I, BC, o, now)
     I[o, I_STATUS] = CUSTODY
     I[o, I_REASON] = R_RECALL
     F[o, F_STATUS_END] = now + days
@@ -905,14 +960,17 @@ def recall(MF, MI, F, I, keys, costs, horizon, o, now, fixed):
 
 
 @njit(cache=True)
-def order_breach(MF, MI, F, I, keys, costs, horizon, o, now):
+def order_breach(MF, MI, F, I, keys, costs, horizon, BC, o, now):
     b = I[o, I_BREACH_COUNT]
     I[o, I_BREACH_COUNT] = b + 1
     add_cost(costs, horizon, now, MI[MI[NO_item_court] + MAGISTRATES], MF[MI[NO_court_cost] + MAGISTRATES])
     if at(keys[o], P_BREACH_OUTCOME, b) < MF[P_BREACH_CUSTODY_P]:
+        BC[B_ORDER_BREACH_CUSTODY] += 1
         length = quantile(MF, MI, T_CUSTODY_MAG, at(keys[o], P_BREACH_OUTCOME, 10 ** 6 + b))
         F[o, F_ORDER_END] = now
-        imprison(MF, MI, F, I, o, now, length, 0.0)
+        imprison(MF, MI, F, I, BC, o, now, length, 0.0)
+    else:
+        BC[B_ORDER_BREACH] += 1
 
 
 @njit(cache=True)
@@ -935,10 +993,11 @@ def case_append(CO, I, o, n, day):
 
 
 @njit(cache=True, inline="always")
-def offence(MF, MI, F, I, A, keys, costs, horizon, recs, CO, o, now):
+def offence(MF, MI, F, I, A, keys, costs, horizon, recs, CO, BC, o, now):
     P = MF
     n = I[o, I_OFFENCE_COUNT]
     I[o, I_OFFENCE_COUNT] = n + 1
+    BC[B_OFFENCE] += 1
     key = keys[o]
     on_iom = I[o, I_ON_IOM] != 0
     detection = MI[NO_det_iom] if on_iom else MI[NO_det]
@@ -958,16 +1017,21 @@ def offence(MF, MI, F, I, A, keys, costs, horizon, recs, CO, o, now):
         I[o, I_DETECTED] += 1
         add_cost(costs, horizon, now, MI[MI[NO_item_victims] + kind], MF[MI[NO_victim_cost] + kind])
     if on_iom and P[P_DESELECT_DAYS] != 0.0:
+        BC[B_IOM_QUIET_CLOCK_RESET] += 1
         A[o, A_IOM_QUIET_END] = now + P[P_DESELECT_DAYS]
     add_cost(costs, horizon, now, MI[Q_ITEM_ARREST], P[P_ARREST_COST])
     add_cost(costs, horizon, now, MI[Q_ITEM_INVEST], MF[MI[NO_invest_cost] + kind])
     u = at(key, P_ARREST_OUTCOME, n)
     if u >= P[P_CHARGE_P]:
         if u < P[P_CHARGE_P] + P[P_CAUTION_P]:
+            BC[B_CAUTION] += 1
             if now >= PROVEN_FROM:
                 recs.append((np.int64(o) * 4 + REC_PROVEN, now, now))
+        else:
+            BC[B_ARREST_NO_ACTION] += 1
         return
     if I[o, I_COURT] < 0:
+        BC[B_CHARGE_NEW_CASE] += 1
         court = CROWN if at(key, P_COURT_CHOICE, n) < MF[MI[NO_crown] + kind] else MAGISTRATES
         cc = I[o, I_CASE_COUNT]
         delay = quantile(MF, MI, T_DELAY_CROWN if court == CROWN else T_DELAY_MAG,
@@ -979,6 +1043,8 @@ def offence(MF, MI, F, I, A, keys, costs, horizon, recs, CO, o, now):
         F[o, F_REMANDED_SINCE] = np.nan
         F[o, F_REMAND_DAYS] = 0.0
         I[o, I_CASE_COUNT] = cc + 1
+    else:
+        BC[B_CHARGE_EXISTING_CASE] += 1
     m = I[o, I_CASE_LEN]
     if m < CASE_CAP:
         I[o, I_CASE_N0 + m] = n
@@ -992,19 +1058,22 @@ def offence(MF, MI, F, I, A, keys, costs, horizon, recs, CO, o, now):
         if on_iom:
             p_recall = min(1.0, p_recall * P[P_RECALL_MULT])
         if at(key, P_RECALL_ON_CHARGE, n) < p_recall:
-            recall(MF, MI, F, I, keys, costs, horizon, o, now, np.nan)
+            BC[B_RECALL_ON_CHARGE] += 1
+            recall(MF, MI, F, I, keys, costs, horizon, BC, o, now, np.nan)
             return
     if at_liberty(status) and at(key, P_REMAND, n) < P[P_REMAND_P]:
+        BC[B_REMAND] += 1
         I[o, I_STATUS] = REMAND
         F[o, F_STATUS_END] = F[o, F_COURT_DAY]
         F[o, F_REMANDED_SINCE] = now
 
 
 @njit(cache=True)
-def court(MF, MI, F, I, keys, costs, horizon, recs, CO, o, now):
+def court(MF, MI, F, I, keys, costs, horizon, recs, CO, BC, o, now):
     P = MF
     c = I[o, I_COURT]
     I[o, I_COURT] = -1
+    BC[B_COURT_CROWN if c == CROWN else B_COURT_MAGISTRATES] += 1
     add_cost(costs, horizon, now, MI[MI[NO_item_court] + c], MF[MI[NO_court_cost] + c])
     add_cost(costs, horizon, now, MI[Q_ITEM_PROSECUTION], MF[MI[NO_prosecution_cost] + c])
     add_cost(costs, horizon, now, MI[Q_ITEM_LEGAL_AID], MF[MI[NO_legal_aid_cost] + c])
@@ -1043,12 +1112,17 @@ def court(MF, MI, F, I, keys, costs, horizon, recs, CO, o, now):
     remand_days = F[o, F_REMAND_DAYS] + (
         (now - F[o, F_REMANDED_SINCE]) if not np.isnan(F[o, F_REMANDED_SINCE]) else 0.0)
     if I[o, I_STATUS] == REMAND:
+        BC[B_COURT_ENDS_REMAND] += 1
         I[o, I_STATUS] = liberty_status(F, I, o, now)
         F[o, F_LIBERTY_START] = now
         F[o, F_STATUS_END] = np.inf
     if n_convicted == 0:
+        BC[B_COURT_ACQUITTED] += 1
         return
+    BC[B_COURT_CONVICTED] += 1
     extra = poisson_quantile(P[P_EXTRA_MEAN], at(key, P_EXTRA_OFFENCES, index))
+    if extra:
+        BC[B_EXTRA_OFFENCES] += 1
     first_day = days[0]
     for q in range(1, m):
         if days[q] < first_day:
@@ -1063,18 +1137,23 @@ def court(MF, MI, F, I, keys, costs, horizon, recs, CO, o, now):
     add_cost(costs, horizon, now, MI[Q_ITEM_PSR], P[P_PSR_COST])
     u = at(key, P_SENTENCE, index)
     if u < MF[MI[NO_custody_p] + c]:
+        BC[B_SENTENCE_CUSTODY] += 1
         length = quantile(MF, MI, T_CUSTODY_CROWN if c == CROWN else T_CUSTODY_MAG,
                           at(key, P_SENTENCE_LENGTH, index))
-        imprison(MF, MI, F, I, o, now, length, remand_days)
+        imprison(MF, MI, F, I, BC, o, now, length, remand_days)
     elif u < MF[MI[NO_custody_p] + c] + MF[MI[NO_order_p] + c]:
+        BC[B_SENTENCE_ORDER] += 1
         d = quantile(MF, MI, T_ORDER, at(key, P_ORDER_LENGTH, index))
         F[o, F_ORDER_END] = max(F[o, F_ORDER_END], now + d)
         if at_liberty(I[o, I_STATUS]):
             I[o, I_STATUS] = liberty_status(F, I, o, now)
+    else:
+        BC[B_SENTENCE_NONE] += 1
 
 
 @njit(cache=True, inline="always")
-def handle_scheduled(MF, MI, F, I, A, SE, keys, RS, HP, costs, horizon, recs, CO, o, now):
+def handle_scheduled(MF, MI, F, I, A, SE, keys, RS, HP, costs, horizon, recs, CO, BC, o,
+                     now):
     """Everything scheduled that is due by ``now``; True if the offender has left."""
     e = I[o, I_SE_NEXT]
     while e < I[o, I_SE_END] and SE[e, 0] <= now + EPS:
@@ -1083,28 +1162,39 @@ def handle_scheduled(MF, MI, F, I, A, SE, keys, RS, HP, costs, horizon, recs, CO
         if kind == SE_RELEASE:
             status = I[o, I_STATUS]
             if status == CUSTODY or status == REMAND:
-                end_remand(F, I, o, now)
+                BC[B_SCHEDULED_RELEASE] += 1
+                end_remand(F, I, BC, o, now)
                 F[o, F_STATUS_END] = now
+            else:
+                BC[B_SCHEDULED_RELEASE_AT_LIBERTY] += 1
         elif kind == SE_RECALL:
-            recall(MF, MI, F, I, keys, costs, horizon, o, now, SE[e, 2])
+            recall(MF, MI, F, I, keys, costs, horizon, BC, o, now, SE[e, 2])
         else:
+            BC[B_SCHEDULED_EXIT] += 1
             I[o, I_STATUS] = EXITED
             I[o, I_EXITED] = 1
             I[o, I_EXIT_CAUSE] = 2  # moved away
             return True
         e += 1
     if I[o, I_COURT] >= 0 and F[o, F_COURT_DAY] <= now + EPS:
-        court(MF, MI, F, I, keys, costs, horizon, recs, CO, o, now)
+        court(MF, MI, F, I, keys, costs, horizon, recs, CO, BC, o, now)
     status = I[o, I_STATUS]
     if (status == CUSTODY or status == REMAND) and F[o, F_STATUS_END] <= now + EPS:
-        I[o, I_STATUS] = liberty_status(F, I, o, now)
+        new = liberty_status(F, I, o, now)
+        BC[B_RELEASE_TO_LICENCE if new == LICENCE else
+           B_RELEASE_TO_ORDER if new == COMMUNITY_ORDER else B_RELEASE_UNSUPERVISED] += 1
+        I[o, I_STATUS] = new
         I[o, I_REASON] = R_NONE
         F[o, F_LIBERTY_START] = now
     elif status == LICENCE and F[o, F_LICENCE_END] <= now + EPS:
+        BC[B_LICENCE_ENDED] += 1
         I[o, I_STATUS] = liberty_status(F, I, o, now)
     elif status == COMMUNITY_ORDER and F[o, F_ORDER_END] <= now + EPS:
+        BC[B_ORDER_ENDED] += 1
         I[o, I_STATUS] = liberty_status(F, I, o, now)
     if I[o, I_ON_IOM] and min(A[o, A_IOM_END], A[o, A_IOM_QUIET_END]) <= now + EPS:
+        BC[B_IOM_DESELECTED if A[o, A_IOM_QUIET_END] <= A[o, A_IOM_END] else
+           B_IOM_MAX_DURATION] += 1
         I[o, I_ON_IOM] = 0
         A[o, A_PERSIST_UNTIL] = now + MF[P_PERSIST_DAYS]
         if I[o, I_IOM_PLACE]:
@@ -1113,19 +1203,22 @@ def handle_scheduled(MF, MI, F, I, A, SE, keys, RS, HP, costs, horizon, recs, CO
 
 
 @njit(cache=True, inline="always")
-def handle_clock(MF, MI, F, I, A, keys, costs, horizon, recs, CO, o, now, clock):
+def handle_clock(MF, MI, F, I, A, keys, costs, horizon, recs, CO, BC, o, now, clock):
     if clock == OFFENCE:
-        offence(MF, MI, F, I, A, keys, costs, horizon, recs, CO, o, now)
+        offence(MF, MI, F, I, A, keys, costs, horizon, recs, CO, BC, o, now)
     elif clock == LICENCE_BREACH:
         if I[o, I_STATUS] == LICENCE:
-            recall(MF, MI, F, I, keys, costs, horizon, o, now, np.nan)
+            BC[B_LICENCE_BREACH_RECALL] += 1
+            recall(MF, MI, F, I, keys, costs, horizon, BC, o, now, np.nan)
     elif clock == ORDER_BREACH:
         if I[o, I_STATUS] == COMMUNITY_ORDER:
-            order_breach(MF, MI, F, I, keys, costs, horizon, o, now)
+            order_breach(MF, MI, F, I, keys, costs, horizon, BC, o, now)
     elif clock == EXIT:
         u = next_uniform(I, keys, o, P_EXIT_CAUSE, I_CNT0 + N_CLOCKS)
         status = I[o, I_STATUS]
-        in_custody = status == CUSTODY or status == REMAND
+        in_custody = status == CUSTODY or status == REMAND  # only death runs in custody
+        BC[B_EXIT_DIED_IN_CUSTODY if in_custody else
+           B_EXIT_DIED if u < MF[P_DEATH_SHARE] else B_EXIT_MOVED_AWAY] += 1
         I[o, I_STATUS] = EXITED
         I[o, I_EXITED] = 1
         I[o, I_EXIT_CAUSE] = 1 if (in_custody or u < MF[P_DEATH_SHARE]) else 2
@@ -1133,10 +1226,13 @@ def handle_clock(MF, MI, F, I, A, keys, costs, horizon, recs, CO, o, now, clock)
     else:
         bit = 1 << (clock - NEED0)
         if I[o, I_NEED] & bit:
+            BC[B_NEED_RESOLVED] += 1
             I[o, I_NEED] &= ~bit
         else:
+            BC[B_NEED_RELAPSED] += 1
             I[o, I_NEED] |= bit
             if I[o, I_ON_IOM]:
+                BC[B_REFERRAL_ON_RELAPSE] += 1
                 refer(MF, MI, I, costs, horizon, o, now, 1)
     return False
 
@@ -1144,12 +1240,12 @@ def handle_clock(MF, MI, F, I, A, keys, costs, horizon, recs, CO, o, now, clock)
 # ------------------------------------------------------------------ one step of the process
 
 @njit(cache=True, inline="always")
-def begin_step(MF, MI, F, NC, I, S, A, SE, RS, HP, recs, horizon, o, t0):
+def begin_step(MF, MI, F, NC, I, S, A, SE, RS, HP, recs, horizon, BC, o, t0):
     """The top of the process loop at ``t0``: places, rates, and the next wake-up."""
     using = services_in_use(MF, MI, F, I, S, o, t0) if MI[NL_svc_item] else 0
     if MI[NL_cap_svc]:
         if using & MI[Q_CAP_MASK] != S[o, S_HELD]:
-            update_places(MF, MI, F, I, S, RS, HP, recs, o, t0, using)
+            update_places(MF, MI, F, I, S, RS, HP, recs, BC, o, t0, using)
         if S[o, S_HELD]:
             for k in range(MI[NL_cap_svc]):
                 if not np.isnan(F[o, F_QS0 + k]):
@@ -1238,10 +1334,13 @@ def accrue(MF, MI, F, I, A, costs, horizon, o, t0, t1, received):
 
 
 @njit(cache=True)
-def start_iom(MF, MI, I, A, costs, horizon, recs, o, now):
+def start_iom(MF, MI, I, A, costs, horizon, recs, BC, o, now):
     """start_iom when an offender manager's place is granted (capacity-limited IOM). Whether
     the offender responds, by how much, and the manager's role were set at day 0 (they are
     read only while on IOM or after it)."""
+    BC[B_IOM_STARTED] += 1
+    if I[o, I_RESPONDER]:
+        BC[B_IOM_RESPONDER] += 1
     I[o, I_ON_IOM] = 1
     A[o, A_IOM_END] = now + MF[P_MAX_DURATION] if MF[P_MAX_DURATION] != 0.0 else np.inf
     A[o, A_IOM_QUIET_END] = now + MF[P_DESELECT_DAYS] if MF[P_DESELECT_DAYS] != 0.0 else np.inf
@@ -1252,11 +1351,12 @@ def start_iom(MF, MI, I, A, costs, horizon, recs, o, now):
         x &= x - 1
         active += 1
     if active:
+        BC[B_REFERRAL_AT_START] += 1
         refer(MF, MI, I, costs, horizon, o, now, active)
 
 
 @njit(cache=True, inline="always")
-def end_step(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, recs, CO, o, t1,
+def end_step(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, recs, CO, BC, o, t1,
              iom_start):
     """The code after the ``yield``: accrue, then scheduled events and a fired clock. With
     ``iom_start`` the step was interrupted by an offender manager's place granted at ``t1``:
@@ -1267,22 +1367,27 @@ def end_step(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, recs, CO,
     if elapsed > 0:
         accrue(MF, MI, F, I, A, costs, horizon, o, t0, t1, S[o, S_RECV])
     if iom_start:
-        start_iom(MF, MI, I, A, costs, horizon, recs, o, t1)
+        start_iom(MF, MI, I, A, costs, horizon, recs, BC, o, t1)
     if S[o, S_HELD]:
         for k in range(MI[NL_cap_svc]):
             qs = F[o, F_QS0 + k]
             i = MI[MI[NO_cap_svc] + k]
             if not np.isnan(qs) and S[o, S_GRANTED] & (1 << i):
                 # A place granted at the horizon ends no wait: the wait was still open then.
-                if qs >= 0 and t1 < horizon - EPS:
+                if qs < 0:
+                    BC[B_SERVICE_WAIT_BEFORE_DAY_0] += 1
+                elif t1 < horizon - EPS:
+                    BC[B_SERVICE_WAIT] += 1
                     recs.append((np.int64(o) * 4 + REC_WAIT, t1 - qs, np.float64(i)))
+                else:
+                    BC[B_SERVICE_WAIT_OPEN_AT_HORIZON] += 1
                 F[o, F_QS0 + k] = np.nan
     if t1 >= horizon - EPS:
         release_all(MF, MI, F, I, S, RS, HP, o, t1)
         I[o, I_DONE] = 1
         return
     if t1 + EPS >= F[o, F_TNEXT] and handle_scheduled(MF, MI, F, I, A, SE, keys, RS, HP, costs,
-                                                      horizon, recs, CO, o, t1):
+                                                      horizon, recs, CO, BC, o, t1):
         release_all(MF, MI, F, I, S, RS, HP, o, t1)
         I[o, I_DONE] = 1
         return
@@ -1293,11 +1398,11 @@ def end_step(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, recs, CO,
         set_clock(F, NC, I, o, fired, draw, t1)
         if fired != OFFENCE:
             update_other(MF, MI, F, NC, I, S, o)
-        if handle_clock(MF, MI, F, I, A, keys, costs, horizon, recs, CO, o, t1, fired):
+        if handle_clock(MF, MI, F, I, A, keys, costs, horizon, recs, CO, BC, o, t1, fired):
             release_all(MF, MI, F, I, S, RS, HP, o, t1)
             I[o, I_DONE] = 1
             return
-    begin_step(MF, MI, F, NC, I, S, A, SE, RS, HP, recs, horizon, o, t1)
+    begin_step(MF, MI, F, NC, I, S, A, SE, RS, HP, recs, horizon, BC, o, t1)
 
 
 @intrinsic
@@ -1309,11 +1414,12 @@ def _void_ptr(typingctx, address):
 
 
 @njit(cache=True)
-def run_phase(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, start, CO):
+def run_phase(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, start, CO, BC):
     """Run every offender from ``start`` to ``horizon`` (or exit).
 
     Returns the records (see REC_T) and the number of events. ``CO`` is the case pool (carried
-    in from an earlier phase, and added to here); ``SE`` the scheduled events. With RS's
+    in from an earlier phase, and added to here); ``SE`` the scheduled events; ``BC`` the
+    counts of the rule branches taken (slots B_*), added to. With RS's
     offender managers' places set (capacity-limited IOM), each offender asks for one at
     ``start``, in index order, after their first step has begun (as simpy starts the life
     process, then the allocation process, of each offender in turn).
@@ -1333,14 +1439,15 @@ def run_phase(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, start, C
     RS = carray(_void_ptr(RS.ctypes.data), RS.shape, np.int64)
     HP = carray(_void_ptr(HP.ctypes.data), HP.shape, np.float64)
     costs = carray(_void_ptr(costs.ctypes.data), costs.shape, np.float64)
+    BC = carray(_void_ptr(BC.ctypes.data), BC.shape, np.int64)
     recs = List.empty_list(REC_T)
     n = F.shape[0]
     iom_places = RS[RS_IOM_PLACES] >= 0
     for o in range(n):
         if I[o, I_DONE] == 0:
-            begin_step(MF, MI, F, NC, I, S, A, SE, RS, HP, recs, horizon, o, start)
+            begin_step(MF, MI, F, NC, I, S, A, SE, RS, HP, recs, horizon, BC, o, start)
             if iom_places:
-                ask_iom_place(RS, HP, I, o, start)
+                ask_iom_place(RS, HP, I, BC, o, start)
     events = 0
     while RS[0] > 0:
         t, o, v = heap_pop(HP, RS)
@@ -1351,15 +1458,18 @@ def run_phase(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, start, C
             # the horizon is granted at a time that can round a hair below it: that is the
             # horizon too, as for the services' waits.
             if I[o, I_IOM_PLACE] != 2 or I[o, I_DONE] != 0 or I[o, I_ON_IOM] != 0:
+                BC[B_IOM_PLACE_UNUSED] += 1
                 continue
             if t >= horizon - EPS:
+                BC[B_IOM_PLACE_UNUSED] += 1
                 release_iom_place(RS, HP, I, o, t)
                 continue
+            BC[B_IOM_PLACE_GRANTED] += 1
             I[o, I_VERSION] += 1  # the step's own wake-up is replaced by the interruption
         elif v != I[o, I_VERSION]:
             continue
         events += 1
-        end_step(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, recs, CO, o, t,
+        end_step(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, recs, CO, BC, o, t,
                  iom_start)
     return recs, events
 
