@@ -120,5 +120,5 @@ class ReplicationResult:
     events: int = 0  # simpy: event ids issued; numba: wake-ups processed (not comparable)
     records: dict[str, ArmRecords] = field(default_factory=dict)  # with keep_offenders only
     # Rule branches taken (names in iomsim.engine.branches.BRANCHES), pre-period and arms
-    # together; empty from an engine that does not count them (numba, for now).
+    # together, counted by both engines (equal where offenders do not compete for places).
     events_by_kind: dict[str, int] = field(default_factory=dict)
