@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from tqdm import tqdm
 
@@ -186,13 +186,15 @@ def run_with(backend: Backend, values: Mapping[str, Any] | None = None, *, reps:
              engine: str = DEFAULT_ENGINE, progress: bool | None = None,
              keep_replications: bool = False, started: float | None = None,
              manifest_extra: Mapping[str, Any] | None = None,
-             warn_short_selection: bool = False) -> Results:
+             warn_short_selection: bool = False,
+             on_replications: Callable[[int], None] | None = None) -> Results:
     """As :func:`run`, on an open backend (from :func:`open_backend`), for its scenario with
     ``values`` applied (dotted path -> value, as a sweep point's). Calibration keeps one
     backend open for all its evaluations, so workers start once. A selection that picks nobody
     is refused (:class:`~iomsim.errors.InputError`); with ``warn_short_selection``, one that
     picks fewer than ``selection.cohort_size`` is said once on stderr (a run says so; a
-    calibration, which calls this for every evaluation, does not)."""
+    calibration, which calls this for every evaluation, does not). ``on_replications(n)`` is
+    called as each batch of ``n`` replications finishes (calibration's progress bar)."""
     started = time.time() if started is None else started
     scenario, model = backend.model(values)
     bar = tqdm(total=reps, desc=one_line(scenario.name)[:40], unit="rep", delay=1.0,
@@ -206,6 +208,8 @@ def run_with(backend: Backend, values: Mapping[str, Any] | None = None, *, reps:
                     raise RuntimeError(f"replication {r} was returned twice")
                 got[r] = rep
             bar.update(task.size)
+            if on_replications is not None:
+                on_replications(task.size)
     finally:
         bar.close()
     if sorted(got) != list(range(reps)):
