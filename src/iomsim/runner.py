@@ -21,6 +21,7 @@ from iomsim.engine.replication import DEFAULT_ENGINE, ENGINES
 from iomsim.errors import InputError, MemoryShortfall, one_line
 from iomsim.execution import REPLICATIONS, Backend, default_jobs, make_backend
 from iomsim.results import Results, build_results
+from iomsim.scenario.lineage import based_on
 from iomsim.scenario.schema import Scenario
 
 __all__ = ["check_engine", "default_jobs", "iter_replications", "open_backend",
@@ -222,6 +223,7 @@ def run_with(backend: Backend, values: Mapping[str, Any] | None = None, *, reps:
         print(f"warning: {warning}", file=sys.stderr)
     finished = time.time()
     extra = {**(manifest_extra or {}), "engine": engine,
+             "scenario_based_on": based_on(scenario),
              "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
              "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished)),
              "elapsed_seconds": round(finished - started, 3)}

@@ -42,6 +42,7 @@ def cmd_breakeven(args) -> int:
     from iomsim.atomic import write_csv_atomic
     from iomsim.experiments.breakeven import (DEFAULT_SEED, EFFECT_PARAMETER, breakeven,
                                               breakeven_cost, describe)
+    from iomsim.scenario.lineage import based_on, title
     from iomsim.scenario.points import IOM_COST_SCALE
 
     scenario = load_scenario(args.scenario, overrides=args.overrides)
@@ -63,7 +64,8 @@ def cmd_breakeven(args) -> int:
         if args.bracket is None:
             raise SystemExit(fail("iomsim breakeven: --parameter needs --bracket LOW HIGH"))
         results.append(breakeven(scenario, args.parameter, tuple(args.bracket), **common))
-    print(f"{one_line(scenario.name)}: break-even where benefit per £1 = {args.target:g} "
+    name = one_line(title(scenario.name, scenario.meta.file, based_on(scenario)))
+    print(f"{name}: break-even where benefit per £1 = {args.target:g} "
           f"({args.reps} replications, seed {seed}, common random numbers)")
     for r in results:
         print("\n".join(describe(r)))
