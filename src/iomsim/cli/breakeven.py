@@ -32,6 +32,7 @@ def register(subparsers) -> None:
     p.add_argument("--confidence", type=fraction, default=0.95)
     p.add_argument("--out", type=Path, default=None, help="also write the results to this CSV")
     p.add_argument("--verbose", action="store_true", help="print each value simulated")
+    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_breakeven)
 
 
@@ -50,7 +51,8 @@ def cmd_breakeven(args) -> int:
         refuse_input_as_output(args.out, scenario)
     seed = DEFAULT_SEED if args.seed is None else args.seed
     common = dict(target=args.target, reps=args.reps, seed=seed, jobs=args.jobs,
-                  scheduler=args.scheduler, confidence=args.confidence, progress=args.verbose,
+                  scheduler=args.scheduler, confidence=args.confidence,
+                  progress=False if args.no_progress else None, verbose=args.verbose,
                   engine=args.engine)
     if args.parameter is None and args.bracket is not None:
         raise SystemExit(fail("iomsim breakeven: --bracket needs --parameter"))
