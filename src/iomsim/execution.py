@@ -390,8 +390,13 @@ class DaskBackend(Backend):
             try:
                 self.client = Client(self.address, timeout=DASK_CONNECT_TIMEOUT,
                                      set_as_default=False)
-            except (OSError, TimeoutError, ValueError) as exc:
-                reason = " ".join(str(exc).split()) or type(exc).__name__
+            except Exception as exc:  # noqa: BLE001 - whatever answered, one line and status 2
+                if isinstance(exc, MemoryError):
+                    # Something answered that speaks another protocol (an HTTP server, a proxy):
+                    # distributed read a length from its bytes and tried to allocate it.
+                    reason = "something answered there, but not a Dask scheduler"
+                else:
+                    reason = " ".join(str(exc).split()) or type(exc).__name__
                 raise InputError(f"cannot reach the Dask scheduler at {self.address} "
                                  f"({reason[:200]})", file="--scheduler") from None
         info = self.client.scheduler_info()
