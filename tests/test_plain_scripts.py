@@ -98,3 +98,17 @@ def test_a_worker_of_another_pool_that_reruns_the_script_fails_at_once(tmp_path)
     proc = run_script(script)
     assert "is being re-run in a worker process" in proc.stderr
     assert 'if __name__ == "__main__":' in proc.stderr
+
+
+def test_local_dask_cluster_from_a_script_without_the_guard(tmp_path):
+    script = write(tmp_path, f"""
+        import iomsim
+        print("top level ran")
+        scenario = iomsim.load_scenario({SCENARIO!r}, overrides={SMALL!r})
+        results = iomsim.run(scenario, reps=4, seed=1, jobs=2, scheduler="local", progress=False)
+        print("benefit per pound", results.metric("benefit_per_pound"))
+    """)
+    proc = run_script(script)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("top level ran") == 1
+    assert "benefit per pound" in proc.stdout
