@@ -347,7 +347,7 @@ def calibrate(scenario, targets: TargetsFile, *, reps: int | None = None, seed: 
                 raise _Budget
             # An evaluation can take minutes: the bar moves with its replications.
             res = run_with(backend, {p.path: float(v) for p, v in zip(params, x)}, reps=reps,
-                           seed=seed, progress=False, engine=engine, warn=count[0] == 0,
+                           seed=seed, progress=False, engine=engine,
                            on_replications=lambda n: bar.update(n / reps))
             rows = [(t, measure(res, t)) for t in targets.targets]
             r = np.array([(v - t.value) / t.tolerance if math.isfinite(v) else 1e3
