@@ -1,7 +1,9 @@
-"""Every command and the Python example of README.md work as written, in the README's order.
+"""Every command and Python example of README.md (and of scenarios/sweeps/README.md) works as
+written, in the README's order.
 
 They run in a temporary folder holding a copy of ``scenarios/`` (the repository's folder as a
-new user has it), with this interpreter in place of ``.venv/bin/iomsim``, and in a small form
+new user has it), with this interpreter in place of ``.venv/bin/iomsim`` (or ``iomsim``, which
+scenarios/sweeps/README.md writes for an activated environment), and in a small form
 so that the whole README runs in well under a minute (the README's Tests section says so):
 
 - ``--reps N`` becomes ``--reps 2`` (and ``reps=50`` ``reps=2``); a ``run`` without ``--reps``
@@ -32,7 +34,9 @@ import iomsim
 from tests.support import ROOT
 
 README = ROOT / "README.md"
+SWEEPS_README = ROOT / "scenarios" / "sweeps" / "README.md"
 CLI = ".venv/bin/iomsim"
+CLIS = (CLI, "iomsim")  # scenarios/sweeps/README.md assumes an activated virtual environment
 TIMEOUT = 180  # seconds for one command; each takes a few
 
 
@@ -50,8 +54,9 @@ def shell_commands(code: str) -> list[str]:
 def small(command: str) -> tuple[str, int]:
     """The small form of a README command (see the module docstring), and its exit status."""
     words = shlex.split(command, comments=True)
-    assert words[0] == CLI, f"a README command that is not {CLI}: {command}"
-    sub = words[1]
+    assert words[0] in CLIS, f"a README command that is not {CLI}: {command}"
+    cli, sub = words[0], words[1]
+    command = f"{CLI}{command[len(cli):]}"
     status = 0
     if "--reps" in command:
         command = re.sub(r"--reps \d+", "--reps 2", command)
@@ -93,47 +98,70 @@ def run_in(folder: Path, argv: list[str], env: dict[str, str]) -> subprocess.Com
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
-def test_every_readme_command_works_in_order(tmp_path):
-    blocks = readme_blocks(README.read_text(encoding="utf-8"))
-    shutil.copytree(ROOT / "scenarios", tmp_path / "scenarios")
+def run_readme(readme: Path, folder: Path) -> list[str]:
+    """Run every command and Python block of ``readme`` in order in ``folder`` (which holds a
+    copy of ``scenarios/``); return what ran (subcommands, "python")."""
     src = str(Path(iomsim.__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]),
            "IOMSIM_DASK_TIMEOUT": "1"}
     ran: list[str] = []
-    for language, code in blocks:
+    for i, (language, code) in enumerate(readme_blocks(readme.read_text(encoding="utf-8"))):
         if language == "python":
-            small_code, n = re.subn(r"reps=\d+", "reps=2", code)
-            assert n == 1, f"expected one reps= in the README's Python example:\n{code}"
-            script = tmp_path / "readme_example.py"
-            script.write_text(small_code, encoding="utf-8")
-            proc = run_in(tmp_path, [sys.executable, str(script)], env)
-            assert proc.returncode == 0, f"the README's Python example failed:\n{proc.stderr}"
-            float(proc.stdout.strip().splitlines()[-1])  # it prints the benefit per £1
-            assert (tmp_path / "results" / "sussex-python" / "manifest.json").is_file()
-            ran.append("python example")
+            script = folder / f"readme_example_{i}.py"
+            script.write_text(re.sub(r"reps=\d+", "reps=2", code), encoding="utf-8")
+            proc = run_in(folder, [sys.executable, str(script)], env)
+            assert proc.returncode == 0, f"a Python example of {readme.name} failed:\n{code}\n" \
+                                         f"{proc.stderr[-3000:]}"
+            assert "Traceback" not in proc.stderr, proc.stderr
+            ran.append("python")
             continue
         for command in shell_commands(code):
             if command.startswith("make "):
                 continue  # the Quickstart: builds .venv and runs this suite
             line, status = small(command)
-            proc = run_in(tmp_path, ["bash", "-c", line], env)
+            proc = run_in(folder, ["bash", "-c", line], env)
             assert proc.returncode == status, \
-                f"README command {command!r} (run as {line!r}) exited {proc.returncode}, " \
-                f"expected {status}:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-            if status:
-                assert proc.stderr.startswith("error: --scheduler: cannot reach the Dask "
-                                              "scheduler at tcp://"), proc.stderr
-                assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+                f"{readme.name} command {command!r} (run as {line!r}) exited " \
+                f"{proc.returncode}, expected {status}:\n{proc.stdout[-2000:]}\n" \
+                f"{proc.stderr[-3000:]}"
+            if status:  # one line of error (a sweep announces its design first)
+                said = proc.stderr.strip().splitlines()
+                assert said[-1].startswith("error: --scheduler: cannot reach the Dask "
+                                           "scheduler at tcp://"), proc.stderr
+                assert [s for s in said if s.startswith("error")] == said[-1:], proc.stderr
             assert "Traceback" not in proc.stderr, proc.stderr
             ran.append(command.split()[1])
+    return ran
+
+
+def copy_of_scenarios(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "scenarios", tmp_path / "scenarios")
+    return tmp_path
+
+
+def test_every_readme_command_works_in_order(tmp_path):
+    folder = copy_of_scenarios(tmp_path)
+    python = (README.read_text(encoding="utf-8").split("```python", 1)[1]).split("```", 1)[0]
+    assert len(re.findall(r"reps=\d+", python)) == 1, "the small form needs reps= in the example"
+    ran = run_readme(README, folder)
     # The README still has what this test is about (a format change must not empty it).
-    assert ran.count("run") == 4 and "python example" in ran, ran
+    assert ran.count("run") == 4 and "python" in ran, ran
     for sub in ("validate", "schema", "report", "sweep", "breakeven", "calibrate"):
         assert sub in ran, f"no {sub} command found in the README: {ran}"
-    # What the commands say they write is there.
-    for folder in ("sussex", "case-study-61k", "sussex-report", "tornado-small", "psa-small"):
-        assert (tmp_path / "results" / folder).is_dir(), folder
-    assert (tmp_path / "results" / "sussex" / "report.html").is_file()
-    assert (tmp_path / "results" / "sussex-report" / "report.html").is_file()
-    assert (tmp_path / "scenario.schema.json").stat().st_size > 1000
-    assert iomsim.load_scenario(tmp_path / "fitted.yaml").name
+    # What the commands and the example say they write is there.
+    for name in ("sussex", "case-study-61k", "sussex-report", "tornado-small", "psa-small",
+                 "sussex-python"):
+        assert (folder / "results" / name / "manifest.json").is_file() or \
+            (folder / "results" / name).is_dir(), name
+    assert (folder / "results" / "sussex-python" / "manifest.json").is_file()
+    assert (folder / "results" / "sussex" / "report.html").is_file()
+    assert (folder / "results" / "sussex-report" / "report.html").is_file()
+    assert (folder / "scenario.schema.json").stat().st_size > 1000
+    assert iomsim.load_scenario(folder / "fitted.yaml").name
+
+
+def test_every_sweeps_readme_command_works_in_order(tmp_path):
+    folder = copy_of_scenarios(tmp_path)
+    ran = run_readme(SWEEPS_README, folder)
+    assert ran.count("sweep") == 3 and "breakeven" in ran and "python" in ran, ran
+    assert (folder / "results" / "tornado-small" / "tornado.csv").is_file()
