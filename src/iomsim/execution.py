@@ -379,9 +379,9 @@ class DaskBackend(Backend):
         if self.address == "local":
             refuse_in_spawned_main()
             with _workers_skip_main():  # the cluster starts its worker processes before returning
-                self.cluster = LocalCluster(n_workers=self.jobs or default_jobs(), threads_per_worker=1,
-                                            processes=True, host="127.0.0.1",
-                                            dashboard_address=None)
+                self.cluster = LocalCluster(n_workers=self.jobs or default_jobs(),
+                                            threads_per_worker=1, processes=True,
+                                            host="127.0.0.1", dashboard_address=None)
             self.client = Client(self.cluster, set_as_default=False)
         else:
             if "://" not in self.address:
