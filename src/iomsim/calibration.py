@@ -294,7 +294,7 @@ def current_value(scenario, path: str) -> float | None:
 def calibrate(scenario, targets: TargetsFile, *, reps: int | None = None, seed: int | None = None,
               jobs: int | None = None, max_evaluations: int | None = None,
               log: Callable[[str], None] | None = None, scheduler: str | None = None,
-              engine: str = DEFAULT_ENGINE) -> Fit:
+              engine: str = DEFAULT_ENGINE, progress: bool | None = None) -> Fit:
     """Fit ``targets.parameters`` of ``scenario`` to ``targets.targets``.
 
     Bounded trust-region least squares (scipy.optimize.least_squares) on parameters scaled to
@@ -302,12 +302,15 @@ def calibrate(scenario, targets: TargetsFile, *, reps: int | None = None, seed: 
     ``max_evaluations`` bounds the simulations run. Returns the best point found and its gaps.
     Each evaluation's replications run as :func:`iomsim.run`'s do, on ``jobs`` local processes
     or the Dask ``scheduler`` (``"tcp://HOST:PORT"`` or ``"local"``), started once for the fit.
+    ``progress`` shows a bar of evaluations on stderr (default: when stderr is a terminal and
+    the fit lasts); ``log`` lines are written above it.
     """
     from scipy.optimize import least_squares
+    from tqdm import tqdm
 
     from iomsim.runner import open_backend, prepare_engine, run_with
 
-    prepare_engine(scenario, engine)
+    prepare_engine(scenario, engine, announce=progress is not False)
 
     reps = reps or targets.reps
     seed = targets.seed if seed is None else seed
@@ -342,8 +345,10 @@ def calibrate(scenario, targets: TargetsFile, *, reps: int | None = None, seed: 
         if key not in cache:
             if count[0] >= max_evaluations:
                 raise _Budget
+            # An evaluation can take minutes: the bar moves with its replications.
             res = run_with(backend, {p.path: float(v) for p, v in zip(params, x)}, reps=reps,
-                           seed=seed, progress=False, engine=engine)
+                           seed=seed, progress=False, engine=engine,
+                           on_replications=lambda n: bar.update(n / reps))
             rows = [(t, measure(res, t)) for t in targets.targets]
             r = np.array([(v - t.value) / t.tolerance if math.isfinite(v) else 1e3
                           for t, v in rows if t.fit])
@@ -355,13 +360,17 @@ def calibrate(scenario, targets: TargetsFile, *, reps: int | None = None, seed: 
             if log:
                 xs = ", ".join(f"{p.path.rsplit('.', 1)[-1]}={v:.4g}" for p, v in zip(params, x))
                 gaps = " ".join(f"{(v - t.value) / t.tolerance:+.1f}" for t, v in rows)
-                log(f"  eval {count[0]:3d}: objective {f:9.3f}  {xs}  [gaps/tol {gaps}]")
+                with tqdm.external_write_mode():
+                    log(f"  eval {count[0]:3d}: objective {f:9.3f}  {xs}  [gaps/tol {gaps}]")
         return cache[key][2]
 
     # Trust-region least squares on the scaled residuals (gap / tolerance of each fitted
     # target), with forward differences of 5-10% of each parameter's range: with common random
     # numbers a difference that size measures the parameter's effect, not Monte Carlo noise.
-    with open_backend(base, jobs, scheduler, reps) as backend:
+    bar = tqdm(total=max_evaluations, desc="calibrate", unit="eval", delay=1.0,
+               bar_format="{l_bar}{bar}| {n:.1f}/{total} evaluations [{elapsed}<{remaining}]",
+               disable={True: False, False: True, None: None}[progress])
+    with bar, open_backend(base, jobs, scheduler, reps) as backend:
         try:
             least_squares(residuals, z0, bounds=(offset, offset + 1.0), method="trf",
                           diff_step=0.05, x_scale=1.0, max_nfev=max_evaluations,

@@ -74,7 +74,7 @@ class SweepError(InputError):
 
 
 class ResultsExistError(IomsimError):
-    """The output folder already holds results and ``--force`` was not given."""
+    """The output folder already holds results and ``--force`` (``force=True``) was not given."""
 
 
 class Terminated(KeyboardInterrupt):

@@ -20,8 +20,10 @@ import json
 import multiprocessing
 import os
 import sys
+import types
 import uuid
 from collections import deque
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -171,6 +173,44 @@ def _kept_measures(scenario, model, rep, kept) -> list[Row]:
     return [(arm, m, float(measures[arm][m])) for arm, m in kept if m in measures.get(arm, {})]
 
 
+@contextmanager
+def _workers_skip_main():
+    """Start processes here that do not re-run the ``__main__`` module.
+
+    A spawned process normally runs the parent's main script again (as ``__mp_main__``) before
+    its task, so that functions defined there can be unpickled. Our workers run only iomsim's
+    own functions and never need it, and re-running a script without an
+    ``if __name__ == "__main__":`` guard would call ``iomsim.run`` again inside the worker, which
+    fails while the worker starts and left the parent waiting for good. multiprocessing decides
+    what to re-run from ``sys.modules["__main__"]`` when a process starts, so a bare stand-in for
+    the moment of the start is enough: the user's module object itself is never changed.
+    """
+    main = sys.modules.get("__main__")
+    if main is None or (getattr(main, "__file__", None) is None
+                        and getattr(main, "__spec__", None) is None):
+        yield  # an interactive session or a notebook: nothing would be re-run
+        return
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+def refuse_in_spawned_main() -> None:
+    """Fail at once, with the fix, when iomsim is asked to start workers while a spawned process
+    is re-running its parent's main script (a script without the guard, started by some other
+    pool): starting processes there cannot work, and waiting for them would hang the parent."""
+    # While a spawned process re-runs the script, the script is "__mp_main__" and not yet
+    # "__main__" (in the main process, and in a worker once started, they are one module).
+    rerun = sys.modules.get("__mp_main__")
+    if multiprocessing.current_process().name != "MainProcess" and rerun is not None \
+            and rerun is not sys.modules.get("__main__"):
+        raise IomsimError(f"{getattr(rerun, '__file__', None) or 'the main script'} is being "
+                          "re-run in a worker process; put the code that runs iomsim under "
+                          "`if __name__ == \"__main__\":`")
+
+
 def _init_pool(base: Scenario) -> None:
     global _BASE
     _BASE = base
@@ -254,6 +294,7 @@ class PoolBackend(Backend):
         self.pool: ProcessPoolExecutor | None = None
 
     def __enter__(self):
+        refuse_in_spawned_main()
         self._start()
         return self
 
@@ -284,7 +325,8 @@ class PoolBackend(Backend):
                 # The last task left is this process's: with fewer tasks than the pool takes in
                 # (a short run) it would otherwise sit idle while the workers do them all.
                 while len(queue) > 1 and len(running) < feed:
-                    running[self.pool.submit(_run_in_pool, queue[0])] = queue[0]
+                    with _workers_skip_main():  # a submit may start a worker process
+                        running[self.pool.submit(_run_in_pool, queue[0])] = queue[0]
                     queue.popleft()  # only once submitted: a broken pool must not lose it
                 done = [f for f in running if f.done()]
                 if not done and queue:
@@ -335,8 +377,11 @@ class DaskBackend(Backend):
             raise InputError("dask.distributed is not installed; pip install 'dask[distributed]'",
                              file="--scheduler") from None
         if self.address == "local":
-            self.cluster = LocalCluster(n_workers=self.jobs or default_jobs(), threads_per_worker=1,
-                                        processes=True, host="127.0.0.1", dashboard_address=None)
+            refuse_in_spawned_main()
+            with _workers_skip_main():  # the cluster starts its worker processes before returning
+                self.cluster = LocalCluster(n_workers=self.jobs or default_jobs(),
+                                            threads_per_worker=1, processes=True,
+                                            host="127.0.0.1", dashboard_address=None)
             self.client = Client(self.cluster, set_as_default=False)
         else:
             if "://" not in self.address:
@@ -345,8 +390,13 @@ class DaskBackend(Backend):
             try:
                 self.client = Client(self.address, timeout=DASK_CONNECT_TIMEOUT,
                                      set_as_default=False)
-            except (OSError, TimeoutError, ValueError) as exc:
-                reason = " ".join(str(exc).split()) or type(exc).__name__
+            except Exception as exc:  # noqa: BLE001 - whatever answered, one line and status 2
+                if isinstance(exc, MemoryError):
+                    # Something answered that speaks another protocol (an HTTP server, a proxy):
+                    # distributed read a length from its bytes and tried to allocate it.
+                    reason = "something answered there, but not a Dask scheduler"
+                else:
+                    reason = " ".join(str(exc).split()) or type(exc).__name__
                 raise InputError(f"cannot reach the Dask scheduler at {self.address} "
                                  f"({reason[:200]})", file="--scheduler") from None
         info = self.client.scheduler_info()

@@ -88,8 +88,18 @@ class Results:
         raise KeyError(f"no metric {name!r}")
 
     def write(self, out: str | Path, *, force: bool = False) -> Path:
-        """Write the results folder atomically: a hidden temporary folder, moved into place."""
-        return write_results(self, out, force=force)
+        """Write the results folder atomically: a hidden temporary folder, moved into place.
+
+        A folder that already holds results is replaced only with ``force=True`` (and only if
+        iomsim wrote it); otherwise :class:`iomsim.errors.ResultsExistError` is raised and
+        nothing is written."""
+        try:
+            return write_results(self, out, force=force)
+        except ResultsExistError:
+            # The folder check words its refusal for the command line (--force); a Python
+            # caller has an argument to pass instead.
+            raise ResultsExistError(f"{out} already holds results; pass force=True to replace "
+                                    "them") from None
 
 
 def build_results(scenario: Scenario, reps: Sequence[ReplicationResult], items: ItemRegistry, *,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from tqdm import tqdm
 
@@ -21,6 +21,7 @@ from iomsim.engine.replication import DEFAULT_ENGINE, ENGINES
 from iomsim.errors import InputError, MemoryShortfall, one_line
 from iomsim.execution import REPLICATIONS, Backend, default_jobs, make_backend
 from iomsim.results import Results, build_results
+from iomsim.scenario.lineage import based_on
 from iomsim.scenario.schema import Scenario
 
 __all__ = ["check_engine", "default_jobs", "iter_replications", "open_backend",
@@ -186,13 +187,15 @@ def run_with(backend: Backend, values: Mapping[str, Any] | None = None, *, reps:
              engine: str = DEFAULT_ENGINE, progress: bool | None = None,
              keep_replications: bool = False, started: float | None = None,
              manifest_extra: Mapping[str, Any] | None = None,
-             warn_short_selection: bool = False) -> Results:
+             warn_short_selection: bool = False,
+             on_replications: Callable[[int], None] | None = None) -> Results:
     """As :func:`run`, on an open backend (from :func:`open_backend`), for its scenario with
     ``values`` applied (dotted path -> value, as a sweep point's). Calibration keeps one
     backend open for all its evaluations, so workers start once. A selection that picks nobody
     is refused (:class:`~iomsim.errors.InputError`); with ``warn_short_selection``, one that
     picks fewer than ``selection.cohort_size`` is said once on stderr (a run says so; a
-    calibration, which calls this for every evaluation, does not)."""
+    calibration, which calls this for every evaluation, does not). ``on_replications(n)`` is
+    called as each batch of ``n`` replications finishes (calibration's progress bar)."""
     started = time.time() if started is None else started
     scenario, model = backend.model(values)
     bar = tqdm(total=reps, desc=one_line(scenario.name)[:40], unit="rep", delay=1.0,
@@ -206,6 +209,8 @@ def run_with(backend: Backend, values: Mapping[str, Any] | None = None, *, reps:
                     raise RuntimeError(f"replication {r} was returned twice")
                 got[r] = rep
             bar.update(task.size)
+            if on_replications is not None:
+                on_replications(task.size)
     finally:
         bar.close()
     if sorted(got) != list(range(reps)):
@@ -218,6 +223,7 @@ def run_with(backend: Backend, values: Mapping[str, Any] | None = None, *, reps:
         print(f"warning: {warning}", file=sys.stderr)
     finished = time.time()
     extra = {**(manifest_extra or {}), "engine": engine,
+             "scenario_based_on": based_on(scenario),
              "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
              "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished)),
              "elapsed_seconds": round(finished - started, 3)}

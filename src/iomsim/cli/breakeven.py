@@ -32,6 +32,7 @@ def register(subparsers) -> None:
     p.add_argument("--confidence", type=fraction, default=0.95)
     p.add_argument("--out", type=Path, default=None, help="also write the results to this CSV")
     p.add_argument("--verbose", action="store_true", help="print each value simulated")
+    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_breakeven)
 
 
@@ -42,6 +43,7 @@ def cmd_breakeven(args) -> int:
     from iomsim.atomic import write_csv_atomic
     from iomsim.experiments.breakeven import (DEFAULT_SEED, EFFECT_PARAMETER, breakeven,
                                               breakeven_cost, describe)
+    from iomsim.scenario.lineage import based_on, title
     from iomsim.scenario.points import IOM_COST_SCALE
 
     scenario = load_scenario(args.scenario, overrides=args.overrides)
@@ -49,7 +51,8 @@ def cmd_breakeven(args) -> int:
         refuse_input_as_output(args.out, scenario)
     seed = DEFAULT_SEED if args.seed is None else args.seed
     common = dict(target=args.target, reps=args.reps, seed=seed, jobs=args.jobs,
-                  scheduler=args.scheduler, confidence=args.confidence, progress=args.verbose,
+                  scheduler=args.scheduler, confidence=args.confidence,
+                  progress=False if args.no_progress else None, verbose=args.verbose,
                   engine=args.engine)
     if args.parameter is None and args.bracket is not None:
         raise SystemExit(fail("iomsim breakeven: --bracket needs --parameter"))
@@ -63,7 +66,8 @@ def cmd_breakeven(args) -> int:
         if args.bracket is None:
             raise SystemExit(fail("iomsim breakeven: --parameter needs --bracket LOW HIGH"))
         results.append(breakeven(scenario, args.parameter, tuple(args.bracket), **common))
-    print(f"{one_line(scenario.name)}: break-even where benefit per £1 = {args.target:g} "
+    name = one_line(title(scenario.name, scenario.meta.file, based_on(scenario)))
+    print(f"{name}: break-even where benefit per £1 = {args.target:g} "
           f"({args.reps} replications, seed {seed}, common random numbers)")
     for r in results:
         print("\n".join(describe(r)))

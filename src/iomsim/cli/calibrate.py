@@ -22,6 +22,7 @@ def register(subparsers) -> None:
                         "Dask cluster")
     p.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help=ENGINE_HELP)
     p.add_argument("--max-evaluations", type=int, default=None)
+    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_calibrate)
 
 
@@ -54,7 +55,7 @@ def cmd_calibrate(args) -> int:
           file=sys.stderr)
     fit = calibrate(scenario, targets, reps=args.reps, seed=args.seed, jobs=args.jobs,
                     max_evaluations=args.max_evaluations, scheduler=args.scheduler,
-                    engine=args.engine,
+                    engine=args.engine, progress=False if args.no_progress else None,
                     log=lambda m: print(m, file=sys.stderr, flush=True))
     print(format_table(fit))
     if args.out:

@@ -102,9 +102,12 @@ def _check_writable(out: Path) -> None:
 
 def summary_text(results, out: Path) -> str:
     """A short plain-text summary of a run for the terminal."""
+    from iomsim.scenario.lineage import title
+
     m = results.manifest
     cba = results.costs_by_agency
-    lines = [f"{one_line(m['scenario_name'])}: {m['reps']} replications, seed {m['seed']}, "
+    name = one_line(title(m["scenario_name"], m.get("scenario_file"), m.get("scenario_based_on")))
+    lines = [f"{name}: {m['reps']} replications, seed {m['seed']}, "
              f"cohort {int(sum(m['cohort_size']) / max(1, len(m['cohort_size'])))} offenders, "
              f"{results.costs['year'].max()} years"]
     lines.append("")

@@ -27,6 +27,7 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
+from tqdm import tqdm
 
 from iomsim.errors import InputError
 from iomsim.engine.replication import DEFAULT_ENGINE
@@ -182,7 +183,7 @@ def _model_breakeven(scenario: Scenario, parameter: str, bracket: tuple[float, f
                      measure: str, target: float, reps: int, seed: int, jobs: int | None,
                      scheduler: str | None, report: tuple[str, ...], xtol: float | None,
                      bootstrap: int, confidence: float, progress: bool | None,
-                     engine: str) -> BreakEven:
+                     engine: str, verbose: bool = False) -> BreakEven:
     problem = parameter_problem(parameter)
     if problem:
         raise InputError(problem, file="--parameter", path=parameter)
@@ -198,26 +199,33 @@ def _model_breakeven(scenario: Scenario, parameter: str, bracket: tuple[float, f
         if len(p) != 2:
             raise InputError(f"expected arm.measure, got {m!r}", file="--measure")
     got: dict[float, dict[str, np.ndarray]] = {}
+    # How many values the root-finder will visit is not known in advance: the bar counts
+    # replications and says how many values have been simulated, so a search of several
+    # minutes shows it is moving.
+    bar = tqdm(desc=f"break-even {parameter.rsplit('.', 1)[-1]}"[:40], unit="rep", delay=1.0,
+               disable={True: False, False: True, None: None}[progress])
 
     # One backend for every value simulated: workers start once and keep their compiled models.
-    with make_backend(scenario, jobs, scheduler) as backend:
+    with bar, make_backend(scenario, jobs, scheduler) as backend:
         def run_at(x: float) -> dict[str, np.ndarray]:
             if x not in got:
+                bar.set_postfix_str(f"value {len(got) + 1}: {x:.4g}", refresh=False)
                 per_rep: dict[int, dict[str, float]] = {}
-                for _, result in backend.run([(0, {parameter: float(x)}, seed)], reps,
-                                             measures=pairs,  # type: ignore[arg-type]
-                                             engine=engine):
+                for task, result in backend.run([(0, {parameter: float(x)}, seed)], reps,
+                                                measures=pairs,  # type: ignore[arg-type]
+                                                engine=engine):
                     for _, r, rows in result:
                         per_rep[r] = {f"{arm}.{m}": v for arm, m, v in rows}
+                    bar.update(task.size)
                 names = (measure, *report)
                 missing = [n for n in names if n not in per_rep[0]]
                 if missing:
                     raise InputError(f"the simulation has no measure {missing[0]!r}",
                                      file="--measure")
                 got[x] = {n: np.array([per_rep[r][n] for r in range(reps)]) for n in names}
-                if progress:
-                    print(f"  {parameter} = {x:.6g}: mean {measure} = "
-                          f"{np.nanmean(got[x][measure]):.4g}", flush=True)
+                if verbose:
+                    bar.write(f"  {parameter} = {x:.6g}: mean {measure} = "
+                              f"{np.nanmean(got[x][measure]):.4g}")
             return got[x]
 
         result = find_breakeven(lambda x: run_at(x)[measure], bracket, target=target, xtol=xtol,
@@ -234,14 +242,18 @@ def breakeven(scenario: Scenario, parameter: str = EFFECT_PARAMETER,
               seed: int = DEFAULT_SEED, jobs: int | None = None, scheduler: str | None = None,
               report: tuple[str, ...] = ("economics.iom_cost_per_offender",),
               xtol: float | None = None, bootstrap: int = 1000, confidence: float = 0.95,
-              progress: bool | None = None, engine: str = DEFAULT_ENGINE) -> BreakEven:
+              progress: bool | None = None, engine: str = DEFAULT_ENGINE,
+              verbose: bool = False) -> BreakEven:
     """The value of ``parameter`` in ``bracket`` at which the mean of ``measure`` over ``reps``
     replications (common random numbers) equals ``target``; by default the largest IOM
-    offending multiplier, i.e. the smallest IOM effect, with a benefit per £1 of 1."""
+    offending multiplier, i.e. the smallest IOM effect, with a benefit per £1 of 1.
+
+    ``progress`` shows a bar on stderr (default: when stderr is a terminal and the search
+    lasts); ``verbose`` prints each value simulated with its mean measure."""
     return _model_breakeven(scenario, parameter, bracket, measure=measure, target=target,
                             reps=reps, seed=seed, jobs=jobs, scheduler=scheduler, report=report,
                             xtol=xtol, bootstrap=bootstrap, confidence=confidence,
-                            progress=progress, engine=engine)
+                            progress=progress, engine=engine, verbose=verbose)
 
 
 def breakeven_cost(scenario: Scenario, bracket: tuple[float, float] = (0.01, 100.0), *,
@@ -249,7 +261,8 @@ def breakeven_cost(scenario: Scenario, bracket: tuple[float, float] = (0.01, 100
                    reps: int = 20, seed: int = DEFAULT_SEED, jobs: int | None = None,
                    scheduler: str | None = None, xtol: float | None = None,
                    bootstrap: int = 1000, confidence: float = 0.95,
-                   progress: bool | None = None, engine: str = DEFAULT_ENGINE) -> BreakEven:
+                   progress: bool | None = None, engine: str = DEFAULT_ENGINE,
+                   verbose: bool = False) -> BreakEven:
     """The largest IOM cost per offender at which the benefit per £1 is still ``target``.
 
     Every IOM programme cost (offender managers, case conferences, co-location, enforcement,
@@ -261,7 +274,7 @@ def breakeven_cost(scenario: Scenario, bracket: tuple[float, float] = (0.01, 100
                             reps=reps, seed=seed, jobs=jobs, scheduler=scheduler,
                             report=("economics.iom_cost_per_offender",), xtol=xtol,
                             bootstrap=bootstrap, confidence=confidence, progress=progress,
-                            engine=engine)
+                            engine=engine, verbose=verbose)
 
 
 def describe(result: BreakEven) -> list[str]:

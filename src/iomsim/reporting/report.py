@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from iomsim.atomic import write_files_atomic
 from iomsim.errors import InputError
 from iomsim.scenario.paths import PathLookupError, PathSyntaxError, get_value
+from iomsim.scenario.lineage import description, title
 from iomsim.reporting import plots
 from iomsim.reporting.plots import VICTIMS, agency_label, money, percent
 from iomsim.results_folder import (CHARTS, COSTS, COSTS_BY_AGENCY, MANIFEST, REPORT, SURVIVAL,
@@ -623,7 +624,8 @@ def _write_workbook(f: _Folder, path: Path) -> None:
 
     ws = wb.create_sheet("about")
     m = f.manifest
-    for key, value in (("scenario", m.get("scenario_name")), ("scenario file", m.get("scenario_file")),
+    name = title(m.get("scenario_name") or "", m.get("scenario_file"), m.get("scenario_based_on"))
+    for key, value in (("scenario", name), ("scenario file", m.get("scenario_file")),
                        ("scenario hash", m.get("scenario_hash")), ("seed", m.get("seed")),
                        ("replications", m.get("reps")),
                        ("overrides", json.dumps(m.get("overrides") or {}, sort_keys=True)),
@@ -663,14 +665,18 @@ def write_report(results_dir: Path | str) -> Path:
     m = f.manifest
     assumptions, counts = _assumptions(m)
     context = {
-        "title": m.get("scenario_name") or f.path.name,
+        "title": title(m.get("scenario_name") or f.path.name, m.get("scenario_file"),
+                       m.get("scenario_based_on")),
+        "description_own": not (m.get("scenario_based_on") or {}).get("description_inherited"),
         "scenario_file": m.get("scenario_file") or "",
         "scenario_hash": (m.get("scenario_hash") or "")[:12],
         "finished": m.get("finished") or "",
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "version": (m.get("versions") or {}).get("iomsim", ""),
-        "description": " ".join(str(_scalar(_get(m.get("resolved_scenario") or {},
-                                                  "description")) or "").split()),
+        "description": description(" ".join(str(_scalar(_get(
+            m.get("resolved_scenario") or {}, "description")) or "").split()),
+            m.get("scenario_based_on")),
+        "description_own": not (m.get("scenario_based_on") or {}).get("description_inherited"),
         "words": _scenario_in_words(m, f.tables["costs"]),
         "headlines": _headlines(f),
         "agency_rows": _agency_table(f.tables["costs_by_agency"]),
