@@ -145,6 +145,14 @@ def test_fitted_file_extends_the_scenario_and_loads(tmp_path):
     assert fitted.services["self_harm"].contacts_per_year == 3.25
     assert "calibrated" in fitted.meta.provenance["services.self_harm.contacts_per_year"]
     assert "price_year" in out.read_text()
+    # its own name and description: reported as the scenario calibrated, not "based on" it
+    assert fitted.name == f"{s.name} (calibrated)"
+    assert fitted.description.startswith(" ".join(s.description.split()))
+    assert "fitted to t.yaml" in fitted.description
+    from iomsim.scenario.lineage import based_on
+
+    lineage = based_on(fitted) or {}
+    assert not lineage.get("name_inherited") and not lineage.get("description_inherited")
 
 
 def test_cli_bad_targets_is_one_line_and_exit_2(tmp_path):

@@ -415,6 +415,13 @@ def fitted_yaml(scenario_path: Path, out: Path, scenario, fit: Fit, targets: Tar
     head = (f"# Written by `{command}`.\n"
             f"# The scenario {rel} with the parameters fitted to {targets.file}.\n"
             f"# Edit {rel} or the targets and re-run the command rather than editing this file.\n")
-    text = yaml.safe_dump({"extends": [rel]}, sort_keys=False)
+    # Its own name, so that the fitted scenario is not reported as merely "based on" the one
+    # it extends: it is that scenario, calibrated.
+    name = scenario.name if scenario.name.endswith("(calibrated)") else f"{scenario.name} (calibrated)"
+    described = " ".join((scenario.description or "").split())
+    own = {"extends": [rel], "name": name,
+           "description": (f"{described} " if described else "")
+           + f"Calibrated: the values marked calibrated: are fitted to {targets.file}."}
+    text = yaml.safe_dump(own, sort_keys=False, width=100, allow_unicode=True)
     text += yaml.safe_dump(body, sort_keys=False, width=100, allow_unicode=True)
     return head + text

@@ -676,7 +676,6 @@ def write_report(results_dir: Path | str) -> Path:
         "description": description(" ".join(str(_scalar(_get(
             m.get("resolved_scenario") or {}, "description")) or "").split()),
             m.get("scenario_based_on")),
-        "description_own": not (m.get("scenario_based_on") or {}).get("description_inherited"),
         "words": _scenario_in_words(m, f.tables["costs"]),
         "headlines": _headlines(f),
         "agency_rows": _agency_table(f.tables["costs_by_agency"]),
