@@ -1476,6 +1476,22 @@ def run_phase(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, start, C
 
 # ------------------------------------------------------------------ initial state
 
+@njit(cache=True, inline="always")
+def takes_up(u, i, group_start, group_end, group_members, uptake):
+    """Whether an offender with uniform ``u`` for service i (or its group) uses it, at these
+    uptakes (as simpy's _takes_up): alone, u < its uptake; in an exclusive group, the member
+    whose share of the cumulative uptakes u falls in."""
+    if group_start < 0:
+        return u < uptake[i]
+    acc = 0.0
+    for g in range(group_start, group_end):
+        m = group_members[g]
+        acc += uptake[m]
+        if u < acc:
+            return m == i
+    return False
+
+
 @njit(cache=True)
 def init_offenders(MF, MI, F, NC, I, S, keys, ogrs, frailty, needs, status, status_days,
                    licence_after, start, fv, normaliser_p, svc_key, svc_group_start,
@@ -1528,26 +1544,9 @@ def init_offenders(MF, MI, F, NC, I, S, keys, ogrs, frailty, needs, status, stat
         with_iom = 0
         for i in range(n_services):
             u = at(key, P_SERVICE_UPTAKE, svc_key[i])
-            if svc_group_start[i] < 0:
-                a = u < svc_uptake[i]
-                b = u < svc_iom_uptake[i]
-            else:
-                a = False
-                acc = 0.0
-                for g in range(svc_group_start[i], svc_group_end[i]):
-                    m = group_members[g]
-                    acc += svc_uptake[m]
-                    if u < acc:
-                        a = m == i
-                        break
-                b = False
-                acc = 0.0
-                for g in range(svc_group_start[i], svc_group_end[i]):
-                    m = group_members[g]
-                    acc += svc_iom_uptake[m]
-                    if u < acc:
-                        b = m == i
-                        break
+            a = takes_up(u, i, svc_group_start[i], svc_group_end[i], group_members, svc_uptake)
+            b = takes_up(u, i, svc_group_start[i], svc_group_end[i], group_members,
+                         svc_iom_uptake)
             if a:
                 without |= 1 << i
             if b:
