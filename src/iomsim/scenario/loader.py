@@ -165,6 +165,9 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any] | Iterable[
         if not schema_has_path(dotted):
             raise OverrideError(f"no parameter at this path{suggest_path(dotted)}",
                                 file="--set", path=dotted)
+        unknown = unknown_item(data, dotted)
+        if unknown is not None:
+            raise OverrideError(unknown, file="--set", path=dotted)
         try:
             dotted_paths.set_value(data, dotted, value)
         except PathLookupError as exc:
@@ -174,6 +177,36 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any] | Iterable[
                             provenance=meta.provenance, origins=origins,
                             overrides={**meta.overrides, **pairs})
     return _validate(data, new_meta, override_paths=set(pairs))
+
+
+def unknown_item(data: Mapping[str, Any], dotted: str) -> str | None:
+    """Why an override would set a field of an item that the scenario does not have, in a
+    mapping whose items the user names (services, offence types): ``services.housing.cost_per_day``
+    when there is no service ``housing`` would otherwise start a new service, half described,
+    and fail elsewhere. None when the path is fine: the item exists, or the override gives a
+    whole new item (``services.housing`` set to a mapping), or the names are a fixed list."""
+    parts = dotted_paths.parse(dotted)
+    node: Any = data
+    for depth, part in enumerate(parts[:-1]):
+        if isinstance(node, Mapping) and isinstance(part, str) and part not in node:
+            schema = SCENARIO_PATHS.node(parts[:depth]) or {}
+            items = schema.get("additionalProperties")
+            named_freely = (isinstance(items, dict) and "properties" not in schema
+                            and "enum" not in schema.get("propertyNames", {}))
+            if named_freely and SCENARIO_PATHS.node(parts[:depth + 1]).get("properties"):
+                where = dotted_paths.format_path(parts[:depth]) or "the scenario"
+                known = ", ".join(sorted(map(str, node))) or "none"
+                return (f"{where} has no item named {part!r} (it has: {known}); to add one, set "
+                        f"{dotted_paths.format_path(parts[:depth + 1])} to a mapping with every "
+                        "required key")
+            return None
+        if isinstance(node, Mapping) and isinstance(part, str):
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return None
+    return None
 
 
 def parse_overrides(overrides: Mapping[str, Any] | Iterable[str]) -> dict[str, Any]:
