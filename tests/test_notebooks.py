@@ -63,6 +63,10 @@ def test_runs_top_to_bottom(path, monkeypatch, tmp_path):
     client.execute()
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.get("output_type") == "error"]
+    warnings = [o.get("text", "") for o in outputs
+                if o.get("output_type") == "stream" and o.get("name") == "stderr"
+                and "warning" in o.get("text", "").lower()]
+    assert warnings == [], f"{path.name} printed warnings"
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert images, f"{path.name} drew no chart"
     # nothing was written back into the stored notebook

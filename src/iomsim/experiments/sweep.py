@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from iomsim.atomic import write_csv_atomic, write_parquet_atomic
 from iomsim.execution import WorkersDied, make_backend
