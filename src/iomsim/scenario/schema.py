@@ -638,7 +638,7 @@ class Justice(Strict):
         "breaches per year on licence; each recalls (x iom.enforcement.recall_multiplier on "
         "IOM)"))
     community_order_breach_rate_per_year: RatePerYear = Field(0.0, description=(
-        "breaches per year on a community order; each costs a magistrates' court day"))
+        "breaches per year on a community order; each costs justice.magistrates.costs.court"))
     breach_custody_probability: Fraction = Field(0.0, description=(
         "probability a community-order breach ends the order with custody (length from "
         "magistrates.custody_days)"))
@@ -726,8 +726,8 @@ class OffenderManager(Strict):
 class Attendee(Strict):
     agency: Agency = Field(description="the attendee's agency")
     hours: Annotated[float, AfterValidator(_non_negative), at_most(
-        24, "a case conference lasts no more than a day"), shown("hours", "0 to 24")] = Field(description="hours per "
-                                                                    "conference")
+        24, "a case conference lasts no more than a day"), shown("hours", "0 to 24")] = Field(
+        description="hours per conference")
     hourly_cost: Money = Field(description="£ per hour")
 
 
@@ -766,8 +766,9 @@ class IomEffects(Strict):
                                                               "responders while on IOM")
     offending_multiplier_sd: Annotated[float, AfterValidator(_non_negative), at_most(
         10, "a lognormal spread of 10 puts responders' multipliers from near 0 to far above "
-        "any effect; the multiplier itself is at most 100"), shown(allowed="0 to 10")] = Field(0.0, description="spread of the multiplier "
-                                                                  "among responders (lognormal)")
+        "any effect; the multiplier itself is at most 100"), shown(allowed="0 to 10")] = Field(
+        0.0, description="standard deviation of the multiplier among responders (lognormal "
+                         "with mean offending_multiplier)")
     responder_share: Fraction = Field(1.0, description=(
         "probability an offender on IOM responds (drawn at the start of IOM); others keep "
         "multiplier 1"))
