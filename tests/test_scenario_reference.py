@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from iomsim.scenario.reference import COMMAND, build_reference, key_rows
+from iomsim.scenario.loader import load_scenario_text
+from iomsim.scenario.reference import COMMAND, build_reference, key_rows, note_of
 from iomsim.scenario.schema import NEEDS, ParameterDistribution, Scenario
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "scenarios.md"
@@ -50,6 +51,20 @@ def test_the_reference_names_shipped_services_and_needs_with_sources():
     assert all(f"`{n}`" in text for n in NEEDS)
     assert "GMCA Unit Cost Database" in text  # a source: note of a shipped value
     assert "calibrated: " in text
+
+
+def test_a_note_follows_its_value():
+    sussex = Path(__file__).resolve().parents[1] / "scenarios"
+    kept = load_scenario_text("extends: [sussex-2013.yaml]\nname: x\n", folder=sussex)
+    assert note_of(kept, "justice.arrest_cost").startswith("source: GMCA Unit Cost Database")
+    replaced = load_scenario_text("extends: [sussex-2013.yaml]\nname: x\n"
+                                  "justice: {arrest_cost: 700}\n", folder=sussex, file="mine.yaml")
+    note = note_of(replaced, "justice.arrest_cost")
+    assert note.startswith("set in `mine.yaml` without a note; library `police` gave the value "
+                           "it replaced"), note
+    noted = load_scenario_text("extends: [sussex-2013.yaml]\nname: x\njustice:\n"
+                               "  arrest_cost: {value: 700, source: our force}\n", folder=sussex)
+    assert note_of(noted, "justice.arrest_cost") == "source: our force"
 
 
 def test_docs_scenarios_md_is_current():

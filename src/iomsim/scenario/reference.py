@@ -153,20 +153,37 @@ def _where(file: str) -> str:
     return f"`scenarios/{path.name}`" if path.parent.name == "scenarios" else f"`{path.name}`"
 
 
-def _note(scenario: Scenario, dotted: str) -> str:
-    """The provenance note of the value at ``dotted`` (and of its enclosing keys), as text."""
+def _noted(scenario: Scenario, dotted: str) -> tuple[str, str | None]:
+    """The provenance note of the value at ``dotted`` (or of its nearest enclosing key), as
+    text, and the file the note is written in."""
     prov = scenario.meta.provenance
-    notes = []
     path = dotted
     while path:
-        for key in NOTES:
-            if key in prov.get(path, {}):
-                notes.append(f"{key}: {prov[path][key]}")
-        if notes:
-            break
+        keys = [k for k in NOTES if k in prov.get(path, {})]
+        if keys:
+            text = "; ".join(f"{k}: {prov[path][k]}" for k in keys)
+            noted = scenario.meta.origins.get(dotted_paths.join(path, keys[0]))
+            return text, (noted[0] if noted else None)
         cut = max(path.rfind("."), path.rfind("["))
         path = path[:cut] if cut > 0 else ""
-    return "; ".join(notes)
+    return "", None
+
+
+def note_of(scenario: Scenario, dotted: str) -> str:
+    """The note of the value at ``dotted``. A note written in one file for a single value that a
+    later file replaced without a note of its own no longer explains it: then both files are
+    named. (A note on a mapping stays with the mapping; its keys have rows of their own.)"""
+    text, noted = _noted(scenario, dotted)
+    try:
+        value = dotted_paths.get_value(scenario, dotted)
+    except (LookupError, ValueError):
+        return text
+    valued = origin_of(scenario, dotted)[0]
+    if noted and noted != valued and not isinstance(value, (dict, list)) \
+            and not hasattr(value, "model_dump"):
+        return (f"set in {_where(valued)} without a note; {_where(noted)} gave the value it "
+                f"replaced ({text})")
+    return text
 
 
 def _value(value: Any) -> str:
@@ -210,7 +227,7 @@ def names_section(scenarios: dict[str, Scenario]) -> list[str]:
         o = s.offending.offence_types[t]
         out.append(f"| `{t}` | {o.share:g} | {o.detection_probability:g} | "
                    f"{o.cost_of_crime:,.2f} | {', '.join(f'`{n}`' for n in seen[t])} | "
-                   f"{_cell(_note(s, f'offending.offence_types.{t}.share'))} |")
+                   f"{_cell(note_of(s, f'offending.offence_types.{t}.share'))} |")
     out += ["", "### Services", "",
             "Keys under `services.<name>`. The values shown are those of the first shipped "
             "scenario that has the service, at its price year.", "",
@@ -228,13 +245,14 @@ def names_section(scenarios: dict[str, Scenario]) -> list[str]:
         out.append(f"| `{svc}` | `{v.agency}` | {', '.join(v.needs_any) or 'any'} | "
                    f"{v.uptake:g} | {per_day:,.2f} | {_where(origin_of(s, f'services.{svc}')[0])} "
                    f"| {', '.join(f'`{n}`' for n in seen[svc])} | "
-                   f"{_cell(_note(s, f'services.{svc}.{cost_key}'))} |")
+                   f"{_cell(note_of(s, f'services.{svc}.{cost_key}'))} |")
     return out
 
 
 def sources_section(scenarios: dict[str, Scenario]) -> list[str]:
-    """Every shipped value that carries a note, by the file it is written in."""
-    by_file: dict[str, dict[str, tuple[str, str]]] = {}
+    """Every shipped value that carries a note, by the file it is written in: as that file
+    resolves it when it is a shipped scenario, else as the first shipped scenario using it does."""
+    by_file: dict[str, dict[str, tuple[str, str, bool]]] = {}
     for s in scenarios.values():
         for path, prov in s.meta.provenance.items():
             if not any(k in prov for k in NOTES):
@@ -243,15 +261,21 @@ def sources_section(scenarios: dict[str, Scenario]) -> list[str]:
                 value = dotted_paths.get_value(s, path)
             except (LookupError, ValueError):
                 continue
-            where = _where(origin_of(s, path)[0])
-            by_file.setdefault(where, {})[path] = (_value(value), _note(s, path))
+            noted = _noted(s, path)[1]
+            where = _where(noted or origin_of(s, path)[0])
+            own = _where(s.meta.file) == where
+            rows = by_file.setdefault(where, {})
+            if path not in rows or (own and not rows[path][2]):
+                rows[path] = (_value(value), note_of(s, path), own)
     out = ["## Where shipped values come from", "",
            "Every shipped value written with a `source:`, `assumption:` or `calibrated:` note, by "
-           "the file that sets it (a library is used with `extends: [<name>]`). Money is shown "
-           "uprated to the scenario's price year.", ""]
+           "the file that writes the note (a library is used with `extends: [<name>]`). Values are "
+           "as that scenario resolves them, or for a library as the first shipped scenario using "
+           "it does (a mapping includes what that scenario changed in it); money is uprated to "
+           "the scenario's price year.", ""]
     for where in sorted(by_file):
         out += [f"### {where}", "", "| key | value | note |", "|---|---|---|"]
-        for path, (value, note) in sorted(by_file[where].items()):
+        for path, (value, note, _) in sorted(by_file[where].items()):
             out.append(f"| `{path}` | {_cell(value)} | {_cell(note)} |")
         out.append("")
     return out
