@@ -462,8 +462,8 @@ class Cohort(Strict):
     """Where offenders come from: a generated population, a CSV of records, or a list."""
 
     size: Annotated[int, Field(ge=1)] | None = Field(None, description=(
-        "how many offenders are simulated (required with profile); not how many IOM selects, "
-        "which is selection.cohort_size"))
+        "how many offenders a profile generates (required with profile; a CSV or a list gives "
+        "its own number); not how many IOM selects, which is selection.cohort_size"))
     profile: Profile | None = Field(None, description="generate the offenders from "
                                                       "distributions")
     from_csv: str | None = Field(None, description="CSV of anonymised records, relative to "
