@@ -3,6 +3,12 @@
 Conventions: rates, probabilities, shares and the discount rate are fractions (0.19, never 19);
 money is in pounds at the scenario's ``price_year``; durations are in days unless the name says
 otherwise; rates are per year at liberty. Unknown keys are refused.
+
+Every key has a description (its meaning and unit), which ``iomsim schema`` and
+docs/scenarios.md (``python -m iomsim.scenario.reference``) show. The schema is kept as one file
+although the descriptions take it past 900 lines: the models nest into one ``Scenario`` whose
+checks read across them (``Scenario._consistent`` uses cohort, offending, justice and selection
+together), and one file keeps every key a scenario may write, with its meaning, in one place.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ CORE_AGENCIES: tuple[str, ...] = (
     "local_authority", "vcs",
 )
 VICTIMS = "victims"
+LIST = " (a list: address an item in --set by its index, e.g. {ex})"
 
 Need = Literal[
     "accommodation", "education_training_employment", "finance", "relationships",
@@ -128,17 +135,29 @@ MAX_OFFENCES_PER_YEAR = 10_000.0
 # parameters beyond 1e12, which overflow or lose all precision; sd 0 means a constant instead.
 MIN_RELATIVE_SD = 1e-6
 
-Fraction = Annotated[float, AfterValidator(_fraction)]
-NonNegative = Annotated[float, AfterValidator(_non_negative)]
-Positive = Annotated[float, AfterValidator(_positive)]
+
+def shown(unit: str | None = None, allowed: str | None = None) -> Any:
+    """Annotations for the JSON Schema only (``x-unit``, ``x-range``), read by the scenario
+    reference (docs/scenarios.md); validation is the validators' alone."""
+    extra = {k: v for k, v in (("x-unit", unit), ("x-range", allowed)) if v}
+    return Field(json_schema_extra=extra)
+
+
+Fraction = Annotated[float, AfterValidator(_fraction), shown("fraction", "0 to 1")]
+NonNegative = Annotated[float, AfterValidator(_non_negative), shown(allowed=">= 0")]
+Positive = Annotated[float, AfterValidator(_positive), shown(allowed="> 0")]
 Money = Annotated[float, AfterValidator(_non_negative), at_most(MAX_MONEY, MONEY_REASON),
-                  Field(json_schema_extra={"x-money": True})]
-Days = Annotated[float, AfterValidator(_non_negative)]
+                  Field(json_schema_extra={"x-money": True, "x-unit": "£ at price_year",
+                                           "x-range": f"0 to {MAX_MONEY:,.0f}"})]
+Days = Annotated[float, AfterValidator(_non_negative), shown("days", ">= 0")]
 RatePerYear = Annotated[float, AfterValidator(_non_negative),
-                        at_most(MAX_RATE_PER_YEAR, RATE_REASON)]
+                        at_most(MAX_RATE_PER_YEAR, RATE_REASON),
+                        shown("per year", f"0 to {MAX_RATE_PER_YEAR:,.0f}")]
 Multiplier = Annotated[float, AfterValidator(_non_negative),
-                       at_most(MAX_MULTIPLIER, MULTIPLIER_REASON)]
-Frailty = Annotated[float, AfterValidator(_positive), at_most(MAX_FRAILTY, FRAILTY_REASON)]
+                       at_most(MAX_MULTIPLIER, MULTIPLIER_REASON),
+                       shown("multiplier", f"0 to {MAX_MULTIPLIER:g}")]
+Frailty = Annotated[float, AfterValidator(_positive), at_most(MAX_FRAILTY, FRAILTY_REASON),
+                    shown("multiplier", f"> 0 to {MAX_FRAILTY:g}")]
 Agency = Annotated[str, AfterValidator(_identifier)]
 
 
@@ -179,13 +198,23 @@ class Distribution(Strict):
     sweep parameter (:class:`ParameterDistribution`) may truncate instead.
     """
 
-    distribution: DistributionKind
-    value: float | None = None
-    mean: float | None = None
-    sd: NonNegative | None = None
-    low: float | None = None
-    mode: float | None = None
-    high: float | None = None
+    distribution: DistributionKind = Field(description=(
+        "the kind: fixed (value), normal, lognormal or gamma (mean, sd), beta (mean, sd; a "
+        "quantity in (0, 1)), uniform (low, high), triangular (low, mode, high), poisson (mean), "
+        "negative_binomial (mean, sd with sd^2 > mean); every number is in the unit of the "
+        "quantity it describes"))
+    value: float | None = Field(None, description="the value of a fixed distribution")
+    mean: float | None = Field(None, description="the mean (normal, lognormal, gamma, beta, "
+                                                 "poisson, negative_binomial)")
+    sd: NonNegative | None = Field(None, description="the standard deviation (normal, lognormal, "
+                                                     "gamma, beta, negative_binomial)")
+    low: float | None = Field(None, description="the lower end of a uniform or triangular; on "
+                                                "other kinds a draw below it is set to it "
+                                                "(clipped, not renormalised)")
+    mode: float | None = Field(None, description="the most likely value of a triangular")
+    high: float | None = Field(None, description="the upper end of a uniform or triangular; on "
+                                                 "other kinds a draw above it is set to it "
+                                                 "(clipped, not renormalised)")
 
     @model_validator(mode="after")
     def _valid(self) -> "Distribution":
@@ -269,13 +298,20 @@ class ParameterDistribution(Distribution):
     means rather than change meaning silently.)
     """
 
-    meanlog: float | None = None
-    sdlog: Positive | None = None
-    shape: Positive | None = None
-    scale: Positive | None = None
-    alpha: Positive | None = None
-    beta: Positive | None = None
-    bounds: Literal["clip", "truncate", "rescale"] | None = None
+    meanlog: float | None = Field(None, description="lognormal given on the log scale: the "
+                                                    "mean of the log (with sdlog)")
+    sdlog: Positive | None = Field(None, description="lognormal given on the log scale: the sd "
+                                                     "of the log (with meanlog)")
+    shape: Positive | None = Field(None, description="gamma given by its shape (with scale)")
+    scale: Positive | None = Field(None, description="gamma given by its scale (with shape)")
+    alpha: Positive | None = Field(None, description="beta given by its first shape parameter "
+                                                     "(with beta)")
+    beta: Positive | None = Field(None, description="beta given by its second shape parameter "
+                                                    "(with alpha)")
+    bounds: Literal["clip", "truncate", "rescale"] | None = Field(None, description=(
+        "what low and high do to a kind they do not define: clip (draws beyond them are moved "
+        "onto them), truncate (renormalised between them) or rescale (beta only: stretched onto "
+        "[low, high])"))
 
     _FORMS: ClassVar[dict[str, tuple[str, str]]] = {
         "lognormal": ("meanlog", "sdlog"), "gamma": ("shape", "scale"), "beta": ("alpha", "beta"),
@@ -334,19 +370,27 @@ class ParameterDistribution(Distribution):
 class Profile(Strict):
     """How offenders are generated at the start of the pre-period."""
 
-    male_share: Fraction = 0.9
-    age: Distribution
+    male_share: Fraction = Field(0.9, description="probability an offender is male; sex does "
+                                                  "not enter the dynamics")
+    age: Distribution = Field(description="age in years at the start of the pre-period; "
+                                          "reported, does not enter the dynamics")
     ogrs: Distribution = Field(description="OGRS: probability of a proven reoffence within two "
-                                           "years at liberty (a fraction)")
-    previous_convictions: Distribution
+                                           "years at liberty (a fraction; draws are clipped to "
+                                           "[1e-6, 1 - 1e-6])")
+    previous_convictions: Distribution = Field(description=(
+        "previous convictions (a count; negative draws are 0); generated but does not enter the "
+        "dynamics or selection, which counts convictions in the pre-period"))
     frailty_variance: Annotated[float, AfterValidator(_non_negative), at_most(
         MAX_FRAILTY_VARIANCE, "a gamma of variance 4 (shape 1/4) already puts most offenders "
         "near no offending and a few at tens of times the mean; beyond it, offenders with high "
-        "OGRS get baseline hazards of thousands of offences a year")] = Field(
+        "OGRS get baseline hazards of thousands of offences a year"),
+        shown(allowed=f"0 to {MAX_FRAILTY_VARIANCE:g}")] = Field(
         0.0, description="variance of a gamma(mean 1) multiplier on each offender's offending "
                          "rate: variation beyond OGRS")
     needs: dict[Need, Fraction] = Field(default_factory=dict,
-                                        description="prevalence of each OASys need area")
+                                        description="prevalence of each OASys need area at the "
+                                                    "start (a probability, by need area name); "
+                                                    "areas not listed are never active")
     need_correlation: Fraction = Field(0.0, description="correlation between need areas "
                                                         "(one latent factor, Gaussian copula)")
     ogrs_need_loading: Annotated[float, Field(ge=-1, le=1)] = Field(
@@ -354,10 +398,17 @@ class Profile(Strict):
                          "offenders with more needs tend to have higher OGRS")
     status: dict[Status, Fraction] = Field(description="share of offenders in each status at the "
                                                        "start; must sum to 1")
-    custody_days_remaining: Distribution | None = None
-    remand_days_remaining: Distribution | None = None
-    licence_days_remaining: Distribution | None = None
-    community_order_days_remaining: Distribution | None = None
+    custody_days_remaining: Distribution | None = Field(None, description=(
+        "days left in custody of those starting in custody (negative draws are 0); a licence "
+        "follows release (see justice.release_fraction); required when status.custody > 0"))
+    remand_days_remaining: Distribution | None = Field(None, description=(
+        "days to the court day of those starting on remand (one pending offence at a "
+        "magistrates' court); required when status.remand > 0"))
+    licence_days_remaining: Distribution | None = Field(None, description=(
+        "days left on licence of those starting on licence; required when status.licence > 0"))
+    community_order_days_remaining: Distribution | None = Field(None, description=(
+        "days left on a community order of those starting on one; required when "
+        "status.community_order > 0"))
 
     @model_validator(mode="after")
     def _shares(self) -> "Profile":
@@ -375,39 +426,52 @@ class Profile(Strict):
 class ScheduledEvent(Strict):
     """An event fixed in advance for one offender (the case study's release and recall)."""
 
-    day: float
-    event: Literal["release", "recall", "exit"]
+    day: float = Field(description="simulation day of the event (day 0 is the selection "
+                                   "date; the pre-period has negative days)")
+    event: Literal["release", "recall", "exit"] = Field(description=(
+        "release (from custody or remand), recall (to custody) or exit (leaves the simulation)"))
     days: Days | None = Field(None, description="for recall: days in custody (default: drawn)")
 
 
 class OffenderRecord(Strict):
     """One offender given explicitly, instead of drawn from a profile."""
 
-    id: str
-    sex: Literal["male", "female"] = "male"
-    age: Annotated[float, AfterValidator(_positive)]
-    ogrs: Fraction
-    previous_convictions: NonNegative = 0
-    frailty: Frailty = 1.0
-    needs: list[Need] = Field(default_factory=list)
-    status: Status = "unsupervised"
-    status_days_remaining: Days = 0.0
+    id: str = Field(description="the offender's identifier (text)")
+    sex: Literal["male", "female"] = Field("male", description="does not enter the dynamics")
+    age: Annotated[float, AfterValidator(_positive), shown("years", "> 0")] = Field(
+        description="age in years at the start of the pre-period; does not enter the dynamics")
+    ogrs: Fraction = Field(description="OGRS: probability of a proven reoffence within two "
+                                       "years at liberty")
+    previous_convictions: NonNegative = Field(0, description="previous convictions (a count); "
+                                                             "does not enter the dynamics")
+    frailty: Frailty = Field(1.0, description="individual multiplier on the offending rate "
+                                              "(1: as OGRS predicts)")
+    needs: list[Need] = Field(default_factory=list, description="need areas active at the start")
+    status: Status = Field("unsupervised", description="status at the start of the pre-period")
+    status_days_remaining: Days = Field(0.0, description="days left in that status (custody, "
+                                                         "remand, licence or community order)")
     licence_days_after_release: Days | None = Field(None, description="licence length after "
                                                     "release from custody (default: a year or "
                                                     "the minimum supervision)")
-    scheduled_events: list[ScheduledEvent] = Field(default_factory=list)
+    scheduled_events: list[ScheduledEvent] = Field(default_factory=list, description=(
+        "events fixed in advance for this offender" + LIST.format(
+            ex="cohort.offenders[0].scheduled_events[1].day")))
 
 
 class Cohort(Strict):
     """Where offenders come from: a generated population, a CSV of records, or a list."""
 
-    size: Annotated[int, Field(ge=1)] | None = None
-    profile: Profile | None = None
+    size: Annotated[int, Field(ge=1)] | None = Field(None, description=(
+        "how many offenders a profile generates (required with profile; a CSV or a list gives "
+        "its own number); not how many IOM selects, which is selection.cohort_size"))
+    profile: Profile | None = Field(None, description="generate the offenders from "
+                                                      "distributions")
     from_csv: str | None = Field(None, description="CSV of anonymised records, relative to "
                                                    "the scenario file's folder")
     allow_outside_folder: bool = Field(False, description="allow from_csv to name a file outside "
                                                           "the scenario's folder tree")
-    offenders: list[OffenderRecord] | None = None
+    offenders: list[OffenderRecord] | None = Field(None, description=(
+        "offenders listed one by one" + LIST.format(ex="cohort.offenders[0].ogrs")))
 
     @field_validator("size", mode="before")
     @classmethod
@@ -434,30 +498,46 @@ class Selection(Strict):
 
     cohort_size: Annotated[int, Field(ge=1)] = Field(description="how many to select (the best-"
                                                                  "ranked eligible offenders)")
-    ogrs_min: Fraction = 0.0
-    min_needs: Annotated[int, Field(ge=0)] = 0
-    min_convictions_pre_period: Annotated[int, Field(ge=0)] = 0
-    statuses: list[Status] = Field(default_factory=lambda: list(STATUSES))
-    rank_by: Literal["convictions_pre_period", "ogrs"] = "convictions_pre_period"
+    ogrs_min: Fraction = Field(0.0, description="eligible if OGRS is at least this")
+    min_needs: Annotated[int, Field(ge=0)] = Field(0, description="eligible if at least this "
+                                                                  "many need areas are active")
+    min_convictions_pre_period: Annotated[int, Field(ge=0)] = Field(
+        0, description="eligible if at least this many conviction appearances fell in the "
+                       "pre-period")
+    statuses: list[Status] = Field(default_factory=lambda: list(STATUSES),
+                                   description="eligible if in one of these statuses at day 0")
+    rank_by: Literal["convictions_pre_period", "ogrs"] = Field(
+        "convictions_pre_period", description="order of the eligible: conviction appearances "
+        "in the pre-period, then OGRS, then index; or ogrs first")
 
 
 class OffenceType(Strict):
-    share: Fraction = Field(description="share of offences of this type")
-    detection_probability: Fraction
-    crown_court_probability: Fraction = 0.0
+    share: Fraction = Field(description="share of offences of this type (the shares of all "
+                                        "types sum to 1)")
+    detection_probability: Fraction = Field(description="probability an offence of this type "
+                                                        "is detected (leads to arrest)")
+    crown_court_probability: Fraction = Field(0.0, description=(
+        "probability a case opened by a charged offence of this type is heard at the Crown "
+        "Court (else a magistrates' court)"))
     cost_of_crime: Money = Field(0.0, description="cost to victims and society per offence, "
-                                                  "excluding the criminal justice response")
+                                                  "excluding the criminal justice response (£; "
+                                                  "paid by the pseudo-agency victims)")
     police_investigation_cost: Money = Field(0.0, description="police cost per detected offence "
-                                                              "beyond arrest and custody")
+                                                              "beyond arrest and custody (£)")
 
 
 class Offending(Strict):
-    offence_types: dict[str, OffenceType]
+    offence_types: dict[str, OffenceType] = Field(description=(
+        "offence types by name (lower-case names of your choice; see docs/scenarios.md for the "
+        "shipped ones)"))
     release_multiplier: Multiplier = Field(1.0, description="offending rate multiplier in the "
                                                             "first release_window_days at liberty")
-    release_window_days: Days = 0.0
+    release_window_days: Days = Field(0.0, description="days after release from custody or "
+                                                       "remand during which release_multiplier "
+                                                       "applies")
     need_multipliers: dict[Need, Multiplier] = Field(
-        default_factory=dict, description="offending rate multiplier while a need is active")
+        default_factory=dict, description="offending rate multiplier while a need is active, by "
+                                          "need area (not listed: 1)")
 
     @model_validator(mode="after")
     def _mix(self) -> "Offending":
@@ -481,17 +561,26 @@ class Offending(Strict):
 
 
 class CourtCosts(Strict):
-    court: Money = 0.0
-    prosecution: Money = 0.0
-    legal_aid: Money = 0.0
+    court: Money = Field(0.0, description="£ per court day of a case (also per community-order "
+                                          "breach hearing, magistrates'), to courts")
+    prosecution: Money = Field(0.0, description="£ of prosecution per court day of a case, to "
+                                                "courts")
+    legal_aid: Money = Field(0.0, description="£ of legal aid per court day of a case, to courts")
 
 
 class CourtSentencing(Strict):
-    custody_probability: Fraction
-    community_order_probability: Fraction
-    custody_days: Distribution
-    delay_days: Distribution
-    costs: CourtCosts = Field(default_factory=CourtCosts)
+    custody_probability: Fraction = Field(description=(
+        "probability a case with at least one conviction is sentenced to custody (drawn once "
+        "per case)"))
+    community_order_probability: Fraction = Field(description=(
+        "probability a case with at least one conviction gets a community order; custody + "
+        "community order <= 1, the rest another disposal with no further cost"))
+    custody_days: Distribution = Field(description="custodial sentence length in days (the "
+                                                   "custodial part is justice.release_fraction "
+                                                   "of it)")
+    delay_days: Distribution = Field(description="days from the charge that opens a case to "
+                                                 "its court day")
+    costs: CourtCosts = Field(default_factory=CourtCosts, description="what one court day costs")
 
     @model_validator(mode="after")
     def _shares(self) -> "CourtSentencing":
@@ -502,42 +591,65 @@ class CourtSentencing(Strict):
 
 
 class Recall(Strict):
-    on_charge_probability: Fraction = Field(0.0, description="chance a charge on licence recalls")
-    fixed_term_share: Fraction = 0.5
-    fixed_term_days_short_sentence: Days = 14.0
-    fixed_term_days_long_sentence: Days = 28.0
+    on_charge_probability: Fraction = Field(0.0, description="probability a charge on licence "
+                                                             "recalls (then no remand)")
+    fixed_term_share: Fraction = Field(0.5, description="probability a recall is fixed-term "
+                                                        "(else standard)")
+    fixed_term_days_short_sentence: Days = Field(14.0, description=(
+        "days of a fixed-term recall after a sentence shorter than short_sentence_days"))
+    fixed_term_days_long_sentence: Days = Field(28.0, description=(
+        "days of a fixed-term recall after a longer sentence"))
     short_sentence_days: Days = Field(365.0, description="sentences shorter than this get the "
                                                          "short fixed term")
-    standard_days: Distribution
-    police_cost: Money = 0.0
-    probation_cost: Money = 0.0
+    standard_days: Distribution = Field(description="days of a standard recall, clipped to "
+                                                    "[1, days of licence left]")
+    police_cost: Money = Field(0.0, description="£ per recall, to police")
+    probation_cost: Money = Field(0.0, description="£ per recall, to probation")
 
 
 class Justice(Strict):
-    arrest_cost: Money = Field(0.0, description="police arrest and custody, per detection")
-    charge_probability: Fraction
-    caution_probability: Fraction = 0.0
-    remand_probability: Fraction = 0.0
-    conviction_probability: Fraction
+    arrest_cost: Money = Field(0.0, description="£ of police arrest and custody, per detected "
+                                                "offence")
+    charge_probability: Fraction = Field(description="probability a detected offence is charged")
+    caution_probability: Fraction = Field(0.0, description=(
+        "probability a detected offence ends in a caution (proven that day); charge + caution "
+        "<= 1, the rest no further action"))
+    remand_probability: Fraction = Field(0.0, description=(
+        "probability an offender charged at liberty (and not recalled) is remanded in custody "
+        "until the court day"))
+    conviction_probability: Fraction = Field(description="probability each charged offence of a "
+                                                         "case is convicted")
     extra_offences_per_conviction: Annotated[float, AfterValidator(_non_negative), at_most(
         100, "a hundred offences taken into consideration at one appearance is beyond any "
-        "recorded case")] = Field(
+        "recorded case"), shown("offences", "0 to 100")] = Field(
         0.0, description="mean of a Poisson count of further offences dealt with at the same "
                          "appearance (taken into consideration)")
-    magistrates: CourtSentencing
-    crown: CourtSentencing
-    release_fraction: Fraction = 0.5
+    magistrates: CourtSentencing = Field(description="magistrates' courts: sentencing, delay "
+                                                     "and costs")
+    crown: CourtSentencing = Field(description="the Crown Court: sentencing, delay and costs")
+    release_fraction: Fraction = Field(0.5, description=(
+        "fraction of a custodial sentence served before release on licence (less days on "
+        "remand); the rest is licence"))
     minimum_supervision_after_release_days: Days = Field(
         0.0, description="licence plus post-sentence supervision lasts at least this long")
-    community_order_days: Distribution
-    licence_breach_rate_per_year: RatePerYear = 0.0
-    community_order_breach_rate_per_year: RatePerYear = 0.0
-    breach_custody_probability: Fraction = 0.0
-    recall: Recall
-    prison_cost_per_day: Money
-    licence_cost_per_year: Money = 0.0
-    community_order_cost_per_year: Money = 0.0
-    pre_sentence_report_cost: Money = 0.0
+    community_order_days: Distribution = Field(description="length of a community order in "
+                                                           "days")
+    licence_breach_rate_per_year: RatePerYear = Field(0.0, description=(
+        "breaches per year on licence; each recalls (x iom.enforcement.recall_multiplier on "
+        "IOM)"))
+    community_order_breach_rate_per_year: RatePerYear = Field(0.0, description=(
+        "breaches per year on a community order; each costs justice.magistrates.costs.court"))
+    breach_custody_probability: Fraction = Field(0.0, description=(
+        "probability a community-order breach ends the order with custody (length from "
+        "magistrates.custody_days)"))
+    recall: Recall = Field(description="recall to custody from licence")
+    prison_cost_per_day: Money = Field(description="£ per day in custody (sentenced, remanded or "
+                                                   "recalled), to prison")
+    licence_cost_per_year: Money = Field(0.0, description="£ per year on licence, to probation")
+    community_order_cost_per_year: Money = Field(0.0, description="£ per year on a community "
+                                                                  "order, to probation")
+    pre_sentence_report_cost: Money = Field(0.0, description="£ per case with a conviction, to "
+                                                             "probation")
 
     @model_validator(mode="after")
     def _outcomes(self) -> "Justice":
@@ -547,13 +659,19 @@ class Justice(Strict):
 
 
 class Exits(Strict):
-    death_rate_per_year: RatePerYear = 0.0
-    move_away_rate_per_year: RatePerYear = 0.0
+    death_rate_per_year: RatePerYear = Field(0.0, description=(
+        "deaths per offender per year, in every status; the exited stay in the denominators"))
+    move_away_rate_per_year: RatePerYear = Field(0.0, description=(
+        "moves out of the area per offender per year at liberty"))
 
 
 class NeedDynamics(Strict):
-    resolution_rate_per_year: RatePerYear = 0.0
-    relapse_rate_per_year: RatePerYear = 0.0
+    resolution_rate_per_year: RatePerYear = Field(0.0, description=(
+        "rate per year at which an active need resolves (raised by IOM pathway referrals and "
+        "services)"))
+    relapse_rate_per_year: RatePerYear = Field(0.0, description=(
+        "rate per year at which a resolved need that was active at the start becomes active "
+        "again"))
 
 
 class Service(Strict):
@@ -566,58 +684,81 @@ class Service(Strict):
     expected contacts (``contacts_per_year`` x ``cost_per_contact``).
     """
 
-    agency: Agency
-    item: str | None = None
-    statuses: list[Status] = Field(default_factory=lambda: list(AT_LIBERTY))
-    needs_any: list[Need] = Field(default_factory=list)
-    within_days_of_release: Days | None = None
-    uptake: Fraction = 1.0
+    agency: Agency = Field(description="the agency that pays (a lower-case name; a new name is "
+                                       "a new agency)")
+    item: str | None = Field(None, description="the cost item's name in the results (default: "
+                                               "the service's name)")
+    statuses: list[Status] = Field(default_factory=lambda: list(AT_LIBERTY), description=(
+        "eligible in these statuses (default: at liberty)"))
+    needs_any: list[Need] = Field(default_factory=list, description=(
+        "eligible while any of these need areas is active (empty: always)"))
+    within_days_of_release: Days | None = Field(None, description=(
+        "eligible only within this many days of the last release (none: any time)"))
+    uptake: Fraction = Field(1.0, description="probability an offender takes it up, drawn once "
+                                              "per offender; in a group, its share")
     iom_uptake: Fraction | None = Field(None, description="uptake while on IOM (pathway "
                                                           "referral); default: uptake")
-    group: str | None = None
-    cost_per_day: Money = 0.0
-    contacts_per_year: RatePerYear = 0.0
-    cost_per_contact: Money = 0.0
+    group: str | None = Field(None, description=(
+        "name of a set of exclusive options: an offender takes up at most one; their uptakes "
+        "are laid end to end"))
+    cost_per_day: Money = Field(0.0, description="£ per day of use")
+    contacts_per_year: RatePerYear = Field(0.0, description=(
+        "expected contacts per year of use (costed, not drawn)"))
+    cost_per_contact: Money = Field(0.0, description="£ per contact")
     capacity_per_1000: Positive | None = Field(None, description="places per 1,000 offenders "
                                                                  "simulated; none = unlimited")
-    need_resolution_multiplier: dict[Need, Multiplier] = Field(default_factory=dict)
+    need_resolution_multiplier: dict[Need, Multiplier] = Field(default_factory=dict, description=(
+        "multiplier on the resolution rate of each named need while using the service (not "
+        "while waiting for a place)"))
 
 
 class OffenderManager(Strict):
-    agency: Agency
+    agency: Agency = Field(description="the agency employing the role")
     share: Fraction = Field(description="share of IOM offenders managed by this role")
-    annual_cost: Money = Field(description="salary and on-costs of one offender manager a year")
+    annual_cost: Money = Field(description="salary and on-costs of one offender manager a year "
+                                           "(£)")
     caseload: Annotated[float, AfterValidator(at_least(
         1, "an offender manager's salary is divided by the caseload, so below one offender it "
-        "is multiplied without limit"))]
+        "is multiplied without limit")), shown("offenders", ">= 1")] = Field(description=(
+        "offenders per manager: each costs annual_cost / caseload a year on IOM"))
 
 
 class Attendee(Strict):
-    agency: Agency
+    agency: Agency = Field(description="the attendee's agency")
     hours: Annotated[float, AfterValidator(_non_negative), at_most(
-        24, "a case conference lasts no more than a day")]
-    hourly_cost: Money
+        24, "a case conference lasts no more than a day"), shown("hours", "0 to 24")] = Field(
+        description="hours per conference")
+    hourly_cost: Money = Field(description="£ per hour")
 
 
 class CaseConferences(Strict):
-    per_year: RatePerYear = 0.0
+    per_year: RatePerYear = Field(0.0, description=(
+        "conferences per year per offender on IOM: each costs per_year x hours x hourly_cost / "
+        "offenders_per_conference a year"))
     offenders_per_conference: Annotated[float, AfterValidator(at_least(
         1, "a conference's cost is divided among the offenders it discusses, so below one it "
-        "is multiplied without limit"))] = 1.0
-    attendees: list[Attendee] = Field(default_factory=list)
+        "is multiplied without limit")), shown("offenders", ">= 1")] = Field(
+        1.0, description="offenders discussed at one "
+                                                                  "conference")
+    attendees: list[Attendee] = Field(default_factory=list, description=(
+        "who attends" + LIST.format(ex="iom.case_conferences.attendees[0].hours")))
 
 
 class Enforcement(Strict):
-    cost_per_offender_year: Money = 0.0
-    agency: Agency = "police"
-    detection_multiplier: Multiplier = 1.0
-    recall_multiplier: Multiplier = 1.0
+    cost_per_offender_year: Money = Field(0.0, description="£ per year per offender on IOM")
+    agency: Agency = Field("police", description="the agency that pays for enforcement")
+    detection_multiplier: Multiplier = Field(1.0, description=(
+        "multiplier on each offence type's detection probability on IOM (capped at 1)"))
+    recall_multiplier: Multiplier = Field(1.0, description=(
+        "multiplier on the licence breach rate and the recall-on-charge probability on IOM"))
 
 
 class PathwayReferrals(Strict):
-    cost_per_referral: Money = 0.0
-    agency: Agency = "vcs"
-    need_resolution_multiplier: Multiplier = 1.0
+    cost_per_referral: Money = Field(0.0, description=(
+        "£ per referral: one per need active at the start of IOM and per relapse on IOM"))
+    agency: Agency = Field("vcs", description="the agency that pays for referrals")
+    need_resolution_multiplier: Multiplier = Field(1.0, description=(
+        "multiplier on every need's resolution rate on IOM"))
 
 
 class IomEffects(Strict):
@@ -625,21 +766,35 @@ class IomEffects(Strict):
                                                               "responders while on IOM")
     offending_multiplier_sd: Annotated[float, AfterValidator(_non_negative), at_most(
         10, "a lognormal spread of 10 puts responders' multipliers from near 0 to far above "
-        "any effect; the multiplier itself is at most 100")] = Field(0.0, description="spread of the multiplier "
-                                                                  "among responders (lognormal)")
-    responder_share: Fraction = 1.0
-    persist_days_after_deselection: Days = 0.0
+        "any effect; the multiplier itself is at most 100"), shown(allowed="0 to 10")] = Field(
+        0.0, description="standard deviation of the multiplier among responders (lognormal "
+                         "with mean offending_multiplier)")
+    responder_share: Fraction = Field(1.0, description=(
+        "probability an offender on IOM responds (drawn at the start of IOM); others keep "
+        "multiplier 1"))
+    persist_days_after_deselection: Days = Field(0.0, description=(
+        "days the offending multiplier still applies after de-selection"))
 
 
 class Iom(Strict):
-    max_duration_days: Positive | None = None
-    deselect_after_offence_free_days: Positive | None = None
-    offender_managers: list[OffenderManager] = Field(default_factory=list)
-    case_conferences: CaseConferences = Field(default_factory=CaseConferences)
-    co_location_cost_per_offender_year: dict[Agency, Money] = Field(default_factory=dict)
-    enforcement: Enforcement = Field(default_factory=Enforcement)
-    pathway_referrals: PathwayReferrals = Field(default_factory=PathwayReferrals)
-    effects: IomEffects = Field(default_factory=IomEffects)
+    max_duration_days: Positive | None = Field(None, description=(
+        "days on IOM at most from its start (none: to the horizon)"))
+    deselect_after_offence_free_days: Positive | None = Field(None, description=(
+        "de-selected after this many days without a detected offence (none: never)"))
+    offender_managers: list[OffenderManager] = Field(default_factory=list, description=(
+        "offender-manager roles; shares sum to 1" + LIST.format(
+            ex="iom.offender_managers[0].caseload")))
+    case_conferences: CaseConferences = Field(default_factory=CaseConferences,
+                                              description="multi-agency case conferences")
+    co_location_cost_per_offender_year: dict[Agency, Money] = Field(
+        default_factory=dict, description="£ per year per offender on IOM, by agency")
+    enforcement: Enforcement = Field(default_factory=Enforcement,
+                                     description="enforcement: cost and effects on detection "
+                                                 "and recall")
+    pathway_referrals: PathwayReferrals = Field(default_factory=PathwayReferrals,
+                                                description="referrals to services for needs")
+    effects: IomEffects = Field(default_factory=IomEffects,
+                                description="IOM's effect on offending")
     places_per_1000: Positive | None = Field(
         None, description="offender-manager caseload capacity: IOM places per 1,000 selected "
                           "offenders; those beyond it wait for a place (none = no limit)")
@@ -656,11 +811,13 @@ class Economics(Strict):
     benefit_agencies: list[Agency] = Field(
         default_factory=lambda: ["police", "courts", "prison", "probation"],
         description="agencies whose averted costs count as benefit (criminal justice)")
-    include_victims_in_benefit: bool = True
+    include_victims_in_benefit: bool = Field(True, description=(
+        "count the averted cost of crime to victims in benefit and benefit_per_pound"))
 
 
 class Limits(Strict):
-    max_offenders: Annotated[int, Field(ge=1)] = 1_000_000
+    max_offenders: Annotated[int, Field(ge=1)] = Field(1_000_000, description=(
+        "largest cohort accepted: time and memory grow with it"))
 
 
 class Scenario(Strict):
@@ -668,25 +825,36 @@ class Scenario(Strict):
 
     _meta: Any = PrivateAttr(default=None)
 
-    name: str
-    description: str = ""
+    name: str = Field(description="the scenario's title in reports")
+    description: str = Field("", description="what the scenario is, shown in reports")
     price_year: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")] = Field(
         description="financial year of all money, e.g. 2011-12")
-    start_date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] = "2010-11-01"
+    start_date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] = Field(
+        "2010-11-01", description="calendar date of day 0 (selection), YYYY-MM-DD; shown in "
+                                  "reports only")
     horizon_years: Annotated[float, Field(gt=0, le=50)] = Field(5.0, description="years "
                                                                 "simulated from day 0")
-    pre_period_months: Annotated[float, Field(ge=0, le=120)] = 24.0
-    discount_rate: Fraction = 0.035
-    cohort: Cohort
-    selection: Selection | None = None
-    offending: Offending
-    justice: Justice
-    needs: dict[Need, NeedDynamics] = Field(default_factory=dict)
-    services: dict[str, Service] = Field(default_factory=dict)
-    iom: Iom = Field(default_factory=Iom)
-    exits: Exits = Field(default_factory=Exits)
-    economics: Economics = Field(default_factory=Economics)
-    limits: Limits = Field(default_factory=Limits)
+    pre_period_months: Annotated[float, Field(ge=0, le=120)] = Field(
+        24.0, description="months simulated before day 0, without IOM and without costs; "
+                          "selection counts the convictions in it")
+    discount_rate: Fraction = Field(0.035, description="annual discount rate: year k's costs "
+                                                       "are multiplied by (1 + r)^-(k-1)")
+    cohort: Cohort = Field(description="who is simulated")
+    selection: Selection | None = Field(None, description="IOM selection at day 0 (none: "
+                                                          "everyone present is selected)")
+    offending: Offending = Field(description="offending and the offence types")
+    justice: Justice = Field(description="arrest, courts, sentences, custody, supervision and "
+                                         "recall")
+    needs: dict[Need, NeedDynamics] = Field(default_factory=dict, description=(
+        "how each need area resolves and relapses (areas not listed never change)"))
+    services: dict[str, Service] = Field(default_factory=dict, description=(
+        "services by name (lower-case names of your choice; see docs/scenarios.md for the "
+        "shipped ones)"))
+    iom: Iom = Field(default_factory=Iom, description="the IOM programme: costs, effects, "
+                                                      "de-selection")
+    exits: Exits = Field(default_factory=Exits, description="deaths and moves out of the area")
+    economics: Economics = Field(default_factory=Economics, description="what counts as benefit")
+    limits: Limits = Field(default_factory=Limits, description="limits on the run's size")
 
     @property
     def meta(self) -> Any:
