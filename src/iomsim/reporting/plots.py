@@ -17,22 +17,9 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
+from iomsim.reporting.labels import (AGENCY_LABELS, ARM_LABELS, VICTIMS,  # noqa: F401
+                                     agency_label, arm_label, money, percent)
 from iomsim.results_folder import COSTS, COSTS_BY_AGENCY, ECONOMICS, OUTCOMES, SURVIVAL
-
-VICTIMS = "victims"
-
-AGENCY_LABELS = {
-    "police": "Police",
-    "probation": "Probation",
-    "prison": "Prison",
-    "courts": "Courts",
-    "housing": "Housing",
-    "nhs": "NHS",
-    "drug_alcohol_treatment": "Drug and alcohol treatment",
-    "local_authority": "Local authority",
-    "vcs": "Voluntary sector",
-    VICTIMS: "Victims and society",
-}
 
 # Fixed colours per agency so a reader can follow an agency from chart to chart. Tableau 10,
 # which stays distinguishable for the common colour-vision deficiencies at these sizes.
@@ -50,44 +37,19 @@ AGENCY_COLOURS = {
 }
 _EXTRA_COLOURS = ["#1B9E77", "#D95F02", "#7570B3", "#E7298A", "#66A61E", "#E6AB02", "#A6761D"]
 
-ARM_LABELS = {"non_iom": "Without IOM", "iom": "With IOM"}
 ARM_COLOURS = {"non_iom": "#7F7F7F", "iom": "#0072B2"}
 PAYS_MORE = "#D55E00"   # Okabe-Ito vermillion
 SAVES = "#0072B2"       # Okabe-Ito blue
 
 
 # ---------------------------------------------------------------------------------------------
-# Formatting
-
-
-def money(x: float, decimals: int = 0) -> str:
-    """``£1,234`` (and ``−£1,234`` for a negative amount); an en dash for a missing value."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    sign = "−" if x < 0 and round(abs(x), decimals) != 0 else ""
-    return f"{sign}£{abs(x):,.{decimals}f}"
-
-
-def percent(x: float, decimals: int = 0) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    value = x * 100
-    sign = "−" if value < 0 and round(abs(value), decimals) != 0 else ""
-    return f"{sign}{abs(value):.{decimals}f}%"
-
-
-def agency_label(agency: str) -> str:
-    return AGENCY_LABELS.get(agency, agency.replace("_", " ").capitalize())
+# Formatting (money, percent and the labels: iomsim.reporting.labels)
 
 
 def agency_colour(agency: str) -> str:
     if agency in AGENCY_COLOURS:
         return AGENCY_COLOURS[agency]
     return _EXTRA_COLOURS[sum(map(ord, agency)) % len(_EXTRA_COLOURS)]
-
-
-def arm_label(arm: str) -> str:
-    return ARM_LABELS.get(arm, arm.replace("_", " "))
 
 
 def _arm_phrase(arm: str) -> str:
