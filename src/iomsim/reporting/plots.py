@@ -82,6 +82,18 @@ def _ordered_agencies(agencies: Iterable[str]) -> list[str]:
     return core + others + ([VICTIMS] if VICTIMS in seen else [])
 
 
+def add_footer(fig, text: str, *, height_inches: float = 0.3):
+    """Write ``text`` (say the price year and horizon, :func:`iomsim.reporting.labels.chart_footer`)
+    along the bottom of ``fig``, so that a chart pasted on its own keeps its meaning; a figure with
+    constrained layout keeps its axes clear of it. Returns the Text."""
+    engine = fig.get_layout_engine()
+    share = min(0.2, height_inches / fig.get_figheight())
+    if engine is not None and hasattr(engine, "set") and "rect" in engine.get():
+        engine.set(rect=(0, share, 1, 1 - share))
+    return fig.text(0.995, share * 0.3, text, ha="right", va="bottom", fontsize=8.5,
+                    color="#444444")
+
+
 # ---------------------------------------------------------------------------------------------
 # Charts of one run
 
@@ -523,7 +535,7 @@ def _short(v) -> str:
 
 
 __all__ = [
-    "AGENCY_COLOURS", "AGENCY_LABELS", "agency_label", "money", "percent",
+    "AGENCY_COLOURS", "AGENCY_LABELS", "add_footer", "agency_label", "money", "percent",
     "plot_acceptability", "plot_agency_shares", "plot_cumulative_cost", "plot_offender_breakdown",
     "plot_psa_distribution", "plot_reconviction_reductions", "plot_sobol", "plot_survival",
     "plot_tornado", "plot_who_pays",
