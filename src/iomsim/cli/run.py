@@ -139,7 +139,8 @@ def summary_text(results, out: Path) -> str:
     lines.append(f"{horizon_adjective(horizon) + ' cost (discounted, £)':<34}{arms}")
 
     def cost_row(label: str, base: float, iom: float) -> str:
-        return f"  {label:<32}{base:>14,.0f}{iom:>14,.0f}{iom - base:>+14,.0f}"
+        change = f"{iom - base:+,.0f}" if round(iom - base) else "0"
+        return f"  {label:<32}{base:>14,.0f}{iom:>14,.0f}{change:>14}"
 
     totals = [0.0, 0.0]
     victims = None
