@@ -617,7 +617,7 @@ def _row_format(table_name: str, row: tuple, columns: list[str]) -> dict[str, st
     """Number formats that depend on the row: money rows of economics, rates of outcomes."""
     if table_name == ECONOMICS.name:
         metric = row[columns.index("metric")]
-        # Money, and benefit per £1 (pounds back per pound, to the penny); shares as percentages.
+        # Money, and benefit per £1 (pounds back per pound), to the penny; shares as percentages.
         fmt = _POUNDS if is_money_metric(metric) or not metric.endswith("_share") else _PERCENT
         return dict.fromkeys(ECONOMICS.subset("value", "lo", "hi", "p025", "p975"), fmt)
     if table_name == OUTCOMES.name:
