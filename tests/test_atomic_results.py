@@ -148,8 +148,8 @@ def _patch_write_points(point: str, how: str) -> None:
 
     write_csv = results_folder.write_csv
 
-    def _csv(df, path):
-        write_csv(df, path)
+    def _csv(df, path, *args, **kwargs):
+        write_csv(df, path, *args, **kwargs)
         if path.name == point:
             _die(how)
 

@@ -89,3 +89,54 @@ def test_a_summary_piped_into_a_reader_that_stops_early_is_no_traceback(tmp_path
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
     assert proc.stdout.strip() == "141", proc.stdout
     assert (out / "manifest.json").exists()
+
+
+# --------------------------------------------------------------------------- the run's summary
+
+def _summary(scenario, reps=1):
+    from pathlib import Path
+
+    import iomsim
+    from iomsim.cli.run import summary_text
+
+    results = iomsim.run(scenario, reps=reps, seed=2, jobs=1, progress=False)
+    return summary_text(results, Path("out"))
+
+
+def test_the_summary_is_headed_by_the_scenarios_horizon():
+    from tests.support import load_minimal
+
+    one = _summary(load_minimal({"cohort.size": 40, "horizon_years": 1}))
+    assert "One-year cost (discounted, £)" in one and "Five-year" not in one
+    assert "1-year horizon" in one and "1 years" not in one
+    five = _summary(load_minimal({"cohort.size": 40, "horizon_years": 5}))
+    assert "Five-year cost (discounted, £)" in five and "One-year" not in five
+    assert "5-year horizon" in five
+    for text in (one, five):  # the price year and the discounting, as the scenario says
+        assert "Money: £, 2011-12 prices, discounted at 3.5% a year" in text
+    # A 24-month window past a one-year horizon is n/a, not a partial number.
+    row = next(r for r in one.splitlines() if "reconvicted in 24 months after" in r)
+    assert "n/a" in row and "%" not in row
+
+
+def test_the_summary_names_agencies_and_shows_rates_as_percentages():
+    import re
+
+    import iomsim
+    from tests.support import ROOT
+
+    scenario = iomsim.load_scenario(ROOT / "scenarios" / "sussex-2013.yaml", overrides={
+        "cohort.size": 300, "selection.cohort_size": 40, "horizon_years": 2})
+    text = _summary(scenario, reps=2)
+    for label in ("Police", "Drug and alcohol treatment", "Voluntary sector", "All agencies",
+                  "Victims and society"):
+        assert re.search(rf"^  {label}  ", text, re.M), label
+    for raw in ("drug_alcohol_treatment", "local_authority", "vcs", "victims "):
+        assert raw not in text
+    row = next(r for r in text.splitlines() if "reconvicted in 24 months after" in r)
+    # two percentages and their difference in percentage points
+    assert re.fullmatch(r"  reconvicted in 24 months after\s+\d+\.\d%\s+\d+\.\d%"
+                        r"\s+(0\.0|[+-]\d+\.\d) pts", row), row
+    row = next(r for r in text.splitlines() if "convictions per offender, 12 months" in r)
+    assert "%" not in row and "pts" not in row  # a count per offender, not a rate
+    assert "2-year horizon" in text and "Two-year cost" in text

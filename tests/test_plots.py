@@ -294,3 +294,29 @@ def test_money_format():
     assert plots.money(1.594, 2) == "£1.59"
     assert plots.money(-0.2) == "£0"
     assert plots.money(float("nan")) == "–"
+
+
+def test_a_footer_states_the_price_year_and_horizon_and_keeps_clear_of_the_axes(run_tables,
+                                                                               tmp_path):
+    from iomsim.reporting.labels import chart_footer
+
+    footer = chart_footer(run_tables.manifest)
+    assert footer == "£ at 2011-12 prices; discounted at 3.5% a year where stated; 2-year horizon"
+    fig = plt.figure(figsize=(8, 5), layout="constrained")
+    ax = plots.plot_cumulative_cost(run_tables.costs, ax=fig.subplots())
+    text = plots.add_footer(fig, footer)
+    assert text.get_text() in [t.get_text() for t in fig.texts]
+    fig.savefig(tmp_path / "c.png")
+    renderer = fig.canvas.get_renderer()
+    axes_box = ax.get_tightbbox(renderer)
+    assert text.get_window_extent(renderer).y1 <= axes_box.y0 + 1  # below the axes' labels
+    plt.close(fig)
+
+
+def test_agency_labels_are_one_definition():
+    from iomsim.reporting import labels
+
+    assert plots.agency_label is labels.agency_label
+    assert plots.AGENCY_LABELS is labels.AGENCY_LABELS
+    for agency, name in AGENCY_NAMES.items():
+        assert labels.agency_label(agency) == name

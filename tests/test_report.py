@@ -202,3 +202,63 @@ def test_cli_report_refuses_a_folder_that_is_not_results(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and str(tmp_path) in lines[0]
     assert "Traceback" not in done.stderr
+
+
+def test_workbook_opens_on_a_formatted_summary(hostile_results):
+    wb = load_workbook(hostile_results / "results.xlsx")  # not read-only: keeps number formats
+    assert wb.sheetnames[0] == "summary"
+    assert wb.sheetnames[1:7] == list(TABLE_FILES)  # the raw tables follow
+    rows = {row[0].value: row for row in wb["summary"].iter_rows() if row and row[0].value}
+    assert rows["price year"][1].value == "2011-12"
+    assert rows["horizon (years)"][1].value == 2
+    assert rows["replications"][1].value == 2 and rows["seed"][1].value == 1
+    assert "Two-year cost by agency (discounted)" in rows
+    police = rows["Police"]
+    cba = pd.read_csv(hostile_results / "costs_by_agency.csv")
+    want = cba[(cba["arm"] == "non_iom") & (cba["agency"] == "police")]["discounted_cost"]
+    assert police[1].value == pytest.approx(float(want.iloc[0]))
+    for cell in police[1:4]:
+        assert cell.number_format == '"£"#,##0'
+    assert "Victims and society" in rows and "All agencies" in rows
+    assert rows["Benefit per £1 spent on IOM"][1].number_format == '"£"#,##0.00'
+    reconvicted = rows["Reconvicted within 24 months"]
+    assert reconvicted[1].number_format == "0.0%" and 0 <= reconvicted[1].value <= 1
+    assert "pts" in reconvicted[3].number_format  # a change in a rate, in percentage points
+    about = {row[0].value: row[1].value for row in wb["about"].iter_rows()}
+    assert about["price year"] == "2011-12"
+    assert "2011-12 prices" in about["money"]
+    # the raw tables' money is currency too, row by row in economics
+    econ = wb["economics"]
+    header = [c.value for c in econ[1]]
+    by_metric = {row[0].value: row for row in econ.iter_rows(min_row=2)}
+    assert "£" in by_metric["iom_cost"][header.index("value")].number_format
+    assert by_metric["benefit_per_pound_exceeds_one_share"][
+        header.index("value")].number_format == "0.0%"
+
+
+def test_every_chart_states_the_price_year_and_horizon(hostile_results, tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    footer = "£ at 2011-12 prices; discounted at 3.5% a year where stated; 2-year horizon"
+    saved = []
+    original = Figure.savefig
+
+    def savefig(fig, *args, **kwargs):
+        saved.append([t.get_text() for t in fig.texts])
+        return original(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    folder = tmp_path / "run"
+    shutil.copytree(hostile_results, folder)
+    write_report(folder)
+    assert len(saved) == len(CHARTS)
+    assert all(footer in texts for texts in saved), saved
+    for name in CHARTS:  # and in the PNG itself, for a chart that travels alone
+        assert Image.open(folder / name).text.get("Description") == footer, name
+
+
+def test_a_change_in_a_relative_change_is_in_points(html):
+    row = html.split("Convictions in 12 months: change on the 24 months before", 1)[1]
+    row = row.split("</tr>", 1)[0]
+    assert re.search(r"[−+]?\d+\.\d points", row), row

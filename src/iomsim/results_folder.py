@@ -6,7 +6,10 @@ The README's "Results directory" section documents the same files and columns fo
 (tests/test_results_folder.py checks that a run writes exactly these).
 
 The CSVs are written at a fixed precision (:data:`CSV_FLOAT_FORMAT`) with ``\\n`` line ends, so
-the same run gives the same bytes on every platform and however many processes ran it.
+the same run gives the same bytes on every platform and however many processes ran it. Money is
+written to the penny (:data:`MONEY_DECIMALS`): the money columns of a table
+(:attr:`Table.money`), and in ``economics.csv`` the rows whose metric is an amount of money
+(:func:`is_money_metric`); rates, shares and ratios keep :data:`CSV_FLOAT_FORMAT`.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ import pandas as pd
 
 SUMMARY_COLUMNS = ("value", "lo", "hi", "p025", "p975")
 CSV_FLOAT_FORMAT = "%.6f"
+MONEY_DECIMALS = 2
 # Smaller than half the last printed digit: prints as zero, and would print as "-0.000000".
 _ZERO = 5e-7
+_ZERO_MONEY = 0.5 * 10 ** -MONEY_DECIMALS
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,10 @@ class Table:
     file: str
     columns: tuple[str, ...]    # as written, in this order
     required: tuple[str, ...]   # what a reader relies on: without them it is not a results table
+    money: tuple[str, ...] = ()  # columns in pounds, written to the penny
+    # A column naming each row's metric, when some rows are money and others are not: the
+    # SUMMARY_COLUMNS of a row whose metric is_money_metric() are written to the penny.
+    money_rows_by: str | None = None
 
     def subset(self, *names: str) -> list[str]:
         """``names``, each checked to be a column of this table: a reader that uses only some
@@ -48,15 +57,17 @@ class Table:
 COSTS = Table(
     "costs", "costs.parquet",
     ("arm", "replication", "year", "agency", "item", "iom_programme", "cost", "discounted_cost"),
-    required=("arm", "replication", "year", "agency", "item", "cost", "discounted_cost"))
+    required=("arm", "replication", "year", "agency", "item", "cost", "discounted_cost"),
+    money=("cost", "discounted_cost"))
 COSTS_BY_AGENCY = Table(
     "costs_by_agency", "costs_by_agency.csv",
     ("arm", "agency", "cost", "discounted_cost", "share", "lo", "hi", "p025", "p975"),
-    required=("arm", "agency", "cost", "discounted_cost", "share"))
+    required=("arm", "agency", "cost", "discounted_cost", "share"),
+    money=("cost", "discounted_cost", "lo", "hi", "p025", "p975"))
 OUTCOMES = Table("outcomes", "outcomes.csv", ("arm", "metric", *SUMMARY_COLUMNS),
                  required=("arm", "metric", "value"))
 ECONOMICS = Table("economics", "economics.csv", ("metric", *SUMMARY_COLUMNS),
-                  required=("metric", "value"))
+                  required=("metric", "value"), money_rows_by="metric")
 SURVIVAL = Table("survival", "survival.csv",
                  ("arm", "month", "day", "share_not_reconvicted", "lo", "hi"),
                  required=("arm", "month", "share_not_reconvicted"))
@@ -83,27 +94,66 @@ CHARTS = {
 }
 
 
+# Economics metrics that are not amounts of money: pounds back per pound (a ratio) and shares.
+NOT_MONEY_PREFIXES = ("benefit_per_pound",)
+
+
+def is_money_metric(metric: str) -> bool:
+    """Whether an ``economics.csv`` metric is an amount of money (IOM spend, benefits, NPV, net
+    changes, per offender too), not a ratio or a share."""
+    return not (metric.startswith(NOT_MONEY_PREFIXES) or metric.endswith("_share"))
+
+
 # ---------------------------------------------------------------------------------------------
 # Writing
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """A results CSV: no index, :data:`CSV_FLOAT_FORMAT`, ``\\n`` line ends."""
+def _money_cells(values: pd.Series) -> pd.Series:
+    """Amounts to the penny, as text (the CSV's one float format is for rates); a missing value
+    stays missing, and an amount that rounds to zero is "0.00", never "-0.00"."""
+    v = values.astype(float).round(MONEY_DECIMALS)
+    v = v.mask(v.abs() < _ZERO_MONEY, 0.0)
+    return v.map(lambda x: "" if pd.isna(x) else f"{x:.{MONEY_DECIMALS}f}").astype(object)
+
+
+def for_file(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """``frame`` with its money columns rounded to the penny, as numbers: what the parquet file
+    holds (a CSV's money is written as text by :func:`write_csv`)."""
+    money = [c for c in table.money if c in frame.columns]
+    if not money:
+        return frame
+    frame = frame.copy()
+    for col in money:
+        frame[col] = frame[col].astype(float).round(MONEY_DECIMALS) + 0.0  # + 0.0: no -0.0
+    return frame
+
+
+def write_csv(frame: pd.DataFrame, path: Path, table: Table | None = None) -> None:
+    """A results CSV: no index, :data:`CSV_FLOAT_FORMAT`, ``\\n`` line ends; with ``table``, its
+    money to the penny (:attr:`Table.money`, :attr:`Table.money_rows_by`)."""
     # A difference that is zero up to rounding (say -1e-12) would print as "-0.000000".
     floats = frame.select_dtypes("float").columns
     if len(floats):
         frame = frame.copy()
         for col in floats:
             frame[col] = frame[col].mask(frame[col].abs() < _ZERO, 0.0)
+    if table is not None:
+        for col in (c for c in table.money if c in frame.columns):
+            frame[col] = _money_cells(frame[col])
+        if table.money_rows_by is not None and table.money_rows_by in frame.columns:
+            rows = frame[table.money_rows_by].map(is_money_metric).astype(bool)
+            for col in (c for c in SUMMARY_COLUMNS if c in frame.columns):
+                text = frame[col].map(lambda x: "" if pd.isna(x) else CSV_FLOAT_FORMAT % x)
+                frame[col] = text.where(~rows, _money_cells(frame[col])).astype(object)
     frame.to_csv(path, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
 
 
 def write_table(frame: pd.DataFrame, folder: Path, table: Table) -> Path:
     path = Path(folder) / table.file
     if table.file.endswith(".parquet"):
-        frame.to_parquet(path, index=False)
+        for_file(frame, table).to_parquet(path, index=False)
     else:
-        write_csv(frame, path)
+        write_csv(frame, path, table)
     return path
 
 
@@ -142,7 +192,7 @@ def missing_files(folder: Path) -> list[str]:
 
 
 __all__ = ["CHARTS", "COSTS", "COSTS_BY_AGENCY", "CSV_FLOAT_FORMAT", "ECONOMICS", "MANIFEST",
-           "MARKER", "OUTCOMES", "POPULATION", "READ_FILES", "REPORT", "RESULT_FILES",
+           "MARKER", "MONEY_DECIMALS", "NOT_MONEY_PREFIXES", "OUTCOMES", "POPULATION", "READ_FILES", "REPORT", "RESULT_FILES",
            "SUMMARY_COLUMNS", "SURVIVAL",
-           "TABLES", "Table", "WORKBOOK", "missing_files", "read_manifest", "read_table",
+           "TABLES", "Table", "WORKBOOK", "for_file", "is_money_metric", "missing_files", "read_manifest", "read_table",
            "write_csv", "write_folder", "write_manifest", "write_table"]

@@ -100,50 +100,92 @@ def _check_writable(out: Path) -> None:
                          "folder)", file=out)
 
 
+SUMMARY_OUTCOMES = (  # (metric, label): the evaluation's headline outcomes
+    ("reconviction_rate_24m_before", "reconvicted in 24 months before"),
+    ("reconviction_rate_24m", "reconvicted in 24 months after"),
+    ("convictions_per_offender_12m", "convictions per offender, 12 months"),
+    ("actual_vs_predicted_reduction", "actual vs predicted reduction"),
+)
+
+
 def summary_text(results, out: Path) -> str:
-    """A short plain-text summary of a run for the terminal."""
+    """A short plain-text summary of a run for the terminal, in the report's words: agencies by
+    name, the horizon and price year stated, rates as percentages and changes in them in
+    percentage points."""
+    import math
+
+    from iomsim.engine.measures import window_days
+    from iomsim.engine.model import DAYS_PER_YEAR
+    from iomsim.reporting.labels import (ARM_LABELS, VICTIMS, agency_label, horizon_adjective,
+                                         horizon_phrase, is_rate, money, points, price_phrase,
+                                         run_terms)
     from iomsim.scenario.lineage import title
 
     m = results.manifest
     cba = results.costs_by_agency
+    terms = run_terms(m)
+    horizon = terms["horizon_years"]
+    if horizon is None:  # a manifest without the scenario: the simulated years
+        horizon = float(results.costs["year"].max())
     name = one_line(title(m["scenario_name"], m.get("scenario_file"), m.get("scenario_based_on")))
-    lines = [f"{name}: {m['reps']} replications, seed {m['seed']}, "
-             f"cohort {int(sum(m['cohort_size']) / max(1, len(m['cohort_size'])))} offenders, "
-             f"{results.costs['year'].max()} years"]
-    lines.append("")
-    lines.append(f"{'Five-year cost (discounted, £)':<34}{'non-IOM':>14}{'IOM':>14}{'change':>14}")
-    agencies = [a for a in cba["agency"].unique()]
-    for agency in agencies:
+    cohort = round(sum(m["cohort_size"]) / max(1, len(m["cohort_size"])))
+    reps = int(m["reps"])
+    lines = [f"{name}: {reps} replication{'s' if reps != 1 else ''}, seed {m['seed']}, "
+             f"cohort {cohort:,} offender{'s' if cohort != 1 else ''}, "
+             f"{horizon_phrase(horizon)}",
+             f"Money: {price_phrase(terms['price_year'], terms['discount_rate'])} "
+             "(year 1 undiscounted)", ""]
+    arms = f"{ARM_LABELS['non_iom']:>14}{ARM_LABELS['iom']:>14}{'change':>14}"
+    lines.append(f"{horizon_adjective(horizon) + ' cost (discounted, £)':<34}{arms}")
+
+    def cost_row(label: str, base: float, iom: float) -> str:
+        change = f"{iom - base:+,.0f}" if round(iom - base) else "0"
+        return f"  {label:<32}{base:>14,.0f}{iom:>14,.0f}{change:>14}"
+
+    totals = [0.0, 0.0]
+    victims = None
+    for agency in dict.fromkeys(cba["agency"]):
         a = cba[cba["agency"] == agency].set_index("arm")["discounted_cost"]
         base, iom = float(a.get("non_iom", 0.0)), float(a.get("iom", 0.0))
         if base == 0 and iom == 0:
             continue
-        label = "victims and society" if agency == "victims" else agency
-        lines.append(f"  {label:<32}{base:>14,.0f}{iom:>14,.0f}{iom - base:>+14,.0f}")
+        if agency == VICTIMS:  # not an agency: after the agencies' total
+            victims = (base, iom)
+            continue
+        totals[0] += base
+        totals[1] += iom
+        lines.append(cost_row(agency_label(agency), base, iom))
+    lines.append(cost_row("All agencies", *totals))
+    if victims is not None:
+        lines.append(cost_row(agency_label(VICTIMS), *victims))
     lines.append("")
-    from iomsim.engine.measures import window_days
-    from iomsim.engine.model import DAYS_PER_YEAR
-
-    horizon = float(m["validated_scenario"]["horizon_years"])
-    for name, label in (("reconviction_rate_24m_before", "reconvicted in 24 months before"),
-                        ("reconviction_rate_24m", "reconvicted in 24 months after"),
-                        ("convictions_per_offender_12m", "convictions per offender, 12 months"),
-                        ("actual_vs_predicted_reduction", "actual vs predicted reduction")):
+    lines.append(f"{'Outcomes':<42}{arms}")
+    for metric, label in SUMMARY_OUTCOMES:
         try:
-            base, iom = results.metric(name, "non_iom"), results.metric(name, "iom")
+            base, iom = results.metric(metric, "non_iom"), results.metric(metric, "iom")
         except KeyError:
             continue
-        if window_days(name) > horizon * DAYS_PER_YEAR + 1e-9:
+        if window_days(metric) > horizon * DAYS_PER_YEAR + 1e-9:
             # Counted over part of its window only: a number here would mislead.
-            lines.append(f"  {label:<40}{'n/a':>10}{'n/a':>10}  (window longer than the "
+            lines.append(f"  {label:<40}{'n/a':>14}{'n/a':>14}  (window longer than the "
                          f"{horizon:g}-year horizon)")
             continue
-        lines.append(f"  {label:<40}{base:>10.3f}{iom:>10.3f}")
+        try:
+            change = results.metric(metric, "iom_minus_non_iom")
+        except KeyError:
+            change = iom - base
+        if is_rate(metric):
+            cells = [f"{100 * base:.1f}%", f"{100 * iom:.1f}%", points(change)]
+        else:
+            cells = [f"{base:.3f}", f"{iom:.3f}",
+                     "–" if math.isnan(change) else
+                     f"{change:+.3f}" if round(change, 3) else f"{0:.3f}"]
+        lines.append(f"  {label:<40}" + "".join(f"{c:>14}" for c in cells))
     try:
         bpp = results.metric("benefit_per_pound")
         cost = results.metric("iom_cost")
         lines.append("")
-        lines.append(f"  IOM spend (discounted): £{cost:,.0f}; benefit per £1: £{bpp:.2f}")
+        lines.append(f"  IOM spend (discounted): {money(cost)}; benefit per £1: {money(bpp, 2)}")
     except KeyError:
         pass
     lines.append("")

@@ -17,22 +17,9 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
+from iomsim.reporting.labels import (AGENCY_LABELS, ARM_LABELS, VICTIMS,  # noqa: F401
+                                     agency_label, arm_label, money, percent)
 from iomsim.results_folder import COSTS, COSTS_BY_AGENCY, ECONOMICS, OUTCOMES, SURVIVAL
-
-VICTIMS = "victims"
-
-AGENCY_LABELS = {
-    "police": "Police",
-    "probation": "Probation",
-    "prison": "Prison",
-    "courts": "Courts",
-    "housing": "Housing",
-    "nhs": "NHS",
-    "drug_alcohol_treatment": "Drug and alcohol treatment",
-    "local_authority": "Local authority",
-    "vcs": "Voluntary sector",
-    VICTIMS: "Victims and society",
-}
 
 # Fixed colours per agency so a reader can follow an agency from chart to chart. Tableau 10,
 # which stays distinguishable for the common colour-vision deficiencies at these sizes.
@@ -50,44 +37,19 @@ AGENCY_COLOURS = {
 }
 _EXTRA_COLOURS = ["#1B9E77", "#D95F02", "#7570B3", "#E7298A", "#66A61E", "#E6AB02", "#A6761D"]
 
-ARM_LABELS = {"non_iom": "Without IOM", "iom": "With IOM"}
 ARM_COLOURS = {"non_iom": "#7F7F7F", "iom": "#0072B2"}
 PAYS_MORE = "#D55E00"   # Okabe-Ito vermillion
 SAVES = "#0072B2"       # Okabe-Ito blue
 
 
 # ---------------------------------------------------------------------------------------------
-# Formatting
-
-
-def money(x: float, decimals: int = 0) -> str:
-    """``£1,234`` (and ``−£1,234`` for a negative amount); an en dash for a missing value."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    sign = "−" if x < 0 and round(abs(x), decimals) != 0 else ""
-    return f"{sign}£{abs(x):,.{decimals}f}"
-
-
-def percent(x: float, decimals: int = 0) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    value = x * 100
-    sign = "−" if value < 0 and round(abs(value), decimals) != 0 else ""
-    return f"{sign}{abs(value):.{decimals}f}%"
-
-
-def agency_label(agency: str) -> str:
-    return AGENCY_LABELS.get(agency, agency.replace("_", " ").capitalize())
+# Formatting (money, percent and the labels: iomsim.reporting.labels)
 
 
 def agency_colour(agency: str) -> str:
     if agency in AGENCY_COLOURS:
         return AGENCY_COLOURS[agency]
     return _EXTRA_COLOURS[sum(map(ord, agency)) % len(_EXTRA_COLOURS)]
-
-
-def arm_label(arm: str) -> str:
-    return ARM_LABELS.get(arm, arm.replace("_", " "))
 
 
 def _arm_phrase(arm: str) -> str:
@@ -118,6 +80,18 @@ def _ordered_agencies(agencies: Iterable[str]) -> list[str]:
     core = [a for a in AGENCY_LABELS if a in seen and a != VICTIMS]
     others = [a for a in seen if a not in AGENCY_LABELS]
     return core + others + ([VICTIMS] if VICTIMS in seen else [])
+
+
+def add_footer(fig, text: str, *, height_inches: float = 0.3):
+    """Write ``text`` (say the price year and horizon, :func:`iomsim.reporting.labels.chart_footer`)
+    along the bottom of ``fig``, so that a chart pasted on its own keeps its meaning; a figure with
+    constrained layout keeps its axes clear of it. Returns the Text."""
+    engine = fig.get_layout_engine()
+    share = min(0.2, height_inches / fig.get_figheight())
+    if engine is not None and hasattr(engine, "set") and "rect" in engine.get():
+        engine.set(rect=(0, share, 1, 1 - share))
+    return fig.text(0.995, share * 0.3, text, ha="right", va="bottom", fontsize=8.5,
+                    color="#444444")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -561,7 +535,7 @@ def _short(v) -> str:
 
 
 __all__ = [
-    "AGENCY_COLOURS", "AGENCY_LABELS", "agency_label", "money", "percent",
+    "AGENCY_COLOURS", "AGENCY_LABELS", "add_footer", "agency_label", "money", "percent",
     "plot_acceptability", "plot_agency_shares", "plot_cumulative_cost", "plot_offender_breakdown",
     "plot_psa_distribution", "plot_reconviction_reductions", "plot_sobol", "plot_survival",
     "plot_tornado", "plot_who_pays",

@@ -28,12 +28,19 @@ from iomsim.errors import InputError
 from iomsim.scenario.paths import PathLookupError, PathSyntaxError, get_value
 from iomsim.scenario.lineage import description, title
 from iomsim.reporting import plots
-from iomsim.reporting.plots import VICTIMS, agency_label, money, percent
-from iomsim.results_folder import (CHARTS, COSTS, COSTS_BY_AGENCY, MANIFEST, REPORT, SURVIVAL,
-                                   TABLES, WORKBOOK, read_manifest, read_table)
+from iomsim.reporting.labels import (ARM_LABELS, VICTIMS, agency_label, chart_footer,
+                                     horizon_adjective, horizon_phrase, is_rate, money, percent,
+                                     price_phrase, run_terms)
+from iomsim.results_folder import (CHARTS, COSTS, COSTS_BY_AGENCY, ECONOMICS, MANIFEST, OUTCOMES,
+                                   REPORT, SURVIVAL, TABLES, WORKBOOK, is_money_metric,
+                                   read_manifest, read_table)
 
 EXCEL_MAX_ROWS = 1_048_575  # one row is the header
 _POUNDS = '"£"#,##0.00'
+_WHOLE_POUNDS = '"£"#,##0'
+_PERCENT = "0.0%"
+_POINTS = '+0.0" pts";-0.0" pts";0.0" pts"'  # a change in a rate, written times 100
+SUMMARY_SHEET = "summary"
 SHEET_FORMATS = {  # number formats of money and share columns, so spreadsheets show £1,234.00
     COSTS.name: dict.fromkeys(COSTS.subset("cost", "discounted_cost"), _POUNDS),
     COSTS_BY_AGENCY.name: {
@@ -145,7 +152,7 @@ def _format_metric(metric: str, value: float) -> str:
     """Outcome metrics: rates as percentages, counts per offender to two places."""
     if _nan(value):
         return "–"
-    if any(k in metric for k in ("rate", "share", "reduction", "relative_change", "ogrs")):
+    if is_rate(metric):
         return percent(value, 1)
     if "days" in metric:
         return f"{value:,.1f}"
@@ -163,7 +170,7 @@ def _signed(value: float, places: int) -> str:
 def _format_difference(metric: str, value: float) -> str:
     if _nan(value):
         return "–"
-    if any(k in metric for k in ("rate", "share", "reduction", "ogrs")):
+    if is_rate(metric):  # relative changes too: a change in a percentage is in points
         return f"{_signed(value * 100, 1)} points"
     if "days" in metric:
         return _signed(value, 1)
@@ -509,9 +516,14 @@ class _Chart:
         return base64.b64encode(self.png).decode("ascii")
 
 
-def _render(fig: Figure) -> bytes:
+def _render(fig: Figure, footer: str = "") -> bytes:
+    """The PNG of a chart, with ``footer`` (the price year and horizon) along its bottom and in
+    its metadata, so that a chart pasted on its own keeps its meaning."""
+    if footer:
+        plots.add_footer(fig, footer)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=110,
+                metadata={"Software": None, **({"Description": footer} if footer else {})})
     return buf.getvalue()
 
 
@@ -522,6 +534,7 @@ def _charts(f: _Folder) -> list[_Chart]:
     years = int(t["costs"]["year"].max()) if len(t["costs"]) else 1
     per = max(n, 1.0) * max(years, 1)
     one = round(n) == 1 and years == 1
+    footer = chart_footer(m)
     charts = []
 
     fig = Figure(figsize=(9, 5.8), layout="constrained")
@@ -530,7 +543,7 @@ def _charts(f: _Folder) -> list[_Chart]:
                           "Each agency's share of the cohort's undiscounted agency costs over the "
                           "horizon (victims and society are not an agency and are left out); the "
                           "total is above each bar.",
-                          png=_render(fig)))
+                          png=_render(fig, footer)))
 
     fig = Figure(figsize=(13, 5.2), layout="constrained")
     axes = fig.subplots(1, 2, sharex=True)
@@ -545,7 +558,7 @@ def _charts(f: _Folder) -> list[_Chart]:
                               "." if one else f": the cohort's totals divided by {n:,.0f} offenders "
                               f"and {years} year{'s' if years != 1 else ''}, so comparable with the "
                               "£61,000 case study of one complex offender's year."),
-                          png=_render(fig)))
+                          png=_render(fig, footer)))
 
     fig = Figure(figsize=(9, 5.5), layout="constrained")
     plots.plot_cumulative_cost(t["costs"], ax=fig.subplots())
@@ -554,7 +567,7 @@ def _charts(f: _Folder) -> list[_Chart]:
                           "(solid) and discounted (dashed)." + (
                               " With a one-year horizon nothing is discounted (year 1 never is), so "
                               "each arm's two lines coincide." if years == 1 else ""),
-                          png=_render(fig)))
+                          png=_render(fig, footer)))
 
     fig = Figure(figsize=(10, 6), layout="constrained")
     plots.plot_who_pays(t["economics"], ax=fig.subplots())
@@ -562,7 +575,7 @@ def _charts(f: _Folder) -> list[_Chart]:
                           "Net change in discounted cost for each agency and for victims and society, "
                           "IOM minus without IOM: to the right a payer spends more with IOM, to the "
                           "left it saves.",
-                          png=_render(fig)))
+                          png=_render(fig, footer)))
 
     fig = Figure(figsize=(13, 5.2), layout="constrained")
     a1, a2 = fig.subplots(1, 2)
@@ -573,7 +586,7 @@ def _charts(f: _Folder) -> list[_Chart]:
                           "95% interval of the mean). Right: the before/after fall an evaluation "
                           "without a comparison group would see, beside the counterfactual "
                           "difference against the same cohort without IOM.",
-                          png=_render(fig)))
+                          png=_render(fig, footer)))
     return charts
 
 
@@ -581,27 +594,147 @@ def _charts(f: _Folder) -> list[_Chart]:
 # Workbook
 
 
-def _write_workbook(f: _Folder, path: Path) -> None:
-    from openpyxl import Workbook
+def _cell(ws, value, bold=False, number_format=None):
+    """A write-only cell: text always as text (never a formula), numbers with ``number_format``."""
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
+
+    if isinstance(value, float) and math.isnan(value):
+        value = None
+    elif hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
+        value = value.item()
+    c = WriteOnlyCell(ws, value=value)
+    if isinstance(value, str):
+        c.data_type = "s"  # never a formula, whatever the text starts with
+    elif number_format and isinstance(value, (int, float)) and not isinstance(value, bool):
+        c.number_format = number_format
+    if bold:
+        c.font = Font(bold=True)
+    return c
+
+
+def _row_format(table_name: str, row: tuple, columns: list[str]) -> dict[str, str]:
+    """Number formats that depend on the row: money rows of economics, rates of outcomes."""
+    if table_name == ECONOMICS.name:
+        metric = row[columns.index("metric")]
+        # Money, and benefit per £1 (pounds back per pound), to the penny; shares as percentages.
+        fmt = _POUNDS if is_money_metric(metric) or not metric.endswith("_share") else _PERCENT
+        return dict.fromkeys(ECONOMICS.subset("value", "lo", "hi", "p025", "p975"), fmt)
+    if table_name == OUTCOMES.name:
+        metric, arm = row[columns.index("metric")], row[columns.index("arm")]
+        if is_rate(metric) and arm in ARM_LABELS:  # a difference of rates is not a percentage
+            return dict.fromkeys(OUTCOMES.subset("value", "lo", "hi", "p025", "p975"), _PERCENT)
+    return {}
+
+
+def _summary_sheet(wb, f: _Folder) -> None:
+    """The sheet the workbook opens on: what was run, and the answer, formatted."""
+    from iomsim.engine.measures import window_days
+    from iomsim.engine.model import DAYS_PER_YEAR
+
+    ws = wb.create_sheet(SUMMARY_SHEET)
+    m, t = f.manifest, f.tables
+    terms = run_terms(m)
+    horizon = terms["horizon_years"]
+    if horizon is None:
+        horizon = float(t["costs"]["year"].max()) if len(t["costs"]) else math.nan
+    for i, width in enumerate((44, 18, 18, 18), start=1):
+        ws.column_dimensions[chr(ord("A") + i - 1)].width = width
+    name = title(m.get("scenario_name") or f.path.name, m.get("scenario_file"),
+                 m.get("scenario_based_on"))
+    sizes = m.get("cohort_size") or []
+    ws.append([_cell(ws, name, bold=True)])
+    for key, value, fmt in (
+            ("scenario file", m.get("scenario_file") or "", None),
+            ("price year", terms["price_year"] or "", None),
+            ("money", price_phrase(terms["price_year"], terms["discount_rate"])
+             + " (year 1 undiscounted)", None),
+            ("horizon (years)", horizon, None),
+            ("replications", m.get("reps"), "0"),
+            ("seed", m.get("seed"), "0"),
+            ("cohort (offenders, mean over replications)",
+             (sum(sizes) / len(sizes)) if sizes else None, "#,##0")):
+        ws.append([_cell(ws, key, bold=True), _cell(ws, value, number_format=fmt)])
+    ws.append([])
+
+    def header(*cells):
+        ws.append([_cell(ws, c, bold=True) for c in cells])
+
+    header(f"{horizon_adjective(horizon)} cost by agency (discounted)", ARM_LABELS["non_iom"],
+           ARM_LABELS["iom"], "change")
+    cba = t["costs_by_agency"]
+    totals, victims = [0.0, 0.0], None
+    for agency in plots._ordered_agencies(cba["agency"]):
+        base = plots._value(cba, "non_iom", agency, "discounted_cost")
+        iom = plots._value(cba, "iom", agency, "discounted_cost")
+        base, iom = (0.0 if _nan(v) else v for v in (base, iom))
+        if base == 0 and iom == 0:
+            continue
+        if agency == VICTIMS:
+            victims = (base, iom)
+            continue
+        totals = [totals[0] + base, totals[1] + iom]
+        ws.append([_cell(ws, agency_label(agency)),
+                   *(_cell(ws, v, number_format=_WHOLE_POUNDS)
+                     for v in (base, iom, round(iom - base, 2)))])
+    ws.append([_cell(ws, "All agencies", bold=True),
+               *(_cell(ws, v, bold=True, number_format=_WHOLE_POUNDS)
+                 for v in (*totals, round(totals[1] - totals[0], 2)))])
+    if victims is not None:
+        ws.append([_cell(ws, agency_label(VICTIMS)),
+                   *(_cell(ws, v, number_format=_WHOLE_POUNDS)
+                     for v in (*victims, round(victims[1] - victims[0], 2)))])
+    ws.append([])
+
+    header("Economics (discounted)", "value", "95% interval from", "to")
+    econ = t["economics"]
+    for metric, label, fmt in (
+            ("iom_cost", "IOM spend", _WHOLE_POUNDS),
+            ("benefit", "Benefit: costs averted", _WHOLE_POUNDS),
+            ("benefit_per_pound", "Benefit per £1 spent on IOM", _POUNDS),
+            ("npv", "Net present value", _WHOLE_POUNDS),
+            ("fiscal_net_change", "Net change in agency costs", _WHOLE_POUNDS)):
+        if not (econ["metric"] == metric).any():
+            continue
+        ws.append([_cell(ws, label), *(_cell(ws, _economic(econ, metric, c), number_format=fmt)
+                                       for c in ("value", "lo", "hi"))])
+    ws.append([])
+
+    header("Outcomes", ARM_LABELS["non_iom"], ARM_LABELS["iom"], "change")
+    outc = t["outcomes"]
+    for metric in ("reconviction_rate_12m", "reconviction_rate_24m_before",
+                   "reconviction_rate_24m", "convictions_per_offender_12m",
+                   "actual_vs_predicted_reduction"):
+        if not (outc["metric"] == metric).any():
+            continue
+        label = _outcome_label(metric)
+        if not _nan(horizon) and window_days(metric) > horizon * DAYS_PER_YEAR + 1e-9:
+            ws.append([_cell(ws, label), *(_cell(ws, "n/a") for _ in range(2)),
+                       _cell(ws, f"window longer than the {horizon_phrase(horizon)}")])
+            continue
+        base, iom = _outcome(outc, "non_iom", metric), _outcome(outc, "iom", metric)
+        diff = _outcome(outc, "iom_minus_non_iom", metric)
+        if _nan(diff):
+            diff = iom - base
+        rate = is_rate(metric)
+        ws.append([_cell(ws, label),
+                   *(_cell(ws, v, number_format=_PERCENT if rate else "0.000")
+                     for v in (base, iom)),
+                   _cell(ws, diff * 100 if rate else diff,
+                         number_format=_POINTS if rate else '+0.000;-0.000;0.000')])
+    ws.append([])
+    ws.append([_cell(ws, "The sheets that follow are the tables of the results folder (columns "
+                         "as in the iomsim README, Results directory); 'about' says what was "
+                         "run.")])
+
+
+def _write_workbook(f: _Folder, path: Path) -> None:
+    from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
     wb = Workbook(write_only=True)
-
-    def cell(ws, value, bold=False, number_format=None):
-        if isinstance(value, float) and math.isnan(value):
-            value = None
-        elif hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
-            value = value.item()
-        c = WriteOnlyCell(ws, value=value)
-        if isinstance(value, str):
-            c.data_type = "s"  # never a formula, whatever the text starts with
-        elif number_format and isinstance(value, float):
-            c.number_format = number_format
-        if bold:
-            c.font = Font(bold=True)
-        return c
+    cell = _cell
+    _summary_sheet(wb, f)
 
     for table in TABLES:
         name = table.name
@@ -614,25 +747,37 @@ def _write_workbook(f: _Folder, path: Path) -> None:
             note = "mean over replications (the full table is too long for a worksheet)"
         ws = wb.create_sheet(name)
         formats = [SHEET_FORMATS.get(name, {}).get(c) for c in df.columns]
+        columns = [str(c) for c in df.columns]
+        by_row = name in (ECONOMICS.name, OUTCOMES.name)
         for i, c in enumerate(df.columns):
             ws.column_dimensions[get_column_letter(i + 1)].width = max(12, len(str(c)) + 4)
         ws.append([cell(ws, str(c), bold=True) for c in df.columns])
         for row in df.itertuples(index=False, name=None):
-            ws.append([cell(ws, v, number_format=fmt) for v, fmt in zip(row, formats)])
+            row_formats = formats
+            if by_row:
+                extra = _row_format(name, row, columns)
+                row_formats = [extra.get(c, fmt) for c, fmt in zip(columns, formats)]
+            ws.append([cell(ws, v, number_format=fmt) for v, fmt in zip(row, row_formats)])
         if note:
             ws.append([cell(ws, note)])
 
     ws = wb.create_sheet("about")
     m = f.manifest
     name = title(m.get("scenario_name") or "", m.get("scenario_file"), m.get("scenario_based_on"))
+    terms = run_terms(m)
     for key, value in (("scenario", name), ("scenario file", m.get("scenario_file")),
-                       ("scenario hash", m.get("scenario_hash")), ("seed", m.get("seed")),
+                       ("scenario hash", m.get("scenario_hash")),
+                       ("price year", terms["price_year"]),
+                       ("money", price_phrase(terms["price_year"], terms["discount_rate"])
+                        + " (year 1 undiscounted)"),
+                       ("horizon (years)", terms["horizon_years"]),
+                       ("seed", m.get("seed")),
                        ("replications", m.get("reps")),
                        ("overrides", json.dumps(m.get("overrides") or {}, sort_keys=True)),
                        ("iomsim", (m.get("versions") or {}).get("iomsim")),
                        ("finished", m.get("finished")),
-                       ("tables", "one sheet per file of the results folder; columns as in the "
-                                  "iomsim README, Results directory")):
+                       ("tables", "after the summary, one sheet per file of the results folder; "
+                                  "columns as in the iomsim README, Results directory")):
         ws.append([cell(ws, key, bold=True), cell(ws, value if not isinstance(value, (dict, list))
                                                   else json.dumps(value))])
     rows, _ = _assumptions(m)
