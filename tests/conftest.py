@@ -77,3 +77,50 @@ def dask_cluster(tmp_path):
         if worker is not None:
             _stop(worker)
         _stop(scheduler)
+
+
+class DaskProcesses:
+    """A real Dask scheduler on 127.0.0.1 whose single-threaded workers a test can start and
+    SIGKILL (worker and nanny: their whole process group), to lose a cluster's workers."""
+
+    def __init__(self, tmp_path: Path):
+        self.tmp_path = tmp_path
+        self.log = tmp_path / "scheduler.log"
+        self.scheduler = _start([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0",
+                                 "--dashboard-address", "127.0.0.1:0"], self.log)
+        self.address = _wait_for(self.log, r"Scheduler at:\s+(tcp://127\.0\.0\.1:\d+)",
+                                 self.scheduler).group(1)
+        self.workers: list[subprocess.Popen] = []
+
+    def add_worker(self) -> None:
+        before = self.log.read_text().count("Register worker")
+        worker = _start([DASK, "worker", self.address, "--host", "127.0.0.1",
+                         "--dashboard-address", "127.0.0.1:0", "--nworkers", "1",
+                         "--nthreads", "1"], self.tmp_path / f"worker-{len(self.workers)}.log")
+        self.workers.append(worker)
+        deadline = time.time() + 60
+        while self.log.read_text().count("Register worker") <= before:
+            assert time.time() < deadline, "the worker never registered"
+            time.sleep(0.2)
+
+    def kill_workers(self) -> None:
+        for worker in self.workers:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            _stop(worker)
+        _stop(self.scheduler)
+
+
+@pytest.fixture
+def dask_processes(tmp_path):
+    if DASK is None:
+        pytest.skip("the dask command line is not installed")
+    processes = DaskProcesses(tmp_path)
+    try:
+        yield processes
+    finally:
+        processes.stop()

@@ -123,3 +123,10 @@ class EnvironmentFault(IomsimError):
 class MemoryShortfall(IomsimError):
     """One worker would need more memory than the machine has available: the command line exits
     with status 3 (the machine cannot do it), before anything runs."""
+
+
+class WorkersDied(IomsimError):
+    """The workers could not finish: local worker processes kept dying (killed, out of memory)
+    and the pool gave up, or a Dask cluster lost its workers or its scheduler. The command line
+    exits with status 3 (the machine or the cluster cannot do it); a sweep keeps its finished
+    points, and running the same command again resumes it."""

@@ -17,6 +17,7 @@ or SALib (tests/test_worker_imports.py): a spawned worker then starts in about h
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import os
 import sys
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from iomsim.engine.replication import DEFAULT_ENGINE
-from iomsim.errors import InputError, IomsimError
+from iomsim.errors import InputError, IomsimError, WorkersDied
 from iomsim.scenario.schema import Scenario
 
 Row = tuple[str, str, float]  # arm, measure, value
@@ -45,8 +46,6 @@ MAX_RESTARTS = 3
 DASK_CONNECT_TIMEOUT = float(os.environ.get("IOMSIM_DASK_TIMEOUT", "10"))
 
 
-class WorkersDied(IomsimError):
-    """Local worker processes kept dying (killed, out of memory) and the pool gave up."""
 
 
 @dataclass(frozen=True)
@@ -401,13 +400,22 @@ class DaskBackend(Backend):
                                  f"({reason[:200]})", file="--scheduler") from None
         info = self.client.scheduler_info()
         self.workers = max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
+        # A scheduler lost mid-run makes the client log its reconnection attempts as tracebacks;
+        # map() says what happened in one line instead.
+        self._client_log = logging.getLogger("distributed.client")
+        self._client_level = self._client_log.level
+        self._client_log.setLevel(logging.CRITICAL)
         return self
 
     def __exit__(self, *exc):
-        if self.client is not None:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        try:
+            if self.client is not None:
+                self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+        finally:
+            if getattr(self, "_client_log", None) is not None:
+                self._client_log.setLevel(self._client_level)
         return super().__exit__(*exc)
 
     def map(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, TaskResult]]:
@@ -423,12 +431,33 @@ class DaskBackend(Backend):
             f = self.client.submit(run_task, base, t, key=f"iomsim-{t.key}", pure=False, retries=2)
             futures[f] = t
         try:
-            for f in as_completed(list(futures), loop=self.client.loop):
-                yield futures[f], f.result()
-                f.release()
+            try:
+                for f in as_completed(list(futures), loop=self.client.loop):
+                    result = f.result()
+                    yield futures[f], result
+                    f.release()
+            except cluster_lost_errors() as exc:
+                # The cluster, not a task, failed: its only workers or its scheduler went away.
+                # An error raised by a task itself comes back as that error, not one of these.
+                reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+                raise WorkersDied(f"the Dask cluster at {self.address} lost its workers or its "
+                                  f"scheduler ({type(exc).__name__}: {reason})") from None
         finally:
             for f in futures:
-                f.cancel()
+                try:
+                    f.cancel()
+                except Exception:  # noqa: BLE001 - a scheduler already gone cannot cancel
+                    pass
+
+
+def cluster_lost_errors() -> tuple[type[BaseException], ...]:
+    """The errors by which distributed says the cluster itself failed (workers killed, the
+    scheduler gone, the connection closed), as opposed to an error of the task."""
+    from distributed.client import FutureCancelledError
+    from distributed.comm.core import CommClosedError
+    from distributed.scheduler import KilledWorker
+
+    return (FutureCancelledError, KilledWorker, CommClosedError, ConnectionError, TimeoutError)
 
 
 def make_backend(base: Scenario, jobs: int | None = None, scheduler: str | None = None

@@ -14,7 +14,7 @@ from iomsim.cli import breakeven, calibrate, report, run, sweep
 from iomsim.atomic import environment_fault
 from iomsim.cli.common import EXIT_BROKEN_PIPE, EXIT_ENVIRONMENT, EXIT_INPUT, Parser, fail
 from iomsim.errors import (EnvironmentFault, InputError, IomsimError, MemoryShortfall,
-                           ResultsExistError, Terminated)
+                           ResultsExistError, Terminated, WorkersDied)
 
 # In the order `iomsim --help` lists them.
 COMMAND_GROUPS = (run, sweep, breakeven, calibrate, report)
@@ -61,7 +61,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt as exc:
         print("interrupted; no results were written", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
-    except MemoryShortfall as exc:
+    except (MemoryShortfall, WorkersDied) as exc:  # the machine or the cluster cannot do it
         return fail(str(exc), EXIT_ENVIRONMENT)
     except EnvironmentFault as exc:
         return fail(f"{exc}; nothing was written; {exc.remedy}", EXIT_ENVIRONMENT)

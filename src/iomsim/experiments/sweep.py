@@ -22,7 +22,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from iomsim.atomic import write_csv_atomic, write_parquet_atomic
-from iomsim.execution import WorkersDied, make_backend
+from iomsim.errors import WorkersDied
+from iomsim.execution import make_backend
 from iomsim.experiments import analysis
 from iomsim.experiments.spec import SweepSpec, load_sweep
 from iomsim.experiments.store import CSV_FLOAT_FORMAT, FolderStore, MemoryStore
