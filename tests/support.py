@@ -86,3 +86,15 @@ def assert_same(a, b, rel: float = 1e-9, places_limited: bool = False) -> None:
     for key, x in a.population.items():
         assert relative_difference(x, b.population[key]) <= rel, (key, x, b.population[key])
     assert_same_branches(a, b, BRANCHES_ORDERED_BY_HANDOFF if places_limited else ())
+
+
+# A sweep of Sussex small enough to run in a second (format with scenario, seed and levels).
+SMALL_SWEEP = """\
+scenario: {scenario}
+overrides: {{cohort.size: 60, selection.cohort_size: 8, horizon_years: 1, pre_period_months: 6}}
+design: grid
+replications: 1
+seed: {seed}
+parameters:
+  iom.effects.offending_multiplier: {{levels: {levels}}}
+"""

@@ -21,6 +21,7 @@ import iomsim
 from iomsim import folders
 from iomsim.errors import FolderBusy, NotOurs
 from iomsim.results import RESULT_FILES, read_results
+from tests.support import SMALL_SWEEP
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "bad_inputs"
@@ -103,16 +104,6 @@ def test_api_write_with_force_refuses_what_is_not_ours(thesis, results):
         results.write(thesis, force=True)
     assert _files(thesis) == before
 
-
-SMALL_SWEEP = """\
-scenario: {scenario}
-overrides: {{cohort.size: 60, selection.cohort_size: 8, horizon_years: 1, pre_period_months: 6}}
-design: grid
-replications: 1
-seed: {seed}
-parameters:
-  iom.effects.offending_multiplier: {{levels: {levels}}}
-"""
 
 
 def _small_sweep(tmp_path: Path, seed: int = 1, levels: str = "[0.5]") -> Path:

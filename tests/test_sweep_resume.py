@@ -15,7 +15,7 @@ import pytest
 
 import iomsim
 from iomsim.errors import ResultsExistError
-from tests.support import pool_workers
+from tests.support import SMALL_SWEEP, pool_workers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,19 +94,10 @@ def test_killed_sweep_resumes_to_the_uninterrupted_table(tmp_path):
 
 
 def test_a_different_sweep_into_the_same_folder_is_refused_unless_forced(tmp_path):
-    small = """\
-scenario: {scenario}
-overrides: {{cohort.size: 60, selection.cohort_size: 8, horizon_years: 1, pre_period_months: 6}}
-design: grid
-replications: 1
-seed: {seed}
-parameters:
-  iom.effects.offending_multiplier: {{levels: [0.5]}}
-"""
     scenario = ROOT / "scenarios" / "sussex-2013.yaml"
     a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
-    a.write_text(small.format(scenario=scenario, seed=1))
-    b.write_text(small.format(scenario=scenario, seed=2))
+    a.write_text(SMALL_SWEEP.format(scenario=scenario, seed=1, levels=[0.5]))
+    b.write_text(SMALL_SWEEP.format(scenario=scenario, seed=2, levels=[0.5]))
     out = tmp_path / "out"
     iomsim.sweep(a, jobs=1, out=out, progress=False)
     with pytest.raises(ResultsExistError, match="different sweep"):

@@ -323,11 +323,7 @@ def write_results(results: Results, out: str | Path, *, force: bool = False,
         try:
             staging = AtomicFolder(target)
         except OSError as exc:
-            fault = environment_fault(exc, out)
-            if fault is not None:
-                raise fault from None
-            raise InputError(f"cannot create a results folder here ({exc.strerror or exc})",
-                             file=out) from None
+            raise _refused(exc, out, "create a results folder here") from None
         try:
             with staging as tmp:
                 write_marker(tmp, "results")
@@ -338,13 +334,17 @@ def write_results(results: Results, out: str | Path, *, force: bool = False,
         except EnvironmentFault as exc:  # about a file in the hidden folder: name the folder
             raise EnvironmentFault(exc.reason, out, exc.errno) from None
         except OSError as exc:
-            fault = environment_fault(exc, out)
-            if fault is not None:
-                raise fault from None
-            # Another refusal (a permission taken away part way): about --out, in one line.
-            raise InputError(f"cannot write the results here ({exc.strerror or exc})",
-                             file=out) from None
+            raise _refused(exc, out, "write the results here") from None
     return out
+
+
+def _refused(exc: OSError, out: Path, doing: str) -> Exception:
+    """What a refused write of ``out`` is to the user: a fault of the machine (a full disk, ...)
+    or, any other refusal (a permission taken away part way), a one-line error about --out."""
+    fault = environment_fault(exc, out)
+    if fault is not None:
+        return fault
+    return InputError(f"cannot {doing} ({exc.strerror or exc})", file=out)
 
 
 def read_results(folder: str | Path) -> Results:
