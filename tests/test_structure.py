@@ -161,7 +161,7 @@ LAYERS = [
      "iomsim.results_folder", "iomsim.folders"),
     ("iomsim.scenario", "iomsim.inputs"),
     ("iomsim.engine",),
-    ("iomsim.economics",),
+    ("iomsim.economics", "iomsim.decomposition"),
     ("iomsim.execution", "iomsim.results", "iomsim.reporting"),
     ("iomsim.runner",),
     ("iomsim.experiments", "iomsim.calibration"),

@@ -30,8 +30,8 @@ from typing import Any, Iterator
 from iomsim.atomic import (DEL_MARK, OLD_MARK, TMP_MARK, environment_fault, pid_alive,
                            write_json_atomic)
 from iomsim.errors import FolderBusy, InputError, NotOurs, one_line
-from iomsim.results_folder import (CHARTS, MANIFEST, MARKER, REPORT, RESULT_FILES, TABLES,
-                                   WORKBOOK)
+from iomsim.results_folder import (CHARTS, MANIFEST, MARKER, OPTIONAL_FILES, REPORT,
+                                   RESULT_FILES, TABLES, WORKBOOK)
 
 try:  # POSIX
     import fcntl
@@ -48,7 +48,7 @@ SWEEP_TABLES = ("results.parquet", "summary.csv", "points.csv", "tornado.csv", "
 POINT_FILE = re.compile(r"point-\d+\.parquet")
 
 # Every name iomsim writes directly in an output folder of either kind.
-OUR_NAMES = frozenset({MARKER, *RESULT_FILES, REPORT, WORKBOOK, *CHARTS.values(),
+OUR_NAMES = frozenset({MARKER, *RESULT_FILES, *OPTIONAL_FILES, REPORT, WORKBOOK, *CHARTS.values(),
                        SWEEP_MANIFEST, SWEEP_POINTS, *SWEEP_TABLES})
 
 

@@ -21,17 +21,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from iomsim import decomposition as decomp
 from iomsim.atomic import AtomicFolder, environment_fault, recover_folder
 from iomsim.economics import (agency_order, discount_factors, economics_of,  # noqa: F401
                               replication_measures)
-from iomsim.engine.model import ItemRegistry
-from iomsim.engine.measures import MONTH
+from iomsim.engine.model import DAYS_PER_YEAR, ItemRegistry
+from iomsim.engine.measures import MONTH, window_days
 from iomsim.engine.records import ARMS, ReplicationResult
 from iomsim.errors import EnvironmentFault, InputError, ResultsExistError
 from iomsim.folders import check_ours, hold, real_target, write_marker
-from iomsim.results_folder import (COSTS_BY_AGENCY, ECONOMICS, MANIFEST, OUTCOMES, POPULATION,
-                                   RESULT_FILES, SUMMARY_COLUMNS, SURVIVAL, TABLES,
-                                   missing_files, read_manifest, read_table, write_folder)
+from iomsim.results_folder import (COSTS_BY_AGENCY, DECOMPOSITION, ECONOMICS, MANIFEST,
+                                   OPTIONAL_TABLES, OUTCOMES, POPULATION, RESULT_FILES,
+                                   SUMMARY_COLUMNS, SURVIVAL, TABLES, missing_files,
+                                   read_manifest, read_optional_tables, read_table, write_folder)
 from iomsim.scenario.schema import VICTIMS, Scenario
 
 DIFFERENCE_ARM = "iom_minus_non_iom"
@@ -73,6 +75,9 @@ class Results:
     survival: pd.DataFrame
     population: pd.DataFrame
     manifest: dict[str, Any]
+    # What the before/after change is made of (decomposition.csv); None when the scenario lacks
+    # 24 months before day 0 or two years after it (iomsim.decomposition.applies).
+    decomposition: pd.DataFrame | None = None
     replications: list[ReplicationResult] = field(default_factory=list, repr=False)
 
     def metric(self, name: str, arm: str = "iom") -> float:
@@ -112,10 +117,58 @@ def build_results(scenario: Scenario, reps: Sequence[ReplicationResult], items: 
     economics = economics_table(scenario, reps, items)
     survival = survival_table(reps)
     population = population_table(reps)
-    manifest = build_manifest(scenario, reps, seed=seed, extra=manifest_extra)
+    applies = decomp.applies(scenario.pre_period_months, scenario.horizon_years)
+    decomposition = decomposition_table(reps) if applies else None
+    notes = not_available(list(reps[0].metrics[ARMS[0]]) if reps else [], scenario.horizon_years)
+    extra = dict(manifest_extra or {})
+    if notes:
+        extra["metrics_not_available"] = notes
+    if not applies:
+        extra["decomposition_not_written"] = (
+            f"{DECOMPOSITION.file} needs 24 months before day 0 and a horizon of at least two "
+            f"years (this run: pre_period_months {scenario.pre_period_months:g}, horizon_years "
+            f"{scenario.horizon_years:g})")
+    manifest = build_manifest(scenario, reps, seed=seed, extra=extra)
     return Results(costs=costs, costs_by_agency=by_agency, outcomes=outcomes, economics=economics,
                    survival=survival, population=population, manifest=manifest,
+                   decomposition=decomposition,
                    replications=list(reps) if keep_replications else [])
+
+
+def not_available(metrics: Sequence[str], horizon_years: float) -> dict[str, str]:
+    """The metrics whose window runs past the horizon (NaN in every table), each with why: the
+    manifest's ``metrics_not_available``. Relative changes built on them are listed too."""
+    horizon_days = horizon_years * DAYS_PER_YEAR
+    names = list(metrics) + [name for name, _, _ in RELATIVE_CHANGES]
+    out = {}
+    for m in dict.fromkeys(names):
+        days = window_days(m)
+        if days > horizon_days + 1e-9:
+            out[m] = (f"window runs past the {horizon_years:g}-year horizon (it needs "
+                      f"{12 * days / DAYS_PER_YEAR:g} months after day 0)")
+    return out
+
+
+def decomposition_table(reps: Sequence[ReplicationResult]) -> pd.DataFrame:
+    """decomposition.csv: for each measure of :data:`iomsim.decomposition.MEASURES` and each
+    row of :data:`iomsim.decomposition.ROWS`, the mean over replications with its 95%
+    t-interval (:func:`summarise`), its share of the observed change (components and the
+    observed change itself; NaN for the levels) and the replications it was defined in."""
+    per = [decomp.decompose_replication(r.metrics) for r in reps]
+    rows = []
+    for measure in decomp.MEASURES:
+        values = {c: [p[measure][c] for p in per] for c in decomp.ROWS}
+        observed = summarise(values["observed_change"])["value"]
+        for component in decomp.ROWS:
+            s = summarise(values[component])
+            share = (s["value"] / observed
+                     if component not in decomp.LEVELS and observed and not math.isnan(observed)
+                     else math.nan)
+            defined = sum(1 for v in values[component] if not math.isnan(v))
+            rows.append({"measure": measure, "component": component, "mean": s["value"],
+                         "lower": s["lo"], "upper": s["hi"], "share_of_observed_change": share,
+                         "replications": defined})
+    return pd.DataFrame(rows, columns=list(DECOMPOSITION.columns))
 
 
 def cost_table(scenario: Scenario, reps: Sequence[ReplicationResult], items: ItemRegistry
@@ -327,8 +380,8 @@ def write_results(results: Results, out: str | Path, *, force: bool = False,
         try:
             with staging as tmp:
                 write_marker(tmp, "results")
-                write_folder({t.name: getattr(results, t.name) for t in TABLES},
-                             results.manifest, tmp)
+                write_folder({t.name: getattr(results, t.name)
+                              for t in (*TABLES, *OPTIONAL_TABLES)}, results.manifest, tmp)
                 if before_publish is not None:
                     before_publish(tmp)
         except EnvironmentFault as exc:  # about a file in the hidden folder: name the folder
@@ -357,9 +410,10 @@ def read_results(folder: str | Path) -> Results:
         raise FileNotFoundError(f"{folder} is not a complete results folder (missing "
                                 f"{', '.join(missing)})")
     return Results(**{t.name: read_table(folder, t) for t in TABLES},
-                   manifest=read_manifest(folder))
+                   **read_optional_tables(folder), manifest=read_manifest(folder))
 
 
-__all__ = ["Results", "build_results", "discount_factors", "read_results", "replication_measures",
+__all__ = ["Results", "build_results", "decomposition_table", "discount_factors",
+           "not_available", "read_results", "replication_measures",
            "summarise", "prepare_results_folder",
            "write_results", "RESULT_FILES"]

@@ -74,13 +74,24 @@ SURVIVAL = Table("survival", "survival.csv",
 POPULATION = Table("population", "population.csv", ("population", "measure", *SUMMARY_COLUMNS),
                    required=("population", "measure", "value"))
 
+# What the before/after change in the 24-month reconviction measures is made of (see
+# iomsim.decomposition): written only by a run with 24 months before day 0 and a horizon of at
+# least two years.
+DECOMPOSITION = Table("decomposition", "decomposition.csv",
+                      ("measure", "component", "mean", "lower", "upper",
+                       "share_of_observed_change", "replications"),
+                      required=("measure", "component", "mean"))
+
 TABLES = (COSTS, COSTS_BY_AGENCY, OUTCOMES, ECONOMICS, SURVIVAL, POPULATION)  # in writing order
+# Tables a run writes only when they apply (after TABLES); a reader takes them when present.
+OPTIONAL_TABLES = (DECOMPOSITION,)
 MANIFEST = "manifest.json"
 # Says the folder is iomsim's, so that --force may replace it (see iomsim.folders); folders
 # written before it existed are recognised by their manifest and tables.
 MARKER = ".iomsim-folder"
 READ_FILES = (*(t.file for t in TABLES), MANIFEST)  # what a reader needs
-RESULT_FILES = (*READ_FILES, MARKER)  # what `iomsim run` writes
+RESULT_FILES = (*READ_FILES, MARKER)  # what `iomsim run` always writes
+OPTIONAL_FILES = tuple(t.file for t in OPTIONAL_TABLES)  # and what it writes when they apply
 
 # Written by `iomsim report` (or `run --report`) beside the tables.
 REPORT = "report.html"
@@ -166,10 +177,14 @@ def write_manifest(manifest: Mapping[str, Any], folder: Path) -> Path:
 
 def write_folder(tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any],
                  folder: Path) -> None:
-    """Every table (``tables`` maps :attr:`Table.name` to its frame), then the manifest: a folder
-    with a manifest is a finished folder."""
+    """Every table (``tables`` maps :attr:`Table.name` to its frame; an optional table whose
+    frame is missing or None is not written), then the manifest: a folder with a manifest is a
+    finished folder."""
     for table in TABLES:
         write_table(tables[table.name], folder, table)
+    for table in OPTIONAL_TABLES:
+        if tables.get(table.name) is not None:
+            write_table(tables[table.name], folder, table)
     write_manifest(manifest, folder)
 
 
@@ -182,6 +197,13 @@ def read_table(folder: Path, table: Table) -> pd.DataFrame:
     return pd.read_parquet(path) if table.file.endswith(".parquet") else pd.read_csv(path)
 
 
+def read_optional_tables(folder: Path) -> dict[str, pd.DataFrame | None]:
+    """Each of :data:`OPTIONAL_TABLES` by name: its frame, or None when the folder has no such
+    file (the run did not apply)."""
+    return {t.name: read_table(folder, t) if (Path(folder) / t.file).is_file() else None
+            for t in OPTIONAL_TABLES}
+
+
 def read_manifest(folder: Path) -> Any:
     return json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
 
@@ -191,8 +213,9 @@ def missing_files(folder: Path) -> list[str]:
     return [name for name in READ_FILES if not (Path(folder) / name).is_file()]
 
 
-__all__ = ["CHARTS", "COSTS", "COSTS_BY_AGENCY", "CSV_FLOAT_FORMAT", "ECONOMICS", "MANIFEST",
-           "MARKER", "MONEY_DECIMALS", "NOT_MONEY_PREFIXES", "OUTCOMES", "POPULATION", "READ_FILES", "REPORT", "RESULT_FILES",
+__all__ = ["CHARTS", "COSTS", "COSTS_BY_AGENCY", "CSV_FLOAT_FORMAT", "DECOMPOSITION", "ECONOMICS",
+           "MANIFEST", "MARKER", "MONEY_DECIMALS", "NOT_MONEY_PREFIXES", "OPTIONAL_FILES",
+           "OPTIONAL_TABLES", "OUTCOMES", "POPULATION", "READ_FILES", "REPORT", "RESULT_FILES",
            "SUMMARY_COLUMNS", "SURVIVAL",
-           "TABLES", "Table", "WORKBOOK", "for_file", "is_money_metric", "missing_files", "read_manifest", "read_table",
+           "TABLES", "Table", "WORKBOOK", "for_file", "is_money_metric", "missing_files", "read_manifest", "read_optional_tables", "read_table",
            "write_csv", "write_folder", "write_manifest", "write_table"]

@@ -122,7 +122,9 @@ def _per_offender(values: np.ndarray, n: int) -> float:
 
 
 def arm_metrics(rec: ArmRecords, model: Model) -> dict[str, float]:
-    """The outcome measures of one arm (the ``measure`` column of outcomes.csv)."""
+    """The outcome measures of one arm (the ``measure`` column of outcomes.csv). A metric whose
+    window runs past the horizon (:func:`window_days` more than ``model.horizon_days``) is NaN:
+    not available, rather than counted over part of its window."""
     n = len(rec)
     year = DAYS_PER_YEAR
     out: dict[str, float] = {}
@@ -168,6 +170,11 @@ def arm_metrics(rec: ArmRecords, model: Model) -> dict[str, float]:
         out["iom_places_waits_per_offender"] = len(days) / n if n else math.nan
         out["mean_wait_days_iom_place"] = float(np.mean(days)) if len(days) else 0.0
     out["offenders"] = float(n)
+    # A window that runs past the horizon would be counted over part of itself only: such a
+    # metric is not available (NaN), never a silently truncated count.
+    for name in out:
+        if window_days(name) > model.horizon_days + 1e-9:
+            out[name] = math.nan
     return out
 
 
@@ -187,8 +194,9 @@ def survival_curve(rec: ArmRecords, model: Model) -> np.ndarray:
 
 def window_days(metric: str) -> float:
     """Days after day 0 that a metric's window needs (0 for measures of the pre-period or of
-    the whole horizon): a metric whose window runs past the horizon counts only part of it."""
-    if metric.endswith("_before"):
+    the whole horizon): :func:`arm_metrics` gives NaN for a metric whose window runs past the
+    horizon, since it could count only part of it."""
+    if metric.endswith("_before") and "relative_change" not in metric:
         return 0.0
     if metric == "actual_vs_predicted_reduction" or metric.startswith(
             "proven_reoffending_rate_24m"):
