@@ -102,6 +102,7 @@ CHARTS = {
     "cumulative_cost": "cumulative_cost.png",
     "who_pays_who_saves": "who_pays_who_saves.png",
     "reconviction": "reconviction.png",
+    "decomposition": "decomposition.png",  # only with decomposition.csv
 }
 
 

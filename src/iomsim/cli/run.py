@@ -108,6 +108,40 @@ SUMMARY_OUTCOMES = (  # (metric, label): the evaluation's headline outcomes
 )
 
 
+DECOMPOSITION_LABELS = (  # (component, words): the rows of decomposition.csv in the summary
+    ("regression_to_mean_and_ageing", "regression to the mean and ageing"),
+    ("custody", "custody (time at liberty)"),
+    ("iom_effect", "IOM"),
+)
+
+
+def decomposition_lines(results, measure: str = "reconviction_rate_24m") -> list[str]:
+    """The before/after change with IOM in ``measure`` and, one line each, what it is made of
+    (decomposition.csv), in percentage points with their 95% intervals; none without the
+    table."""
+    from iomsim.reporting.labels import points
+
+    d = results.decomposition
+    if d is None:
+        return []
+    d = d[d["measure"] == measure].set_index("component")
+    if "observed_change" not in d.index:
+        return []
+
+    def cell(component: str) -> str:
+        row = d.loc[component]
+        interval = ("" if row[["lower", "upper"]].isna().any() else
+                    f"  ({points(row['lower'], unit='').strip()} to "
+                    f"{points(row['upper'], unit='').strip()})")
+        return f"{'':>28}{points(row['mean']):>14}{interval}"
+
+    lines = [f"  {'change on before, with IOM, of which:':<40}{cell('observed_change')}"]
+    for component, words in DECOMPOSITION_LABELS:
+        if component in d.index:
+            lines.append(f"    {words:<38}{cell(component)}")
+    return lines
+
+
 def summary_text(results, out: Path) -> str:
     """A short plain-text summary of a run for the terminal, in the report's words: agencies by
     name, the horizon and price year stated, rates as percentages and changes in them in
@@ -160,15 +194,16 @@ def summary_text(results, out: Path) -> str:
         lines.append(cost_row(agency_label(VICTIMS), *victims))
     lines.append("")
     lines.append(f"{'Outcomes':<42}{arms}")
+    left_out = 0
     for metric, label in SUMMARY_OUTCOMES:
         try:
             base, iom = results.metric(metric, "non_iom"), results.metric(metric, "iom")
         except KeyError:
             continue
-        if window_days(metric) > horizon * DAYS_PER_YEAR + 1e-9:
-            # Counted over part of its window only: a number here would mislead.
-            lines.append(f"  {label:<40}{'n/a':>14}{'n/a':>14}  (window longer than the "
-                         f"{horizon:g}-year horizon)")
+        # A window past the horizon (or the before figure of one) is not available: a number
+        # counted over part of its window would mislead, so the row is left out and said so.
+        if window_days(metric.removesuffix("_before")) > horizon * DAYS_PER_YEAR + 1e-9:
+            left_out += 1
             continue
         try:
             change = results.metric(metric, "iom_minus_non_iom")
@@ -181,6 +216,12 @@ def summary_text(results, out: Path) -> str:
                      "–" if math.isnan(change) else
                      f"{change:+.3f}" if round(change, 3) else f"{0:.3f}"]
         lines.append(f"  {label:<40}" + "".join(f"{c:>14}" for c in cells))
+        if metric == "reconviction_rate_24m":
+            lines.extend(decomposition_lines(results))
+    if left_out:
+        lines.append(f"  ({left_out} measure{'s' if left_out != 1 else ''} not available: "
+                     f"{'their windows run' if left_out != 1 else 'its window runs'} past the "
+                     f"{horizon:g}-year horizon; see metrics_not_available in manifest.json)")
     try:
         bpp = results.metric("benefit_per_pound")
         cost = results.metric("iom_cost")

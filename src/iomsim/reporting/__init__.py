@@ -11,6 +11,7 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "plot_acceptability": "iomsim.reporting.plots",
     "plot_agency_shares": "iomsim.reporting.plots",
     "plot_cumulative_cost": "iomsim.reporting.plots",
+    "plot_decomposition": "iomsim.reporting.plots",
     "plot_offender_breakdown": "iomsim.reporting.plots",
     "plot_psa_distribution": "iomsim.reporting.plots",
     "plot_reconviction_reductions": "iomsim.reporting.plots",

@@ -19,7 +19,8 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from iomsim.reporting.labels import (AGENCY_LABELS, ARM_LABELS, VICTIMS,  # noqa: F401
                                      agency_label, arm_label, money, percent)
-from iomsim.results_folder import COSTS, COSTS_BY_AGENCY, ECONOMICS, OUTCOMES, SURVIVAL
+from iomsim.results_folder import (COSTS, COSTS_BY_AGENCY, DECOMPOSITION, ECONOMICS, OUTCOMES,
+                                   SURVIVAL)
 
 # Fixed colours per agency so a reader can follow an agency from chart to chart. Tableau 10,
 # which stays distinguishable for the common colour-vision deficiencies at these sizes.
@@ -360,6 +361,65 @@ def plot_reconviction_reductions(outcomes: pd.DataFrame, ax: Axes | None = None,
     return ax
 
 
+DECOMPOSITION_BARS = (  # (component, label, colour): top to bottom
+    ("observed_change", "Observed change\n(after with IOM − before)", "#444444"),
+    ("regression_to_mean_and_ageing", "Regression to the mean\nand ageing", "#BBBBBB"),
+    ("custody", "Custody\n(time at liberty)", "#E69F00"),
+    ("iom_effect", "IOM\n(against the same cohort without IOM)", ARM_COLOURS["iom"]),
+)
+
+
+def plot_decomposition(decomposition: pd.DataFrame, ax: Axes | None = None, *,
+                       measure: str = "reconviction_rate_24m", title: str | None = None) -> Axes:
+    """What the before/after change is made of: the observed change and its three components
+    (regression to the mean and ageing, custody, IOM), as horizontal bars with their 95%
+    intervals.
+
+    Reads ``decomposition.csv`` (``measure, component, mean, lower, upper``); a rate's change is
+    in percentage points. A component that is not available (NaN) is drawn as no bar, marked
+    "not available".
+    """
+    _require(decomposition, DECOMPOSITION.subset("measure", "component", "mean", "lower",
+                                                  "upper"), "plot_decomposition")
+    ax = _axes(ax, (8, 4.5))
+    d = decomposition[decomposition["measure"] == measure].set_index("component")
+    scale = 100.0 if "rate" in measure else 1.0
+    unit = " pts" if scale == 100.0 else ""
+    ys = np.arange(len(DECOMPOSITION_BARS))[::-1]
+    span, labels = [0.0], []
+    for y, (component, _label, colour) in zip(ys, DECOMPOSITION_BARS):
+        row = d.loc[component] if component in d.index else None
+        mean = math.nan if row is None else float(row["mean"]) * scale
+        if math.isnan(mean):
+            ax.text(0, y, " not available", va="center", ha="left", fontsize=9, color="#555555")
+            continue
+        lo, hi = (float(row[c]) * scale for c in ("lower", "upper"))
+        err = None if math.isnan(lo) or math.isnan(hi) else [[mean - lo], [hi - mean]]
+        ax.barh(y, mean, 0.6, color=colour, xerr=err, capsize=4,
+                error_kw={"ecolor": "#222222", "linewidth": 1})
+        span += [mean, *(v for v in (lo, hi) if not math.isnan(v))]
+        text = f"{mean:+.1f}{unit}" if scale == 100.0 else f"{mean:+.2f}"
+        edge = (mean if err is None else hi if mean >= 0 else lo)
+        labels.append((edge, y, text.replace("-", "−"), mean >= 0))
+    width = max(abs(v) for v in span) or 1.0
+    for edge, y, text, right in labels:  # beyond the end of the interval
+        ax.text(edge + (0.03 if right else -0.03) * width, y, text, va="center",
+                ha="left" if right else "right", fontsize=9)
+    ax.set_xlim(-1.7 * width, 1.7 * width)  # room for the labels beyond the intervals
+    ax.axvline(0, color="#333333", linewidth=0.8)
+    ax.axhline(ys[0] - 0.5, color="#999999", linewidth=0.8, linestyle=":")
+    ax.set_yticks(ys, [b[1] for b in DECOMPOSITION_BARS], fontsize=9)
+    what = ("Reconvicted within 24 months" if measure == "reconviction_rate_24m" else
+            "Convictions per offender, 24 months" if measure == "convictions_per_offender_24m"
+            else measure.replace("_", " ").capitalize())
+    ax.set_xlabel(f"{what}: change on the 24 months before day 0"
+                  + (" (percentage points)" if scale == 100.0 else ""))
+    ax.set_title(title or "What the before/after change is made of")
+    ax.grid(axis="x", alpha=0.3)
+    ax.spines[["top", "right"]].set_visible(False)
+    return ax
+
+
 # ---------------------------------------------------------------------------------------------
 # Charts of sweeps (frames agreed with iomsim.experiments)
 
@@ -536,7 +596,8 @@ def _short(v) -> str:
 
 __all__ = [
     "AGENCY_COLOURS", "AGENCY_LABELS", "add_footer", "agency_label", "money", "percent",
-    "plot_acceptability", "plot_agency_shares", "plot_cumulative_cost", "plot_offender_breakdown",
+    "plot_acceptability", "plot_agency_shares", "plot_cumulative_cost", "plot_decomposition",
+    "plot_offender_breakdown",
     "plot_psa_distribution", "plot_reconviction_reductions", "plot_sobol", "plot_survival",
     "plot_tornado", "plot_who_pays",
 ]

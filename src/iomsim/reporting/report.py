@@ -15,7 +15,7 @@ import io
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -31,9 +31,9 @@ from iomsim.reporting import plots
 from iomsim.reporting.labels import (ARM_LABELS, VICTIMS, agency_label, chart_footer,
                                      horizon_adjective, horizon_phrase, is_rate, money, percent,
                                      price_phrase, run_terms)
-from iomsim.results_folder import (CHARTS, COSTS, COSTS_BY_AGENCY, ECONOMICS, MANIFEST, OUTCOMES,
-                                   REPORT, SURVIVAL, TABLES, WORKBOOK, is_money_metric,
-                                   read_manifest, read_table)
+from iomsim.results_folder import (CHARTS, COSTS, COSTS_BY_AGENCY, DECOMPOSITION, ECONOMICS,
+                                   MANIFEST, OPTIONAL_TABLES, OUTCOMES, REPORT, SURVIVAL, TABLES,
+                                   WORKBOOK, is_money_metric, read_manifest, read_table)
 
 EXCEL_MAX_ROWS = 1_048_575  # one row is the header
 _POUNDS = '"£"#,##0.00'
@@ -48,6 +48,7 @@ SHEET_FORMATS = {  # number formats of money and share columns, so spreadsheets 
                                                "p975"), _POUNDS),
         **dict.fromkeys(COSTS_BY_AGENCY.subset("share"), "0.0%")},
     SURVIVAL.name: dict.fromkeys(SURVIVAL.subset("share_not_reconvicted", "lo", "hi"), "0.0%"),
+    DECOMPOSITION.name: {"share_of_observed_change": "0.0%"},
 }
 
 VALIDATION_CAVEATS = [
@@ -60,8 +61,11 @@ VALIDATION_CAVEATS = [
     "£1.59 back for each £1 spent on IOM over five years) is set out in docs/validation.md. "
     "Read it before quoting these figures.",
     "A before/after fall in reconviction includes regression to the mean (offenders are "
-    "selected on recent offending); the counterfactual difference, IOM against the same "
-    "cohort without IOM, is the effect of IOM in the model.",
+    "selected on recent offending) and ageing, and a change in the time spent in custody; the "
+    "counterfactual difference, IOM against the same cohort without IOM, is the effect of IOM "
+    "in the model. Where the run has 24 months on each side of day 0, the decomposition chart "
+    "and table split the observed change into these parts (the custody part is a first-order "
+    "exposure adjustment, and regression to the mean and ageing are not separated).",
     "Costs to victims and society are not agency costs; they are shown apart and counted in the "
     "benefit per £1 only when the scenario says so.",
 ]
@@ -104,7 +108,16 @@ def _load(results_dir: Path) -> _Folder:
             tables[table.name] = read_table(folder, table)
         except Exception as exc:  # pyarrow and the CSV parser raise many kinds
             raise InputError(f"cannot read {table.file}: {exc}", file=path) from None
-    for table in TABLES:
+    for table in OPTIONAL_TABLES:  # written only when they apply
+        path = folder / table.file
+        if path.is_file():
+            try:
+                tables[table.name] = read_table(folder, table)
+            except Exception as exc:
+                raise InputError(f"cannot read {table.file}: {exc}", file=path) from None
+    for table in (*TABLES, *OPTIONAL_TABLES):
+        if table.name not in tables:
+            continue
         missing = table.missing_columns(tables[table.name])
         if missing:
             raise InputError(f"{table.file} has no column(s) {', '.join(missing)}",
@@ -353,8 +366,8 @@ def _scenario_in_words(manifest: dict[str, Any], costs: pd.DataFrame) -> list[st
 def _window(f: _Folder) -> str:
     """24 months when the horizon covers them (as in the Sussex evaluation), else 12."""
     years = int(f.tables["costs"]["year"].max()) if len(f.tables["costs"]) else 0
-    metrics = set(f.tables["outcomes"]["metric"])
-    return "24m" if years >= 2 and "reconviction_rate_24m" in metrics else "12m"
+    available = not _nan(_outcome(f.tables["outcomes"], "iom", "reconviction_rate_24m"))
+    return "24m" if years >= 2 and available else "12m"
 
 
 def _headlines(f: _Folder) -> list[dict[str, str]]:
@@ -445,9 +458,17 @@ def _economics_table(econ: pd.DataFrame) -> list[dict[str, str]]:
     return rows
 
 
-def _outcomes_table(outc: pd.DataFrame) -> list[dict[str, str]]:
+def _outcomes_table(outc: pd.DataFrame, not_available: dict[str, str] | None = None
+                    ) -> list[dict[str, str]]:
+    """The outcomes, formatted; a metric of ``not_available`` (the manifest's
+    ``metrics_not_available``: its window runs past the horizon) says so instead of numbers."""
     rows = []
     for metric in dict.fromkeys(outc["metric"]):
+        if metric in (not_available or {}):
+            rows.append({"label": _outcome_label(metric), "non_iom": "n/a", "iom": "n/a",
+                         "difference": "n/a",
+                         "interval": f"not available: {not_available[metric]}"})
+            continue
         non, iom = _outcome(outc, "non_iom", metric), _outcome(outc, "iom", metric)
         diff = _outcome(outc, "iom_minus_non_iom", metric)
         lo, hi = (_outcome(outc, "iom_minus_non_iom", metric, c) for c in ("lo", "hi"))
@@ -510,6 +531,7 @@ class _Chart:
     title: str
     caption: str
     png: bytes = b""
+    rows: list[dict[str, str]] = field(default_factory=list)  # a short table under the chart
 
     @property
     def base64(self) -> str:
@@ -587,7 +609,60 @@ def _charts(f: _Folder) -> list[_Chart]:
                           "without a comparison group would see, beside the counterfactual "
                           "difference against the same cohort without IOM.",
                           png=_render(fig, footer)))
+
+    if t.get(DECOMPOSITION.name) is not None:
+        fig = Figure(figsize=(10, 4.8), layout="constrained")
+        plots.plot_decomposition(t[DECOMPOSITION.name], ax=fig.subplots())
+        charts.append(_Chart(
+            CHARTS["decomposition"], "What the before/after change in reconviction is made of",
+            "The change from the 24 months before day 0 to the 24 months after it, with IOM (top), "
+            "and its three parts, which sum to it: regression to the mean and ageing (the change "
+            "the same cohort shows without IOM, less the custody part; the two are not separated), "
+            "custody (the change the before figure would show if only the time at liberty "
+            "changed: a first-order exposure adjustment) and IOM (against the same cohort without "
+            "IOM). Bars: mean over replications, with the 95% interval of the mean. Only the IOM "
+            "part is the effect of IOM.",
+            png=_render(fig, footer), rows=_decomposition_rows(t[DECOMPOSITION.name])))
     return charts
+
+
+DECOMPOSITION_LABELS = {
+    "before": "24 months before day 0",
+    "after_non_iom": "24 months after, without IOM",
+    "after_iom": "24 months after, with IOM",
+    "observed_change": "Observed change (after with IOM − before)",
+    "regression_to_mean_and_ageing": "… of which regression to the mean and ageing",
+    "custody": "… of which custody (time at liberty)",
+    "iom_effect": "… of which IOM",
+}
+
+
+def _decomposition_rows(d: pd.DataFrame) -> list[dict[str, str]]:
+    """decomposition.csv for people: both measures side by side, levels and changes."""
+    rows = []
+    for component, label in DECOMPOSITION_LABELS.items():
+        row = {"label": label}
+        for key, measure in (("rate", "reconviction_rate_24m"),
+                             ("convictions", "convictions_per_offender_24m")):
+            r = d[(d["measure"] == measure) & (d["component"] == component)]
+            if not len(r):
+                row[key] = row[key + "_interval"] = row[key + "_share"] = ""
+                continue
+            r = r.iloc[0]
+            level = component in ("before", "after_non_iom", "after_iom")
+            if key == "rate":
+                fmt = (lambda v: percent(v, 1)) if level else (lambda v: _format_difference(
+                    measure, v))
+            else:
+                fmt = (lambda v: "–" if _nan(v) else f"{v:,.2f}") if level else (
+                    lambda v: _format_difference(measure, v))
+            row[key] = fmt(r["mean"])
+            row[key + "_interval"] = ("" if _nan(r["lower"]) or _nan(r["upper"]) else
+                                      f"{fmt(r['lower'])} to {fmt(r['upper'])}")
+            share = r["share_of_observed_change"]
+            row[key + "_share"] = "" if level or _nan(share) else percent(share, 0)
+        rows.append(row)
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -736,7 +811,7 @@ def _write_workbook(f: _Folder, path: Path) -> None:
     cell = _cell
     _summary_sheet(wb, f)
 
-    for table in TABLES:
+    for table in (*TABLES, *(t for t in OPTIONAL_TABLES if t.name in f.tables)):
         name = table.name
         df = f.tables[name]
         note = None
@@ -825,7 +900,8 @@ def write_report(results_dir: Path | str) -> Path:
         "headlines": _headlines(f),
         "agency_rows": _agency_table(f.tables["costs_by_agency"]),
         "economics_rows": _economics_table(f.tables["economics"]),
-        "outcome_rows": _outcomes_table(f.tables["outcomes"]),
+        "outcome_rows": _outcomes_table(f.tables["outcomes"],
+                                        m.get("metrics_not_available") or {}),
         "population_rows": _population_table(f.tables["population"]),
         "charts": charts,
         "assumptions": assumptions,
