@@ -114,9 +114,9 @@ def test_the_summary_is_headed_by_the_scenarios_horizon():
     assert "5-year horizon" in five
     for text in (one, five):  # the price year and the discounting, as the scenario says
         assert "Money: £, 2011-12 prices, discounted at 3.5% a year" in text
-    # A 24-month window past a one-year horizon is n/a, not a partial number.
-    row = next(r for r in one.splitlines() if "reconvicted in 24 months after" in r)
-    assert "n/a" in row and "%" not in row
+    # A 24-month window past a one-year horizon is not shown, not a partial number.
+    assert "reconvicted in 24 months" not in one
+    assert "not available" in one and "past the 1-year horizon" in one
 
 
 def test_the_summary_names_agencies_and_shows_rates_as_percentages():

@@ -277,6 +277,22 @@ def check_calibratable(scenario, params: Sequence[Parameter], file: str | None =
                              "rates", file=file, path=p.path)
 
 
+def check_windows(scenario, targets: TargetsFile) -> None:
+    """Refuse a metric target whose window runs past the scenario's horizon: the model gives it
+    no value (NaN), never a count over part of its window."""
+    from iomsim.engine.measures import window_days
+    from iomsim.engine.model import DAYS_PER_YEAR
+
+    horizon_days = scenario.horizon_years * DAYS_PER_YEAR
+    for t in targets.targets:
+        days = window_days(t.name) if t.kind == "metric" else 0.0
+        if days > horizon_days + 1e-9:
+            raise InputError(f"target {t.label} needs {12 * days / DAYS_PER_YEAR:g} months "
+                             f"after day 0, past the {scenario.horizon_years:g}-year "
+                             "horizon; lengthen horizon_years or drop the target",
+                             file=targets.file, path="targets")
+
+
 def current_value(scenario, path: str) -> float | None:
     """The number at ``path`` in the validated scenario (its default if the file leaves it
     out), or None when there is no number there."""
@@ -319,6 +335,7 @@ def calibrate(scenario, targets: TargetsFile, *, reps: int | None = None, seed: 
     params = targets.parameters
     check_calibratable(scenario, params, targets.file)
     base = apply_overrides(scenario, targets.overrides) if targets.overrides else scenario
+    check_windows(base, targets)
     lo = np.array([p.low for p in params])
     hi = np.array([p.high for p in params])
     x0 = []
