@@ -143,3 +143,22 @@ def test_the_summary_and_the_report_show_the_components(results, tmp_path):
     from openpyxl import load_workbook
 
     assert "decomposition" in load_workbook(out / rf.WORKBOOK, read_only=True).sheetnames
+
+
+def test_plot_decomposition_takes_the_frame_and_returns_the_axes(results):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from iomsim.reporting.plots import plot_decomposition
+
+    ax = Figure().subplots()
+    assert plot_decomposition(results.decomposition, ax=ax) is ax
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[0].startswith("Observed change") and labels[-1].startswith("IOM")
+    # A component that is not available is said to be, not drawn as a zero.
+    missing = results.decomposition.assign(mean=float("nan"), lower=float("nan"),
+                                           upper=float("nan"))
+    ax = plot_decomposition(missing, measure="convictions_per_offender_24m")
+    assert sum(t.get_text().strip() == "not available" for t in ax.texts) == 4

@@ -28,7 +28,8 @@ TABLE_FILES = {"costs": "costs.parquet", "costs_by_agency": "costs_by_agency.csv
                "outcomes": "outcomes.csv", "economics": "economics.csv",
                "survival": "survival.csv", "population": "population.csv"}
 CHARTS = ["agency_cost_shares.png", "offender_year_by_agency.png", "cumulative_cost.png",
-          "who_pays_who_saves.png", "reconviction.png"]
+          "who_pays_who_saves.png", "reconviction.png",
+          "decomposition.png"]  # the run below has 24 months on each side of day 0
 
 
 @pytest.fixture(scope="session")

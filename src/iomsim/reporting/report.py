@@ -28,6 +28,7 @@ from iomsim.errors import InputError
 from iomsim.scenario.paths import PathLookupError, PathSyntaxError, get_value
 from iomsim.scenario.lineage import description, title
 from iomsim.reporting import plots
+from iomsim.reporting.decomposition import decomposition_rows
 from iomsim.reporting.labels import (ARM_LABELS, VICTIMS, agency_label, chart_footer,
                                      horizon_adjective, horizon_phrase, is_rate, money, percent,
                                      price_phrase, run_terms)
@@ -622,47 +623,8 @@ def _charts(f: _Folder) -> list[_Chart]:
             "changed: a first-order exposure adjustment) and IOM (against the same cohort without "
             "IOM). Bars: mean over replications, with the 95% interval of the mean. Only the IOM "
             "part is the effect of IOM.",
-            png=_render(fig, footer), rows=_decomposition_rows(t[DECOMPOSITION.name])))
+            png=_render(fig, footer), rows=decomposition_rows(t[DECOMPOSITION.name])))
     return charts
-
-
-DECOMPOSITION_LABELS = {
-    "before": "24 months before day 0",
-    "after_non_iom": "24 months after, without IOM",
-    "after_iom": "24 months after, with IOM",
-    "observed_change": "Observed change (after with IOM − before)",
-    "regression_to_mean_and_ageing": "… of which regression to the mean and ageing",
-    "custody": "… of which custody (time at liberty)",
-    "iom_effect": "… of which IOM",
-}
-
-
-def _decomposition_rows(d: pd.DataFrame) -> list[dict[str, str]]:
-    """decomposition.csv for people: both measures side by side, levels and changes."""
-    rows = []
-    for component, label in DECOMPOSITION_LABELS.items():
-        row = {"label": label}
-        for key, measure in (("rate", "reconviction_rate_24m"),
-                             ("convictions", "convictions_per_offender_24m")):
-            r = d[(d["measure"] == measure) & (d["component"] == component)]
-            if not len(r):
-                row[key] = row[key + "_interval"] = row[key + "_share"] = ""
-                continue
-            r = r.iloc[0]
-            level = component in ("before", "after_non_iom", "after_iom")
-            if key == "rate":
-                fmt = (lambda v: percent(v, 1)) if level else (lambda v: _format_difference(
-                    measure, v))
-            else:
-                fmt = (lambda v: "–" if _nan(v) else f"{v:,.2f}") if level else (
-                    lambda v: _format_difference(measure, v))
-            row[key] = fmt(r["mean"])
-            row[key + "_interval"] = ("" if _nan(r["lower"]) or _nan(r["upper"]) else
-                                      f"{fmt(r['lower'])} to {fmt(r['upper'])}")
-            share = r["share_of_observed_change"]
-            row[key + "_share"] = "" if level or _nan(share) else percent(share, 0)
-        rows.append(row)
-    return rows
 
 
 # ---------------------------------------------------------------------------------------------
