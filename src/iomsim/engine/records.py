@@ -57,6 +57,7 @@ class PopulationRecords:
     convictions_pre: np.ndarray  # int64: convictions (court appearances) before day 0
     convicted_offences_pre: np.ndarray  # int64: offences those convictions proved
     convictions: np.ndarray | None = None  # CONVICTION rows before day 0, everyone's
+    phase: np.ndarray | None = None  # int8: offending phase at day 0 (0 active, 1 quiet, 2 desisted)
 
     def __len__(self) -> int:
         return len(self.ogrs)
@@ -88,6 +89,7 @@ class ArmRecords:
     convictions: np.ndarray  # CONVICTION rows, the pre-period's included
     proven: np.ndarray  # PROVEN rows (those committed in the 12 months before day 0 and later)
     waits: np.ndarray  # WAIT rows, completed waits from day 0
+    phase: np.ndarray | None = None  # int8: offending phase at the end (0 active, 1 quiet, 2 desisted)
 
     def __len__(self) -> int:
         return len(self.ogrs)

@@ -33,7 +33,7 @@ from iomsim.engine.numba.kernels import (  # the kernels and their layout consta
     P_ACTIVE_SHARE, P_DESIST_30, P_DESIST_SLOPE, P_LEAVE_ACTIVE, P_LEAVE_QUIET, P_PHASE_ACTIVE,
     P_PHASE_QUIET, P_RATE_MULT,
     INT_TABLES, I_DETECTED, I_DONE, I_EXITED, I_NEED, I_ON_IOM, I_QN0, I_RECALLS, I_REFERRALS,
-    I_RESPONDER, I_ROLE, I_STATUS, MAX_SERVICES, MI_HEAD, N_BRANCHES, N_NEEDS, N_P, N_Q, N_S,
+    I_PHASE, I_RESPONDER, I_ROLE, I_STATUS, MAX_SERVICES, MI_HEAD, N_BRANCHES, N_NEEDS, N_P, N_Q, N_S,
     P_ARREST_COST, P_BREACH_CUSTODY_P, P_CAUTION_P, P_CHARGE_P, P_CONV_P, P_DEATH_SHARE,
     P_DESELECT_DAYS, P_EXIT_CUST, P_EXIT_LIB, P_EXTRA_MEAN, P_FIXED_LONG, P_FIXED_SHARE,
     P_FIXED_SHORT, P_HORIZON_UNUSED, P_LBR, P_LICENCE_PER_DAY, P_MEAN_DET, P_MEAN_DET_IOM,
@@ -433,7 +433,8 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
         status=np.where(I[:, I_EXITED] != 0, EXITED_CODE, I[:, I_STATUS]).astype(np.int8),
         convictions_pre=conv_pre.astype(np.int64),
         convicted_offences_pre=conv_pre_k.astype(np.int64),
-        convictions=_table(CONVICTION, tuple(x[before] for x in pre_conv)))
+        convictions=_table(CONVICTION, tuple(x[before] for x in pre_conv)),
+        phase=I[:, I_PHASE].astype(np.int8))
     sel = select_cohort(everyone, model.selection)
     population = describe_population(everyone, sel)
     del everyone
@@ -501,7 +502,7 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
             iom_days=A[:, A_IOM_DAYS].copy(), recalls=Ia[:, I_RECALLS].astype(np.int64),
             referrals=Ia[:, I_REFERRALS].astype(np.int64),
             convictions=_table(CONVICTION, all_conv), proven=_table(PROVEN, all_proven),
-            waits=_table(WAIT, w))
+            waits=_table(WAIT, w), phase=Ia[:, I_PHASE].astype(np.int8))
         metrics[arm] = arm_metrics(records, model)
         survival[arm] = survival_curve(records, model)
         if keep_records:

@@ -127,6 +127,7 @@ def population_records(offenders: list[Offender], pop: Population) -> Population
                                          for o in offenders], dtype=np.int64),
         convictions=event_table(CONVICTION, ((i, day, count) for i, o in enumerate(offenders)
                                              for day, count in o.convictions if day < 0)),
+        phase=np.array([o.phase for o in offenders], dtype=np.int8),
     )
 
 
@@ -152,6 +153,7 @@ def arm_records(cohort: list[Offender], n_types: int) -> ArmRecords:
                                     for od, dd in o.proven)),
         waits=event_table(WAIT, ((k, s, days) for k, o in enumerate(cohort)
                                  for s, days in _waits(o))),
+        phase=np.array([o.phase for o in cohort], dtype=np.int8),
     )
 
 
