@@ -54,7 +54,7 @@ def test_same_as_simpy_without_capacity(sussex_no_capacity, seed, replication):
 
 @pytest.mark.parametrize("overrides", [
     # no IOM effect on offending: the arms differ only by IOM's costs and enforcement
-    {"iom.effects.offending_multiplier": 1.0, "iom.effects.offending_multiplier_sd": 0.0},
+    {"iom.effects.offending_multiplier": 1.0, "iom.effects.offending_multiplier_cv": 0.0},
     # a shorter pre-period and a horizon that ends inside a year (year-boundary splitting)
     {"pre_period_months": 13, "horizon_years": 2.5},
     # no pre-period; selection by convictions
@@ -71,7 +71,7 @@ def test_same_as_simpy_variants(overrides):
 def test_same_as_simpy_with_iom_mechanisms_off():
     """IOM's effects on offending, detection, recall and needs all switched off (the arms still
     differ by IOM's costs, its different service uptake and de-selection)."""
-    off = {"iom.effects.offending_multiplier": 1.0, "iom.effects.offending_multiplier_sd": 0.0,
+    off = {"iom.effects.offending_multiplier": 1.0, "iom.effects.offending_multiplier_cv": 0.0,
            "iom.enforcement.detection_multiplier": 1.0, "iom.enforcement.recall_multiplier": 1.0,
            "iom.pathway_referrals.need_resolution_multiplier": 1.0}
     model = compile_model(iomsim.load_scenario(SUSSEX, overrides={**NO_CAPACITY, **SMALL, **off}))

@@ -211,7 +211,8 @@ def selection(draw, size: int, pre_months: float) -> dict | None:
         ogrs_min=draw(zero_or(0.05, 0.4)), min_needs=draw(st.sampled_from([0, 0, 1])),
         min_convictions_pre_period=draw(st.sampled_from([0, 0, 1])) if pre_months >= 6 else 0,
         statuses=draw(st.lists(st.sampled_from(schema.STATUSES), unique=True, min_size=3)),
-        rank_by=draw(st.sampled_from(["convictions_pre_period", "ogrs"]))))
+        rank_by=draw(st.sampled_from(["convictions_pre_period", "ogrs", "recent_convictions"])),
+        recency_half_life_days=draw(between(30.0, 730.0))))
 
 
 @st.composite
@@ -229,7 +230,14 @@ def offending(draw) -> dict:
         release_multiplier=draw(st.just(1.0) | between(0.5, 3.0)),
         release_window_days=draw(zero_or(7.0, 180.0)),
         need_multipliers=draw(st.dictionaries(st.sampled_from(schema.NEEDS),
-                                              between(0.5, 2.5), max_size=4))))
+                                              between(0.5, 2.5), max_size=4)),
+        rate_multiplier=draw(st.just(1.0) | between(0.5, 1.5)),
+        phases=draw(st.none() | st.builds(
+            schema.OffendingPhases, active_share=between(0.1, 0.9),
+            active_rate_ratio=between(1.0, 20.0), mean_active_days=between(30.0, 700.0))),
+        desistance=draw(st.none() | st.builds(
+            schema.Desistance, annual_rate_at_age_30=between(0.01, 0.5),
+            age_slope=between(-0.1, 0.1)))))
 
 
 @st.composite
@@ -333,9 +341,9 @@ def iom(draw, places: bool) -> dict:
             need_resolution_multiplier=draw(st.just(1.0) | between(1.0, 3.0))),
         effects=schema.IomEffects(
             offending_multiplier=draw(between(0.2, 1.3)),
-            offending_multiplier_sd=draw(zero_or(0.05, 0.6)),
+            offending_multiplier_cv=draw(zero_or(0.05, 0.6)),
             responder_share=draw(fraction()),
-            persist_days_after_deselection=draw(zero_or(10.0, 365.0))),
+            persistence_half_life_days=draw(zero_or(10.0, 365.0))),
         places_per_1000=draw(between(100.0, 900.0)) if places else None))
 
 

@@ -44,6 +44,9 @@ leaving and status changes
     custody or remand; ``licence_ended``, ``order_ended``.
 needs
     ``need_resolved``, ``need_relapsed`` and, on IOM, ``referral_on_relapse``.
+offending phases
+    ``phase_to_quiet``, ``phase_to_active`` (a change of the offending phase) and ``desisted``
+    (the phase clock ends offending for good).
 events fixed in the cohort records
     ``scheduled_release`` (from custody or remand), ``scheduled_release_at_liberty`` (nothing
     to release from), ``scheduled_exit`` (and ``scheduled_recall`` above).
@@ -82,6 +85,8 @@ BRANCHES: tuple[str, ...] = (
     "release_to_order", "release_unsupervised", "licence_ended", "order_ended",
     # needs
     "need_resolved", "need_relapsed", "referral_on_relapse",
+    # offending phases
+    "phase_to_quiet", "phase_to_active", "desisted",
     # events fixed in the cohort records
     "scheduled_release", "scheduled_release_at_liberty", "scheduled_exit",
     # IOM

@@ -67,9 +67,23 @@ def select_cohort(pop: PopulationRecords, rules: SelectionRules | None) -> np.nd
     convictions = pop.convictions_pre[e]
     if rules.rank_by == "ogrs":
         order = np.lexsort((e, -convictions, -ogrs))
+    elif rules.rank_by == "recent_convictions":
+        order = np.lexsort((e, -ogrs, -recent_conviction_score(pop, rules)[e]))
     else:
         order = np.lexsort((e, -ogrs, -convictions))
     return np.sort(e[order[:rules.cohort_size]])
+
+
+def recent_conviction_score(pop: PopulationRecords, rules: SelectionRules) -> np.ndarray:
+    """Everyone's prolific-offender style score at day 0: the offences convicted before day 0,
+    each weighted 0.5 ** (days before day 0 / recency half-life)."""
+    c = pop.convictions
+    score = np.zeros(len(pop))
+    if c is None or len(c) == 0:
+        return score
+    weight = c["offences"] * np.exp2(c["day"] / rules.recency_half_life_days)
+    np.add.at(score, c["offender"], weight)
+    return score
 
 
 def describe_population(pop: PopulationRecords, selected: np.ndarray
@@ -154,6 +168,9 @@ def arm_metrics(rec: ArmRecords, model: Model) -> dict[str, float]:
     c = rec.convictions
     out["convictions_per_offender_horizon"] = _per_offender(c["offences"][c["day"] >= 0], n)
     out["custody_days_per_offender"] = _per_offender(rec.custody_days, n)
+    out["custody_days_per_offender_24m"] = _per_offender(rec.custody_days_24m, n)
+    if model.pre_days >= TWO_YEARS - 1e-9:
+        out["custody_days_per_offender_24m_before"] = _per_offender(rec.custody_days_24m_before, n)
     out["recalls_per_offender"] = _per_offender(rec.recalls, n)
     out["iom_days_per_offender"] = _per_offender(rec.iom_days, n)
     out["pathway_referrals_per_offender"] = _per_offender(rec.referrals, n)

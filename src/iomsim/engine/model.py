@@ -76,8 +76,9 @@ class SelectionRules:
     min_needs: int
     min_convictions_pre_period: int
     statuses: tuple[str, ...]
-    rank_by: str  # "ogrs" or "convictions_pre_period"
+    rank_by: str  # "ogrs", "convictions_pre_period" or "recent_convictions"
     cohort_size: int | None
+    recency_half_life_days: float = 182.625
 
 
 @dataclass
@@ -101,6 +102,18 @@ class Model:
     release_window: float
     release_normaliser: float
     need_multiplier: list[float]
+    offending_rate_multiplier: float
+    # offending phases: the offending multiplier of the active and the quiet phase (a desisted
+    # offender's is 0), and the rates per day of leaving them; without phases, everyone stays
+    # active at multiplier 1
+    phase_multiplier_active: float
+    phase_multiplier_quiet: float
+    phase_leave_active: float
+    phase_leave_quiet: float
+    phase_active_share: float
+    # desistance: hazard per day at age 30 and the change of its log per year of age
+    desistance_rate_at_30: float
+    desistance_age_slope: float
     # needs dynamics
     resolution_rate: list[float]
     relapse_rate: list[float]
@@ -157,16 +170,18 @@ class Model:
     # IOM (0 days: no such limit)
     iom_max_duration_days: float
     iom_deselect_days: float
-    iom_persist_days: float
+    iom_persist_half_life_days: float
     iom_responder_share: float
     iom_offending_multiplier: float
-    iom_offending_multiplier_sd: float
+    iom_offending_multiplier_sd: float  # offending_multiplier_cv x offending_multiplier
     iom_places_per_1000: float | None
     # the population and the selection at day 0
     frailty_variance: float
     selection: SelectionRules | None
     benefit_agencies: frozenset[str] = field(default_factory=frozenset)
     # derived in __post_init__
+    phase_multiplier: tuple[float, float, float] = (1.0, 1.0, 0.0)  # by phase: active, quiet, desisted
+    phase_leave_rate: tuple[float, float] = (0.0, 0.0)  # by phase: active, quiet
     offence_shares: list[float] = field(default_factory=list)
     mean_detection: float = 0.0
     detection_iom: list[float] = field(default_factory=list)
@@ -190,6 +205,8 @@ class Model:
 
     def __post_init__(self) -> None:
         s = self.scenario
+        self.phase_multiplier = (self.phase_multiplier_active, self.phase_multiplier_quiet, 0.0)
+        self.phase_leave_rate = (self.phase_leave_active, self.phase_leave_quiet)
         total = sum(t.share for t in s.offending.offence_types.values())
         self.offence_shares = [t.share / total for t in s.offending.offence_types.values()]
         self.mean_detection = sum(a * d for a, d in zip(self.offence_shares, self.offence_detection))
@@ -244,6 +261,39 @@ def baseline_hazard(ogrs: float, frailty_variance: float) -> float:
     if frailty_variance <= 0:
         return -math.log1p(-ogrs)
     return ((1.0 - ogrs) ** (-frailty_variance) - 1.0) / frailty_variance
+
+
+def phase_parameters(share: float, ratio: float, mean_active_days: float
+                     ) -> tuple[tuple[float, float, float], tuple[float, float]]:
+    """The phases' offending multipliers (active, quiet, desisted) and leaving rates per day
+    (active, quiet): quiet offends at 1 / (share x ratio + 1 - share), active ``ratio`` times
+    that, so that their mean over the stationary distribution (share, 1 - share) is 1."""
+    quiet = 1.0 / (share * ratio + 1.0 - share)
+    leave_active = 1.0 / mean_active_days
+    leave_quiet = leave_active * share / (1.0 - share)
+    return (ratio * quiet, quiet, 0.0), (leave_active, leave_quiet)
+
+
+def _phase_fields(off) -> dict:
+    if off.phases is None:
+        multipliers, leave, share = (1.0, 1.0, 0.0), (0.0, 0.0), 1.0
+    else:
+        p = off.phases
+        multipliers, leave = phase_parameters(p.active_share, p.active_rate_ratio,
+                                              p.mean_active_days)
+        share = p.active_share
+    d = off.desistance
+    return dict(phase_multiplier_active=multipliers[0], phase_multiplier_quiet=multipliers[1],
+                phase_leave_active=leave[0], phase_leave_quiet=leave[1], phase_active_share=share,
+                desistance_rate_at_30=d.annual_rate_at_age_30 / DAYS_PER_YEAR if d else 0.0,
+                desistance_age_slope=d.age_slope if d else 0.0)
+
+
+def desistance_rate(model: "Model", age: float) -> float:
+    """Hazard per day of desisting at ``age`` (years, at the start of the simulation)."""
+    if model.desistance_rate_at_30 <= 0.0:
+        return 0.0
+    return model.desistance_rate_at_30 * math.exp(model.desistance_age_slope * (age - 30.0))
 
 
 def compile_model(scenario: Scenario) -> Model:
@@ -330,6 +380,8 @@ def compile_model(scenario: Scenario) -> Model:
         p_proven_per_offence=p_proven, release_multiplier=off.release_multiplier,
         release_window=off.release_window_days, release_normaliser=normaliser,
         need_multiplier=[off.need_multipliers.get(n, 1.0) for n in NEEDS],
+        offending_rate_multiplier=off.rate_multiplier,
+        **_phase_fields(off),
         resolution_rate=[s.needs[n].resolution_rate_per_year / DAYS_PER_YEAR if n in s.needs else 0.0
                          for n in NEEDS],
         relapse_rate=[s.needs[n].relapse_rate_per_year / DAYS_PER_YEAR if n in s.needs else 0.0
@@ -373,17 +425,19 @@ def compile_model(scenario: Scenario) -> Model:
         short_sentence_days=j.recall.short_sentence_days,
         iom_max_duration_days=iom.max_duration_days or 0.0,
         iom_deselect_days=iom.deselect_after_offence_free_days or 0.0,
-        iom_persist_days=iom.effects.persist_days_after_deselection,
+        iom_persist_half_life_days=iom.effects.persistence_half_life_days,
         iom_responder_share=iom.effects.responder_share,
         iom_offending_multiplier=iom.effects.offending_multiplier,
-        iom_offending_multiplier_sd=iom.effects.offending_multiplier_sd,
+        iom_offending_multiplier_sd=(iom.effects.offending_multiplier_cv
+                                     * iom.effects.offending_multiplier),
         iom_places_per_1000=iom.places_per_1000,
         frailty_variance=s.cohort.profile.frailty_variance if s.cohort.profile else 0.0,
         selection=None if s.selection is None else SelectionRules(
             ogrs_min=s.selection.ogrs_min, min_needs=s.selection.min_needs,
             min_convictions_pre_period=s.selection.min_convictions_pre_period,
             statuses=tuple(s.selection.statuses), rank_by=s.selection.rank_by,
-            cohort_size=s.selection.cohort_size),
+            cohort_size=s.selection.cohort_size,
+            recency_half_life_days=s.selection.recency_half_life_days),
         benefit_agencies=frozenset(s.economics.benefit_agencies),
     )
 

@@ -56,6 +56,8 @@ class PopulationRecords:
     status: np.ndarray  # int8: STATUS_CODES, or EXITED_CODE
     convictions_pre: np.ndarray  # int64: convictions (court appearances) before day 0
     convicted_offences_pre: np.ndarray  # int64: offences those convictions proved
+    convictions: np.ndarray | None = None  # CONVICTION rows before day 0, everyone's
+    phase: np.ndarray | None = None  # int8: offending phase at day 0 (0 active, 1 quiet, 2 desisted)
 
     def __len__(self) -> int:
         return len(self.ogrs)
@@ -79,12 +81,15 @@ class ArmRecords:
     offences_by_type: np.ndarray  # float64 (offenders, offence types); undetected by expectation
     detected: np.ndarray  # int64: detected offences from day 0
     custody_days: np.ndarray  # float64, within [0, horizon)
+    custody_days_24m_before: np.ndarray  # float64, within [-730.5, 0): custody or remand
+    custody_days_24m: np.ndarray  # float64, within [0, min(730.5, horizon))
     iom_days: np.ndarray  # float64, within [0, horizon)
     recalls: np.ndarray  # int64, from day 0
     referrals: np.ndarray  # int64: pathway referrals
     convictions: np.ndarray  # CONVICTION rows, the pre-period's included
     proven: np.ndarray  # PROVEN rows (those committed in the 12 months before day 0 and later)
     waits: np.ndarray  # WAIT rows, completed waits from day 0
+    phase: np.ndarray | None = None  # int8: offending phase at the end (0 active, 1 quiet, 2 desisted)
 
     def __len__(self) -> int:
         return len(self.ogrs)

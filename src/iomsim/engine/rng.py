@@ -57,7 +57,10 @@ class Purpose(IntEnum):
     EXIT_CAUSE = 21
     SERVICE_UPTAKE = 22
     IOM_RESPONSE = 23
-    NEED_CLOCK = 24  # NEED_CLOCK + need index: one stream per need area (keep last)
+    NEED_CLOCK = 24  # NEED_CLOCK + need index: one stream per need area (24 to 39)
+    # Appended after the needs' block, so that no earlier stream moves.
+    PHASE_CLOCK = 40  # the clock of the offending phase (active, quiet, desisted)
+    PHASE_CHOICE = 41  # the phase at the start (index 0), then what each change is (1, 2, ...)
 
 
 def root_key(seed: int, replication: int) -> int:
@@ -78,7 +81,8 @@ def uniform_at(key: int, index: int) -> float:
     return ((z >> 11) + 0.5) * _TWO_TO_MINUS_53
 
 
-_N_PURPOSES = int(Purpose.NEED_CLOCK) + 16  # room for every need clock
+_N_PURPOSES = int(Purpose.PHASE_CHOICE) + 1
+assert int(Purpose.NEED_CLOCK) + 16 <= int(Purpose.PHASE_CLOCK)  # room for every need clock
 
 
 class OffenderStreams:

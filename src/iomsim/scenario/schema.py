@@ -506,9 +506,15 @@ class Selection(Strict):
                        "pre-period")
     statuses: list[Status] = Field(default_factory=lambda: list(STATUSES),
                                    description="eligible if in one of these statuses at day 0")
-    rank_by: Literal["convictions_pre_period", "ogrs"] = Field(
-        "convictions_pre_period", description="order of the eligible: conviction appearances "
-        "in the pre-period, then OGRS, then index; or ogrs first")
+    rank_by: Literal["convictions_pre_period", "ogrs", "recent_convictions"] = Field(
+        "convictions_pre_period", description=(
+            "order of the eligible: conviction appearances in the pre-period, then OGRS, then "
+            "index; or ogrs first; or recent_convictions, a prolific-offender style score "
+            "(offences convicted in the pre-period, each weighted by recency with "
+            "recency_half_life_days), then OGRS"))
+    recency_half_life_days: Annotated[float, Field(gt=0), shown("days", "> 0")] = Field(
+        182.625, description="with rank_by recent_convictions: a conviction this many days "
+                             "before day 0 counts half as much as one at day 0")
 
 
 class OffenceType(Strict):
@@ -526,6 +532,53 @@ class OffenceType(Strict):
                                                               "beyond arrest and custody (£)")
 
 
+MAX_DESISTANCE_PER_YEAR = 1.0
+DESISTANCE_SLOPE_LIMIT = 0.2
+
+
+def _refuse_replaced(data: Any, replaced: dict[str, str]) -> Any:
+    """Refuse a key that a newer one replaces, naming the replacement (a mode="before" check:
+    ``extra="forbid"`` would only say the key is unknown)."""
+    if isinstance(data, dict):
+        for old, new in replaced.items():
+            if old in data:
+                raise error_at(old, f"{old} is replaced by {new}")
+    return data
+
+
+class OffendingPhases(Strict):
+    """Offending that changes over time: every offender moves between an active and a quiet
+    phase (a two-state Markov chain in continuous time, independent of everything else, run in
+    custody as at liberty), offending faster when active. The multipliers are scaled so that
+    their long-run mean is 1: OGRS keeps its meaning for an offender met at a random time."""
+
+    active_share: Annotated[float, Field(gt=0, lt=1), shown("fraction", "between 0 and 1")] = \
+        Field(description="long-run share of time in the active phase (also the chance of "
+                          "starting active)")
+    active_rate_ratio: Annotated[float, Field(ge=1), at_most(
+        MAX_MULTIPLIER, MULTIPLIER_REASON), shown("multiplier", f"1 to {MAX_MULTIPLIER:g}")] = \
+        Field(description="offending rate in the active phase divided by the rate in the "
+                          "quiet phase")
+    mean_active_days: Annotated[float, Field(gt=0, le=36525), shown("days", "> 0")] = Field(
+        description="mean length of an active phase; a quiet phase lasts on average "
+                    "mean_active_days x (1 - active_share) / active_share")
+
+
+class Desistance(Strict):
+    """Desistance with age: every offender stops offending for good at a constant hazard that
+    depends on their age at the start of the simulation (an age-crime curve)."""
+
+    annual_rate_at_age_30: Annotated[float, AfterValidator(_non_negative), at_most(
+        MAX_DESISTANCE_PER_YEAR, "a hazard of 1 a year already ends most careers within two "
+        "years"), shown("per year", f"0 to {MAX_DESISTANCE_PER_YEAR:g}")] = Field(
+        description="hazard per year of stopping offending for good, at age 30")
+    age_slope: Annotated[float, Field(ge=-DESISTANCE_SLOPE_LIMIT, le=DESISTANCE_SLOPE_LIMIT),
+                         shown("per year of age", f"{-DESISTANCE_SLOPE_LIMIT:g} to "
+                               f"{DESISTANCE_SLOPE_LIMIT:g}")] = Field(
+        0.0, description="change of the log hazard per year of age: the hazard at age a is "
+                         "annual_rate_at_age_30 x exp(age_slope x (a - 30))")
+
+
 class Offending(Strict):
     offence_types: dict[str, OffenceType] = Field(description=(
         "offence types by name (lower-case names of your choice; see docs/scenarios.md for the "
@@ -538,6 +591,14 @@ class Offending(Strict):
     need_multipliers: dict[Need, Multiplier] = Field(
         default_factory=dict, description="offending rate multiplier while a need is active, by "
                                           "need area (not listed: 1)")
+    rate_multiplier: Multiplier = Field(1.0, description=(
+        "offending rate multiplier for everyone, in both arms and the pre-period (0.85: "
+        "offending 15% lower)"))
+    phases: OffendingPhases | None = Field(None, description=(
+        "active and quiet phases of offending (none: each offender's rate is fixed for life)"))
+    desistance: Desistance | None = Field(None, description=(
+        "stopping offending for good, at a hazard that rises or falls with age (none: nobody "
+        "desists)"))
 
     @model_validator(mode="after")
     def _mix(self) -> "Offending":
@@ -764,16 +825,26 @@ class PathwayReferrals(Strict):
 class IomEffects(Strict):
     offending_multiplier: Multiplier = Field(1.0, description="offending rate multiplier for "
                                                               "responders while on IOM")
-    offending_multiplier_sd: Annotated[float, AfterValidator(_non_negative), at_most(
-        10, "a lognormal spread of 10 puts responders' multipliers from near 0 to far above "
-        "any effect; the multiplier itself is at most 100"), shown(allowed="0 to 10")] = Field(
-        0.0, description="standard deviation of the multiplier among responders (lognormal "
-                         "with mean offending_multiplier)")
+    offending_multiplier_cv: Annotated[float, AfterValidator(_non_negative), at_most(
+        10, "a coefficient of variation of 10 puts responders' multipliers from near 0 to far "
+        "above any effect"), shown(allowed="0 to 10")] = Field(
+        0.0, description="coefficient of variation (sd / mean) of the multiplier among "
+                         "responders (lognormal with mean offending_multiplier)")
     responder_share: Fraction = Field(1.0, description=(
         "probability an offender on IOM responds (drawn at the start of IOM); others keep "
         "multiplier 1"))
-    persist_days_after_deselection: Days = Field(0.0, description=(
-        "days the offending multiplier still applies after de-selection"))
+    persistence_half_life_days: Days = Field(0.0, description=(
+        "half-life of the effect after IOM ends: each responder keeps the offending multiplier "
+        "for an exponential time with this half-life (mean half-life / ln 2) after "
+        "de-selection; 0: the effect ends with IOM"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced(cls, data: Any) -> Any:
+        return _refuse_replaced(data, {
+            "offending_multiplier_sd": "offending_multiplier_cv (the spread as sd / mean)",
+            "persist_days_after_deselection": "persistence_half_life_days (an exponential "
+                                              "decay of the effect after de-selection)"})
 
 
 class Iom(Strict):

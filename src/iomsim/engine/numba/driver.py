@@ -29,13 +29,15 @@ from iomsim.engine.model import Model
 from iomsim.engine.numba.kernels import (  # the kernels and their layout constants
     A_CUSTODY_DAYS, A_IOM_DAYS, A_IOM_END, A_IOM_MULT, A_IOM_QUIET_END, A_OBT0,
     A_PERSIST_UNTIL, B_IOM_RESPONDER, B_IOM_STARTED, B_REFERRAL_AT_START, CLOCK_PURPOSE,
-    CModel, DAYS_PER_YEAR, FLOAT_TABLES, F_OGRS, F_QS0, INF,
+    CModel, DAYS_PER_YEAR, FLOAT_TABLES, F_CUSTODY_24M, F_CUSTODY_BEFORE, F_OGRS, F_QS0, INF,
+    P_ACTIVE_SHARE, P_DESIST_30, P_DESIST_SLOPE, P_LEAVE_ACTIVE, P_LEAVE_QUIET, P_PHASE_ACTIVE,
+    P_PHASE_QUIET, P_RATE_MULT,
     INT_TABLES, I_DETECTED, I_DONE, I_EXITED, I_NEED, I_ON_IOM, I_QN0, I_RECALLS, I_REFERRALS,
-    I_RESPONDER, I_ROLE, I_STATUS, MAX_SERVICES, MI_HEAD, N_BRANCHES, N_NEEDS, N_P, N_Q, N_S,
+    I_PHASE, I_RESPONDER, I_ROLE, I_STATUS, MAX_SERVICES, MI_HEAD, N_BRANCHES, N_NEEDS, N_P, N_Q, N_S,
     P_ARREST_COST, P_BREACH_CUSTODY_P, P_CAUTION_P, P_CHARGE_P, P_CONV_P, P_DEATH_SHARE,
     P_DESELECT_DAYS, P_EXIT_CUST, P_EXIT_LIB, P_EXTRA_MEAN, P_FIXED_LONG, P_FIXED_SHARE,
     P_FIXED_SHORT, P_HORIZON_UNUSED, P_LBR, P_LICENCE_PER_DAY, P_MEAN_DET, P_MEAN_DET_IOM,
-    P_MAX_DURATION, P_MIN_SUP, P_OBR, P_ON_CHARGE_P, P_ORDER_PER_DAY, P_PATHWAY, P_PERSIST_DAYS,
+    P_MAX_DURATION, P_MIN_SUP, P_OBR, P_ON_CHARGE_P, P_ORDER_PER_DAY, P_PATHWAY, P_PERSIST_HALF_LIFE,
     P_PRISON_PER_DAY, P_PSR_COST, P_RECALL_MULT, P_RECALL_POLICE, P_RECALL_PROB,
     P_REFERRAL_COST, P_RELEASE_FRACTION, P_RELEASE_MULT, P_RELEASE_WINDOW, P_REMAND_P,
     P_SHORT_SENTENCE, Q_BOOSTING, Q_CAP_MASK, Q_COSTED, Q_ITEM_ARREST, Q_ITEM_INVEST,
@@ -58,7 +60,7 @@ P_FIELDS = {
     P_RECALL_MULT: "recall_multiplier", P_PATHWAY: "pathway_multiplier",
     P_EXIT_LIB: "exit_rate_liberty", P_EXIT_CUST: "exit_rate_custody",
     P_DEATH_SHARE: "death_share", P_DESELECT_DAYS: "iom_deselect_days",
-    P_PERSIST_DAYS: "iom_persist_days", P_ARREST_COST: "arrest_cost",
+    P_PERSIST_HALF_LIFE: "iom_persist_half_life_days", P_ARREST_COST: "arrest_cost",
     P_CHARGE_P: "charge_probability", P_CAUTION_P: "caution_probability",
     P_ON_CHARGE_P: "recall_on_charge_probability", P_REMAND_P: "remand_probability",
     P_CONV_P: "conviction_probability", P_EXTRA_MEAN: "extra_offences_per_conviction",
@@ -70,6 +72,10 @@ P_FIELDS = {
     P_BREACH_CUSTODY_P: "breach_custody_probability", P_REFERRAL_COST: "referral_cost",
     P_PRISON_PER_DAY: "prison_per_day", P_LICENCE_PER_DAY: "licence_per_day",
     P_ORDER_PER_DAY: "order_per_day", P_MAX_DURATION: "iom_max_duration_days",
+    P_RATE_MULT: "offending_rate_multiplier", P_PHASE_ACTIVE: "phase_multiplier_active",
+    P_PHASE_QUIET: "phase_multiplier_quiet", P_LEAVE_ACTIVE: "phase_leave_active",
+    P_LEAVE_QUIET: "phase_leave_quiet", P_ACTIVE_SHARE: "phase_active_share",
+    P_DESIST_30: "desistance_rate_at_30", P_DESIST_SLOPE: "desistance_age_slope",
 }
 Q_FIELDS = {
     Q_ITEM_ARREST: "item_arrest", Q_ITEM_INVEST: "item_investigation",
@@ -392,7 +398,7 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
             gstart.append(-1)
             gend.append(-1)
     p = model.p_proven_per_offence
-    interruptible(init_offenders, MF, MI, F, NC, I, S, keys, ogrs, frailty, needs, status,
+    interruptible(init_offenders, MF, MI, F, NC, I, S, keys, ogrs, frailty, age, needs, status,
                   status_days, licence_after, start, model.frailty_variance,
                   model.release_normaliser * p if p > 0 else 0.0, svc_key,
                   np.array(gstart, dtype=np.int64), np.array(gend, dtype=np.int64),
@@ -426,7 +432,9 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
         ogrs=F[:, F_OGRS].copy(), age=age, need_mask=I[:, I_NEED].astype(np.int64),
         status=np.where(I[:, I_EXITED] != 0, EXITED_CODE, I[:, I_STATUS]).astype(np.int8),
         convictions_pre=conv_pre.astype(np.int64),
-        convicted_offences_pre=conv_pre_k.astype(np.int64))
+        convicted_offences_pre=conv_pre_k.astype(np.int64),
+        convictions=_table(CONVICTION, tuple(x[before] for x in pre_conv)),
+        phase=I[:, I_PHASE].astype(np.int8))
     sel = select_cohort(everyone, model.selection)
     population = describe_population(everyone, sel)
     del everyone
@@ -489,10 +497,12 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
             ogrs=Fa[:, F_OGRS].copy(), need_mask=Ia[:, I_NEED].astype(np.int64),
             exited=Ia[:, I_EXITED] != 0, offences_by_type=A[:, A_OBT0:].copy(),
             detected=Ia[:, I_DETECTED].astype(np.int64), custody_days=A[:, A_CUSTODY_DAYS].copy(),
+            custody_days_24m_before=Fa[:, F_CUSTODY_BEFORE].copy(),
+            custody_days_24m=Fa[:, F_CUSTODY_24M].copy(),
             iom_days=A[:, A_IOM_DAYS].copy(), recalls=Ia[:, I_RECALLS].astype(np.int64),
             referrals=Ia[:, I_REFERRALS].astype(np.int64),
             convictions=_table(CONVICTION, all_conv), proven=_table(PROVEN, all_proven),
-            waits=_table(WAIT, w))
+            waits=_table(WAIT, w), phase=Ia[:, I_PHASE].astype(np.int8))
         metrics[arm] = arm_metrics(records, model)
         survival[arm] = survival_curve(records, model)
         if keep_records:

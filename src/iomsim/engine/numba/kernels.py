@@ -81,12 +81,17 @@ from iomsim.scenario.schema import AT_LIBERTY, NEEDS, STATUSES
 # here as literals and checked against their sources at import: a change there fails loudly
 # until it is copied here, which also renews the cache.
 INF = math.inf
+LN2 = math.log(2.0)
 EPS = 1e-9
 DAYS_PER_YEAR = 365.25
+TWO_YEARS = 2 * DAYS_PER_YEAR
 N_NEEDS = 10
-N_CLOCKS = 4 + N_NEEDS
-OFFENCE, LICENCE_BREACH, ORDER_BREACH, EXIT, NEED0 = 0, 1, 2, 3, 4
-CLOCK_PURPOSE = np.array([2, 17, 18, 20] + [24 + j for j in range(N_NEEDS)], dtype=np.int64)
+N_CLOCKS = 5 + N_NEEDS
+OFFENCE, LICENCE_BREACH, ORDER_BREACH, EXIT, PHASE, NEED0 = 0, 1, 2, 3, 4, 5
+CLOCK_PURPOSE = np.array([2, 17, 18, 20, 40] + [24 + j for j in range(N_NEEDS)], dtype=np.int64)
+# Offending phases (simpy offender.ACTIVE, QUIET, DESISTED); the phase is bits 14-15 of I_KEY.
+ACTIVE, QUIET, DESISTED = 0, 1, 2
+KEY_PHASE_SHIFT = 4 + N_NEEDS
 
 # Status codes: the order of STATUSES, then exited.
 CUSTODY, REMAND, LICENCE, COMMUNITY_ORDER, UNSUPERVISED, EXITED = 0, 1, 2, 3, 4, 5
@@ -115,6 +120,7 @@ P_BREACH_OUTCOME = 19
 P_EXIT_CAUSE = 21
 P_SERVICE_UPTAKE = 22
 P_IOM_RESPONSE = 23
+P_PHASE_CHOICE = 41
 
 # Rule branches (iomsim.engine.branches.BRANCHES, in its order): each one's slot in BC, the
 # int64 counts that run_phase adds to where the simpy engine counts the same name.
@@ -129,12 +135,13 @@ P_IOM_RESPONSE = 23
  B_EXIT_DIED, B_EXIT_DIED_IN_CUSTODY, B_EXIT_MOVED_AWAY, B_RELEASE_TO_LICENCE,
  B_RELEASE_TO_ORDER, B_RELEASE_UNSUPERVISED, B_LICENCE_ENDED, B_ORDER_ENDED,
  B_NEED_RESOLVED, B_NEED_RELAPSED, B_REFERRAL_ON_RELAPSE,
+ B_PHASE_TO_QUIET, B_PHASE_TO_ACTIVE, B_DESISTED,
  B_SCHEDULED_RELEASE, B_SCHEDULED_RELEASE_AT_LIBERTY, B_SCHEDULED_EXIT,
  B_IOM_STARTED, B_IOM_RESPONDER, B_REFERRAL_AT_START, B_IOM_DESELECTED, B_IOM_MAX_DURATION,
  B_IOM_PLACE_QUEUED, B_IOM_PLACE_GRANTED, B_IOM_PLACE_UNUSED,
  B_SERVICE_PLACE_GRANTED, B_SERVICE_QUEUED, B_SERVICE_WAIT, B_SERVICE_WAIT_BEFORE_DAY_0,
- B_SERVICE_WAIT_OPEN_AT_HORIZON, B_SERVICE_QUEUE_LEFT, B_SERVICE_PLACE_RELEASED) = range(57)
-N_BRANCHES = 57
+ B_SERVICE_WAIT_OPEN_AT_HORIZON, B_SERVICE_QUEUE_LEFT, B_SERVICE_PLACE_RELEASED) = range(60)
+N_BRANCHES = 60
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _C1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -144,8 +151,13 @@ _C2 = np.uint64(0x94D049BB133111EB)
 def constants_drift() -> list[str]:
     """The kernels' literal constants that no longer match the modules they come from."""
     clocks = [Purpose.OFFENCE_CLOCK, Purpose.LICENCE_BREACH_CLOCK, Purpose.ORDER_BREACH_CLOCK,
-              Purpose.EXIT_CLOCK] + [Purpose.NEED_CLOCK + j for j in range(len(NEEDS))]
+              Purpose.EXIT_CLOCK, Purpose.PHASE_CLOCK] + [Purpose.NEED_CLOCK + j
+                                                          for j in range(len(NEEDS))]
+    from iomsim.engine.simpy import offender as _offender
+    from iomsim.engine.simpy import propensity as _propensity
     expected = {
+        "PHASES": ((ACTIVE, QUIET, DESISTED, PHASE),
+                   (_propensity.ACTIVE, _propensity.QUIET, _propensity.DESISTED, _offender.PHASE)),
         "DAYS_PER_YEAR": (DAYS_PER_YEAR, _model.DAYS_PER_YEAR),
         "N_NEEDS": (N_NEEDS, len(NEEDS)),
         "CLOCK_PURPOSE": (CLOCK_PURPOSE.tolist(), [int(p) for p in clocks]),
@@ -181,15 +193,17 @@ if _DRIFT:  # pragma: no cover - only after an edit elsewhere that was not copie
 # Floating-point fields (columns of F).
 (F_OGRS, F_BASE_RATE, F_STATUS_END, F_LICENCE_END, F_ORDER_END, F_SENTENCE_DAYS, F_LIBERTY_START,
  F_COURT_DAY, F_REMANDED_SINCE, F_REMAND_DAYS, F_OFF_RATE, F_T0, F_DT, F_TNEXT,
- F_TOTHER) = range(15)
-# F_TOTHER: when the first of the clocks other than offending fires (I_OTHER: which)
+ F_TOTHER, F_DESIST, F_CUSTODY_BEFORE, F_CUSTODY_24M) = range(18)
+# F_TOTHER: when the first of the clocks other than offending fires (I_OTHER: which).
+# F_DESIST: the desistance hazard per day; F_CUSTODY_BEFORE, F_CUSTODY_24M: days in custody in
+# the 24 months before day 0 and from it.
 # Each clock's residual (the unit-exponential hazard still to run) at F_RES0 + 2c and its mark
 # (when the residual was last brought up to date) beside it at F_MARK0 + 2c, for the clocks
 # but the needs'; the offending clock's, used at every step, right after the scalars above.
 # The needs' clocks are in NC, a flat array: only for the needs an offender had at the start
 # (a need never had never comes, so its clock never runs), from NC[2 * I[o, I_NB]] on.
-F_RES0 = 15
-F_MARK0 = 16
+F_RES0 = 18
+F_MARK0 = 19
 F_CASE_DAY0 = F_RES0 + 2 * NEED0  # CASE_CAP case offence days
 F_QS0 = F_CASE_DAY0 + CASE_CAP  # queued_since of each capacity-limited service (NaN: None)
 
@@ -203,8 +217,8 @@ F_QS0 = F_CASE_DAY0 + CASE_CAP  # queued_since of each capacity-limited service 
  I_CASE_COUNT, I_RECALL_COUNT, I_BREACH_COUNT, I_ON_IOM, I_RESPONDER, I_ROLE, I_EXITED,
  I_EXIT_CAUSE, I_KEY, I_FIRED, I_VERSION, I_DETECTED, I_RECALLS, I_REFERRALS, I_DONE, I_OTHER,
  I_NB, I_SE_NEXT, I_SE_END, I_CO_HEAD, I_CO_TAIL, I_IOM_PLACE, I_IOM_NEXT,
- I_IOM_PREV) = range(32)
-I_CNT0 = 32  # N_CLOCKS clock counters, then the EXIT_CAUSE counter
+ I_IOM_PREV, I_PHASE) = range(33)
+I_CNT0 = 33  # N_CLOCKS clock counters, then the EXIT_CAUSE counter
 I_CASE_N0 = I_CNT0 + N_CLOCKS + 1  # CASE_CAP case offence numbers
 I_QN0 = I_CASE_N0 + CASE_CAP  # (next, previous) in the queue of each capacity-limited service
 
@@ -229,11 +243,13 @@ A_OBT0 = 6
 # Scalar model parameters (P, float64).
 (P_HORIZON_UNUSED, P_RELEASE_MULT, P_RELEASE_WINDOW, P_MEAN_DET, P_MEAN_DET_IOM, P_LBR, P_OBR,
  P_RECALL_MULT, P_PATHWAY, P_EXIT_LIB, P_EXIT_CUST, P_DEATH_SHARE, P_DESELECT_DAYS,
- P_PERSIST_DAYS, P_ARREST_COST, P_CHARGE_P, P_CAUTION_P, P_ON_CHARGE_P, P_REMAND_P, P_CONV_P,
+ P_PERSIST_HALF_LIFE, P_ARREST_COST, P_CHARGE_P, P_CAUTION_P, P_ON_CHARGE_P, P_REMAND_P, P_CONV_P,
  P_EXTRA_MEAN, P_PSR_COST, P_RELEASE_FRACTION, P_MIN_SUP, P_RECALL_POLICE, P_RECALL_PROB,
  P_FIXED_SHARE, P_FIXED_SHORT, P_FIXED_LONG, P_SHORT_SENTENCE, P_BREACH_CUSTODY_P,
- P_REFERRAL_COST, P_PRISON_PER_DAY, P_LICENCE_PER_DAY, P_ORDER_PER_DAY, P_MAX_DURATION) = range(36)
-N_P = 36
+ P_REFERRAL_COST, P_PRISON_PER_DAY, P_LICENCE_PER_DAY, P_ORDER_PER_DAY, P_MAX_DURATION,
+ P_RATE_MULT, P_PHASE_ACTIVE, P_PHASE_QUIET, P_LEAVE_ACTIVE, P_LEAVE_QUIET, P_ACTIVE_SHARE,
+ P_DESIST_30, P_DESIST_SLOPE) = range(44)
+N_P = 44
 # Integer model parameters (Q, int64).
 (Q_ITEM_ARREST, Q_ITEM_INVEST, Q_ITEM_RECALL_POLICE, Q_ITEM_RECALL_PROB, Q_ITEM_PSR,
  Q_ITEM_PROSECUTION, Q_ITEM_LEGAL_AID, Q_ITEM_LICENCE, Q_ITEM_ORDER, Q_ITEM_REFERRAL,
@@ -516,6 +532,9 @@ def at_liberty(status):
 @njit(cache=True, inline="always")
 def offending_rate(MF, MI, F, I, A, o, now):
     factor = MF[MI[NO_need_factor] + I[o, I_NEED]]
+    phase = I[o, I_PHASE]
+    factor *= MF[P_PHASE_ACTIVE] if phase == ACTIVE else (MF[P_PHASE_QUIET] if phase == QUIET
+                                                          else 0.0)
     if now < F[o, F_LIBERTY_START] + MF[P_RELEASE_WINDOW]:
         factor *= MF[P_RELEASE_MULT]
     if I[o, I_RESPONDER] != 0 and (I[o, I_ON_IOM] != 0 or now < A[o, A_PERSIST_UNTIL]):
@@ -524,17 +543,24 @@ def offending_rate(MF, MI, F, I, A, o, now):
 
 
 @njit(cache=True, inline="always")
-def key_rate(MF, MI, key, received, had, c):
+def key_rate(MF, MI, key, received, had, c, desist):
     """Rate of clock ``c`` (not offending) in the discrete state packed in ``key``, with the
-    boosting services ``received``."""
+    boosting services ``received`` (and the offender's desistance hazard ``desist``)."""
     if key < 0:
         return 0.0
     status = key & 7
     on_iom = (key >> 3) & 1
-    need = key >> 4
+    need = (key >> 4) & ((1 << N_NEEDS) - 1)
     P = MF
     if c == EXIT:
         return P[P_EXIT_LIB] if at_liberty(status) else P[P_EXIT_CUST]
+    if c == PHASE:
+        phase = key >> KEY_PHASE_SHIFT
+        if phase == ACTIVE:
+            return P[P_LEAVE_ACTIVE] + desist
+        if phase == QUIET:
+            return P[P_LEAVE_QUIET] + desist
+        return 0.0
     if c == LICENCE_BREACH:
         if status == LICENCE:
             return P[P_LBR] * (P[P_RECALL_MULT] if on_iom else 1.0)
@@ -613,7 +639,7 @@ def set_clock_rates(MF, MI, F, NC, I, S, A, o, now, received):
     if rate != old:
         set_rate(F, NC, I, o, OFFENCE, old, rate, now)
         F[o, F_OFF_RATE] = rate
-    key = status | (on_iom << 3) | (I[o, I_NEED] << 4)
+    key = status | (on_iom << 3) | (I[o, I_NEED] << 4) | (I[o, I_PHASE] << KEY_PHASE_SHIFT)
     recv = received & MI[Q_BOOSTING]
     old_key = I[o, I_KEY]
     old_recv = S[o, S_KEY_RECV]
@@ -625,8 +651,9 @@ def set_clock_rates(MF, MI, F, NC, I, S, A, o, now, received):
             # A need never had is never a need (needs only come back): its rate is always 0.
             if c >= NEED0 and not (had >> (c - NEED0)) & 1:
                 continue
-            new = key_rate(MF, MI, key, recv, had, c)
-            set_rate(F, NC, I, o, c, key_rate(MF, MI, old_key, old_recv, had, c), new, now)
+            new = key_rate(MF, MI, key, recv, had, c, F[o, F_DESIST])
+            set_rate(F, NC, I, o, c, key_rate(MF, MI, old_key, old_recv, had, c, F[o, F_DESIST]),
+                     new, now)
             if new > 0.0:
                 t = get_mark(F, NC, I, o, c) + get_res(F, NC, I, o, c) / new
                 if t < t_clock:
@@ -649,7 +676,7 @@ def update_other(MF, MI, F, NC, I, S, o):
     for c in range(1, N_CLOCKS):
         if c >= NEED0 and not (had >> (c - NEED0)) & 1:
             continue
-        rate = key_rate(MF, MI, key, recv, had, c)
+        rate = key_rate(MF, MI, key, recv, had, c, F[o, F_DESIST])
         if rate > 0.0:
             t = get_mark(F, NC, I, o, c) + get_res(F, NC, I, o, c) / rate
             if t < t_clock:
@@ -1196,10 +1223,36 @@ def handle_scheduled(MF, MI, F, I, A, SE, keys, RS, HP, costs, horizon, recs, CO
         BC[B_IOM_DESELECTED if A[o, A_IOM_QUIET_END] <= A[o, A_IOM_END] else
            B_IOM_MAX_DURATION] += 1
         I[o, I_ON_IOM] = 0
-        A[o, A_PERSIST_UNTIL] = now + MF[P_PERSIST_DAYS]
+        A[o, A_PERSIST_UNTIL] = now + persistence_days(MF, keys, o)
         if I[o, I_IOM_PLACE]:
             release_iom_place(RS, HP, I, o, now)
     return False
+
+
+@njit(cache=True, inline="always")
+def persistence_days(MF, keys, o):
+    """simpy offender.persistence_days: exponential with the half-life given."""
+    if MF[P_PERSIST_HALF_LIFE] <= 0.0:
+        return 0.0
+    return -math.log(at(keys[o], P_IOM_RESPONSE, 3)) * MF[P_PERSIST_HALF_LIFE] / LN2
+
+
+@njit(cache=True, inline="always")
+def change_phase(MF, F, I, keys, BC, o):
+    """simpy offender._change_phase: desist, or move between active and quiet."""
+    u = at(keys[o], P_PHASE_CHOICE, I[o, I_CNT0 + PHASE] - 1)
+    phase = I[o, I_PHASE]
+    leave = MF[P_LEAVE_ACTIVE] if phase == ACTIVE else MF[P_LEAVE_QUIET]
+    desist = F[o, F_DESIST]
+    if u * (leave + desist) < desist:
+        BC[B_DESISTED] += 1
+        I[o, I_PHASE] = DESISTED
+    elif phase == ACTIVE:
+        BC[B_PHASE_TO_QUIET] += 1
+        I[o, I_PHASE] = QUIET
+    else:
+        BC[B_PHASE_TO_ACTIVE] += 1
+        I[o, I_PHASE] = ACTIVE
 
 
 @njit(cache=True, inline="always")
@@ -1213,6 +1266,8 @@ def handle_clock(MF, MI, F, I, A, keys, costs, horizon, recs, CO, BC, o, now, cl
     elif clock == ORDER_BREACH:
         if I[o, I_STATUS] == COMMUNITY_ORDER:
             order_breach(MF, MI, F, I, keys, costs, horizon, BC, o, now)
+    elif clock == PHASE:
+        change_phase(MF, F, I, keys, BC, o)
     elif clock == EXIT:
         u = next_uniform(I, keys, o, P_EXIT_CAUSE, I_CNT0 + N_CLOCKS)
         status = I[o, I_STATUS]
@@ -1321,6 +1376,13 @@ def accrue(MF, MI, F, I, A, costs, horizon, o, t0, t1, received):
                 if MF[MI[NO_victim_cost] + k] > 0 and rk > 0:
                     costs[year, MI[MI[NO_item_victims] + k]] += rk * MF[MI[NO_victim_cost] + k] * span
         a = end
+    if status == CUSTODY or status == REMAND:
+        before = min(t1, 0.0) - max(t0, -TWO_YEARS)
+        if before > 0:
+            F[o, F_CUSTODY_BEFORE] += before
+        after = min(t1, horizon, TWO_YEARS) - max(t0, 0.0)
+        if after > 0:
+            F[o, F_CUSTODY_24M] += after
     if t1 > 0.0 and o < A.shape[0]:
         inside = min(t1, horizon) - max(t0, 0.0)
         if inside > 0:
@@ -1493,7 +1555,7 @@ def takes_up(u, i, group_start, group_end, group_members, uptake):
 
 
 @njit(cache=True)
-def init_offenders(MF, MI, F, NC, I, S, keys, ogrs, frailty, needs, status, status_days,
+def init_offenders(MF, MI, F, NC, I, S, keys, ogrs, frailty, age, needs, status, status_days,
                    licence_after, start, fv, normaliser_p, svc_key, svc_group_start,
                    svc_group_end, group_members, svc_uptake, svc_iom_uptake, n_services,
                    se_offsets):
@@ -1516,8 +1578,13 @@ def init_offenders(MF, MI, F, NC, I, S, keys, ogrs, frailty, needs, status, stat
             hazard = -math.log1p(-g)
         else:
             hazard = ((1.0 - g) ** (-fv) - 1.0) / fv
-        F[o, F_BASE_RATE] = (frailty[o] * hazard / normaliser_p / MF[MI[NO_need_factor] + mask]
-                             if normaliser_p > 0 else 0.0)
+        F[o, F_BASE_RATE] = ((frailty[o] * hazard / normaliser_p / MF[MI[NO_need_factor] + mask])
+                             * MF[P_RATE_MULT] if normaliser_p > 0 else 0.0)
+        key = keys[o]
+        I[o, I_PHASE] = ACTIVE if at(key, P_PHASE_CHOICE, 0) < MF[P_ACTIVE_SHARE] else QUIET
+        # model.desistance_rate
+        F[o, F_DESIST] = (MF[P_DESIST_30] * math.exp(MF[P_DESIST_SLOPE] * (age[o] - 30.0))
+                          if MF[P_DESIST_30] > 0.0 else 0.0)
         st = status[o]
         I[o, I_STATUS] = st
         I[o, I_REASON] = R_SENTENCE if st == CUSTODY else R_NONE
@@ -1534,7 +1601,6 @@ def init_offenders(MF, MI, F, NC, I, S, keys, ogrs, frailty, needs, status, stat
         F[o, F_LIBERTY_START] = -np.inf
         I[o, I_COURT] = -1
         F[o, F_REMANDED_SINCE] = np.nan
-        key = keys[o]
         for c in range(N_CLOCKS):
             I[o, I_CNT0 + c] = 1
             draw = -math.log(at(key, MI[MI[NO_clock_purpose] + c], 0))

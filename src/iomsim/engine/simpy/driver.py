@@ -55,7 +55,7 @@ def _simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     start = -model.pre_days
     offenders = [
         new_offender(i, model, OffenderStreams(offender_key(root, i)), ogrs=float(pop.ogrs[i]),
-                     frailty=float(pop.frailty[i]), needs=[bool(x) for x in pop.needs[i]],
+                     frailty=float(pop.frailty[i]), age=float(pop.age[i]), needs=[bool(x) for x in pop.needs[i]],
                      status=pop.status[i], status_days=float(pop.status_days[i]),
                      licence_days_after_release=float(pop.licence_days_after_release[i]),
                      start=start, scheduled=pop.scheduled[i])
@@ -125,6 +125,9 @@ def population_records(offenders: list[Offender], pop: Population) -> Population
                                   for o in offenders], dtype=np.int64),
         convicted_offences_pre=np.array([sum(k for day, k in o.convictions if day < 0)
                                          for o in offenders], dtype=np.int64),
+        convictions=event_table(CONVICTION, ((i, day, count) for i, o in enumerate(offenders)
+                                             for day, count in o.convictions if day < 0)),
+        phase=np.array([o.phase for o in offenders], dtype=np.int8),
     )
 
 
@@ -139,6 +142,8 @@ def arm_records(cohort: list[Offender], n_types: int) -> ArmRecords:
                                   dtype=float).reshape(n, n_types),
         detected=np.array([o.detected for o in cohort], dtype=np.int64),
         custody_days=np.array([o.custody_days for o in cohort], dtype=float),
+        custody_days_24m_before=np.array([o.custody_days_24m_before for o in cohort], dtype=float),
+        custody_days_24m=np.array([o.custody_days_24m for o in cohort], dtype=float),
         iom_days=np.array([o.iom_days for o in cohort], dtype=float),
         recalls=np.array([o.recalls for o in cohort], dtype=np.int64),
         referrals=np.array([o.referrals for o in cohort], dtype=np.int64),
@@ -148,6 +153,7 @@ def arm_records(cohort: list[Offender], n_types: int) -> ArmRecords:
                                     for od, dd in o.proven)),
         waits=event_table(WAIT, ((k, s, days) for k, o in enumerate(cohort)
                                  for s, days in _waits(o))),
+        phase=np.array([o.phase for o in cohort], dtype=np.int8),
     )
 
 

@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING
 import simpy
 
 from iomsim.engine.distributions import lognormal_params, poisson_quantile
-from iomsim.engine.model import LIBERTY, Model, baseline_hazard
+from iomsim.engine.model import (LIBERTY, TWO_YEARS, Model, baseline_hazard,
+                                 desistance_rate)
 from iomsim.engine.rng import OffenderStreams, Purpose
+from iomsim.engine.simpy.propensity import ACTIVE, DESISTED, QUIET, change_phase, persistence_days
 from iomsim.scenario.schema import NEEDS, ScheduledEvent
 
 if TYPE_CHECKING:
@@ -33,9 +35,11 @@ N_NEEDS = len(NEEDS)
 _STD_NORMAL = NormalDist()
 
 # Clock identifiers; a need's clock is NEED0 + its index.
-OFFENCE, LICENCE_BREACH, ORDER_BREACH, EXIT, NEED0 = 0, 1, 2, 3, 4
+OFFENCE, LICENCE_BREACH, ORDER_BREACH, EXIT, PHASE, NEED0 = 0, 1, 2, 3, 4, 5
 _CLOCK_PURPOSE = [Purpose.OFFENCE_CLOCK, Purpose.LICENCE_BREACH_CLOCK, Purpose.ORDER_BREACH_CLOCK,
-                  Purpose.EXIT_CLOCK] + [Purpose.NEED_CLOCK + j for j in range(N_NEEDS)]
+                  Purpose.EXIT_CLOCK, Purpose.PHASE_CLOCK] + [Purpose.NEED_CLOCK + j
+                                                             for j in range(N_NEEDS)]
+
 N_CLOCKS = len(_CLOCK_PURPOSE)
 
 
@@ -72,7 +76,8 @@ class Offender:
         "exited", "exit_cause", "convictions", "proven", "offences_by_type",
         "detected", "custody_days", "recalls", "iom_days", "waits", "referrals",
         "initial_needs", "iom_place", "iom_wait", "clock_key", "clock_rate",
-        "clock_mark", "fire_at", "held",
+        "clock_mark", "fire_at", "held", "phase", "desist_rate", "custody_days_24m_before",
+        "custody_days_24m",
     )
 
     @property
@@ -104,7 +109,8 @@ class Offender:
 
 
 def new_offender(index: int, model: Model, streams: OffenderStreams, *, ogrs: float,
-                 frailty: float, needs: list[bool], status: str, status_days: float,
+                 frailty: float, age: float, needs: list[bool], status: str,
+                 status_days: float,
                  licence_days_after_release: float, start: float,
                  scheduled: list[ScheduledEvent]) -> Offender:
     o = Offender.__new__(Offender)
@@ -117,7 +123,11 @@ def new_offender(index: int, model: Model, streams: OffenderStreams, *, ogrs: fl
     need_factor = model.need_factor[o.need_mask]
     p = model.p_proven_per_offence
     # Offences per day such that, just released with these needs, P(proven in 2y) = OGRS.
-    o.base_rate = (frailty * hazard / (model.release_normaliser * p) / need_factor) if p > 0 else 0.0
+    o.base_rate = ((frailty * hazard / (model.release_normaliser * p) / need_factor)
+                   * model.offending_rate_multiplier) if p > 0 else 0.0
+    # The phase at the start: active with its long-run share (always, without phases).
+    o.phase = ACTIVE if streams.at(Purpose.PHASE_CHOICE, 0) < model.phase_active_share else QUIET
+    o.desist_rate = desistance_rate(model, age)
     o.status = status
     o.custody_reason = "sentence" if status == "custody" else None
     o.status_end = start + status_days if status in ("custody", "remand") else INF
@@ -161,6 +171,8 @@ def new_offender(index: int, model: Model, streams: OffenderStreams, *, ogrs: fl
     o.offences_by_type = [0.0] * len(model.offence_names)
     o.detected = 0
     o.custody_days = 0.0
+    o.custody_days_24m_before = 0.0
+    o.custody_days_24m = 0.0
     o.recalls = 0
     o.iom_days = 0.0
     o.waits = []  # (service index, days waited)
@@ -233,6 +245,8 @@ def offender_life(env: simpy.Environment, off: Offender, ctx: "ArmContext"):
         elapsed = t1 - t0
         if elapsed > 0:
             ctx.accrue(t0, t1, daily)
+            if in_custody:
+                _count_custody_windows(off, t0, t1, horizon)
             if t1 > 0.0:
                 inside = min(t1, horizon) - max(t0, 0.0)
                 if inside > 0:
@@ -276,6 +290,16 @@ def offender_life(env: simpy.Environment, off: Offender, ctx: "ArmContext"):
                 return
 
 
+def _count_custody_windows(off: Offender, t0: float, t1: float, horizon: float) -> None:
+    """Days in custody in the 24 months before day 0 and in the 24 months from it."""
+    before = min(t1, 0.0) - max(t0, -TWO_YEARS)
+    if before > 0:
+        off.custody_days_24m_before += before
+    after = min(t1, horizon, TWO_YEARS) - max(t0, 0.0)
+    if after > 0:
+        off.custody_days_24m += after
+
+
 def _set_rate(off: Offender, clock: int, rate: float, now: float) -> None:
     """Change one clock's rate from ``now``: its residual loses the hazard run up so far."""
     old = off.clock_rate[clock]
@@ -294,7 +318,7 @@ def _iom_effect_active(off: Offender, now: float) -> bool:
 
 def offending_rate(off: Offender, m: Model, now: float) -> float:
     """All offences (detected or not) per day at liberty, now."""
-    factor = m.need_factor[off.need_mask]
+    factor = m.need_factor[off.need_mask] * m.phase_multiplier[off.phase]
     # Compare with the absolute end the scheduler wakes at: now - start can round below w.
     if now < off.liberty_start + m.release_window:
         factor *= m.release_multiplier
@@ -327,10 +351,10 @@ def _set_clock_rates(off: Offender, m: Model, now: float, received: int) -> None
     if rate != off.clock_rate[OFFENCE]:
         _set_rate(off, OFFENCE, rate, now)
     # The other clocks depend on the discrete state alone: recompute them when it changes.
-    key = (status, off.on_iom, off.need_mask, received & m.boosting_services)
+    key = (status, off.on_iom, off.need_mask, received & m.boosting_services, off.phase)
     if key != off.clock_key:
         new = _state_clock_rates(m, status, off.on_iom, off.need_mask, off.had_mask,
-                                 received & m.boosting_services)
+                                 received & m.boosting_services, off.phase, off.desist_rate)
         old = off.clock_rate
         for c in range(1, N_CLOCKS):
             if new[c] != old[c]:
@@ -339,10 +363,13 @@ def _set_clock_rates(off: Offender, m: Model, now: float, received: int) -> None
 
 
 def _state_clock_rates(m: Model, status: str, on_iom: bool, need_mask: int, had_mask: int,
-                       received: int) -> list[float]:
-    """Rate per day of each clock but offending (its slot is 0), from the discrete state."""
+                       received: int, phase: int, desist_rate: float) -> list[float]:
+    """Rate per day of each clock but offending (its slot is 0), from the discrete state (and
+    the offender's own desistance hazard)."""
     rates = [0.0] * N_CLOCKS
     rates[EXIT] = m.exit_rate_liberty if status in LIBERTY else m.exit_rate_custody
+    if phase != DESISTED:
+        rates[PHASE] = m.phase_leave_rate[phase] + desist_rate
     if status == "licence":
         rates[LICENCE_BREACH] = m.licence_breach_rate * (m.recall_multiplier if on_iom else 1.0)
     elif status == "community_order":
@@ -596,7 +623,7 @@ def _handle_scheduled(env, off: Offender, m: Model, ctx: "ArmContext", now: floa
         ctx.branches["iom_deselected" if off.iom_quiet_end <= off.iom_end
                      else "iom_max_duration"] += 1
         off.on_iom = False
-        off.persist_until = now + m.iom_persist_days
+        off.persist_until = now + persistence_days(m, off.streams)
         _release_iom_place(off, ctx)
     return False
 
@@ -611,6 +638,8 @@ def _handle_clock(env, off: Offender, m: Model, ctx: "ArmContext", now: float, c
     elif clock == ORDER_BREACH:
         if off.status == "community_order":
             _order_breach(off, m, ctx, now)
+    elif clock == PHASE:
+        change_phase(off, m, ctx)
     elif clock == EXIT:
         u = off.streams.next(Purpose.EXIT_CAUSE)
         in_custody = off.status in ("custody", "remand")  # only death runs in custody
