@@ -18,8 +18,9 @@ sum to it exactly (up to rounding):
   of the non-IOM arm for ``L_after``). It is the change ``before`` would show if only the time
   at liberty changed: a first-order exposure adjustment, which scales the measure in proportion
   to the time at liberty. For a rate (a share of offenders) that is an approximation: the share
-  reconvicted is not proportional to exposure, and the custody term says nothing about who was
-  in custody. It is zero when the mean custody days before and after are equal.
+  reconvicted is not proportional to exposure (a cohort much in custody before day 0 can imply
+  a before rate above 100% at the later liberty), and the custody term says nothing about who
+  was in custody. It is zero when the mean custody days before and after are equal.
 - ``regression_to_mean_and_ageing = (after_non_iom - before) - custody``: what is left of the
   change without IOM. Offenders are selected on recent offending, so their offending falls back
   towards their long-run rate (regression to the mean), and they are two years older; the model
