@@ -219,10 +219,13 @@ OUTCOME_LABELS = {
     "convictions_12m_relative_change_vs_24m_before":
         "Convictions in 12 months: change on the 24 months before",
     "mean_ogrs": "Mean OGRS (predicted proven reoffending in 2 years)",
+    "mean_ogrs_at_registration": "Mean OGRS measured at registration (day 0)",
     "actual_vs_predicted_reduction": "Actual against predicted reoffending: reduction",
     "offences_per_offender": "Offences per offender (detected or not)",
     "detected_offences_per_offender": "Detected offences per offender",
     "custody_days_per_offender": "Days in custody per offender",
+    "custody_days_per_offender_24m": "Days in custody per offender, 24 months",
+    "custody_days_per_offender_24m_before": "Days in custody per offender, 24 months before",
     "recalls_per_offender": "Recalls per offender",
     "iom_days_per_offender": "Days on IOM per offender",
     "pathway_referrals_per_offender": "Pathway referrals per offender",
