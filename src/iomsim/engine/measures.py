@@ -158,6 +158,17 @@ def _proven_rate(rec: ArmRecords, lo: float, hi: float) -> float:
     return len(np.unique(p["offender"][inside])) / n
 
 
+def _proven_count(rec: ArmRecords, lo: float, hi: float) -> float:
+    """Proven offences per offender committed in [lo, hi) and disposed of within six months of
+    ``hi`` (the Ministry of Justice's frequency measure)."""
+    n = len(rec)
+    if n == 0:
+        return math.nan
+    p = rec.proven
+    inside = (lo <= p["offence_day"]) & (p["offence_day"] < hi) & (p["disposal_day"] < hi + MOJ_WAIT)
+    return int(inside.sum()) / n
+
+
 def _per_offender(values: np.ndarray, n: int) -> float:
     return sum(values.tolist()) / n if n else math.nan
 
@@ -172,6 +183,7 @@ def arm_metrics(rec: ArmRecords, model: Model) -> dict[str, float]:
         _window_rates(rec, 0, TWO_YEARS)
     out["proven_reoffending_rate_12m"] = _proven_rate(rec, 0, year)
     out["proven_reoffending_rate_24m"] = _proven_rate(rec, 0, TWO_YEARS)
+    out["proven_reoffences_per_offender_12m"] = _proven_count(rec, 0, year)
     if model.pre_days >= year - 1e-9:
         out["reconviction_rate_12m_before"], out["convictions_per_offender_12m_before"] = \
             _window_rates(rec, -year, 0)
@@ -242,7 +254,7 @@ def window_days(metric: str) -> float:
     if metric == "actual_vs_predicted_reduction" or metric.startswith(
             "proven_reoffending_rate_24m"):
         return TWO_YEARS + MOJ_WAIT
-    if metric.startswith("proven_reoffending_rate_12m"):
+    if metric.startswith(("proven_reoffending_rate_12m", "proven_reoffences_per_offender_12m")):
         return DAYS_PER_YEAR + MOJ_WAIT
     if "_12m" in metric:  # convictions_12m_relative_change_vs_24m_before compares 12 months
         return DAYS_PER_YEAR

@@ -213,6 +213,7 @@ OUTCOME_LABELS = {
     "convictions_per_offender_24m_before": "Convictions per offender, 24 months before",
     "proven_reoffending_rate_12m": "Proven reoffending within 12 months (MoJ measure)",
     "proven_reoffending_rate_24m": "Proven reoffending within 24 months (MoJ measure)",
+    "proven_reoffences_per_offender_12m": "Proven reoffences per offender within 12 months (MoJ)",
     "proven_reoffending_rate_12m_before": "Proven reoffending, 12 months before",
     "proven_reoffending_rate_24m_before": "Proven reoffending, 24 months before",
     "reconviction_rate_24m_relative_change": "Reconviction within 24 months: change on before",
