@@ -212,7 +212,8 @@ def selection(draw, size: int, pre_months: float) -> dict | None:
         min_convictions_pre_period=draw(st.sampled_from([0, 0, 1])) if pre_months >= 6 else 0,
         statuses=draw(st.lists(st.sampled_from(schema.STATUSES), unique=True, min_size=3)),
         rank_by=draw(st.sampled_from(["convictions_pre_period", "ogrs", "recent_convictions"])),
-        recency_half_life_days=draw(between(30.0, 730.0))))
+        recency_half_life_days=draw(between(30.0, 730.0)),
+        ogrs_at_registration=draw(st.booleans()), age_at_first_sanction=draw(between(10.0, 25.0))))
 
 
 @st.composite

@@ -35,7 +35,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Callable, Sequence
+from typing import Annotated, Any, Callable, Literal, Sequence
 
 import numpy as np
 import yaml
@@ -94,6 +94,10 @@ class TargetsFile:
     max_evaluations: int = 60
     overrides: dict[str, Any] | None = None
     step_scale: str = "range"
+    method: str = "least_squares"
+    draws: int = 200
+    accept: int = 20
+    priors: dict[str, Any] | None = None  # path -> iomsim.posterior.Prior (method abc)
 
 
 @dataclass
@@ -117,9 +121,23 @@ class FitParameterSpec(Strict):
     low: float
     high: float
     start: float | None = None
+    prior: Literal["uniform", "lognormal", "beta", "normal"] = Field(
+        "uniform", description="method abc: the prior, truncated to [low, high]")
+    median: Positive | None = Field(None, description="lognormal prior: its median")
+    sigma_log: Positive | None = Field(None, description="lognormal prior: sd of its log")
+    a: Positive | None = Field(None, description="beta prior: first shape")
+    b: Positive | None = Field(None, description="beta prior: second shape")
+    mean: float | None = Field(None, description="normal prior: its mean")
+    sd: Positive | None = Field(None, description="normal prior: its sd")
+    source: str | None = Field(None, description="where the prior comes from")
 
     @model_validator(mode="after")
     def _inside(self) -> "FitParameterSpec":
+        needs = {"lognormal": ("median", "sigma_log"), "beta": ("a", "b"),
+                 "normal": ("mean", "sd"), "uniform": ()}[self.prior]
+        missing = [k for k in needs if getattr(self, k) is None]
+        if missing:
+            raise error_at(missing[0], f"a {self.prior} prior needs {' and '.join(needs)}")
         if not self.low < self.high:
             raise error_at("low", f"low ({self.low:g}) must be below high ({self.high:g})")
         if self.start is not None and not self.low <= self.start <= self.high:
@@ -181,6 +199,11 @@ class TargetsSpec(Strict):
     max_evaluations: Count = 60
     overrides: dict[str, Any] | None = None
     step_scale: Annotated[str, AfterValidator(_step_scale)] = "range"
+    method: Literal["least_squares", "abc"] = Field(
+        "least_squares", description="least_squares (a local fit from start values) or abc "
+        "(rejection approximate Bayesian computation from the parameters' priors)")
+    draws: Count = Field(200, description="method abc: parameter sets drawn from the priors")
+    accept: Count = Field(20, description="method abc: the nearest draws kept")
     description: str | None = None
     scenario: str | None = None
     note: str | None = None
@@ -235,7 +258,15 @@ def read_targets(path: str | Path) -> TargetsFile:
                             for p, q in spec.parameters.items()],
         targets=[t.target() for t in spec.targets], reps=spec.reps, seed=spec.seed,
         jobs=spec.jobs, max_evaluations=spec.max_evaluations, overrides=spec.overrides or {},
-        step_scale=spec.step_scale)
+        step_scale=spec.step_scale, method=spec.method, draws=spec.draws,
+        accept=min(spec.accept, spec.draws),
+        priors={p: _prior(q) for p, q in spec.parameters.items()})
+
+
+def _prior(q: FitParameterSpec):
+    from iomsim.posterior import Prior
+    return Prior(kind=q.prior, low=q.low, high=q.high, median=q.median, sigma_log=q.sigma_log,
+                 a=q.a, b=q.b, mean=q.mean, sd=q.sd, source=q.source)
 
 
 # --------------------------------------------------------------------------- measuring
@@ -416,15 +447,24 @@ def format_table(fit: Fit) -> str:
 
 
 def fitted_yaml(scenario_path: Path, out: Path, scenario, fit: Fit, targets: TargetsFile,
-                command: str) -> str:
-    """A scenario that extends the one fitted and sets each fitted value (``calibrated:``)."""
+                command: str, intervals: dict[str, tuple[float, float]] | None = None) -> str:
+    """A scenario that extends the one fitted and sets each fitted value (``calibrated:``;
+    with ``intervals``, an ABC fit: the value is the accepted draws' median, and the text
+    gives their 5th to 95th percentiles and the prior)."""
     rel = os.path.relpath(Path(scenario_path).resolve(), Path(out).resolve().parent)
     gaps = "; ".join(f"{t.label} target {t.value:g}, fitted {v:.4g}" for t, v in fit.rows)
     body: dict[str, Any] = {}
     for path, value in fit.parameters.items():
+        spread = ""
+        if intervals is not None:
+            lo, hi = intervals[path]
+            prior = targets.priors[path]
+            spread = (f"posterior median of an ABC fit, 90% of accepted draws {lo:.4g} to "
+                      f"{hi:.4g}; prior {prior.describe()}"
+                      + (f" ({prior.source})" if prior.source else "") + "; ")
         leaf: dict[str, Any] = {
             "value": float(f"{value:.6g}"),
-            "calibrated": f"targets {targets.file} ({gaps}); command: {command}",
+            "calibrated": f"{spread}targets {targets.file} ({gaps}); command: {command}",
         }
         if path_is_money(path):
             leaf["price_year"] = scenario.price_year

@@ -28,7 +28,7 @@ def register(subparsers) -> None:
 
 def cmd_calibrate(args) -> int:
     from iomsim.atomic import write_text_atomic
-    from iomsim.calibration import calibrate, fitted_yaml, format_table, read_targets
+    from iomsim.calibration import Fit, calibrate, fitted_yaml, format_table, read_targets
     from iomsim.cli.common import refuse_input_as_output
     from iomsim.scenario.loader import load_scenario
 
@@ -53,14 +53,40 @@ def cmd_calibrate(args) -> int:
           f"{len(targets.targets)} target(s); {args.reps or targets.reps} replications, seed "
           f"{targets.seed if args.seed is None else args.seed} at every evaluation",
           file=sys.stderr)
-    fit = calibrate(scenario, targets, reps=args.reps, seed=args.seed, jobs=args.jobs,
-                    max_evaluations=args.max_evaluations, scheduler=args.scheduler,
-                    engine=args.engine, progress=False if args.no_progress else None,
-                    log=lambda m: print(m, file=sys.stderr, flush=True))
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    progress = False if args.no_progress else None
+    intervals = post = None
+    if targets.method == "abc":
+        from iomsim.posterior import calibrate_abc, format_posterior
+        post = calibrate_abc(scenario, targets, targets.priors, draws=targets.draws,
+                             accept=targets.accept, reps=args.reps or targets.reps,
+                             seed=targets.seed if args.seed is None else args.seed,
+                             jobs=args.jobs or targets.jobs, scheduler=args.scheduler,
+                             engine=args.engine, progress=progress, log=log)
+        fit = Fit(parameters=post.parameters, rows=post.rows, objective=post.objective,
+                  evaluations=targets.draws + 1)
+        intervals = post.intervals
+    else:
+        fit = calibrate(scenario, targets, reps=args.reps, seed=args.seed, jobs=args.jobs,
+                        max_evaluations=args.max_evaluations, scheduler=args.scheduler,
+                        engine=args.engine, progress=progress, log=log)
     print(format_table(fit))
+    if post is not None:
+        print()
+        print(format_posterior(post, targets.priors))
     if args.out:
-        text = fitted_yaml(args.scenario, args.out, scenario, fit, targets, command)
+        text = fitted_yaml(args.scenario, args.out, scenario, fit, targets, command,
+                           intervals=intervals)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(args.out, text)
         print(f"fitted scenario written to {args.out}")
+        if post is not None:
+            # Every draw, its simulated targets and whether it was accepted: sweeps and PSA
+            # sample the accepted rows; the leave-one-target-out check beside it.
+            draws_csv = args.out.with_suffix(".posterior.csv")
+            loo_csv = args.out.with_suffix(".leave-one-out.csv")
+            write_text_atomic(draws_csv, post.draws.to_csv(index=False, float_format="%.6g"))
+            write_text_atomic(loo_csv, post.leave_one_out.to_csv(index=False,
+                                                                 float_format="%.6g"))
+            print(f"draws written to {draws_csv}; leave-one-target-out check to {loo_csv}")
     return 0

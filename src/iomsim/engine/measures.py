@@ -86,6 +86,33 @@ def recent_conviction_score(pop: PopulationRecords, rules: SelectionRules) -> np
     return score
 
 
+# OGRS3's Copas rate, ln((1 + sanctions) / (10 + years since the first sanction)), and its
+# coefficient in the score's logit (Howard, Francis, Soothill and Humphreys 2009, OGRS 3: the
+# revised offender group reconviction scale, Ministry of Justice; as implemented in the German
+# validation, Breiling, Dahle, Oberlader and Rettenberger 2022).
+COPAS_COEFFICIENT = 1.251124464
+
+
+def copas_rate(sanctions, career_years):
+    return np.log((1.0 + sanctions) / (10.0 + np.maximum(career_years, 0.0)))
+
+
+def registration_ogrs(pop: PopulationRecords, model: Model) -> np.ndarray:
+    """Everyone's OGRS as measured at day 0 (registration): with the selection's
+    ``ogrs_at_registration``, OGRS at the start with its Copas term moved by the pre-period's
+    conviction appearances and years; otherwise OGRS at the start unchanged."""
+    rules = model.selection
+    if rules is None or not rules.ogrs_at_registration or pop.previous_convictions is None:
+        return pop.ogrs.copy()
+    years = model.pre_days / DAYS_PER_YEAR
+    career = pop.age - rules.age_at_first_sanction
+    before = copas_rate(pop.previous_convictions, career)
+    after = copas_rate(pop.previous_convictions + pop.convictions_pre, career + years)
+    p = np.clip(pop.ogrs, 1e-9, 1 - 1e-9)
+    logit = np.log(p / (1 - p)) + COPAS_COEFFICIENT * (after - before)
+    return 1.0 / (1.0 + np.exp(-logit))
+
+
 def describe_population(pop: PopulationRecords, selected: np.ndarray
                         ) -> dict[tuple[str, str], float]:
     """Needs and risk of the selected cohort beside those present and not selected, at day 0."""
@@ -131,6 +158,17 @@ def _proven_rate(rec: ArmRecords, lo: float, hi: float) -> float:
     return len(np.unique(p["offender"][inside])) / n
 
 
+def _proven_count(rec: ArmRecords, lo: float, hi: float) -> float:
+    """Proven offences per offender committed in [lo, hi) and disposed of within six months of
+    ``hi`` (the Ministry of Justice's frequency measure)."""
+    n = len(rec)
+    if n == 0:
+        return math.nan
+    p = rec.proven
+    inside = (lo <= p["offence_day"]) & (p["offence_day"] < hi) & (p["disposal_day"] < hi + MOJ_WAIT)
+    return int(inside.sum()) / n
+
+
 def _per_offender(values: np.ndarray, n: int) -> float:
     return sum(values.tolist()) / n if n else math.nan
 
@@ -147,6 +185,7 @@ def arm_metrics(rec: ArmRecords, model: Model) -> dict[str, float]:
         _window_rates(rec, 0, TWO_YEARS)
     out["proven_reoffending_rate_12m"] = _proven_rate(rec, 0, year)
     out["proven_reoffending_rate_24m"] = _proven_rate(rec, 0, TWO_YEARS)
+    out["proven_reoffences_per_offender_12m"] = _proven_count(rec, 0, year)
     if model.pre_days >= year - 1e-9:
         out["reconviction_rate_12m_before"], out["convictions_per_offender_12m_before"] = \
             _window_rates(rec, -year, 0)
@@ -156,7 +195,12 @@ def arm_metrics(rec: ArmRecords, model: Model) -> dict[str, float]:
             _window_rates(rec, -TWO_YEARS, 0)
     mean_ogrs = _per_offender(rec.ogrs, n)
     out["mean_ogrs"] = mean_ogrs
-    out["actual_vs_predicted_reduction"] = (1 - out["proven_reoffending_rate_24m"] / mean_ogrs
+    predicted = mean_ogrs
+    if rec.ogrs_at_registration is not None and model.selection is not None \
+            and model.selection.ogrs_at_registration:
+        predicted = _per_offender(rec.ogrs_at_registration, n)
+        out["mean_ogrs_at_registration"] = predicted
+    out["actual_vs_predicted_reduction"] = (1 - out["proven_reoffending_rate_24m"] / predicted
                                             if n else math.nan)
     total = 0.0
     for k, name in enumerate(model.offence_names):
@@ -218,7 +262,7 @@ def window_days(metric: str) -> float:
     if metric == "actual_vs_predicted_reduction" or metric.startswith(
             "proven_reoffending_rate_24m"):
         return TWO_YEARS + MOJ_WAIT
-    if metric.startswith("proven_reoffending_rate_12m"):
+    if metric.startswith(("proven_reoffending_rate_12m", "proven_reoffences_per_offender_12m")):
         return DAYS_PER_YEAR + MOJ_WAIT
     if "_12m" in metric:  # convictions_12m_relative_change_vs_24m_before compares 12 months
         return DAYS_PER_YEAR

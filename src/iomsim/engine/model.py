@@ -79,6 +79,8 @@ class SelectionRules:
     rank_by: str  # "ogrs", "convictions_pre_period" or "recent_convictions"
     cohort_size: int | None
     recency_half_life_days: float = 182.625
+    ogrs_at_registration: bool = False
+    age_at_first_sanction: float = 17.0
 
 
 @dataclass
@@ -437,7 +439,9 @@ def compile_model(scenario: Scenario) -> Model:
             min_convictions_pre_period=s.selection.min_convictions_pre_period,
             statuses=tuple(s.selection.statuses), rank_by=s.selection.rank_by,
             cohort_size=s.selection.cohort_size,
-            recency_half_life_days=s.selection.recency_half_life_days),
+            recency_half_life_days=s.selection.recency_half_life_days,
+            ogrs_at_registration=s.selection.ogrs_at_registration,
+            age_at_first_sanction=s.selection.age_at_first_sanction),
         benefit_agencies=frozenset(s.economics.benefit_agencies),
     )
 

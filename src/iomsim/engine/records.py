@@ -58,6 +58,7 @@ class PopulationRecords:
     convicted_offences_pre: np.ndarray  # int64: offences those convictions proved
     convictions: np.ndarray | None = None  # CONVICTION rows before day 0, everyone's
     phase: np.ndarray | None = None  # int8: offending phase at day 0 (0 active, 1 quiet, 2 desisted)
+    previous_convictions: np.ndarray | None = None  # float64, at the start of the simulation
 
     def __len__(self) -> int:
         return len(self.ogrs)
@@ -90,6 +91,7 @@ class ArmRecords:
     proven: np.ndarray  # PROVEN rows (those committed in the 12 months before day 0 and later)
     waits: np.ndarray  # WAIT rows, completed waits from day 0
     phase: np.ndarray | None = None  # int8: offending phase at the end (0 active, 1 quiet, 2 desisted)
+    ogrs_at_registration: np.ndarray | None = None  # float64: OGRS measured at day 0
 
     def __len__(self) -> int:
         return len(self.ogrs)

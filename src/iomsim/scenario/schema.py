@@ -515,6 +515,14 @@ class Selection(Strict):
     recency_half_life_days: Annotated[float, Field(gt=0), shown("days", "> 0")] = Field(
         182.625, description="with rank_by recent_convictions: a conviction this many days "
                              "before day 0 counts half as much as one at day 0")
+    ogrs_at_registration: bool = Field(False, description=(
+        "measure OGRS at day 0, as an evaluation takes it at registration: OGRS3's Copas rate "
+        "recomputed with the sanctions of the pre-period (previous convictions plus "
+        "conviction appearances before day 0) and the career since; the predicted rate of "
+        "actual_vs_predicted_reduction is then its mean (false: OGRS at the start)"))
+    age_at_first_sanction: Annotated[float, Field(ge=8, le=80), shown("years", "8 to 80")] = \
+        Field(17.0, description="with ogrs_at_registration: age at the first sanction, which "
+                                "sets the length of the criminal career in the Copas rate")
 
 
 class OffenceType(Strict):

@@ -23,8 +23,8 @@ import numpy as np
 from iomsim.engine.branches import BRANCHES
 from iomsim.engine.cohort import build_population
 from iomsim.engine.distributions import lognormal_params
-from iomsim.engine.measures import MONTH, arm_metrics, describe_population, select_cohort, \
-    survival_curve
+from iomsim.engine.measures import MONTH, arm_metrics, describe_population, registration_ogrs, \
+    select_cohort, survival_curve
 from iomsim.engine.model import Model
 from iomsim.engine.numba.kernels import (  # the kernels and their layout constants
     A_CUSTODY_DAYS, A_IOM_DAYS, A_IOM_END, A_IOM_MULT, A_IOM_QUIET_END, A_OBT0,
@@ -374,6 +374,7 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     status_days = np.asarray(pop.status_days, dtype=float)
     licence_after = np.asarray(pop.licence_days_after_release, dtype=float)
     age = np.asarray(pop.age, dtype=float)
+    previous = np.asarray(pop.previous_convictions, dtype=float)
     del pop
     _trim_heap()
     keys = offender_keys(np.uint64(root_key(seed, replication)), n)
@@ -434,9 +435,10 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
         convictions_pre=conv_pre.astype(np.int64),
         convicted_offences_pre=conv_pre_k.astype(np.int64),
         convictions=_table(CONVICTION, tuple(x[before] for x in pre_conv)),
-        phase=I[:, I_PHASE].astype(np.int8))
+        phase=I[:, I_PHASE].astype(np.int8), previous_convictions=previous)
     sel = select_cohort(everyone, model.selection)
     population = describe_population(everyone, sel)
+    registered = registration_ogrs(everyone, model)[sel]
     del everyone
 
     m = len(sel)
@@ -502,7 +504,8 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
             iom_days=A[:, A_IOM_DAYS].copy(), recalls=Ia[:, I_RECALLS].astype(np.int64),
             referrals=Ia[:, I_REFERRALS].astype(np.int64),
             convictions=_table(CONVICTION, all_conv), proven=_table(PROVEN, all_proven),
-            waits=_table(WAIT, w), phase=Ia[:, I_PHASE].astype(np.int8))
+            waits=_table(WAIT, w), phase=Ia[:, I_PHASE].astype(np.int8),
+            ogrs_at_registration=registered)
         metrics[arm] = arm_metrics(records, model)
         survival[arm] = survival_curve(records, model)
         if keep_records:

@@ -18,8 +18,8 @@ import simpy
 
 from iomsim.engine.branches import branch_counter
 from iomsim.engine.cohort import Population, build_population
-from iomsim.engine.measures import MONTH, arm_metrics, describe_population, select_cohort, \
-    survival_curve
+from iomsim.engine.measures import MONTH, arm_metrics, describe_population, registration_ogrs, \
+    select_cohort, survival_curve
 from iomsim.engine.model import Model
 from iomsim.engine.records import (CONVICTION, EXITED_CODE, PROVEN, STATUS_CODES, WAIT,
                                    IOM_PLACE, ArmRecords, PopulationRecords, ReplicationResult,
@@ -74,6 +74,7 @@ def _simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     everyone = population_records(offenders, pop)
     chosen = select_cohort(everyone, model.selection)
     population = describe_population(everyone, chosen)
+    registered = registration_ogrs(everyone, model)[chosen]
     selected = [offenders[i] for i in chosen.tolist()]
 
     costs, metrics, survival, kept = {}, {}, {}, {}
@@ -91,6 +92,7 @@ def _simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
         events += _count(env)
         _add_counts(branches, ctx.branches)
         records = arm_records(cohort, len(model.offence_names))
+        records.ogrs_at_registration = registered
         costs[arm] = ctx.costs()
         metrics[arm] = arm_metrics(records, model)
         survival[arm] = survival_curve(records, model)
@@ -128,6 +130,7 @@ def population_records(offenders: list[Offender], pop: Population) -> Population
         convictions=event_table(CONVICTION, ((i, day, count) for i, o in enumerate(offenders)
                                              for day, count in o.convictions if day < 0)),
         phase=np.array([o.phase for o in offenders], dtype=np.int8),
+        previous_convictions=np.asarray(pop.previous_convictions, dtype=float),
     )
 
 
