@@ -387,8 +387,8 @@ class DaskBackend(Backend):
                 raise InputError(f"expected a scheduler address like tcp://HOST:PORT or 'local', "
                                  f"got {self.address!r}", file="--scheduler")
             try:
-                self.client = Client(self.address, timeout=DASK_CONNECT_TIMEOUT,
-                                     set_as_default=False)
+                self.client = _client_class()(self.address, timeout=DASK_CONNECT_TIMEOUT,
+                                              set_as_default=False)
             except Exception as exc:  # noqa: BLE001 - whatever answered, one line and status 2
                 if isinstance(exc, MemoryError):
                     # Something answered that speaks another protocol (an HTTP server, a proxy):
@@ -448,6 +448,39 @@ class DaskBackend(Backend):
                     f.cancel()
                 except Exception:  # noqa: BLE001 - a scheduler already gone cannot cancel
                     pass
+
+
+_CLIENT_CLASS: type | None = None
+
+
+def _client_class() -> type:
+    """distributed's ``Client``, made to let go of itself when it fails to connect.
+
+    A ``Client`` whose constructor fails (an address it cannot parse, a protocol it cannot use,
+    a scheduler it cannot reach) is left half-started, and its ``__del__`` then tries to close
+    it: that waits twice the connection timeout and prints an "Exception ignored" traceback as
+    the command exits. This subclass marks such a client closed and stops its event loop at
+    once, so the command's one-line error is all that is said."""
+    global _CLIENT_CLASS
+    if _CLIENT_CLASS is None:
+        from distributed import Client
+
+        class _Client(Client):
+            def __init__(self, *args, **kwargs):
+                try:
+                    super().__init__(*args, **kwargs)
+                except BaseException:
+                    self.status = "closed"  # close(), and so __del__, then does nothing
+                    runner = getattr(self, "_loop_runner", None)
+                    if runner is not None:
+                        try:
+                            runner.stop()
+                        except Exception:  # noqa: BLE001 - best effort, the error follows
+                            pass
+                    raise
+
+        _CLIENT_CLASS = _Client
+    return _CLIENT_CLASS
 
 
 def cluster_lost_errors() -> tuple[type[BaseException], ...]:
