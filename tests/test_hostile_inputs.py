@@ -212,6 +212,40 @@ def test_a_selection_that_picks_nobody_is_refused_at_run_time_naming_the_rule(fo
     assert {p.name for p in folder.iterdir()} == {"base", "s.yaml"}
 
 
+SWEEP_OF_SELECTION = """\
+scenario: base/minimal.yaml
+design: grid
+replications: 2
+seed: 1
+parameters:
+  selection.ogrs_min: {levels: [0.3, 0.99]}
+overrides: {selection.cohort_size: 30}
+"""
+
+
+def test_a_sweep_point_whose_selection_picks_nobody_stops_the_sweep_naming_its_values(folder):
+    """Promise: a sweep point whose selection picks nobody is refused as run refuses it (one
+    line, status 2, the sweep file's line, the point's values, the rule), never a table of NaN;
+    the points that finished stay whole in the folder, and nothing says the sweep is complete."""
+    (folder / "sweep.yaml").write_text(SWEEP_OF_SELECTION)
+    argv = ["sweep", "sweep.yaml", "--out", "out", "--jobs", "1", "--no-progress"]
+    for _ in range(2):  # the same again: it resumes, and stops at the same point
+        result = run_cli(argv, folder)
+        assert "Traceback" not in result.err and result.code == 2, result.err
+        assert result.err_lines[0].startswith("sweep.yaml: grid design")  # the announcement
+        assert len(result.err_lines) == 2, result.err
+        line = result.err_lines[1]
+        assert line.startswith("error: sweep.yaml:6: parameters.selection.ogrs_min: design "
+                               "point 1 (selection.ogrs_min=0.99): selection picked nobody")
+        assert "0 had OGRS >= selection.ogrs_min (0.99)" in line
+        assert "its 1 finished point kept in out/" in line
+        assert sorted(p.name for p in (folder / "out" / "points").iterdir()) == \
+            ["point-000000.parquet"]
+        assert not (folder / "out" / "results.parquet").exists()
+    with pytest.raises(iomsim.InputError, match=r"design point 1 \(selection.ogrs_min=0.99\)"):
+        iomsim.sweep(folder / "sweep.yaml", jobs=1, progress=False)
+
+
 def test_a_selection_no_listed_offender_can_reach_is_refused_by_validate(folder):
     (folder / "s.yaml").write_text(
         "extends: base/minimal.yaml\nselection: {cohort_size: 1, ogrs_min: 0.8}\n"

@@ -73,6 +73,23 @@ class SweepError(InputError):
     """A sweep file that cannot be read or does not fit its scenario."""
 
 
+class NobodySelected(InputError):
+    """Selection picked nobody, so every IOM measure would be 0 / 0. ``point`` is the sweep (or
+    break-even) point whose values made it so, when there is one."""
+
+    def __init__(self, message: str, *, file: str | Path | None = None, line: int | None = None,
+                 path: str | None = None, point: int | None = None):
+        self.point = point
+        super().__init__(message, file=file, line=line, path=path)
+
+    def __reduce__(self):
+        return (_rebuild_nobody, (self.message, self.file, self.line, self.path, self.point))
+
+
+def _rebuild_nobody(message, file, line, path, point):
+    return NobodySelected(message, file=file, line=line, path=path, point=point)
+
+
 class ResultsExistError(IomsimError):
     """The output folder already holds results and ``--force`` (``force=True``) was not given."""
 

@@ -157,8 +157,14 @@ def run_task(base: Scenario, task: Task) -> TaskResult:
         for r in w.replications:
             rep = simulate_replication(model, w.seed, r, engine=task.engine)
             if task.output == REPLICATIONS:
-                out.append((w.point, r, rep))
+                out.append((w.point, r, rep))  # the runner refuses an empty selection
             else:
+                if rep.cohort_size == 0 and scenario.selection is not None:
+                    # Every IOM measure would be 0 / 0 (NaN in a sweep's table): refused here,
+                    # in the worker, so that a sweep stops at the first such point.
+                    from iomsim.engine.measures import empty_selection_error
+
+                    raise empty_selection_error(scenario, rep, point=w.point)
                 out.append((w.point, r, _kept_measures(scenario, model, rep, task.measures)))
     return out
 
