@@ -19,6 +19,7 @@ import pytest
 
 import iomsim
 from iomsim.errors import ScenarioError
+from iomsim.experiments.spec import load_sweep
 from iomsim.scenario import loader
 from iomsim.scenario.loader import EXTENDS_PATH_ENV, MAX_EXTENDS_DEPTH
 from iomsim.scenario.yamlio import MAX_FILE_BYTES, read_yaml_file
@@ -97,6 +98,50 @@ def test_the_shipped_scenarios_may_be_extended_from_anywhere(folder):
     (folder / "s.yaml").write_text(f"extends: {ROOT / 'scenarios' / 'sussex-2013.yaml'}\n"
                                    "name: mine\n")
     assert iomsim.load_scenario(folder / "s.yaml").name == "mine"
+
+
+SWEEP_OF = """\
+scenario: {scenario}
+design: grid
+replications: 1
+seed: 1
+parameters:
+  iom.effects.offending_multiplier: {{levels: [0.5]}}
+"""
+
+
+def test_a_sweep_names_its_scenario_as_a_scenario_names_extends(folder, tmp_path, monkeypatch):
+    """Promise: a sweep file's scenario: is confined as extends: is (a .yaml file under the
+    sweep file's folder, directly in the folder above it as in scenarios/sweeps/, a shipped
+    scenario or a folder of IOMSIM_EXTENDS_PATH); anything else is refused in one line without
+    being read or quoted, before anything runs."""
+    sweeps = folder / "sweeps"
+    sweeps.mkdir()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "secret.yaml").write_text(f"{SECRET}: 1\n")
+    (folder / "notes.txt").write_text(f"{SECRET}: 1\n")
+    (sweeps / "link.yaml").symlink_to(outside / "secret.yaml")
+    shutil.copy(BASE, folder / "minimal.yaml")
+    for name in (outside / "secret.yaml", "../../elsewhere/secret.yaml", "link.yaml",
+                 "/etc/passwd", "../notes.txt"):
+        (sweeps / "s.yaml").write_text(SWEEP_OF.format(scenario=name))
+        line = one_error_line(run_cli(["sweep", "sweeps/s.yaml", "--out", "out"], folder))
+        assert line.startswith("error: sweeps/s.yaml:1: scenario: "), line
+        assert "outside the sweep file's folder" in line or "not a .yaml file" in line, line
+        assert SECRET not in line and "root:" not in line
+        assert not (folder / "out").exists()
+    # Beside the sweep's folder (the shipped layout), under it, and shipped: read.
+    for name in ("../minimal.yaml", "../base/../minimal.yaml",
+                 ROOT / "scenarios" / "sussex-2013.yaml"):
+        (sweeps / "s.yaml").write_text(SWEEP_OF.format(scenario=name))
+        assert load_sweep(sweeps / "s.yaml").n_points == 1
+    # A sibling folder's file, or one elsewhere, only when allowed on purpose.
+    (sweeps / "s.yaml").write_text(SWEEP_OF.format(scenario="../base/minimal.yaml"))
+    with pytest.raises(iomsim.InputError, match=EXTENDS_PATH_ENV):
+        load_sweep(sweeps / "s.yaml")
+    monkeypatch.setenv(EXTENDS_PATH_ENV, str(folder / "base"))
+    assert load_sweep(sweeps / "s.yaml").n_points == 1
 
 
 # --------------------------------------------------------------------------- extends: diamond

@@ -64,7 +64,7 @@ from iomsim.scenario.points import (IOM_COST_SCALE, current_value, parameter_pro
                                       point_scenario)
 from iomsim.runner import check_engine
 from iomsim.scenario import apply_overrides, load_scenario
-from iomsim.scenario.loader import schema_node
+from iomsim.scenario.loader import EXTENDS_PATH_ENV, extends_roots, schema_node
 from iomsim.scenario.paths import PathLookupError, SchemaPaths, is_within
 from iomsim.scenario.schema import (DistributionKind, ParameterDistribution, Positive, Scenario,
                                     Strict, whole_number)
@@ -323,6 +323,8 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
 
     # -- base scenario, with the sweep's overrides
     if base is None:
+        if doc is not None:  # a sweep file names its scenario as a scenario names extends:
+            _check_scenario_path(sweep.scenario, folder, err)
         base = load_scenario(folder / sweep.scenario)
     if sweep.overrides:
         try:
@@ -380,6 +382,29 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
         raise err(f"{exc.message} ({exc.path} at {where}); use engine: simpy", "engine") from None
     _check_points(spec_obj)
     return spec_obj
+
+
+def _check_scenario_path(name: str, folder: Path, err) -> None:
+    """Refuse, without reading it, a ``scenario:`` that is not a ``.yaml`` file under the sweep
+    file's folder, directly in the folder above it (``../x.yaml``, the layout of the shipped
+    ``scenarios/sweeps/``), under the shipped ``scenarios/`` or a folder of
+    ``IOMSIM_EXTENDS_PATH``: as ``extends:`` is confined, so that a sweep file cannot make
+    iomsim read (and quote in its errors) any file on the machine."""
+    shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:80] + "..."
+    try:
+        resolved = (folder / name).resolve()
+    except (OSError, ValueError) as exc:
+        raise err(f"{shown} is not a usable file name ({getattr(exc, 'strerror', None) or exc})",
+                  "scenario") from None
+    roots = extends_roots(folder)
+    if not (any(resolved.is_relative_to(root) for root in roots)
+            or resolved.parent == folder.parent):
+        raise err(f"{shown} is outside the sweep file's folder; scenario: may name a .yaml file "
+                  "under the sweep file's folder or directly in the folder above it, or a "
+                  f"shipped scenario (add the folder to {EXTENDS_PATH_ENV} to allow another on "
+                  "purpose)", "scenario")
+    if resolved.suffix not in (".yaml", ".yml"):
+        raise err(f"{shown} is not a .yaml file; expected a scenario file", "scenario")
 
 
 def _pair(text: str) -> tuple[str, str]:
