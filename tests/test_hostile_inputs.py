@@ -212,6 +212,51 @@ def test_an_oversized_file_is_read_no_further_than_the_limit(tmp_path):
         read_yaml_file(big)
 
 
+CSV_SCENARIO = ("extends: base/minimal.yaml\nselection: {cohort_size: 1}\n"
+                "cohort: {size: null, profile: null, from_csv: big.csv}\n"
+                "limits: {max_offenders: 1000}\n")
+
+
+def test_a_huge_cohort_csv_is_refused_from_its_size_before_it_is_read(folder):
+    """Promise: a cohort CSV is read no further than its bound (1,000 bytes an offender of
+    limits.max_offenders, and 1,000,000 more): a sparse file of 20 GB is refused at once, in one
+    line naming the scenario's key, by validate, run and sweep alike, and nothing is written."""
+    with (folder / "big.csv").open("wb") as fh:  # sparse: 20 GB that cost no disk
+        fh.write(b"id,age,ogrs\n1,30,0.5\n")
+        fh.truncate(20_000_000_000)
+    (folder / "c.yaml").write_text(CSV_SCENARIO)
+    (folder / "sweep.yaml").write_text(SWEEP_OF.format(scenario="c.yaml"))
+    for argv in (["validate", "c.yaml"], ["run", "c.yaml", "--out", "out", *RUN],
+                 ["sweep", "sweep.yaml", "--out", "out", "--no-progress"]):
+        line = one_error_line(run_cli(argv, folder, timeout=30))
+        assert line.startswith("error: c.yaml:3: cohort.from_csv: cohort file 'big.csv' is "
+                               "20,000,000,000 bytes, more than the 2,000,000 read for "
+                               "limits.max_offenders (1,000) offenders"), line
+        assert not (folder / "out").exists()
+
+
+def test_a_cohort_csv_that_grows_past_its_bound_after_the_check_is_refused(folder, monkeypatch):
+    from iomsim.errors import CohortError
+    from iomsim.scenario import cohort_csv
+
+    (folder / "big.csv").write_text("id,age,ogrs\n1,30,0.5\n")
+    (folder / "c.yaml").write_text(CSV_SCENARIO)
+    scenario = iomsim.load_scenario(folder / "c.yaml")
+    with (folder / "big.csv").open("ab") as fh:  # it grows (sparse) once checked
+        fh.truncate(5_000_000)
+    real = cohort_csv._check_size
+    calls = []
+
+    def once_blind(size, *args):  # the stat check misses it, as it would in a race
+        calls.append(size)
+        if len(calls) > 1:
+            real(size, *args)
+
+    monkeypatch.setattr(cohort_csv, "_check_size", once_blind)
+    with pytest.raises(CohortError, match="2,000,001 bytes, more than the 2,000,000"):
+        cohort_csv.read_cohort_bytes(scenario)
+
+
 # --------------------------------------------------------------------------- limits
 
 def test_the_shipped_sweeps_stay_within_the_limits():

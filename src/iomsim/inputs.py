@@ -64,8 +64,17 @@ def _walk(path: Path, found: dict[Path, None]) -> None:
 
 
 def file_digests(scenario: Any) -> dict[str, str]:
-    """SHA-256 of the content of each of :func:`scenario_files`, keyed by path."""
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in scenario_files(scenario)}
+    """SHA-256 of the content of each of :func:`scenario_files`, keyed by path (each file has
+    passed its size limit when it was read; it is hashed a block at a time all the same)."""
+    return {str(p): _digest(p) for p in scenario_files(scenario)}
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:

@@ -325,7 +325,10 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
     if base is None:
         if doc is not None:  # a sweep file names its scenario as a scenario names extends:
             _check_scenario_path(sweep.scenario, folder, err)
-        base = load_scenario(folder / sweep.scenario)
+            # Named as the sweep file was, so that errors show the path the user would.
+            base = load_scenario(Path(file).parent / sweep.scenario)
+        else:
+            base = load_scenario(folder / sweep.scenario)
     if sweep.overrides:
         try:
             base = apply_overrides(base, sweep.overrides)
