@@ -267,6 +267,60 @@ def test_the_shipped_sweeps_stay_within_the_limits():
         assert spec.n_points > 0, path
 
 
+RUNAWAY = """\
+extends: base/minimal.yaml
+selection: {cohort_size: 1}
+cohort:
+  size: null
+  profile: null
+  offenders:
+    - {id: A, age: 30, ogrs: 0.5}
+    - {id: B, age: 30, ogrs: 0.999999, frailty: 100}
+offending:
+  phases: {active_share: 0.1, active_rate_ratio: 100, mean_active_days: 100}
+"""
+
+
+@pytest.mark.parametrize("engine", ["simpy", "compiled"])
+def test_a_population_that_would_offend_without_bound_is_refused_before_simulating(folder,
+                                                                                   engine):
+    """Promise: no valid input hangs. Each of frailty 100, OGRS near 1 and an active phase
+    passes validation (the riskiest offender at frailty 1 is well within 10,000 offences a
+    year), but together they ask for about 30,000 a year: both engines refuse the population
+    identically, in one line naming the offender and the keys, before simulating anything."""
+    (folder / "r.yaml").write_text(RUNAWAY)
+    assert run_cli(["validate", "r.yaml"], folder).code == 0
+    line = one_error_line(run_cli(["run", "r.yaml", "--engine", engine, "--out", "out", *RUN],
+                                  folder, timeout=120))
+    assert line.startswith("error: r.yaml:6: cohort.offenders: offender 'B' (OGRS 0.999999, "
+                           "frailty 100) would commit "), line
+    assert "offences a year at the peak of their offending; expected at most 10,000" in line
+    assert "offending.phases.active_rate_ratio (100)" in line
+    assert not (folder / "out").exists()
+
+
+def test_both_engines_share_one_guard_for_runaway_offending(folder):
+    from iomsim.engine.model import compile_model
+    from iomsim.engine.replication import simulate_replication
+
+    (folder / "r.yaml").write_text(RUNAWAY)
+    model = compile_model(iomsim.load_scenario(folder / "r.yaml"))
+    said = []
+    for engine in ("simpy", "compiled"):
+        with pytest.raises(iomsim.InputError) as info:
+            simulate_replication(model, 1, 0, engine=engine)
+        said.append(str(info.value))
+    assert said[0] == said[1]
+    # A wide frailty drawn near the top, with OGRS near 1 from an unbounded distribution.
+    (folder / "f.yaml").write_text(
+        "extends: base/minimal.yaml\ncohort:\n  size: 2000\n  profile:\n"
+        "    frailty_variance: 4\n    ogrs: {distribution: beta, mean: 0.93, sd: 0.05}\n")
+    model = compile_model(iomsim.load_scenario(folder / "f.yaml"))
+    with pytest.raises(iomsim.InputError, match=r"f.yaml:5: cohort.profile.frailty_variance: "
+                       r"offender '\d+' .* cohort.profile.frailty_variance \(4\)"):
+        simulate_replication(model, 1, 0, engine="compiled")
+
+
 def test_an_offender_record_with_a_huge_frailty_is_refused():
     with pytest.raises(ScenarioError, match="a hundred times as often"):
         iomsim.load_scenario(BASE, overrides={
