@@ -257,6 +257,31 @@ def test_a_cohort_csv_that_grows_past_its_bound_after_the_check_is_refused(folde
         cohort_csv.read_cohort_bytes(scenario)
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_an_out_that_is_a_fifo_or_device_is_refused_not_replaced(folder):
+    """Promise: a file is written whole and renamed into place, so --out naming a FIFO or a
+    device would replace the FIFO or device itself (as root, `breakeven --out /dev/full` left
+    a regular file where the device was). Refused in one line before any work, and kept."""
+    from iomsim.atomic import write_files_atomic, write_text_atomic
+
+    os.mkfifo(folder / "pipe")
+    (folder / "s.yaml").write_text("extends: base/minimal.yaml\n")
+    for argv in (["breakeven", "s.yaml", "--reps", "1", "--jobs", "1", "--no-progress"],
+                 ["calibrate", "s.yaml", "--targets", str(ROOT / "scenarios" / "targets" /
+                                                         "sussex-2013.yaml"), "--no-progress"]):
+        line = one_error_line(run_cli([*argv, "--out", "pipe"], folder, timeout=60))
+        assert line.startswith("error: pipe: is a FIFO (named pipe); ") and \
+            "choose the name of a regular file" in line, line
+    with pytest.raises(iomsim.InputError, match="is a FIFO"):
+        write_text_atomic(folder / "pipe", "x")
+    (folder / "link").symlink_to(folder / "pipe")  # through a link alike
+    with pytest.raises(iomsim.InputError, match="is a FIFO"):
+        write_files_atomic([(folder / "a.txt", lambda p: p.write_text("a")),
+                            (folder / "link", lambda p: p.write_text("b"))])
+    assert (folder / "pipe").is_fifo() and (folder / "link").is_symlink()
+    assert sorted(p.name for p in folder.iterdir()) == ["base", "link", "pipe", "s.yaml"]
+
+
 # --------------------------------------------------------------------------- limits
 
 def test_the_shipped_sweeps_stay_within_the_limits():

@@ -67,3 +67,6 @@ def refuse_input_as_output(out: Path, scenario: Any, others: Iterable[Path] = ()
                              "replace the input: choose another file", file=out)
     if out.is_dir():
         raise InputError("is a folder; --out expects a file name", file=out)
+    from iomsim.atomic import refuse_special_file
+
+    refuse_special_file(out)  # a device or FIFO: before the work, not after it
