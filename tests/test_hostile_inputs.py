@@ -458,3 +458,24 @@ def test_control_characters_from_the_scenario_never_reach_the_terminal(folder):
         for text in (result.out, result.err):
             assert not any(c in text for c in "\x1b\x07\x9b"), repr(text)
         assert "\\x1b[31mRed" in result.out
+
+
+def test_replications_beyond_the_limit_are_refused_before_anything_runs(folder):
+    """Promise: a run's cost follows from what it declares, within bounds: --reps
+    100000000000 asked for 800 GB (a MemoryError traceback, or the kernel's OOM killer) before
+    simulating anything. Refused in one line by run, breakeven, a sweep file and the Python API."""
+    from iomsim.defaults import MAX_REPS
+
+    (folder / "s.yaml").write_text("extends: base/minimal.yaml\n")
+    for argv in (["run", "s.yaml", "--out", "out"], ["breakeven", "s.yaml"]):
+        line = one_error_line(run_cli([*argv, "--reps", "100000000000", "--no-progress"],
+                                      folder))
+        assert f"--reps: expected at most {MAX_REPS:,} replications, got 100,000,000,000" in line
+    (folder / "sweep.yaml").write_text(SWEEP_OF.format(scenario="s.yaml").replace(
+        "replications: 1", f"replications: {MAX_REPS + 1}"))
+    line = one_error_line(run_cli(["sweep", "sweep.yaml", "--out", "out"], folder))
+    assert line.startswith("error: sweep.yaml:3: replications: expected a whole number from 1 "
+                           f"to {MAX_REPS}")
+    with pytest.raises(ValueError, match=f"at most {MAX_REPS:,}"):
+        iomsim.run(iomsim.load_scenario(folder / "s.yaml"), reps=10 ** 11)
+    assert sorted(p.name for p in folder.iterdir()) == ["base", "s.yaml", "sweep.yaml"]

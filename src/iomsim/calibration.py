@@ -41,7 +41,7 @@ import numpy as np
 import yaml
 from pydantic import AfterValidator, Field, StrictBool, field_validator, model_validator
 
-from iomsim.defaults import DEFAULT_ENGINE
+from iomsim.defaults import DEFAULT_ENGINE, MAX_REPS
 from iomsim.errors import InputError
 from iomsim.scenario.loader import apply_overrides, path_is_money, schema_has_path, suggest_path
 from iomsim.scenario.paths import (EXAMPLE, PathLookupError, PathSyntaxError, SchemaPaths,
@@ -112,6 +112,7 @@ class Fit:
 
 TARGET_KINDS = ("metric", "agency_share", "agency_cost", "total_agency_cost")
 Count = whole_number(1)
+Replications = whole_number(1, MAX_REPS)
 Seed = whole_number(0)
 
 
@@ -193,7 +194,7 @@ class TargetsSpec(Strict):
     parameters: dict[str, FitParameterSpec] = Field(
         description="dotted scenario paths to fit, each with {low, high} and optionally start")
     targets: list[TargetSpec] = Field(description="the targets to fit to")
-    reps: Count = 20
+    reps: Replications = 20
     seed: Seed = 1
     jobs: Count = 1
     max_evaluations: Count = 60

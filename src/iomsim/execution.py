@@ -30,6 +30,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from iomsim.defaults import MAX_REPS, REPS_REASON
 from iomsim.engine.replication import DEFAULT_ENGINE
 from iomsim.errors import InputError, IomsimError, WorkersDied
 from iomsim.scenario.schema import Scenario
@@ -88,6 +89,9 @@ def make_tasks(prefix: str, base_key: str, points: Sequence[tuple[int, Mapping[s
     """
     if output not in (MEASURES, REPLICATIONS):
         raise ValueError(f"unknown task output {output!r}")
+    if isinstance(replications, int) and replications > MAX_REPS:
+        raise ValueError(f"at most {MAX_REPS:,} replications, got {replications:,}: "
+                         f"{REPS_REASON}")
     reps = tuple(range(replications)) if isinstance(replications, int) else tuple(replications)
     if not points or not reps:
         return []

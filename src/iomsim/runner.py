@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from tqdm import tqdm
 
-from iomsim.defaults import DEFAULT_REPS, DEFAULT_SEED
+from iomsim.defaults import DEFAULT_REPS, DEFAULT_SEED, MAX_REPS, REPS_REASON
 from iomsim.engine.measures import empty_selection_error  # noqa: F401 (re-exported)
 from iomsim.engine.records import ReplicationResult
 from iomsim.engine.replication import DEFAULT_ENGINE, ENGINES
@@ -143,6 +143,8 @@ def run(scenario: Scenario, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED,
     """
     if reps < 1:
         raise ValueError("reps must be at least 1")
+    if reps > MAX_REPS:
+        raise ValueError(f"reps must be at most {MAX_REPS:,}, got {reps:,}: {REPS_REASON}")
     prepare_engine(scenario, engine, announce=progress is not False)
     if scheduler in (None, "local"):  # a remote cluster's memory is its own to manage
         jobs = fit_jobs_to_memory(scenario, engine, jobs, reps, announce=progress is not False)

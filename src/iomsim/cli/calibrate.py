@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from iomsim.cli.common import replications
 from iomsim.defaults import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
 from iomsim.errors import InputError, one_line
 
@@ -14,7 +15,8 @@ def register(subparsers) -> None:
     p.add_argument("scenario", type=Path)
     p.add_argument("--targets", type=Path, required=True, help="targets YAML file")
     p.add_argument("--out", type=Path, default=None, help="write the fitted scenario here")
-    p.add_argument("--reps", type=int, default=None, help="replications per evaluation")
+    p.add_argument("--reps", type=replications, default=None,
+                   help="replications per evaluation")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--jobs", type=int, default=None)
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",

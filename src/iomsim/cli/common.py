@@ -41,6 +41,17 @@ def whole_number(minimum: int) -> Callable[[str], int]:
 
 
 positive_int = whole_number(1)
+
+
+def replications(text: str) -> int:
+    """An argparse type: a number of replications, from 1 to ``MAX_REPS``."""
+    from iomsim.defaults import MAX_REPS, REPS_REASON
+
+    value = positive_int(text)
+    if value > MAX_REPS:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_REPS:,} replications, got "
+                                         f"{value:,}: {REPS_REASON}")
+    return value
 non_negative_int = whole_number(0)
 
 

@@ -56,7 +56,7 @@ import numpy as np
 from pydantic import Field, StrictBool, field_validator
 
 from iomsim import __version__
-from iomsim.defaults import DEFAULT_ENGINE, ENGINES
+from iomsim.defaults import DEFAULT_ENGINE, ENGINES, MAX_REPS
 from iomsim.errors import InputError, SweepError
 from iomsim.experiments.designs import DESIGNS, Design, DesignError, Parameter, make_design
 from iomsim.inputs import file_digests
@@ -86,6 +86,7 @@ REQUIRED_MEASURES = ("economics.benefit_per_pound", "economics.npv", "economics.
 DIST_ARGS = ("mean", "sd", "mode", "value", "meanlog", "sdlog", "shape", "scale", "alpha", "beta")
 
 Count = whole_number(1)
+Replications = whole_number(1, MAX_REPS)
 Seed = whole_number(0)
 AtLeastTwo = whole_number(2)
 CurveSteps = whole_number(2, 100_000)
@@ -147,7 +148,7 @@ class SweepFile(Strict):
     overrides: dict[str, Any] | None = None
     design: Literal[DESIGNS] = Field(description=f"one of {', '.join(DESIGNS)}")  # type: ignore
     samples: Count | None = None
-    replications: Count = 10
+    replications: Replications = 10
     seed: Seed = 1
     common_random_numbers: StrictBool = True
     measures: Any = None
