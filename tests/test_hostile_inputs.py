@@ -479,3 +479,14 @@ def test_replications_beyond_the_limit_are_refused_before_anything_runs(folder):
     with pytest.raises(ValueError, match=f"at most {MAX_REPS:,}"):
         iomsim.run(iomsim.load_scenario(folder / "s.yaml"), reps=10 ** 11)
     assert sorted(p.name for p in folder.iterdir()) == ["base", "s.yaml", "sweep.yaml"]
+
+
+def test_abc_draws_beyond_the_limit_are_refused(tmp_path):
+    """An ABC fit draws all its parameter sets at once before running the first: draws:
+    1000000000 is refused in the targets file, as a sweep design of more than 100,000 points."""
+    from iomsim.calibration import read_targets
+
+    text = (ROOT / "scenarios" / "targets" / "sussex-2013.yaml").read_text()
+    (tmp_path / "t.yaml").write_text(text + "method: abc\ndraws: 1000000000\n")
+    with pytest.raises(iomsim.InputError, match="draws: expected a whole number from 1 to 100000"):
+        read_targets(tmp_path / "t.yaml")

@@ -113,6 +113,7 @@ class Fit:
 TARGET_KINDS = ("metric", "agency_share", "agency_cost", "total_agency_cost")
 Count = whole_number(1)
 Replications = whole_number(1, MAX_REPS)
+Draws = whole_number(1, 100_000)
 Seed = whole_number(0)
 
 
@@ -203,7 +204,8 @@ class TargetsSpec(Strict):
     method: Literal["least_squares", "abc"] = Field(
         "least_squares", description="least_squares (a local fit from start values) or abc "
         "(rejection approximate Bayesian computation from the parameters' priors)")
-    draws: Count = Field(200, description="method abc: parameter sets drawn from the priors")
+    # Drawn together (a Latin hypercube) before the first is run: bounded as a sweep's design is.
+    draws: Draws = Field(200, description="method abc: parameter sets drawn from the priors")
     accept: Count = Field(20, description="method abc: the nearest draws kept")
     description: str | None = None
     scenario: str | None = None
