@@ -490,3 +490,11 @@ def test_abc_draws_beyond_the_limit_are_refused(tmp_path):
     (tmp_path / "t.yaml").write_text(text + "method: abc\ndraws: 1000000000\n")
     with pytest.raises(iomsim.InputError, match="draws: expected a whole number from 1 to 100000"):
         read_targets(tmp_path / "t.yaml")
+
+
+def test_the_root_folder_as_out_is_one_line(folder):
+    """`--out /` was a ValueError traceback (the lock beside the folder has no name there)."""
+    (folder / "s.yaml").write_text("extends: base/minimal.yaml\n")
+    for argv in (["run", "s.yaml", "--out", "/", *RUN], ["report", "/"]):
+        line = one_error_line(run_cli(argv, folder))
+        assert line.startswith("error: /: is the root of the file system;"), line
