@@ -75,7 +75,7 @@ def test_bad_override_names_the_overrides_line(tmp_path):
 
 @pytest.mark.parametrize("old,new,line,path,words", [
     ("design: oneway", "design: onewya", 5, "design", "did you mean 'oneway'"),
-    ("replications: 1", "replications: 0", 6, "replications", "whole number >= 1"),
+    ("replications: 1", "replications: 0", 6, "replications", "whole number from 1 to 10000"),
     ("replications: 1", "replication: 1", 6, "replication", "did you mean 'replications'"),
     ("{{low: 0.2, high: 0.6}}", "{{distribution: weibul, mean: 1}}", 8,
      "parameters.iom.effects.offending_multiplier.distribution", "unknown distribution"),
