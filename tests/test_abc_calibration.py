@@ -60,7 +60,8 @@ def test_abc_recovers_a_known_offending_multiplier():
     target.value = measure(truth, target)
     targets = TargetsFile(file="t.yaml", parameters=[], targets=[target], reps=4, seed=9)
     prior = Prior(kind="uniform", low=0.5, high=2.0)
-    post = calibrate_abc(scenario, targets, {"offending.rate_multiplier": prior}, draws=60,
+    post = calibrate_abc(scenario, targets, {"offending.rate_multiplier": prior}, measure=measure,
+                         draws=60,
                          accept=6, reps=4, seed=9, progress=False)
     lo, hi = post.intervals["offending.rate_multiplier"]
     assert lo <= 1.2 <= hi

@@ -138,14 +138,15 @@ def leave_one_out(values: np.ndarray, targets, fitted: list[int], accept: int) -
                                        "predicted_p05", "predicted_p95", "within_tolerance"])
 
 
-def calibrate_abc(scenario, targets, priors: dict[str, Prior], *, draws: int, accept: int,
-                  reps: int, seed: int, jobs: int = 1, scheduler: str | None = None,
-                  engine: str = DEFAULT_ENGINE, progress: bool | None = None,
+def calibrate_abc(scenario, targets, priors: dict[str, Prior], *, measure: Callable,
+                  draws: int, accept: int, reps: int, seed: int, jobs: int = 1,
+                  scheduler: str | None = None, engine: str = DEFAULT_ENGINE,
+                  progress: bool | None = None,
                   log: Callable[[str], None] | None = None) -> Posterior:
-    """Rejection ABC of ``priors`` against ``targets.targets`` (see the module's docstring)."""
+    """Rejection ABC of ``priors`` against ``targets.targets`` (see the module's docstring);
+    ``measure(results, target)`` reads a target's simulated value (calibration.measure)."""
     from tqdm import tqdm
 
-    from iomsim.calibration import measure
     from iomsim.scenario.loader import apply_overrides
     from iomsim.runner import open_backend, prepare_engine, run_with
 

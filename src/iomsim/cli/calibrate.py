@@ -30,7 +30,8 @@ def register(subparsers) -> None:
 
 def cmd_calibrate(args) -> int:
     from iomsim.atomic import write_text_atomic
-    from iomsim.calibration import Fit, calibrate, fitted_yaml, format_table, read_targets
+    from iomsim.calibration import (Fit, calibrate, fitted_yaml, format_table, measure,
+                                    read_targets)
     from iomsim.cli.common import refuse_input_as_output
     from iomsim.scenario.loader import load_scenario
 
@@ -60,7 +61,8 @@ def cmd_calibrate(args) -> int:
     intervals = post = None
     if targets.method == "abc":
         from iomsim.posterior import calibrate_abc, format_posterior
-        post = calibrate_abc(scenario, targets, targets.priors, draws=targets.draws,
+        post = calibrate_abc(scenario, targets, targets.priors, measure=measure,
+                             draws=targets.draws,
                              accept=targets.accept, reps=args.reps or targets.reps,
                              seed=targets.seed if args.seed is None else args.seed,
                              jobs=args.jobs or targets.jobs, scheduler=args.scheduler,
