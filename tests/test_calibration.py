@@ -99,7 +99,8 @@ def test_current_value_reads_the_validated_scenario():
     # a value the file leaves to its default is the default
     assert current_value(s, "iom.enforcement.recall_multiplier") == \
         s.iom.enforcement.recall_multiplier
-    assert current_value(s, "iom.offender_managers[0].share") == s.iom.offender_managers[0].share
+    assert current_value(s, "iom.offender_managers.police.share") == \
+        s.iom.offender_managers["police"].share
     assert current_value(s, "services.nope.uptake") is None
     assert current_value(s, "name") is None
 

@@ -350,7 +350,7 @@ def compile_model(scenario: Scenario) -> Model:
 
     iom = s.iom
     om_roles, acc = [], 0.0
-    for m in iom.offender_managers:
+    for m in iom.offender_managers.values():
         acc += m.share
         om_roles.append((acc, items.add(m.agency, "iom_offender_manager", True),
                          m.annual_cost / m.caseload / DAYS_PER_YEAR))

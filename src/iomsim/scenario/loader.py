@@ -163,9 +163,10 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any] | Iterable[
             raise OverrideError(f"{exc}; expected a dotted path such as {EXAMPLE}", file="--set",
                                 path=dotted) from None
         if not schema_has_path(dotted):
-            raise OverrideError(f"no parameter at this path{suggest_path(dotted)}",
+            raise OverrideError(indexed_names(data, dotted)
+                                or f"no parameter at this path{suggest_path(dotted)}",
                                 file="--set", path=dotted)
-        unknown = unknown_item(data, dotted)
+        unknown = unknown_item(data, dotted, value)
         if unknown is not None:
             raise OverrideError(unknown, file="--set", path=dotted)
         try:
@@ -179,7 +180,31 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any] | Iterable[
     return _validate(data, new_meta, override_paths=set(pairs))
 
 
-def unknown_item(data: Mapping[str, Any], dotted: str) -> str | None:
+def indexed_names(data: Mapping[str, Any], dotted: str) -> str | None:
+    """Why a path that gives an index (``[0]``) to a mapping whose items have names
+    (``iom.offender_managers[0].caseload``) names nothing, with the path by name; else None."""
+    parts = dotted_paths.parse(dotted)
+    for depth, part in enumerate(parts):
+        if not isinstance(part, int):
+            continue
+        schema = SCENARIO_PATHS.node(parts[:depth]) or {}
+        if schema.get("type") != "object" or not isinstance(schema.get("additionalProperties"),
+                                                             dict):
+            return None
+        try:
+            node = dotted_paths.get_value(data, parts[:depth])
+        except dotted_paths.PathLookupError:
+            node = {}
+        names = [str(k) for k in node] if isinstance(node, Mapping) else []
+        where = dotted_paths.format_path(parts[:depth])
+        example = dotted_paths.format_path([*parts[:depth], names[0] if names else "<name>",
+                                            *parts[depth + 1:]])
+        return (f"{where} names its items, not numbers them: write {example} (it has: "
+                f"{', '.join(names) or 'none'})")
+    return None
+
+
+def unknown_item(data: Mapping[str, Any], dotted: str, value: Any = None) -> str | None:
     """Why an override would set a field of an item that the scenario does not have, in a
     mapping whose items the user names (services, offence types): ``services.housing.cost_per_day``
     when there is no service ``housing`` would otherwise start a new service, half described,
@@ -187,13 +212,15 @@ def unknown_item(data: Mapping[str, Any], dotted: str) -> str | None:
     whole new item (``services.housing`` set to a mapping), or the names are a fixed list."""
     parts = dotted_paths.parse(dotted)
     node: Any = data
-    for depth, part in enumerate(parts[:-1]):
+    # A whole new item must be a mapping: services.housing=20 is a field of an unknown item too.
+    last = len(parts) if isinstance(value, Mapping) else len(parts) + 1
+    for depth, part in enumerate(parts[:last - 1]):
         if isinstance(node, Mapping) and isinstance(part, str) and part not in node:
             schema = SCENARIO_PATHS.node(parts[:depth]) or {}
             items = schema.get("additionalProperties")
             named_freely = (isinstance(items, dict) and "properties" not in schema
                             and "enum" not in schema.get("propertyNames", {}))
-            if named_freely and SCENARIO_PATHS.node(parts[:depth + 1]).get("properties"):
+            if named_freely and (SCENARIO_PATHS.node(parts[:depth + 1]) or {}).get("properties"):
                 where = dotted_paths.format_path(parts[:depth]) or "the scenario"
                 known = ", ".join(sorted(map(str, node))) or "none"
                 return (f"{where} has no item named {part!r} (it has: {known}); to add one, set "

@@ -22,8 +22,8 @@ def iom_cost_overrides(scenario: Scenario, scale: float) -> dict[str, float]:
     """Overrides that multiply every IOM programme cost of ``scenario`` by ``scale``."""
     iom = scenario.iom
     out: dict[str, float] = {}
-    for i, m in enumerate(iom.offender_managers):
-        out[f"iom.offender_managers[{i}].annual_cost"] = m.annual_cost * scale
+    for name, m in iom.offender_managers.items():
+        out[f"iom.offender_managers.{name}.annual_cost"] = m.annual_cost * scale
     for i, a in enumerate(iom.case_conferences.attendees):
         out[f"iom.case_conferences.attendees[{i}].hourly_cost"] = a.hourly_cost * scale
     for agency, cost in iom.co_location_cost_per_offender_year.items():

@@ -782,7 +782,8 @@ class Service(Strict):
 
 
 class OffenderManager(Strict):
-    agency: Agency = Field(description="the agency employing the role")
+    agency: Agency | None = Field(None, description=(
+        "the agency employing the role (default: the role's name, e.g. probation)"))
     share: Fraction = Field(description="share of IOM offenders managed by this role")
     annual_cost: Money = Field(description="salary and on-costs of one offender manager a year "
                                            "(£)")
@@ -860,9 +861,10 @@ class Iom(Strict):
         "days on IOM at most from its start (none: to the horizon)"))
     deselect_after_offence_free_days: Positive | None = Field(None, description=(
         "de-selected after this many days without a detected offence (none: never)"))
-    offender_managers: list[OffenderManager] = Field(default_factory=list, description=(
-        "offender-manager roles; shares sum to 1" + LIST.format(
-            ex="iom.offender_managers[0].caseload")))
+    offender_managers: dict[str, OffenderManager] = Field(default_factory=dict, description=(
+        "offender-manager roles by name (e.g. probation, police, vcs; a role's agency is its "
+        "name unless it gives agency:), in --set as iom.offender_managers.probation.caseload; "
+        "shares sum to 1; a role set to null removes a role inherited through extends:"))
     case_conferences: CaseConferences = Field(default_factory=CaseConferences,
                                               description="multi-agency case conferences")
     co_location_cost_per_offender_year: dict[Agency, Money] = Field(
@@ -878,12 +880,46 @@ class Iom(Strict):
         None, description="offender-manager caseload capacity: IOM places per 1,000 selected "
                           "offenders; those beyond it wait for a place (none = no limit)")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _managers_by_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("offender_managers"), list):
+            raise error_at("offender_managers", managers_as_mapping(data["offender_managers"]))
+        if isinstance(data, dict) and isinstance(data.get("offender_managers"), dict):
+            # A role set to null removes the role a scenario it extends has.
+            data = {**data, "offender_managers": {k: v for k, v in data["offender_managers"].items()
+                                                  if v is not None}}
+        return data
+
     @model_validator(mode="after")
     def _manager_shares(self) -> "Iom":
+        for name, manager in self.offender_managers.items():
+            try:
+                _identifier(name)
+            except ValueError as exc:
+                raise error_at(f"offender_managers.{name}", f"role name: {exc}") from None
+            if manager.agency is None:
+                manager.agency = name
         if self.offender_managers:
-            _check_shares({f"{i}": m.share for i, m in enumerate(self.offender_managers)},
+            _check_shares({name: m.share for name, m in self.offender_managers.items()},
                           "offender manager shares", at="offender_managers")
         return self
+
+
+def managers_as_mapping(items: list) -> str:
+    """Why a list of offender managers is refused, with the mapping to write instead."""
+    names: list[str] = []
+    for i, item in enumerate(items):
+        agency = item.get("agency") if isinstance(item, dict) else None
+        if isinstance(agency, dict):
+            agency = agency.get("value")
+        name = agency if isinstance(agency, str) and agency else f"role_{i + 1}"
+        names.append(name if name not in names else f"{name}_{i + 1}")
+    example = ", ".join(f"{n}: {{share: ..., annual_cost: ..., caseload: ...}}" for n in names)
+    return ("offender managers are now named by role, not listed; write them as a mapping by "
+            f"role name, e.g. offender_managers: {{{example}}} (a role's agency is its name "
+            "unless it gives agency:); --set then names a role: "
+            f"iom.offender_managers.{names[0] if names else 'probation'}.caseload")
 
 
 class Economics(Strict):
