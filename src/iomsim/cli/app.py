@@ -10,14 +10,14 @@ import sys
 import threading
 from typing import Callable, Sequence
 
-from iomsim.cli import breakeven, calibrate, report, run, sweep
+from iomsim.cli import breakeven, calibrate, report, run, scenarios, sweep
 from iomsim.atomic import environment_fault
 from iomsim.cli.common import EXIT_BROKEN_PIPE, EXIT_ENVIRONMENT, EXIT_INPUT, Parser, fail
 from iomsim.errors import (EnvironmentFault, InputError, IomsimError, MemoryShortfall,
                            ResultsExistError, Terminated, WorkersDied)
 
 # In the order `iomsim --help` lists them.
-COMMAND_GROUPS = (run, sweep, breakeven, calibrate, report)
+COMMAND_GROUPS = (run, sweep, breakeven, calibrate, report, scenarios)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -40,13 +40,51 @@ EXTENDS_PATH_ENV = "IOMSIM_EXTENDS_PATH"
 # Files in one chain of extends: (each file's parent, its parent, ...). Deeper chains are not
 # written by hand; the limit keeps a generated chain from exhausting the stack.
 MAX_EXTENDS_DEPTH = 32
+# The shipped scenarios: in the package as shipped_scenarios (a link to the repository's
+# scenarios/ folder, whose files an installed package holds as copies; pyproject.toml).
+_SHIPPED = Path(__file__).resolve().parents[1] / "shipped_scenarios"
 _CHECKOUT = Path(__file__).resolve().parents[3]
 
 
 def shipped_scenarios_folder() -> Path | None:
-    """The ``scenarios/`` folder of the source checkout iomsim runs from, if it does."""
-    folder = _CHECKOUT / "scenarios"
-    return folder if (_CHECKOUT / "pyproject.toml").is_file() and folder.is_dir() else None
+    """The folder of the shipped scenarios (``scenarios/`` in the repository), if there is one."""
+    for folder in (_SHIPPED, _CHECKOUT / "scenarios"):
+        try:
+            if folder.is_dir() and any(folder.glob("*.yaml")):
+                return folder.resolve()
+        except OSError:
+            continue
+    return None
+
+
+def shipped_scenario_names() -> list[str]:
+    """Names of the shipped scenarios (``sussex-2013``, ...), by which any command finds them."""
+    folder = shipped_scenarios_folder()
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder is not None else []
+
+
+def shipped_scenario(name: str | Path) -> Path | None:
+    """The shipped scenario a bare name (``sussex-2013`` or ``sussex-2013.yaml``) names, or
+    None: a name with a folder in it, or one that is not shipped."""
+    text = str(name)
+    if not text or "/" in text or "\\" in text or text in (".", ".."):
+        return None
+    folder = shipped_scenarios_folder()
+    if folder is None:
+        return None
+    stem = text[:-5] if text.endswith(".yaml") else text
+    path = folder / f"{stem}.yaml"
+    return path if stem in shipped_scenario_names() and path.is_file() else None
+
+
+def scenario_path(path: str | Path) -> Path:
+    """Where a scenario given to a command is: the file, if it exists; else the shipped scenario
+    of that name (``iomsim run sussex-2013`` from any folder); else the path as given (reading
+    it then says what is wrong)."""
+    given = Path(path)
+    if _exists(given):
+        return given
+    return shipped_scenario(path) or given
 
 
 @dataclass
@@ -115,7 +153,12 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | Iterable[str]
     (beyond the scenario's own folder tree, the shipped scenarios and ``IOMSIM_EXTENDS_PATH``)
     whose ``.yaml`` files ``extends:`` may name.
     """
-    path = Path(path)
+    path = scenario_path(path)
+    if not _exists(path) and path.parent == Path(".") and shipped_scenario_names():
+        close = dotted_paths.close_match(path.stem, shipped_scenario_names())
+        raise ScenarioError("file not found, and no shipped scenario has this name"
+                            + (dotted_paths.did_you_mean(close) if close else
+                               f" (shipped: {', '.join(shipped_scenario_names())})"), file=path)
     load = _Load(extends_roots(_folder_of(path), extends_path))
     merged, origins, provenance = _resolve(path, (), load)
     if not isinstance(merged, dict):
@@ -174,8 +217,12 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any] | Iterable[
         except PathLookupError as exc:
             raise OverrideError(exc.message, file="--set", path=dotted) from None
         origins[dotted] = ("--set", None)
+    provenance = dict(meta.provenance)
+    for dotted in pairs:  # an override of a scale knob is shown as the assumption it is
+        if dotted_paths.is_within(dotted, SCALE):
+            provenance[dotted] = dict(OVERRIDE_PROVENANCE)
     new_meta = ScenarioMeta(file=meta.file, folder=meta.folder, resolved=data,
-                            provenance=meta.provenance, origins=origins,
+                            provenance=provenance, origins=origins,
                             overrides={**meta.overrides, **pairs})
     return _validate(data, new_meta, override_paths=set(pairs))
 
@@ -356,17 +403,43 @@ def _find_parent(name: str, path: Path, doc: YamlDocument, where: str, load: _Lo
             if _exists(candidate):
                 raise refuse(f"extends {shown}, which is not a regular file; expected a "
                              "scenario (.yaml)")
-            raise refuse(f"extends a file that does not exist: {shown[1:-1]}")
+            shipped = shipped_scenario(name)  # a shipped scenario by its file name
+            if shipped is not None:
+                return shipped
+            raise refuse(f"extends a file that does not exist: {shown[1:-1]}"
+                         f"{_shipped_hint(name)}")
         return candidate
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", name):
         raise refuse(f"{shown} is not the name of a parameter library or a .yaml file")
     lib = resources.files(LIBRARY_PACKAGE) / f"{name}.yaml"
     if not _is_file(lib):
-        close = dotted_paths.close_match(name, library_names())
+        shipped = shipped_scenario(name)  # a shipped scenario by name: extends: [sussex-2013]
+        if shipped is not None:
+            return shipped
+        names = library_names() + shipped_scenario_names()
+        close = dotted_paths.close_match(name, names)
         hint = dotted_paths.did_you_mean(close) if close else \
-            f"; shipped libraries: {', '.join(library_names())}"
-        raise refuse(f"no parameter library named {shown}{hint}")
+            f"; shipped libraries: {', '.join(library_names())}; shipped scenarios: " \
+            f"{', '.join(shipped_scenario_names()) or 'none'}"
+        raise refuse(f"no parameter library or shipped scenario named {shown}{hint}")
     return Path(str(lib))
+
+
+def locate_parent(name: str, path: Path) -> Path | None:
+    """The file an ``extends:`` name in the scenario at ``path`` reads, as the loader finds it
+    (a path relative to the file, else a shipped scenario of that file name; a bare name: a
+    library, else a shipped scenario), or None when there is none; no other checks."""
+    if name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name:
+        candidate = path.parent / name
+        return candidate if _is_file(candidate) else shipped_scenario(name)
+    lib = resources.files(LIBRARY_PACKAGE) / f"{name}.yaml"
+    return Path(str(lib)) if _is_file(lib) else shipped_scenario(name)
+
+
+def _shipped_hint(name: str) -> str:
+    close = dotted_paths.close_match(Path(name).stem, shipped_scenario_names())
+    return f" (the shipped scenario {close!r} is named without a folder: {close})" \
+        if close and ("/" in name or "\\" in name) else ""
 
 
 def _exists(path: Path) -> bool:
@@ -501,8 +574,41 @@ def suggest_path(dotted: str) -> str:
 
 # --------------------------------------------------------------------------- validation
 
+SCALE = "scale"
+PROVENANCE_KINDS = ("source", "assumption", "calibrated")
+OVERRIDE_PROVENANCE = {"assumption": "given as an override (--set, or a point of a sweep)"}
+
+
+def _check_scale_provenance(data: Mapping[str, Any], meta: ScenarioMeta) -> None:
+    """A scale knob in a file must say why (source:, assumption: or calibrated:, on itself or
+    an enclosing mapping): it changes every value it scales away from that value's source."""
+    def sourced(path: str) -> bool:
+        while path:
+            if any((meta.provenance.get(path) or {}).get(k) for k in PROVENANCE_KINDS):
+                return True
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+        return False
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                walk(value, join(path, str(key)))
+            return
+        file, line = _origin_of(path, meta)
+        if file != "--set" and not sourced(path):
+            raise ScenarioError(f"a scale knob needs a reason: write it as {{value: {node!r}, "
+                                "source: ...} or {value: ..., assumption: ...} (it changes "
+                                "every value it scales away from that value's source)",
+                                file=file, line=line, path=path)
+
+    if isinstance(data.get(SCALE), Mapping):
+        walk(data[SCALE], SCALE)
+
+
 def _validate(data: dict[str, Any], meta: ScenarioMeta,
               override_paths: set[str] | None = None) -> Scenario:
+    _check_scale_provenance(data, meta)
     scenario = validate_data(Scenario, data, paths=SCENARIO_PATHS,
                              origin=lambda dotted: _attributed_origin(dotted, meta, override_paths))
     scenario._meta = meta

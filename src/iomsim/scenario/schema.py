@@ -19,6 +19,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
                       field_validator, model_validator)
 
+from iomsim.scenario.paths import close_match
 from iomsim.scenario.validation import error_at
 
 NEEDS: tuple[str, ...] = (
@@ -930,6 +931,35 @@ class Economics(Strict):
         "count the averted cost of crime to victims in benefit and benefit_per_pound"))
 
 
+CapacityScale = Annotated[float, AfterValidator(_positive), at_most(
+    MAX_MULTIPLIER, "a hundredfold change in a service's places is beyond any plan"),
+    shown("multiplier", f"> 0 to {MAX_MULTIPLIER:g}")]
+
+
+class Scale(Strict):
+    """Scale knobs: change a group of values by a factor without restating them. Applied when
+    the model is compiled; the validated values keep what the files say, and the manifest
+    records the knobs. A value in a file needs source: or assumption: (why it differs)."""
+
+    agency_costs: dict[Agency, Multiplier] = Field(default_factory=dict, description=(
+        "multiplier on every cost an agency pays (unit costs, salaries, services, IOM items), "
+        "by agency name, e.g. housing: 1.2 for housing costs 20% higher"))
+    service_capacity: CapacityScale | dict[str, CapacityScale] = Field(1.0, description=(
+        "multiplier on the places (capacity_per_1000) of every service with a capacity (a "
+        "number), or of each named service (a mapping by service name, e.g. "
+        "temporary_accommodation: 0.8)"))
+
+    def agency_cost(self, agency: str) -> float:
+        """The multiplier on the costs ``agency`` pays."""
+        return self.agency_costs.get(agency, 1.0)
+
+    def capacity(self, service: str) -> float:
+        """The multiplier on the places of ``service``."""
+        if isinstance(self.service_capacity, dict):
+            return self.service_capacity.get(service, 1.0)
+        return self.service_capacity
+
+
 class Limits(Strict):
     max_offenders: Annotated[int, Field(ge=1)] = Field(1_000_000, description=(
         "largest cohort accepted: time and memory grow with it"))
@@ -969,6 +999,8 @@ class Scenario(Strict):
                                                       "de-selection")
     exits: Exits = Field(default_factory=Exits, description="deaths and moves out of the area")
     economics: Economics = Field(default_factory=Economics, description="what counts as benefit")
+    scale: Scale = Field(default_factory=Scale, description=(
+        "scale knobs: an agency's costs or services' places times a factor"))
     limits: Limits = Field(default_factory=Limits, description="limits on the run's size")
 
     @property
@@ -985,6 +1017,39 @@ class Scenario(Strict):
                              "is shorter than 12 months, so a shorter horizon measures nothing")
         return value
 
+    def paying_agencies(self) -> list[str]:
+        """Every agency that pays for something in this scenario, in a fixed order."""
+        iom = self.iom
+        agencies = ["police", "courts", "prison", "probation"] \
+            + [svc.agency for svc in self.services.values()] \
+            + [m.agency or name for name, m in iom.offender_managers.items()] \
+            + [a.agency for a in iom.case_conferences.attendees] \
+            + list(iom.co_location_cost_per_offender_year) \
+            + [iom.enforcement.agency, iom.pathway_referrals.agency]
+        return list(dict.fromkeys(agencies))
+
+    def _check_scale(self) -> None:
+        agencies = self.paying_agencies()
+        for agency in self.scale.agency_costs:
+            if agency not in agencies:
+                close = close_match(agency, agencies)
+                hint = f"; did you mean {close!r}?" if close else ""
+                raise error_at(f"scale.agency_costs.{agency}", f"no agency {agency!r} pays for "
+                               f"anything in this scenario{hint} (agencies: "
+                               f"{', '.join(agencies)})")
+        if isinstance(self.scale.service_capacity, dict):
+            limited = [n for n, svc in self.services.items() if svc.capacity_per_1000 is not None]
+            for name in self.scale.service_capacity:
+                if name in limited:
+                    continue
+                at = f"scale.service_capacity.{name}"
+                if name in self.services:
+                    raise error_at(at, f"service {name!r} has no capacity (its places are "
+                                   f"unlimited); give services.{name}.capacity_per_1000 to "
+                                   "limit them")
+                raise error_at(at, f"no service named {name!r} (services with a capacity: "
+                               f"{', '.join(limited) or 'none'})")
+
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
         for name in self.services:
@@ -992,6 +1057,7 @@ class Scenario(Strict):
                 _identifier(name)
             except ValueError as exc:
                 raise error_at(f"services.{name}", f"service name: {exc}") from None
+        self._check_scale()
         limit = self.limits.max_offenders
         if self.cohort.size is not None and self.cohort.size > limit:
             raise error_at("cohort.size", f"{self.cohort.size:,} offenders is above "
