@@ -55,7 +55,10 @@ def _main(argv: Sequence[str] | None) -> int:
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_INPUT
     except InputError as exc:
-        return fail(str(exc))
+        *first, last = exc.lines()  # every problem found, one line each
+        for line in first:
+            fail(line)
+        return fail(last)
     except ResultsExistError as exc:
         return fail(str(exc))
     except KeyboardInterrupt as exc:

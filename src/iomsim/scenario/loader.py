@@ -93,6 +93,9 @@ class _Load:
 
     roots: tuple[Path, ...]
     done: dict[Path, tuple[Any, dict, dict]] = field(default_factory=dict)
+    # what each file extends (resolved paths), and the top file's own keys and their lines
+    parents: dict[Path, list[Path]] = field(default_factory=dict)
+    top_lines: dict[str, int] = field(default_factory=dict)
 
 
 def extends_roots(top_folder: Path, extra: Iterable[str | Path] | None = None
@@ -124,6 +127,9 @@ class ScenarioMeta:
     provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
     origins: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
+    # what each file of the extends: tree extends, and the lines of the top file's own keys
+    parents: dict[Path, list[Path]] = field(default_factory=dict)
+    top_lines: dict[str, int] = field(default_factory=dict)
 
     @property
     def hash(self) -> str:
@@ -165,7 +171,8 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | Iterable[str]
         raise ScenarioError("expected a mapping of scenario keys at the top level",
                             file=path, line=1)
     meta = ScenarioMeta(file=str(path), folder=path.resolve().parent, resolved={},
-                        provenance=provenance, origins=origins)
+                        provenance=provenance, origins=origins, parents=load.parents,
+                        top_lines=load.top_lines)
     data = _finish(merged, meta)
     meta.resolved = data
     scenario = _validate(data, meta)
@@ -184,7 +191,8 @@ def load_scenario_text(text: str, *, file: str = "<string>", folder: str | Path 
     if not isinstance(merged, dict):
         raise ScenarioError("expected a mapping of scenario keys at the top level", file=file)
     meta = ScenarioMeta(file=file, folder=Path(folder).resolve(), resolved={},
-                        provenance=provenance, origins=origins)
+                        provenance=provenance, origins=origins, parents=load.parents,
+                        top_lines=load.top_lines)
     meta.resolved = _finish(merged, meta)
     return _validate(meta.resolved, meta)
 
@@ -223,7 +231,8 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any] | Iterable[
             provenance[dotted] = dict(OVERRIDE_PROVENANCE)
     new_meta = ScenarioMeta(file=meta.file, folder=meta.folder, resolved=data,
                             provenance=provenance, origins=origins,
-                            overrides={**meta.overrides, **pairs})
+                            overrides={**meta.overrides, **pairs}, parents=meta.parents,
+                            top_lines=meta.top_lines)
     return _validate(data, new_meta, override_paths=set(pairs))
 
 
@@ -368,9 +377,13 @@ def _resolve_doc(doc: YamlDocument, path: Path, stack: tuple[Path, ...], load: _
     merged: dict[str, Any] = {}
     origins: dict[str, tuple[str, int | None]] = {}
     provenance: dict[str, dict[str, Any]] = {}
+    if not stack:
+        load.top_lines = dict(doc.lines)
+    load.parents[key] = []
     for i, parent in enumerate(parents):
         where = join("extends", i) if len(parents) > 1 else "extends"
         parent_path = _find_parent(parent, path, doc, where, load)
+        load.parents[key].append(_key(parent_path))
         p_data, p_origins, p_prov = _resolve(parent_path, (*stack, key), load)
         merged = _merge(merged, p_data)
         origins.update(p_origins)
@@ -606,11 +619,74 @@ def _check_scale_provenance(data: Mapping[str, Any], meta: ScenarioMeta) -> None
         walk(data[SCALE], SCALE)
 
 
+def _shipped(file: str) -> bool:
+    """Whether a file is one of the package's: a parameter library or a shipped scenario."""
+    real = _key(Path(file))
+    folders = [_key(Path(str(resources.files(LIBRARY_PACKAGE))))]
+    shipped = shipped_scenarios_folder()
+    if shipped is not None:
+        folders.append(shipped)
+    return any(real.parent == folder for folder in folders)
+
+
+def _chain(meta: ScenarioMeta, target: Path) -> list[Path]:
+    """The files of the extends: tree on the way from the top file to ``target``: the files in
+    between and ``target`` itself, in order (the top file not included)."""
+    top = _key(Path(meta.file))
+    queue: list[list[Path]] = [[top]]
+    seen = {top}
+    while queue:
+        route = queue.pop(0)
+        for parent in meta.parents.get(route[-1], []):
+            if parent == target:
+                return route[1:] + [parent]
+            if parent not in seen:
+                seen.add(parent)
+                queue.append(route + [parent])
+    return [target]
+
+
+def _display(path: Path) -> str:
+    """A file of the extends: tree as a scenario names it: a library by its bare name."""
+    library = _key(Path(str(resources.files(LIBRARY_PACKAGE))))
+    return path.stem if path.parent == library else path.name
+
+
+def in_users_file(error: ScenarioError, meta: ScenarioMeta) -> ScenarioError:
+    """An error at a value inherited from a shipped file (a library or a shipped scenario) as
+    one at the user's file, which is where to change it: the line of the user's nearest key
+    (none if the user's file does not write this part), and the value's place and the chain of
+    extends: that led there, e.g. ``in my.yaml (extends sussex-2013.yaml > iom-sussex)``."""
+    top = meta.file
+    more = [in_users_file(m, meta) for m in error.more]
+    if not error.file or error.file in ("--set", top) or not _shipped(error.file) \
+            or _key(Path(error.file)) == _key(Path(top)):
+        return type(error)(error.message, file=error.file, line=error.line, path=error.path,
+                           more=more) if error.more else error
+    chain = " > ".join(_display(p) for p in _chain(meta, _key(Path(error.file))))
+    line = None
+    dotted = error.path or ""
+    while dotted:
+        if dotted in meta.top_lines:
+            line = meta.top_lines[dotted]
+            break
+        cut = max(dotted.rfind("."), dotted.rfind("["))
+        dotted = dotted[:cut] if cut > 0 else ""
+    where = f"{_display(_key(Path(error.file)))}:{error.line}" if error.line else \
+        _display(_key(Path(error.file)))
+    return type(error)(f"{error.message} (the value is in {where}, in {Path(top).name} "
+                       f"(extends {chain}))", file=top, line=line, path=error.path,
+                       more=more)
+
+
 def _validate(data: dict[str, Any], meta: ScenarioMeta,
               override_paths: set[str] | None = None) -> Scenario:
     _check_scale_provenance(data, meta)
-    scenario = validate_data(Scenario, data, paths=SCENARIO_PATHS,
-                             origin=lambda dotted: _attributed_origin(dotted, meta, override_paths))
+    try:
+        scenario = validate_data(Scenario, data, paths=SCENARIO_PATHS, origin=lambda dotted:
+                                 _attributed_origin(dotted, meta, override_paths))
+    except ScenarioError as exc:
+        raise in_users_file(exc, meta) from None
     scenario._meta = meta
     if scenario.cohort.from_csv is not None:
         # Read and check the cohort file now, so that validate catches what run would.
