@@ -101,3 +101,14 @@ def test_a_knob_naming_nothing_is_refused(path, words):
     with pytest.raises(Exception) as info:
         _sussex(**{path: 1.1})
     assert words in str(info.value)
+
+
+def test_a_sweep_point_may_set_a_knob_the_scenario_leaves_at_one():
+    from iomsim.scenario.points import current_value, point_scenario
+
+    base = _sussex()
+    assert current_value(base, "scale.agency_costs.housing") == 1.0
+    assert current_value(base, "scale.service_capacity.drug_treatment") == 1.0
+    point = point_scenario(base, {"scale.agency_costs.housing": 1.3})
+    assert point.scale.agency_cost("housing") == 1.3 and point.scale.agency_cost("police") == 1.0
+    assert "assumption" in point.meta.provenance["scale.agency_costs.housing"]

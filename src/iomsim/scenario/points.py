@@ -10,8 +10,8 @@ from typing import Any, Mapping
 
 from iomsim.scenario import apply_overrides
 from iomsim.scenario.loader import SCENARIO_PATHS
-from iomsim.scenario.paths import (EXAMPLE, PathSyntaxError, close_match, did_you_mean, get_value,
-                                   parse)
+from iomsim.scenario.paths import (EXAMPLE, PathLookupError, PathSyntaxError, close_match,
+                                   did_you_mean, get_value, parse)
 from iomsim.scenario.schema import Scenario
 
 # A pseudo-parameter: multiplies every IOM programme cost (break-even and sweeps over IOM cost).
@@ -48,7 +48,16 @@ def current_value(scenario: Scenario, dotted: str) -> Any:
     (:class:`~iomsim.scenario.paths.PathLookupError` if the scenario has none there)."""
     if dotted == IOM_COST_SCALE:
         return 1.0
-    return get_value(scenario, dotted)
+    try:
+        return get_value(scenario, dotted)
+    except PathLookupError:
+        parts = parse(dotted)
+        # A scale knob the scenario does not set is at its neutral value.
+        if len(parts) == 3 and parts[:2] == ["scale", "agency_costs"]:
+            return scenario.scale.agency_cost(str(parts[2]))
+        if len(parts) == 3 and parts[:2] == ["scale", "service_capacity"]:
+            return scenario.scale.capacity(str(parts[2]))
+        raise
 
 
 def parameter_problem(dotted: str) -> str | None:
