@@ -323,10 +323,10 @@ def iom(draw, places: bool) -> dict:
     return _dump(schema.Iom(
         max_duration_days=draw(st.none() | between(60.0, 900.0)),
         deselect_after_offence_free_days=draw(st.none() | between(30.0, 365.0)),
-        offender_managers=[schema.OffenderManager(
+        offender_managers={f"role_{i}": schema.OffenderManager(
             agency=draw(st.sampled_from(["police", "probation"])), share=w / sum(weights),
             annual_cost=draw(between(20000, 60000)), caseload=draw(between(5, 40)))
-            for w in weights],
+            for i, w in enumerate(weights)},
         case_conferences=schema.CaseConferences(
             per_year=draw(zero_or(1, 52)), offenders_per_conference=draw(between(1, 20)),
             attendees=[schema.Attendee(agency="police", hours=draw(between(0, 4)),

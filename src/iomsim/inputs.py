@@ -8,13 +8,12 @@ one of them changed; and a command writing a file (``calibrate --out``) refuses 
 from __future__ import annotations
 
 import hashlib
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from iomsim.errors import InputError
 from iomsim.scenario.cohort_csv import cohort_csv_path
-from iomsim.scenario.loader import LIBRARY_PACKAGE
+from iomsim.scenario.loader import locate_parent
 from iomsim.scenario.yamlio import read_yaml_file
 
 
@@ -56,11 +55,11 @@ def _walk(path: Path, found: dict[Path, None]) -> None:
     for name in [parents] if isinstance(parents, str) else parents or []:
         if not isinstance(name, str):
             continue
-        # As the loader finds them: a path (relative to the file) or a shipped library's name.
-        if name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name:
-            _walk(path.parent / name, found)
-        else:
-            _walk(Path(str(resources.files(LIBRARY_PACKAGE) / f"{name}.yaml")), found)
+        # As the loader finds them: a path (relative to the file), a shipped library or a
+        # shipped scenario.
+        parent = locate_parent(name, path)
+        if parent is not None:
+            _walk(parent, found)
 
 
 def file_digests(scenario: Any) -> dict[str, str]:

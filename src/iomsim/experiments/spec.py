@@ -64,7 +64,7 @@ from iomsim.scenario.points import (IOM_COST_SCALE, current_value, parameter_pro
                                       point_scenario)
 from iomsim.runner import check_engine
 from iomsim.scenario import apply_overrides, load_scenario
-from iomsim.scenario.loader import EXTENDS_PATH_ENV, extends_roots, schema_node
+from iomsim.scenario.loader import EXTENDS_PATH_ENV, extends_roots, schema_node, shipped_scenario
 from iomsim.scenario.paths import PathLookupError, SchemaPaths, is_within
 from iomsim.scenario.schema import (DistributionKind, ParameterDistribution, Positive, Scenario,
                                     Strict, whole_number)
@@ -324,12 +324,17 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
 
     # -- base scenario, with the sweep's overrides
     if base is None:
-        if doc is not None:  # a sweep file names its scenario as a scenario names extends:
+        # A path relative to the sweep file, else a shipped scenario by name (sussex-2013).
+        path = folder / sweep.scenario
+        shipped = None if path.exists() else shipped_scenario(sweep.scenario)
+        if shipped is not None:
+            base = load_scenario(shipped)
+        elif doc is not None:  # a sweep file names its scenario as a scenario names extends:
             _check_scenario_path(sweep.scenario, folder, err)
             # Named as the sweep file was, so that errors show the path the user would.
             base = load_scenario(Path(file).parent / sweep.scenario)
         else:
-            base = load_scenario(folder / sweep.scenario)
+            base = load_scenario(path)
     if sweep.overrides:
         try:
             base = apply_overrides(base, sweep.overrides)
