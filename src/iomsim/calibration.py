@@ -435,8 +435,8 @@ def format_table(fit: Fit) -> str:
 def fitted_yaml(scenario_path: Path, out: Path, scenario, fit: Fit, targets: TargetsFile,
                 command: str, intervals: dict[str, tuple[float, float]] | None = None) -> str:
     """A scenario that extends the one fitted and sets each fitted value (``calibrated:``;
-    with ``intervals``, an ABC fit: the value is the accepted draws' median, and the text
-    gives their 5th to 95th percentiles and the prior)."""
+    with ``intervals``, an ABC fit: the value is the accepted draw chosen as the point, and
+    the text gives the accepted draws' 5th to 95th percentiles and the prior)."""
     rel = os.path.relpath(Path(scenario_path).resolve(), Path(out).resolve().parent)
     gaps = "; ".join(f"{t.label} target {t.value:g}, fitted {v:.4g}" for t, v in fit.rows)
     body: dict[str, Any] = {}
@@ -445,8 +445,8 @@ def fitted_yaml(scenario_path: Path, out: Path, scenario, fit: Fit, targets: Tar
         if intervals is not None:
             lo, hi = intervals[path]
             prior = targets.priors[path]
-            spread = (f"posterior median of an ABC fit, 90% of accepted draws {lo:.4g} to "
-                      f"{hi:.4g}; prior {prior.describe()}"
+            spread = (f"an ABC fit (the accepted draw that fitted best again at another seed), "
+                      f"90% of accepted draws {lo:.4g} to {hi:.4g}; prior {prior.describe()}"
                       + (f" ({prior.source})" if prior.source else "") + "; ")
         leaf: dict[str, Any] = {
             "value": float(f"{value:.6g}"),
