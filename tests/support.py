@@ -20,6 +20,18 @@ def load_minimal(overrides: dict | None = None, **kw):
     return iomsim.load_scenario(MINIMAL, overrides=merged)
 
 
+def problem_lines(stderr: str) -> list[str]:
+    """The lines of a refusal: one ``error: `` line per problem, the first saying how many more
+    there are ("(and N more problems, listed below)") when there are others."""
+    import re
+
+    lines = stderr.strip().splitlines()
+    assert lines and all(line.startswith("error: ") for line in lines), stderr
+    more = re.search(r"\(and (\d+) more problems?, listed below\)", lines[0])
+    assert len(lines) == 1 + (int(more.group(1)) if more else 0), stderr
+    return lines
+
+
 def pool_workers(pid: int) -> list[int]:
     """The spawned multiprocessing workers among the children of process ``pid`` (Linux)."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()

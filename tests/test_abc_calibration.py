@@ -60,12 +60,15 @@ def test_abc_recovers_a_known_offending_multiplier():
     target.value = measure(truth, target)
     targets = TargetsFile(file="t.yaml", parameters=[], targets=[target], reps=4, seed=9)
     prior = Prior(kind="uniform", low=0.5, high=2.0)
-    post = calibrate_abc(scenario, targets, {"offending.rate_multiplier": prior}, draws=60,
+    post = calibrate_abc(scenario, targets, {"offending.rate_multiplier": prior}, measure=measure,
+                         draws=60,
                          accept=6, reps=4, seed=9, progress=False)
     lo, hi = post.intervals["offending.rate_multiplier"]
     assert lo <= 1.2 <= hi
     assert post.parameters["offending.rate_multiplier"] == pytest.approx(1.2, abs=0.05)
     assert int(post.draws["accepted"].sum()) == 6
+    chosen = post.draws[post.draws["chosen"]]
+    assert len(chosen) == 1 and bool(chosen["accepted"].iloc[0])
     assert set(post.draws.columns) >= {"offending.rate_multiplier", "distance", "accepted",
                                        "sim:offences_per_offender [non_iom]"}
 
@@ -98,7 +101,7 @@ def test_cli_abc_writes_the_fitted_scenario_its_draws_and_the_check(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     text = out.read_text()
-    assert "posterior median of an ABC fit" in text and "a test prior" in text
+    assert "an ABC fit (the accepted draw" in text and "a test prior" in text
     fitted = iomsim.load_scenario(out)
     assert 0.5 <= fitted.offending.rate_multiplier <= 2.0
     draws = pd.read_csv(out.with_suffix(".posterior.csv"))

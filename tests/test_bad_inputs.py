@@ -114,7 +114,11 @@ def check_refusal(result, case: dict, corpus: Path, label: str) -> None:
     assert "Traceback" not in result.err, f"{label}: traceback\n{result.err}"
     assert result.code == 2, f"{label}: exit {result.code}, expected 2\n{result.err}"
     lines = result.err_lines
-    assert len(lines) == 1, f"{label}: expected one line on stderr, got {len(lines)}:\n{result.err}"
+    also = case.get("also", [])  # the other problems, one line each after the first
+    assert len(lines) == 1 + len(also), \
+        f"{label}: expected {1 + len(also)} line(s) on stderr, got {len(lines)}:\n{result.err}"
+    for text, other in zip(also, lines[1:]):
+        assert other.startswith("error: ") and text in other, f"{label}: {other!r} lacks {text!r}"
     line = lines[0]
     assert line.startswith("error: "), f"{label}: {line}"
     body = line[len("error: "):]

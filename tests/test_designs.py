@@ -179,3 +179,25 @@ def test_an_sd_of_zero_is_the_constant_mean_as_in_a_scenario():
     p = Parameter("x", distribution="normal", args={"mean": 4.0, "sd": 0.0})
     assert (p.ppf(np.array([0.0, 0.3, 1.0])) == 4.0).all()
     assert p.low_high() == (4.0, 4.0)
+
+
+@pytest.mark.parametrize("kind, samples, key", [("psa", 10 ** 9, "samples"),
+                                                ("sobol", 2 ** 30, "samples"),
+                                                ("saltelli", 40_000, "samples"),
+                                                ("morris", 50_000, "samples"),
+                                                ("grid", None, "parameters")])
+def test_a_design_of_more_points_than_the_limit_is_refused_before_it_is_built(kind, samples, key):
+    """Promise: a sweep's cost follows from what it declares, and building its design is
+    bounded: samples: 1e9 (or a grid whose product of values is huge) is refused at once, in
+    the sweep file's key, instead of taking the machine's memory (a Sobol design of 2**30
+    points was killed by the kernel at 23 GB)."""
+    from iomsim.experiments.designs import MAX_POINTS
+
+    params = [Parameter(path=f"p{i}", low=0.0, high=1.0, steps=1000 if kind == "grid" else None,
+                        distribution="uniform" if kind == "psa" else None,
+                        args={"low": 0.0, "high": 1.0} if kind == "psa" else {})
+              for i in range(2)]
+    with pytest.raises(DesignError, match=f"more than the {MAX_POINTS:,}") as info:
+        make_design(kind, params, samples=samples, seed=1)
+    assert info.value.key == key
+    assert len(make_design("lhs", params, samples=64, seed=1).points) == 64  # within: built

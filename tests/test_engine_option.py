@@ -63,7 +63,8 @@ parameters:
     return path
 
 
-def test_sweep_engine_key_chooses_the_engine_and_changes_the_hash(tmp_path):
+def test_sweep_engine_key_chooses_the_engine_and_changes_the_hash(tmp_path, monkeypatch):
+    monkeypatch.setenv("IOMSIM_EXTENDS_PATH", str(MINIMAL.parent))  # the sweep names tests/'s
     default_spec = load_sweep(_sweep_spec(tmp_path, ""))
     simpy_spec = load_sweep(_sweep_spec(tmp_path, "engine: simpy"))
     assert (default_spec.engine, simpy_spec.engine) == ("compiled", "simpy")

@@ -38,6 +38,8 @@ from hypothesis import strategies as st
 
 from iomsim.engine import compile_model, simulate_replication
 from iomsim.engine.branches import BRANCHES
+from iomsim.engine.cohort import build_population, check_offending_rates
+from iomsim.errors import InputError
 from iomsim.engine.model import DAYS_PER_YEAR
 from iomsim.scenario import schema
 from tests.support import load_minimal
@@ -321,10 +323,10 @@ def iom(draw, places: bool) -> dict:
     return _dump(schema.Iom(
         max_duration_days=draw(st.none() | between(60.0, 900.0)),
         deselect_after_offence_free_days=draw(st.none() | between(30.0, 365.0)),
-        offender_managers=[schema.OffenderManager(
+        offender_managers={f"role_{i}": schema.OffenderManager(
             agency=draw(st.sampled_from(["police", "probation"])), share=w / sum(weights),
             annual_cost=draw(between(20000, 60000)), caseload=draw(between(5, 40)))
-            for w in weights],
+            for i, w in enumerate(weights)},
         case_conferences=schema.CaseConferences(
             per_year=draw(zero_or(1, 52)), offenders_per_conference=draw(between(1, 20)),
             attendees=[schema.Attendee(agency="police", hours=draw(between(0, 4)),
@@ -496,6 +498,16 @@ def assert_same_records(a, b, rel: float = 1e-9, proven_from: float | None = Non
                                            err_msg=f"{arm} {what}.{field}")
 
 
+def _runaway(model, seed: int, replications) -> tuple[int, str] | None:
+    """The first replication whose population the shared guard refuses, and its message."""
+    for r in replications:
+        try:
+            check_offending_rates(model, build_population(model.scenario, seed, r), r)
+        except InputError as exc:
+            return r, str(exc)
+    return None
+
+
 def compare_engines(scenario, seed: int, independent: bool = False) -> str:
     """Run ``scenario`` with both engines and require them to agree (exactly, or in
     distribution with capacity limits); only simpy's run when the compiled engine does not
@@ -504,6 +516,18 @@ def compare_engines(scenario, seed: int, independent: bool = False) -> str:
     problem = unsupported(scenario)
     limited = (any(s.capacity_per_1000 is not None for s in scenario.services.values())
                or scenario.iom.places_per_1000 is not None)
+    refused = _runaway(model, seed, range(REPS) if limited and problem is None else [0])
+    if refused is not None:
+        # A population in which someone would offend beyond the limit (OGRS drawn near 1 with
+        # a tiny share of offences proven) is refused before simulating, by one guard that
+        # both engines share: the same message from each, and nothing to compare.
+        r, message = refused
+        engines = ["simpy"] if problem is not None else list(ENGINES)
+        for engine in engines:
+            with pytest.raises(InputError) as info:
+                _run(engine, model, seed, r)
+            assert str(info.value) == message
+        return "refused by the runaway guard"
     before = Counter(REACHED["simpy"])
     try:
         if problem is not None:

@@ -10,6 +10,8 @@ escaped. The bad-input corpus (tests/bad_inputs/) holds the one-line errors of t
 
 from __future__ import annotations
 
+import re
+
 import os
 import shutil
 import sys
@@ -19,6 +21,7 @@ import pytest
 
 import iomsim
 from iomsim.errors import ScenarioError
+from iomsim.experiments.spec import load_sweep
 from iomsim.scenario import loader
 from iomsim.scenario.loader import EXTENDS_PATH_ENV, MAX_EXTENDS_DEPTH
 from iomsim.scenario.yamlio import MAX_FILE_BYTES, read_yaml_file
@@ -99,6 +102,50 @@ def test_the_shipped_scenarios_may_be_extended_from_anywhere(folder):
     assert iomsim.load_scenario(folder / "s.yaml").name == "mine"
 
 
+SWEEP_OF = """\
+scenario: {scenario}
+design: grid
+replications: 1
+seed: 1
+parameters:
+  iom.effects.offending_multiplier: {{levels: [0.5]}}
+"""
+
+
+def test_a_sweep_names_its_scenario_as_a_scenario_names_extends(folder, tmp_path, monkeypatch):
+    """Promise: a sweep file's scenario: is confined as extends: is (a .yaml file under the
+    sweep file's folder, directly in the folder above it as in scenarios/sweeps/, a shipped
+    scenario or a folder of IOMSIM_EXTENDS_PATH); anything else is refused in one line without
+    being read or quoted, before anything runs."""
+    sweeps = folder / "sweeps"
+    sweeps.mkdir()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "secret.yaml").write_text(f"{SECRET}: 1\n")
+    (folder / "notes.txt").write_text(f"{SECRET}: 1\n")
+    (sweeps / "link.yaml").symlink_to(outside / "secret.yaml")
+    shutil.copy(BASE, folder / "minimal.yaml")
+    for name in (outside / "secret.yaml", "../../elsewhere/secret.yaml", "link.yaml",
+                 "/etc/passwd", "../notes.txt"):
+        (sweeps / "s.yaml").write_text(SWEEP_OF.format(scenario=name))
+        line = one_error_line(run_cli(["sweep", "sweeps/s.yaml", "--out", "out"], folder))
+        assert line.startswith("error: sweeps/s.yaml:1: scenario: "), line
+        assert "outside the sweep file's folder" in line or "not a .yaml file" in line, line
+        assert SECRET not in line and "root:" not in line
+        assert not (folder / "out").exists()
+    # Beside the sweep's folder (the shipped layout), under it, and shipped: read.
+    for name in ("../minimal.yaml", "../base/../minimal.yaml",
+                 ROOT / "scenarios" / "sussex-2013.yaml"):
+        (sweeps / "s.yaml").write_text(SWEEP_OF.format(scenario=name))
+        assert load_sweep(sweeps / "s.yaml").n_points == 1
+    # A sibling folder's file, or one elsewhere, only when allowed on purpose.
+    (sweeps / "s.yaml").write_text(SWEEP_OF.format(scenario="../base/minimal.yaml"))
+    with pytest.raises(iomsim.InputError, match=EXTENDS_PATH_ENV):
+        load_sweep(sweeps / "s.yaml")
+    monkeypatch.setenv(EXTENDS_PATH_ENV, str(folder / "base"))
+    assert load_sweep(sweeps / "s.yaml").n_points == 1
+
+
 # --------------------------------------------------------------------------- extends: diamond
 
 def test_an_extends_diamond_reads_each_file_once(folder, monkeypatch):
@@ -167,6 +214,76 @@ def test_an_oversized_file_is_read_no_further_than_the_limit(tmp_path):
         read_yaml_file(big)
 
 
+CSV_SCENARIO = ("extends: base/minimal.yaml\nselection: {cohort_size: 1}\n"
+                "cohort: {size: null, profile: null, from_csv: big.csv}\n"
+                "limits: {max_offenders: 1000}\n")
+
+
+def test_a_huge_cohort_csv_is_refused_from_its_size_before_it_is_read(folder):
+    """Promise: a cohort CSV is read no further than its bound (1,000 bytes an offender of
+    limits.max_offenders, and 1,000,000 more): a sparse file of 20 GB is refused at once, in one
+    line naming the scenario's key, by validate, run and sweep alike, and nothing is written."""
+    with (folder / "big.csv").open("wb") as fh:  # sparse: 20 GB that cost no disk
+        fh.write(b"id,age,ogrs\n1,30,0.5\n")
+        fh.truncate(20_000_000_000)
+    (folder / "c.yaml").write_text(CSV_SCENARIO)
+    (folder / "sweep.yaml").write_text(SWEEP_OF.format(scenario="c.yaml"))
+    for argv in (["validate", "c.yaml"], ["run", "c.yaml", "--out", "out", *RUN],
+                 ["sweep", "sweep.yaml", "--out", "out", "--no-progress"]):
+        line = one_error_line(run_cli(argv, folder, timeout=30))
+        assert line.startswith("error: c.yaml:3: cohort.from_csv: cohort file 'big.csv' is "
+                               "20,000,000,000 bytes, more than the 2,000,000 read for "
+                               "limits.max_offenders (1,000) offenders"), line
+        assert not (folder / "out").exists()
+
+
+def test_a_cohort_csv_that_grows_past_its_bound_after_the_check_is_refused(folder, monkeypatch):
+    from iomsim.errors import CohortError
+    from iomsim.scenario import cohort_csv
+
+    (folder / "big.csv").write_text("id,age,ogrs\n1,30,0.5\n")
+    (folder / "c.yaml").write_text(CSV_SCENARIO)
+    scenario = iomsim.load_scenario(folder / "c.yaml")
+    with (folder / "big.csv").open("ab") as fh:  # it grows (sparse) once checked
+        fh.truncate(5_000_000)
+    real = cohort_csv._check_size
+    calls = []
+
+    def once_blind(size, *args):  # the stat check misses it, as it would in a race
+        calls.append(size)
+        if len(calls) > 1:
+            real(size, *args)
+
+    monkeypatch.setattr(cohort_csv, "_check_size", once_blind)
+    with pytest.raises(CohortError, match="2,000,001 bytes, more than the 2,000,000"):
+        cohort_csv.read_cohort_bytes(scenario)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_an_out_that_is_a_fifo_or_device_is_refused_not_replaced(folder):
+    """Promise: a file is written whole and renamed into place, so --out naming a FIFO or a
+    device would replace the FIFO or device itself (as root, `breakeven --out /dev/full` left
+    a regular file where the device was). Refused in one line before any work, and kept."""
+    from iomsim.atomic import write_files_atomic, write_text_atomic
+
+    os.mkfifo(folder / "pipe")
+    (folder / "s.yaml").write_text("extends: base/minimal.yaml\n")
+    for argv in (["breakeven", "s.yaml", "--reps", "1", "--jobs", "1", "--no-progress"],
+                 ["calibrate", "s.yaml", "--targets", str(ROOT / "scenarios" / "targets" /
+                                                         "sussex-2013.yaml"), "--no-progress"]):
+        line = one_error_line(run_cli([*argv, "--out", "pipe"], folder, timeout=60))
+        assert line.startswith("error: pipe: is a FIFO (named pipe); ") and \
+            "choose the name of a regular file" in line, line
+    with pytest.raises(iomsim.InputError, match="is a FIFO"):
+        write_text_atomic(folder / "pipe", "x")
+    (folder / "link").symlink_to(folder / "pipe")  # through a link alike
+    with pytest.raises(iomsim.InputError, match="is a FIFO"):
+        write_files_atomic([(folder / "a.txt", lambda p: p.write_text("a")),
+                            (folder / "link", lambda p: p.write_text("b"))])
+    assert (folder / "pipe").is_fifo() and (folder / "link").is_symlink()
+    assert sorted(p.name for p in folder.iterdir()) == ["base", "link", "pipe", "s.yaml"]
+
+
 # --------------------------------------------------------------------------- limits
 
 def test_the_shipped_sweeps_stay_within_the_limits():
@@ -175,6 +292,60 @@ def test_the_shipped_sweeps_stay_within_the_limits():
     for path in sorted((ROOT / "scenarios" / "sweeps").glob("*.yaml")):
         spec = load_sweep(path)
         assert spec.n_points > 0, path
+
+
+RUNAWAY = """\
+extends: base/minimal.yaml
+selection: {cohort_size: 1}
+cohort:
+  size: null
+  profile: null
+  offenders:
+    - {id: A, age: 30, ogrs: 0.5}
+    - {id: B, age: 30, ogrs: 0.999999, frailty: 100}
+offending:
+  phases: {active_share: 0.1, active_rate_ratio: 100, mean_active_days: 100}
+"""
+
+
+@pytest.mark.parametrize("engine", ["simpy", "compiled"])
+def test_a_population_that_would_offend_without_bound_is_refused_before_simulating(folder,
+                                                                                   engine):
+    """Promise: no valid input hangs. Each of frailty 100, OGRS near 1 and an active phase
+    passes validation (the riskiest offender at frailty 1 is well within 10,000 offences a
+    year), but together they ask for about 30,000 a year: both engines refuse the population
+    identically, in one line naming the offender and the keys, before simulating anything."""
+    (folder / "r.yaml").write_text(RUNAWAY)
+    assert run_cli(["validate", "r.yaml"], folder).code == 0
+    line = one_error_line(run_cli(["run", "r.yaml", "--engine", engine, "--out", "out", *RUN],
+                                  folder, timeout=120))
+    assert line.startswith("error: r.yaml:6: cohort.offenders: offender 'B' (OGRS 0.999999, "
+                           "frailty 100) would commit "), line
+    assert "offences a year at the peak of their offending; expected at most 10,000" in line
+    assert "offending.phases.active_rate_ratio (100)" in line
+    assert not (folder / "out").exists()
+
+
+def test_both_engines_share_one_guard_for_runaway_offending(folder):
+    from iomsim.engine.model import compile_model
+    from iomsim.engine.replication import simulate_replication
+
+    (folder / "r.yaml").write_text(RUNAWAY)
+    model = compile_model(iomsim.load_scenario(folder / "r.yaml"))
+    said = []
+    for engine in ("simpy", "compiled"):
+        with pytest.raises(iomsim.InputError) as info:
+            simulate_replication(model, 1, 0, engine=engine)
+        said.append(str(info.value))
+    assert said[0] == said[1]
+    # A wide frailty drawn near the top, with OGRS near 1 from an unbounded distribution.
+    (folder / "f.yaml").write_text(
+        "extends: base/minimal.yaml\ncohort:\n  size: 2000\n  profile:\n"
+        "    frailty_variance: 4\n    ogrs: {distribution: beta, mean: 0.93, sd: 0.05}\n")
+    model = compile_model(iomsim.load_scenario(folder / "f.yaml"))
+    with pytest.raises(iomsim.InputError, match=r"f.yaml:5: cohort.profile.frailty_variance: "
+                       r"offender '\d+' .* cohort.profile.frailty_variance \(4\)"):
+        simulate_replication(model, 1, 0, engine="compiled")
 
 
 def test_an_offender_record_with_a_huge_frailty_is_refused():
@@ -210,6 +381,40 @@ def test_a_selection_that_picks_nobody_is_refused_at_run_time_naming_the_rule(fo
     assert "0 had OGRS >= selection.ogrs_min (0.99)" in line
     assert not (folder / "out").exists()
     assert {p.name for p in folder.iterdir()} == {"base", "s.yaml"}
+
+
+SWEEP_OF_SELECTION = """\
+scenario: base/minimal.yaml
+design: grid
+replications: 2
+seed: 1
+parameters:
+  selection.ogrs_min: {levels: [0.3, 0.99]}
+overrides: {selection.cohort_size: 30}
+"""
+
+
+def test_a_sweep_point_whose_selection_picks_nobody_stops_the_sweep_naming_its_values(folder):
+    """Promise: a sweep point whose selection picks nobody is refused as run refuses it (one
+    line, status 2, the sweep file's line, the point's values, the rule), never a table of NaN;
+    the points that finished stay whole in the folder, and nothing says the sweep is complete."""
+    (folder / "sweep.yaml").write_text(SWEEP_OF_SELECTION)
+    argv = ["sweep", "sweep.yaml", "--out", "out", "--jobs", "1", "--no-progress"]
+    for _ in range(2):  # the same again: it resumes, and stops at the same point
+        result = run_cli(argv, folder)
+        assert "Traceback" not in result.err and result.code == 2, result.err
+        assert result.err_lines[0].startswith("sweep.yaml: grid design")  # the announcement
+        assert len(result.err_lines) == 2, result.err
+        line = result.err_lines[1]
+        assert line.startswith("error: sweep.yaml:6: parameters.selection.ogrs_min: design "
+                               "point 1 (selection.ogrs_min=0.99): selection picked nobody")
+        assert "0 had OGRS >= selection.ogrs_min (0.99)" in line
+        assert "its 1 finished point kept in out/" in line
+        assert sorted(p.name for p in (folder / "out" / "points").iterdir()) == \
+            ["point-000000.parquet"]
+        assert not (folder / "out" / "results.parquet").exists()
+    with pytest.raises(iomsim.InputError, match=r"design point 1 \(selection.ogrs_min=0.99\)"):
+        iomsim.sweep(folder / "sweep.yaml", jobs=1, progress=False)
 
 
 def test_a_selection_no_listed_offender_can_reach_is_refused_by_validate(folder):
@@ -256,3 +461,45 @@ def test_control_characters_from_the_scenario_never_reach_the_terminal(folder):
         for text in (result.out, result.err):
             assert not any(c in text for c in "\x1b\x07\x9b"), repr(text)
         assert "\\x1b[31mRed" in result.out
+
+
+def test_replications_beyond_the_limit_are_refused_before_anything_runs(folder):
+    """Promise: a run's cost follows from what it declares, within bounds: --reps
+    100000000000 asked for 800 GB (a MemoryError traceback, or the kernel's OOM killer) before
+    simulating anything. Refused in one line by run, breakeven, a sweep file and the Python API."""
+    from iomsim.defaults import MAX_REPS
+
+    (folder / "s.yaml").write_text("extends: base/minimal.yaml\n")
+    for argv in (["run", "s.yaml", "--out", "out"], ["breakeven", "s.yaml"]):
+        line = one_error_line(run_cli([*argv, "--reps", "100000000000", "--no-progress"],
+                                      folder))
+        assert f"--reps: expected at most {MAX_REPS:,} replications, got 100,000,000,000" in line
+    (folder / "sweep.yaml").write_text(SWEEP_OF.format(scenario="s.yaml").replace(
+        "replications: 1", f"replications: {MAX_REPS + 1}"))
+    line = one_error_line(run_cli(["sweep", "sweep.yaml", "--out", "out"], folder))
+    assert line.startswith("error: sweep.yaml:3: replications: expected a whole number from 1 "
+                           f"to {MAX_REPS}")
+    with pytest.raises(ValueError, match=f"at most {MAX_REPS:,}"):
+        iomsim.run(iomsim.load_scenario(folder / "s.yaml"), reps=10 ** 11)
+    assert sorted(p.name for p in folder.iterdir()) == ["base", "s.yaml", "sweep.yaml"]
+
+
+def test_abc_draws_beyond_the_limit_are_refused(tmp_path):
+    """An ABC fit draws all its parameter sets at once before running the first: draws:
+    1000000000 is refused in the targets file, as a sweep design of more than 100,000 points."""
+    from iomsim.calibration import read_targets
+
+    text = (ROOT / "scenarios" / "targets" / "sussex-2013.yaml").read_text()
+    assert "\ndraws: " in text  # the shipped targets are an ABC fit: change its draws
+    text = re.sub(r"\ndraws: \d+\n", "\ndraws: 1000000000\n", text)
+    (tmp_path / "t.yaml").write_text(text)
+    with pytest.raises(iomsim.InputError, match="draws: expected a whole number from 1 to 100000"):
+        read_targets(tmp_path / "t.yaml")
+
+
+def test_the_root_folder_as_out_is_one_line(folder):
+    """`--out /` was a ValueError traceback (the lock beside the folder has no name there)."""
+    (folder / "s.yaml").write_text("extends: base/minimal.yaml\n")
+    for argv in (["run", "s.yaml", "--out", "/", *RUN], ["report", "/"]):
+        line = one_error_line(run_cli(argv, folder))
+        assert line.startswith("error: /: is the root of the file system;"), line

@@ -12,8 +12,8 @@ IN_CUSTODY = {"cohort.profile.status": {"custody": 1.0},
 def test_offender_manager_cost_is_annual_cost_over_caseload_for_the_days_on_iom():
     s = load_minimal({"cohort.size": 30, "horizon_years": 2, **IN_CUSTODY,
                       "iom.max_duration_days": 365.25,
-                      "iom.offender_managers": [{"agency": "probation", "share": 1.0,
-                                                 "annual_cost": 36525.0, "caseload": 10}]})
+                      "iom.offender_managers": {"probation": {"share": 1.0,
+                                                 "annual_cost": 36525.0, "caseload": 10}}})
     r = iomsim.run(s, reps=1, seed=1, jobs=1)
     c = r.costs
     om = c[(c.arm == "iom") & (c.item == "iom_offender_manager")]
@@ -36,8 +36,8 @@ def test_deselection_after_a_quiet_period_ends_programme_costs():
     # Nobody offends (OGRS tiny), so everyone is de-selected after 100 quiet days.
     s = load_minimal({"cohort.size": 20, "cohort.profile.ogrs": {"distribution": "fixed", "value": 1e-9},
                       "iom.deselect_after_offence_free_days": 100,
-                      "iom.offender_managers": [{"agency": "police", "share": 1.0,
-                                                 "annual_cost": 36525.0, "caseload": 10}]})
+                      "iom.offender_managers": {"police": {"share": 1.0,
+                                                 "annual_cost": 36525.0, "caseload": 10}}})
     r = iomsim.run(s, reps=1, seed=3, jobs=1)
     assert r.metric("iom_days_per_offender", "iom") == pytest.approx(100.0, rel=1e-9)
     assert r.metric("iom_cost") == pytest.approx(20 * 100 * 10.0, rel=1e-9)
@@ -48,8 +48,8 @@ def test_caseload_capacity_makes_offenders_wait_for_an_iom_place():
     # start on day 100: everyone gets 100 IOM days, and the mean wait is (10*0 + 10*100)/20.
     s = load_minimal({"cohort.size": 20, "horizon_years": 2, **IN_CUSTODY,
                       "iom.places_per_1000": 500, "iom.max_duration_days": 100,
-                      "iom.offender_managers": [{"agency": "probation", "share": 1.0,
-                                                 "annual_cost": 36525.0, "caseload": 10}]})
+                      "iom.offender_managers": {"probation": {"share": 1.0,
+                                                 "annual_cost": 36525.0, "caseload": 10}}})
     r = iomsim.run(s, reps=1, seed=1, jobs=1)
     assert r.metric("iom_days_per_offender", "iom") == pytest.approx(100.0, rel=1e-9)
     assert r.metric("mean_wait_days_iom_place", "iom") == pytest.approx(50.0, rel=1e-9)

@@ -68,8 +68,8 @@ def test_get_reads_a_validated_scenario_by_field_only():
     scenario = load_scenario(ROOT / "scenarios" / "sussex-2013.yaml")
     assert get_value(scenario, "iom.effects.offending_multiplier") == \
         scenario.iom.effects.offending_multiplier
-    assert get_value(scenario, "iom.offender_managers[0].share") == \
-        scenario.iom.offender_managers[0].share
+    assert get_value(scenario, "iom.offender_managers.probation.share") == \
+        scenario.iom.offender_managers["probation"].share
     with pytest.raises(PathLookupError):
         get_value(scenario, "meta")  # a property, not a field of the scenario
 
@@ -101,8 +101,8 @@ def test_join_and_within():
     ("justice.arest_cost", "justice.arrest_cost"),
     ("iom.efects.offending_multiplier", "iom.effects.offending_multiplier"),
     ("iom.effects.offending_multiplierr", "iom.effects.offending_multiplier"),
-    ("iom.offender_managers.share", "iom.offender_managers[0].share"),  # the missing [0]
-    ("iom.offender_managers.shar", "iom.offender_managers[0].share"),
+    ("iom.case_conferences.attendees.hours", "iom.case_conferences.attendees[0].hours"),  # [0]
+    ("iom.case_conferences.attendees.hour", "iom.case_conferences.attendees[0].hours"),
     ("cohort.profile.needs.drug", "cohort.profile.needs.drugs"),  # a key of an enumeration
     ("justice.arest_cost.zzzz", "justice.arrest_cost"),  # what can be mended
 ])

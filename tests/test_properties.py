@@ -40,8 +40,8 @@ iom_params = st.fixed_dictionaries({
     "iom.effects.responder_share": st.floats(0, 1),
     "iom.enforcement.detection_multiplier": st.floats(0.5, 2.0),
     "iom.max_duration_days": st.floats(30, 800),
-    "iom.offender_managers": st.just([{"agency": "police", "share": 1.0, "annual_cost": 40000,
-                                       "caseload": 15}]),
+    "iom.offender_managers": st.just({"police": {"share": 1.0, "annual_cost": 40000,
+                                                 "caseload": 15}}),
 })
 
 

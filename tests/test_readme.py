@@ -41,9 +41,11 @@ TIMEOUT = 180  # seconds for one command; each takes a few
 
 
 def readme_blocks(text: str) -> list[tuple[str, str]]:
-    """(language, code) of every fenced bash or python block, in order."""
+    """(language, code) of every fenced bash or python block, and of every yaml block whose
+    first line is a comment naming the file the README asks the reader to write, in order."""
     return [(m.group(1), m.group(2))
-            for m in re.finditer(r"^```(bash|python)\n(.*?)^```", text, re.M | re.S)]
+            for m in re.finditer(r"^```(bash|python|yaml)\n(.*?)^```", text, re.M | re.S)
+            if m.group(1) != "yaml" or re.match(r"# \S+\.yaml\n", m.group(2))]
 
 
 def shell_commands(code: str) -> list[str]:
@@ -106,6 +108,12 @@ def run_readme(readme: Path, folder: Path) -> list[str]:
            "IOMSIM_DASK_TIMEOUT": "1"}
     ran: list[str] = []
     for i, (language, code) in enumerate(readme_blocks(readme.read_text(encoding="utf-8"))):
+        if language == "yaml":  # a file the README asks the reader to write, as written
+            name = code.splitlines()[0][2:].strip()
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(code, encoding="utf-8")
+            ran.append("yaml")
+            continue
         if language == "python":
             script = folder / f"readme_example_{i}.py"
             script.write_text(re.sub(r"reps=\d+", "reps=2", code), encoding="utf-8")
@@ -145,12 +153,12 @@ def test_every_readme_command_works_in_order(tmp_path):
     assert len(re.findall(r"reps=\d+", python)) == 1, "the small form needs reps= in the example"
     ran = run_readme(README, folder)
     # The README still has what this test is about (a format change must not empty it).
-    assert ran.count("run") == 4 and "python" in ran, ran
-    for sub in ("validate", "schema", "report", "sweep", "breakeven", "calibrate"):
+    assert ran.count("run") == 5 and "python" in ran and "yaml" in ran, ran
+    for sub in ("validate", "schema", "report", "sweep", "breakeven", "calibrate", "scenarios"):
         assert sub in ran, f"no {sub} command found in the README: {ran}"
     # What the commands and the example say they write is there.
     for name in ("sussex", "case-study-61k", "sussex-report", "tornado-small", "psa-small",
-                 "sussex-python"):
+                 "sussex-python", "my-area"):
         assert (folder / "results" / name / "manifest.json").is_file() or \
             (folder / "results" / name).is_dir(), name
     assert (folder / "results" / "sussex-python" / "manifest.json").is_file()

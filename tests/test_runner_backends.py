@@ -99,6 +99,27 @@ def test_run_with_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path):
     assert proc.returncode == 2 and "expected a scheduler address" in proc.stderr
 
 
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:{port}", "tls://127.0.0.1:{port}",
+                                     "tcp://127.0.0.1", "inproc://nowhere"])
+def test_a_scheduler_that_cannot_be_used_leaves_nothing_said_after_the_one_line(tmp_path,
+                                                                                address):
+    """Promise: an unusable --scheduler is one line and status 2, and nothing after it. A Dask
+    client that failed to start used to print an "Exception ignored in Client.__del__"
+    traceback as the command exited (and wait twice the connection timeout first)."""
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = address.format(port=port)
+    proc = subprocess.run(_cli(tmp_path / "out", 1, "--scheduler", address),
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "IOMSIM_DASK_TIMEOUT": "1"})
+    assert proc.returncode == 2, proc.stderr
+    said = proc.stderr.strip().splitlines()
+    assert len(said) == 1 and said[0].startswith(
+        f"error: --scheduler: cannot reach the Dask scheduler at {address}"), proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -39,7 +39,7 @@ def test_every_key_is_in_the_reference_with_a_meaning():
     rows = key_rows()
     paths = {r[0] for r in rows}
     for path in ("justice.arrest_cost", "services.<name>.cost_per_day",
-                 "iom.offender_managers[i].caseload", "needs.<need area>.relapse_rate_per_year",
+                 "iom.offender_managers.<name>.caseload", "needs.<need area>.relapse_rate_per_year",
                  "<distribution>.mean"):
         assert path in paths
     assert all(r[1] for r in rows)

@@ -164,7 +164,7 @@ LAYERS = [
     ("iomsim.economics", "iomsim.decomposition"),
     ("iomsim.execution", "iomsim.results", "iomsim.reporting"),
     ("iomsim.runner",),
-    ("iomsim.experiments", "iomsim.calibration"),
+    ("iomsim.experiments", "iomsim.calibration", "iomsim.posterior"),
     ("iomsim.cli",),
 ]
 

@@ -75,7 +75,7 @@ def test_bad_override_names_the_overrides_line(tmp_path):
 
 @pytest.mark.parametrize("old,new,line,path,words", [
     ("design: oneway", "design: onewya", 5, "design", "did you mean 'oneway'"),
-    ("replications: 1", "replications: 0", 6, "replications", "whole number >= 1"),
+    ("replications: 1", "replications: 0", 6, "replications", "whole number from 1 to 10000"),
     ("replications: 1", "replication: 1", 6, "replication", "did you mean 'replications'"),
     ("{{low: 0.2, high: 0.6}}", "{{distribution: weibul, mean: 1}}", 8,
      "parameters.iom.effects.offending_multiplier.distribution", "unknown distribution"),
@@ -98,11 +98,11 @@ def test_bad_override_names_the_overrides_line(tmp_path):
     ("replications: 1", "replications: 1\nwibble: 2", 7, "wibble", "unknown key 'wibble'"),
     ("replications: 1", "replications: 1\nmeasures: [economics.npv, iomx.npv]", 7, "measures[1]",
      "unknown arm 'iomx'"),
-    ("iom.effects.responder_share", "iom.offender_managers[x].share", 9,
-     "parameters.iom.offender_managers[x].share", "malformed path part 'offender_managers[x]'"),
-    ("  cohort.size: 60", "  iom.offender_managers.annual_cost: 60", 3,
-     "overrides.iom.offender_managers.annual_cost",
-     "did you mean 'iom.offender_managers[0].annual_cost'"),
+    ("iom.effects.responder_share", "iom.case_conferences.attendees[x].hours", 9,
+     "parameters.iom.case_conferences.attendees[x].hours", "malformed path part 'attendees[x]'"),
+    ("  cohort.size: 60", "  iom.case_conferences.attendees.hours: 60", 3,
+     "overrides.iom.case_conferences.attendees.hours",
+     "did you mean 'iom.case_conferences.attendees[0].hours'"),
 ])
 def test_each_mistake_is_located(tmp_path, old, new, line, path, words):
     err = _error(tmp_path, GOOD.replace(old, new))

@@ -27,10 +27,11 @@ import os
 import re
 import secrets
 import shutil
+import stat
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from iomsim.errors import EnvironmentFault
+from iomsim.errors import EnvironmentFault, InputError
 
 TMP_MARK = ".tmp-"
 OLD_MARK = ".old-"
@@ -88,6 +89,25 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def refuse_special_file(path: str | Path, shown: str | Path | None = None) -> None:
+    """Refuse (:class:`~iomsim.errors.InputError`) a ``path`` that exists and is neither a
+    regular file nor a folder: a device (``/dev/full``), a FIFO or a socket. Every file is
+    written by renaming a finished temporary over its name, which would replace the device or
+    FIFO itself with a regular file (as root, ``/dev/null`` would be gone)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return  # not there (or not even a name): the write says what is wrong
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return
+    kind = ("a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else
+            "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
+            "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    raise InputError(f"is {kind}; iomsim writes a file whole and then moves it into place, "
+                     f"which would replace the {kind.removeprefix('a ')} itself: choose the name "
+                     "of a regular file", file=shown if shown is not None else path)
+
+
 def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp)`` to write a hidden temporary beside ``path``, then move it into place.
 
@@ -99,6 +119,7 @@ def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
     """
     shown = Path(path)
     path = Path(os.path.realpath(shown)) if shown.is_symlink() else shown
+    refuse_special_file(path, shown)
     tmp = path.with_name(temporary_name(path.name))
     try:
         # O_EXCL: never write through a file someone else made; mode 0o666 lets the umask
@@ -131,6 +152,7 @@ def write_files_atomic(files: Sequence[tuple[str | Path, Callable[[Path], object
             for shown, write in files:
                 shown = Path(shown)
                 path = Path(os.path.realpath(shown)) if shown.is_symlink() else shown
+                refuse_special_file(path, shown)
                 tmp = path.with_name(temporary_name(path.name))
                 os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
                 done.append((shown, path, tmp))

@@ -41,7 +41,7 @@ import numpy as np
 import yaml
 from pydantic import AfterValidator, Field, StrictBool, field_validator, model_validator
 
-from iomsim.defaults import DEFAULT_ENGINE
+from iomsim.defaults import DEFAULT_ENGINE, MAX_REPS
 from iomsim.errors import InputError
 from iomsim.scenario.loader import apply_overrides, path_is_money, schema_has_path, suggest_path
 from iomsim.scenario.paths import (EXAMPLE, PathLookupError, PathSyntaxError, SchemaPaths,
@@ -112,6 +112,8 @@ class Fit:
 
 TARGET_KINDS = ("metric", "agency_share", "agency_cost", "total_agency_cost")
 Count = whole_number(1)
+Replications = whole_number(1, MAX_REPS)
+Draws = whole_number(1, 100_000)
 Seed = whole_number(0)
 
 
@@ -193,7 +195,7 @@ class TargetsSpec(Strict):
     parameters: dict[str, FitParameterSpec] = Field(
         description="dotted scenario paths to fit, each with {low, high} and optionally start")
     targets: list[TargetSpec] = Field(description="the targets to fit to")
-    reps: Count = 20
+    reps: Replications = 20
     seed: Seed = 1
     jobs: Count = 1
     max_evaluations: Count = 60
@@ -202,7 +204,8 @@ class TargetsSpec(Strict):
     method: Literal["least_squares", "abc"] = Field(
         "least_squares", description="least_squares (a local fit from start values) or abc "
         "(rejection approximate Bayesian computation from the parameters' priors)")
-    draws: Count = Field(200, description="method abc: parameter sets drawn from the priors")
+    # Drawn together (a Latin hypercube) before the first is run: bounded as a sweep's design is.
+    draws: Draws = Field(200, description="method abc: parameter sets drawn from the priors")
     accept: Count = Field(20, description="method abc: the nearest draws kept")
     description: str | None = None
     scenario: str | None = None
@@ -449,8 +452,8 @@ def format_table(fit: Fit) -> str:
 def fitted_yaml(scenario_path: Path, out: Path, scenario, fit: Fit, targets: TargetsFile,
                 command: str, intervals: dict[str, tuple[float, float]] | None = None) -> str:
     """A scenario that extends the one fitted and sets each fitted value (``calibrated:``;
-    with ``intervals``, an ABC fit: the value is the accepted draws' median, and the text
-    gives their 5th to 95th percentiles and the prior)."""
+    with ``intervals``, an ABC fit: the value is the accepted draw chosen as the point, and
+    the text gives the accepted draws' 5th to 95th percentiles and the prior)."""
     rel = os.path.relpath(Path(scenario_path).resolve(), Path(out).resolve().parent)
     gaps = "; ".join(f"{t.label} target {t.value:g}, fitted {v:.4g}" for t, v in fit.rows)
     body: dict[str, Any] = {}
@@ -459,8 +462,8 @@ def fitted_yaml(scenario_path: Path, out: Path, scenario, fit: Fit, targets: Tar
         if intervals is not None:
             lo, hi = intervals[path]
             prior = targets.priors[path]
-            spread = (f"posterior median of an ABC fit, 90% of accepted draws {lo:.4g} to "
-                      f"{hi:.4g}; prior {prior.describe()}"
+            spread = (f"an ABC fit (the accepted draw that fitted best again at another seed), "
+                      f"90% of accepted draws {lo:.4g} to {hi:.4g}; prior {prior.describe()}"
                       + (f" ({prior.source})" if prior.source else "") + "; ")
         leaf: dict[str, Any] = {
             "value": float(f"{value:.6g}"),

@@ -33,16 +33,24 @@ class InputError(IomsimError):
     """
 
     def __init__(self, message: str, *, file: str | Path | None = None, line: int | None = None,
-                 path: str | None = None):
+                 path: str | None = None, more: "tuple[InputError, ...] | list[InputError]" = ()):
         self.message = one_line(message)  # always one line
         self.file = str(file) if file is not None else None
         self.line = line
         self.path = path
+        # The other problems found with the first (each located as this one is); the command
+        # line prints one line for each, after this one's.
+        self.more = tuple(more)
         super().__init__(self.__str__())
 
     def __reduce__(self):
-        # Keep file, line and path when the error crosses a process boundary (pool, Dask).
-        return (_rebuild, (type(self), self.message, self.file, self.line, self.path))
+        # Keep file, line, path and the other problems when the error crosses a process
+        # boundary (pool, Dask).
+        return (_rebuild, (type(self), self.message, self.file, self.line, self.path, self.more))
+
+    def lines(self) -> list[str]:
+        """This problem and every other one found with it, one line each."""
+        return [str(self), *(str(m) for m in self.more)]
 
     def __str__(self) -> str:
         where = _escape(self.file) if self.file else "<input>"
@@ -53,8 +61,8 @@ class InputError(IomsimError):
         return f"{where}: {self.message}"
 
 
-def _rebuild(cls, message, file, line, path):
-    return cls(message, file=file, line=line, path=path)
+def _rebuild(cls, message, file, line, path, more=()):
+    return cls(message, file=file, line=line, path=path, more=more)
 
 
 class ScenarioError(InputError):
@@ -71,6 +79,23 @@ class OverrideError(InputError):
 
 class SweepError(InputError):
     """A sweep file that cannot be read or does not fit its scenario."""
+
+
+class NobodySelected(InputError):
+    """Selection picked nobody, so every IOM measure would be 0 / 0. ``point`` is the sweep (or
+    break-even) point whose values made it so, when there is one."""
+
+    def __init__(self, message: str, *, file: str | Path | None = None, line: int | None = None,
+                 path: str | None = None, point: int | None = None):
+        self.point = point
+        super().__init__(message, file=file, line=line, path=path)
+
+    def __reduce__(self):
+        return (_rebuild_nobody, (self.message, self.file, self.line, self.path, self.point))
+
+
+def _rebuild_nobody(message, file, line, path, point):
+    return NobodySelected(message, file=file, line=line, path=path, point=point)
 
 
 class ResultsExistError(IomsimError):

@@ -30,6 +30,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from iomsim.defaults import MAX_REPS, REPS_REASON
 from iomsim.engine.replication import DEFAULT_ENGINE
 from iomsim.errors import InputError, IomsimError, WorkersDied
 from iomsim.scenario.schema import Scenario
@@ -88,6 +89,9 @@ def make_tasks(prefix: str, base_key: str, points: Sequence[tuple[int, Mapping[s
     """
     if output not in (MEASURES, REPLICATIONS):
         raise ValueError(f"unknown task output {output!r}")
+    if isinstance(replications, int) and replications > MAX_REPS:
+        raise ValueError(f"at most {MAX_REPS:,} replications, got {replications:,}: "
+                         f"{REPS_REASON}")
     reps = tuple(range(replications)) if isinstance(replications, int) else tuple(replications)
     if not points or not reps:
         return []
@@ -157,8 +161,14 @@ def run_task(base: Scenario, task: Task) -> TaskResult:
         for r in w.replications:
             rep = simulate_replication(model, w.seed, r, engine=task.engine)
             if task.output == REPLICATIONS:
-                out.append((w.point, r, rep))
+                out.append((w.point, r, rep))  # the runner refuses an empty selection
             else:
+                if rep.cohort_size == 0 and scenario.selection is not None:
+                    # Every IOM measure would be 0 / 0 (NaN in a sweep's table): refused here,
+                    # in the worker, so that a sweep stops at the first such point.
+                    from iomsim.engine.measures import empty_selection_error
+
+                    raise empty_selection_error(scenario, rep, point=w.point)
                 out.append((w.point, r, _kept_measures(scenario, model, rep, task.measures)))
     return out
 
@@ -387,8 +397,8 @@ class DaskBackend(Backend):
                 raise InputError(f"expected a scheduler address like tcp://HOST:PORT or 'local', "
                                  f"got {self.address!r}", file="--scheduler")
             try:
-                self.client = Client(self.address, timeout=DASK_CONNECT_TIMEOUT,
-                                     set_as_default=False)
+                self.client = _client_class()(self.address, timeout=DASK_CONNECT_TIMEOUT,
+                                              set_as_default=False)
             except Exception as exc:  # noqa: BLE001 - whatever answered, one line and status 2
                 if isinstance(exc, MemoryError):
                     # Something answered that speaks another protocol (an HTTP server, a proxy):
@@ -448,6 +458,39 @@ class DaskBackend(Backend):
                     f.cancel()
                 except Exception:  # noqa: BLE001 - a scheduler already gone cannot cancel
                     pass
+
+
+_CLIENT_CLASS: type | None = None
+
+
+def _client_class() -> type:
+    """distributed's ``Client``, made to let go of itself when it fails to connect.
+
+    A ``Client`` whose constructor fails (an address it cannot parse, a protocol it cannot use,
+    a scheduler it cannot reach) is left half-started, and its ``__del__`` then tries to close
+    it: that waits twice the connection timeout and prints an "Exception ignored" traceback as
+    the command exits. This subclass marks such a client closed and stops its event loop at
+    once, so the command's one-line error is all that is said."""
+    global _CLIENT_CLASS
+    if _CLIENT_CLASS is None:
+        from distributed import Client
+
+        class _Client(Client):
+            def __init__(self, *args, **kwargs):
+                try:
+                    super().__init__(*args, **kwargs)
+                except BaseException:
+                    self.status = "closed"  # close(), and so __del__, then does nothing
+                    runner = getattr(self, "_loop_runner", None)
+                    if runner is not None:
+                        try:
+                            runner.stop()
+                        except Exception:  # noqa: BLE001 - best effort, the error follows
+                            pass
+                    raise
+
+        _CLIENT_CLASS = _Client
+    return _CLIENT_CLASS
 
 
 def cluster_lost_errors() -> tuple[type[BaseException], ...]:

@@ -138,6 +138,10 @@ def real_target(out: str | Path) -> Path:
 
 def lock_path(out: str | Path) -> Path:
     target = real_target(out)
+    if not target.name:  # "/" (or a link to it): no folder beside it for the lock
+        raise InputError("is the root of the file system; iomsim writes a folder beside its "
+                         "lock and temporaries, so it needs a folder inside another: choose one "
+                         "(a new name is created)", file=out)
     return target.with_name(f".{target.name}{LOCK_SUFFIX}")
 
 

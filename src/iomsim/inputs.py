@@ -8,13 +8,12 @@ one of them changed; and a command writing a file (``calibrate --out``) refuses 
 from __future__ import annotations
 
 import hashlib
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from iomsim.errors import InputError
 from iomsim.scenario.cohort_csv import cohort_csv_path
-from iomsim.scenario.loader import LIBRARY_PACKAGE
+from iomsim.scenario.loader import locate_parent
 from iomsim.scenario.yamlio import read_yaml_file
 
 
@@ -56,16 +55,25 @@ def _walk(path: Path, found: dict[Path, None]) -> None:
     for name in [parents] if isinstance(parents, str) else parents or []:
         if not isinstance(name, str):
             continue
-        # As the loader finds them: a path (relative to the file) or a shipped library's name.
-        if name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name:
-            _walk(path.parent / name, found)
-        else:
-            _walk(Path(str(resources.files(LIBRARY_PACKAGE) / f"{name}.yaml")), found)
+        # As the loader finds them: a path (relative to the file), a shipped library or a
+        # shipped scenario.
+        parent = locate_parent(name, path)
+        if parent is not None:
+            _walk(parent, found)
 
 
 def file_digests(scenario: Any) -> dict[str, str]:
-    """SHA-256 of the content of each of :func:`scenario_files`, keyed by path."""
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in scenario_files(scenario)}
+    """SHA-256 of the content of each of :func:`scenario_files`, keyed by path (each file has
+    passed its size limit when it was read; it is hashed a block at a time all the same)."""
+    return {str(p): _digest(p) for p in scenario_files(scenario)}
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:

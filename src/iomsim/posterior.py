@@ -15,8 +15,14 @@ A targets file with ``method: abc`` gives each parameter a prior (a distribution
 
 Every draw runs the same seed and replications (common random numbers), and its distance to
 the targets is the root of the sum of squared gaps, each divided by its tolerance (fitted
-targets only). The ``accept`` nearest draws are the accepted sets; the fitted value of each
-parameter is their median, reported with their 5th to 95th percentiles. Because every draw's
+targets only). A draw whose selection picks fewer offenders than ``selection.cohort_size`` (on
+average over its replications) is rejected whatever its distance: its targets would describe a
+smaller, different cohort from the one the evaluation followed. The ``accept`` nearest draws are the accepted sets, and each parameter's spread
+is their 5th to 95th percentiles. A scenario needs one point, and the accepted draws' medians,
+taken one parameter at a time, need not make a point that fits (in many dimensions no accepted
+draw is near it): the point written is the accepted draw that, among the ``refine`` nearest,
+fits best again at another seed (``seed + 1``) with twice the replications, so that it is not
+chosen for the Monte Carlo noise of the seed it was found with. Because every draw's
 simulated targets are kept, the leave-one-target-out check costs no simulation: for each fitted
 target in turn, the draws are ranked by their distance to the other targets, the nearest
 ``accept`` kept, and the withheld target predicted by their simulated values.
@@ -32,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from iomsim.defaults import DEFAULT_ENGINE
+from iomsim.errors import InputError
 
 PRIORS = ("uniform", "lognormal", "beta", "normal")
 
@@ -85,7 +92,7 @@ class Posterior:
     and the leave-one-target-out check."""
 
     draws: pd.DataFrame  # one row per draw: parameters, simulated targets, distance, accepted
-    parameters: dict[str, float]  # posterior medians
+    parameters: dict[str, float]  # the accepted draw chosen as the point (see the module)
     intervals: dict[str, tuple[float, float]]  # 5th and 95th percentiles of the accepted
     rows: list  # (Target, simulated value at the median) as Fit.rows
     leave_one_out: pd.DataFrame
@@ -138,14 +145,30 @@ def leave_one_out(values: np.ndarray, targets, fitted: list[int], accept: int) -
                                        "predicted_p05", "predicted_p95", "within_tolerance"])
 
 
-def calibrate_abc(scenario, targets, priors: dict[str, Prior], *, draws: int, accept: int,
-                  reps: int, seed: int, jobs: int = 1, scheduler: str | None = None,
-                  engine: str = DEFAULT_ENGINE, progress: bool | None = None,
+def cohort_selected(results) -> float:
+    """How many offenders the IOM arm followed, on average over the replications."""
+    o = results.outcomes
+    row = o[(o["arm"] == "iom") & (o["metric"] == "offenders")]
+    return float(row["value"].iloc[0]) if len(row) else math.nan
+
+
+def choose_point(values_again: np.ndarray, targets, candidates: np.ndarray) -> int:
+    """The candidate draw (index) nearest the targets in ``values_again``, its targets
+    simulated again at another seed (rows in the order of ``candidates``)."""
+    fitted = [k for k, t in enumerate(targets) if t.fit]
+    d = distances(values_again, targets, fitted)
+    return int(candidates[int(np.argmin(d))])
+
+
+def calibrate_abc(scenario, targets, priors: dict[str, Prior], *, measure: Callable,
+                  draws: int, accept: int, reps: int, seed: int, jobs: int = 1, refine: int = 10,
+                  scheduler: str | None = None, engine: str = DEFAULT_ENGINE,
+                  progress: bool | None = None,
                   log: Callable[[str], None] | None = None) -> Posterior:
-    """Rejection ABC of ``priors`` against ``targets.targets`` (see the module's docstring)."""
+    """Rejection ABC of ``priors`` against ``targets.targets`` (see the module's docstring);
+    ``measure(results, target)`` reads a target's simulated value (calibration.measure)."""
     from tqdm import tqdm
 
-    from iomsim.calibration import measure
     from iomsim.scenario.loader import apply_overrides
     from iomsim.runner import open_backend, prepare_engine, run_with
 
@@ -155,42 +178,61 @@ def calibrate_abc(scenario, targets, priors: dict[str, Prior], *, draws: int, ac
     params = list(priors)
     tlist = list(targets.targets)
     values = np.full((draws, len(tlist)), np.nan)
+    selected = np.full(draws, np.nan)
+    wanted = base.selection.cohort_size if base.selection is not None else 0
     bar = tqdm(total=draws, desc="abc", unit="draw", delay=1.0,
                disable={True: False, False: True, None: None}[progress])
 
-    def evaluate(backend, point: dict[str, float]) -> list[float]:
-        res = run_with(backend, point, reps=reps, seed=seed, progress=False, engine=engine)
-        return [measure(res, t) for t in tlist]
+    def evaluate_at(backend, point: dict[str, float], n: int, s: int
+                    ) -> tuple[list[float], float]:
+        """The targets' simulated values, and how many the selection picked."""
+        res = run_with(backend, point, reps=n, seed=s, progress=False, engine=engine)
+        return [measure(res, t) for t in tlist], cohort_selected(res)
 
     with bar, open_backend(base, jobs, scheduler, reps) as backend:
         for i in range(draws):
             point = {p: float(table.at[i, p]) for p in params}
-            values[i] = evaluate(backend, point)
+            values[i], selected[i] = evaluate_at(backend, point, reps, seed)
             bar.update(1)
         fitted = [k for k, t in enumerate(tlist) if t.fit]
         d = distances(values, tlist, fitted)
+        d[selected < wanted - 0.5] = np.inf  # a short selection: another cohort
         order = np.argsort(d, kind="stable")
         accepted = np.zeros(draws, dtype=bool)
-        accepted[order[:accept]] = True
-        medians, intervals = accepted_summary(table, params, accepted)
-        at_median = evaluate(backend, medians)
+        accepted[order[:accept]] = np.isfinite(d[order[:accept]])
+        if not accepted.any():
+            raise InputError(f"no draw of {draws} selected selection.cohort_size ({wanted}) "
+                             "offenders with finite targets: widen the priors that set the "
+                             "population, or draw more", path="parameters")
+        _, intervals = accepted_summary(table, params, accepted)
+        candidates = order[:min(refine, int(accepted.sum()))]
+        again = np.array([evaluate_at(backend, {p: float(table.at[int(i), p]) for p in params},
+                                      2 * reps, seed + 1)[0] for i in candidates])
+        chosen = choose_point(again, tlist, candidates)
+        point = {p: float(table.at[chosen, p]) for p in params}
+        at_point, _ = evaluate_at(backend, point, reps, seed)
     for k, t in enumerate(tlist):
         table[f"sim:{t.label}"] = values[:, k]
+    table["selected"] = selected
     table["distance"] = d
     table["accepted"] = accepted
+    table["chosen"] = np.arange(draws) == chosen
     objective = float(sum(((v - t.value) / t.tolerance) ** 2
-                          for t, v in zip(tlist, at_median) if t.fit and math.isfinite(v)))
+                          for t, v in zip(tlist, at_point) if t.fit and math.isfinite(v)))
+    n_accepted = int(accepted.sum())
     if log:
-        log(f"accepted {accept} of {draws} draws; distances {d[order[0]]:.3g} to "
-            f"{d[order[accept - 1]]:.3g}")
-    return Posterior(draws=table, parameters=medians, intervals=intervals,
-                     rows=list(zip(tlist, at_median)),
-                     leave_one_out=leave_one_out(values, tlist, fitted, accept),
+        short = int(np.sum(selected < wanted - 0.5))
+        log(f"accepted {n_accepted} of {draws} draws ({short} rejected for selecting fewer than "
+            f"{wanted}); distances {d[order[0]]:.3g} to {d[order[n_accepted - 1]]:.3g}")
+    return Posterior(draws=table, parameters=point, intervals=intervals,
+                     rows=list(zip(tlist, at_point)),
+                     leave_one_out=leave_one_out(np.where(np.isfinite(d)[:, None], values,
+                                                          np.nan), tlist, fitted, n_accepted),
                      objective=objective)
 
 
 def format_posterior(post: Posterior, priors: dict[str, Prior]) -> str:
-    lines = [f"{'parameter':48s} {'median':>10s} {'p05':>10s} {'p95':>10s}  prior"]
+    lines = [f"{'parameter':48s} {'chosen':>10s} {'p05':>10s} {'p95':>10s}  prior"]
     for p, v in post.parameters.items():
         lo, hi = post.intervals[p]
         pr = priors[p]

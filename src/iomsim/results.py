@@ -328,10 +328,10 @@ def _cohort_file_record(scenario: Scenario) -> dict[str, Any] | None:
     if scenario.cohort.from_csv is None:
         return None
     try:
-        from iomsim.scenario.cohort_csv import cohort_csv_path
+        from iomsim.scenario.cohort_csv import read_cohort_bytes
 
-        path = cohort_csv_path(scenario)
-        return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+        path, raw = read_cohort_bytes(scenario)
+        return {"path": str(path), "sha256": hashlib.sha256(raw).hexdigest()}
     except (InputError, OSError) as exc:
         return {"path": scenario.cohort.from_csv, "error": str(exc)}
 

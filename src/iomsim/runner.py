@@ -14,8 +14,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from tqdm import tqdm
 
-from iomsim.defaults import DEFAULT_REPS, DEFAULT_SEED
-from iomsim.engine.measures import FUNNEL, SELECTION_RULES
+from iomsim.defaults import DEFAULT_REPS, DEFAULT_SEED, MAX_REPS, REPS_REASON
+from iomsim.engine.measures import empty_selection_error  # noqa: F401 (re-exported)
 from iomsim.engine.records import ReplicationResult
 from iomsim.engine.replication import DEFAULT_ENGINE, ENGINES
 from iomsim.errors import InputError, MemoryShortfall, one_line
@@ -44,35 +44,6 @@ def check_engine(scenario: Scenario, engine: str) -> None:
             raise InputError(f"the compiled engine does not implement {problem[1]}; run this "
                              "scenario with the simpy engine", file=file, line=line,
                              path=problem[0])
-
-
-def empty_selection_error(scenario: Scenario, rep: ReplicationResult) -> InputError:
-    """Selection picked nobody (every IOM measure would be 0 / 0): refused at the file and line
-    of the rule that excluded the last offenders, with how many each rule left."""
-    from iomsim.scenario.loader import origin_of
-
-    sel = scenario.selection
-    funnel = {step: int(n) for (label, step), n in rep.population.items() if label == FUNNEL}
-    said = [f"of {funnel.get('present', 0):,} offenders present at day 0"]
-    texts = {"selection.statuses": "had a status in selection.statuses at day 0",
-             "selection.ogrs_min": f"had OGRS >= selection.ogrs_min ({sel.ogrs_min:g})",
-             "selection.min_needs": f"had at least selection.min_needs ({sel.min_needs}) needs",
-             "selection.min_convictions_pre_period": "had at least "
-             f"selection.min_convictions_pre_period ({sel.min_convictions_pre_period}) "
-             "convictions in the pre-period"}
-    path = "selection"
-    if funnel.get("present", 0):
-        for path in SELECTION_RULES:
-            said.append(f"{funnel.get(path, 0):,} {texts[path]}")
-            if not funnel.get(path, 0):
-                break
-    else:
-        said.append("none is left to select")
-    file, line = origin_of(scenario, path) if scenario.meta is not None else (None, None)
-    where = f" (replication {rep.replication})" if rep.replication else ""
-    return InputError(f"selection picked nobody{where}, so IOM has no one to act on: "
-                      + ", ".join(said) + "; relax that rule or enlarge the cohort",
-                      file=file, line=line, path=path)
 
 
 def selection_shortfall(scenario: Scenario, reps: list[ReplicationResult]) -> str | None:
@@ -172,6 +143,8 @@ def run(scenario: Scenario, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED,
     """
     if reps < 1:
         raise ValueError("reps must be at least 1")
+    if reps > MAX_REPS:
+        raise ValueError(f"reps must be at most {MAX_REPS:,}, got {reps:,}: {REPS_REASON}")
     prepare_engine(scenario, engine, announce=progress is not False)
     if scheduler in (None, "local"):  # a remote cluster's memory is its own to manage
         jobs = fit_jobs_to_memory(scenario, engine, jobs, reps, announce=progress is not False)

@@ -10,14 +10,14 @@ import sys
 import threading
 from typing import Callable, Sequence
 
-from iomsim.cli import breakeven, calibrate, report, run, sweep
+from iomsim.cli import breakeven, calibrate, report, run, scenarios, sweep
 from iomsim.atomic import environment_fault
 from iomsim.cli.common import EXIT_BROKEN_PIPE, EXIT_ENVIRONMENT, EXIT_INPUT, Parser, fail
 from iomsim.errors import (EnvironmentFault, InputError, IomsimError, MemoryShortfall,
                            ResultsExistError, Terminated, WorkersDied)
 
 # In the order `iomsim --help` lists them.
-COMMAND_GROUPS = (run, sweep, breakeven, calibrate, report)
+COMMAND_GROUPS = (run, sweep, breakeven, calibrate, report, scenarios)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +55,10 @@ def _main(argv: Sequence[str] | None) -> int:
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_INPUT
     except InputError as exc:
-        return fail(str(exc))
+        *first, last = exc.lines()  # every problem found, one line each
+        for line in first:
+            fail(line)
+        return fail(last)
     except ResultsExistError as exc:
         return fail(str(exc))
     except KeyboardInterrupt as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from iomsim.cli.common import (fail, fraction, non_negative_int, positive_int,
+from iomsim.cli.common import (fail, fraction, non_negative_int, positive_int, replications,
                                refuse_input_as_output)
 from iomsim.defaults import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
 from iomsim.errors import one_line
@@ -17,7 +17,7 @@ def register(subparsers) -> None:
                               "replications; the interval is a bootstrap over replications.")
     p.add_argument("scenario", type=Path)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
-    p.add_argument("--reps", type=positive_int, default=20)
+    p.add_argument("--reps", type=replications, default=20)
     p.add_argument("--seed", type=non_negative_int, default=None)
     p.add_argument("--jobs", type=positive_int, default=None)
     p.add_argument("--scheduler", default=None, metavar="ADDRESS")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from iomsim.cli.common import replications
 from iomsim.defaults import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
 from iomsim.errors import InputError, one_line
 
@@ -14,7 +15,8 @@ def register(subparsers) -> None:
     p.add_argument("scenario", type=Path)
     p.add_argument("--targets", type=Path, required=True, help="targets YAML file")
     p.add_argument("--out", type=Path, default=None, help="write the fitted scenario here")
-    p.add_argument("--reps", type=int, default=None, help="replications per evaluation")
+    p.add_argument("--reps", type=replications, default=None,
+                   help="replications per evaluation")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--jobs", type=int, default=None)
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -28,7 +30,8 @@ def register(subparsers) -> None:
 
 def cmd_calibrate(args) -> int:
     from iomsim.atomic import write_text_atomic
-    from iomsim.calibration import Fit, calibrate, fitted_yaml, format_table, read_targets
+    from iomsim.calibration import (Fit, calibrate, fitted_yaml, format_table, measure,
+                                    read_targets)
     from iomsim.cli.common import refuse_input_as_output
     from iomsim.scenario.loader import load_scenario
 
@@ -58,7 +61,8 @@ def cmd_calibrate(args) -> int:
     intervals = post = None
     if targets.method == "abc":
         from iomsim.posterior import calibrate_abc, format_posterior
-        post = calibrate_abc(scenario, targets, targets.priors, draws=targets.draws,
+        post = calibrate_abc(scenario, targets, targets.priors, measure=measure,
+                             draws=targets.draws,
                              accept=targets.accept, reps=args.reps or targets.reps,
                              seed=targets.seed if args.seed is None else args.seed,
                              jobs=args.jobs or targets.jobs, scheduler=args.scheduler,

@@ -41,6 +41,17 @@ def whole_number(minimum: int) -> Callable[[str], int]:
 
 
 positive_int = whole_number(1)
+
+
+def replications(text: str) -> int:
+    """An argparse type: a number of replications, from 1 to ``MAX_REPS``."""
+    from iomsim.defaults import MAX_REPS, REPS_REASON
+
+    value = positive_int(text)
+    if value > MAX_REPS:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_REPS:,} replications, got "
+                                         f"{value:,}: {REPS_REASON}")
+    return value
 non_negative_int = whole_number(0)
 
 
@@ -67,3 +78,6 @@ def refuse_input_as_output(out: Path, scenario: Any, others: Iterable[Path] = ()
                              "replace the input: choose another file", file=out)
     if out.is_dir():
         raise InputError("is a folder; --out expects a file name", file=out)
+    from iomsim.atomic import refuse_special_file
+
+    refuse_special_file(out)  # a device or FIFO: before the work, not after it

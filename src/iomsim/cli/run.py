@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from iomsim.cli.common import non_negative_int, positive_int
+from iomsim.cli.common import non_negative_int, positive_int, replications
 from iomsim.defaults import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
 from iomsim.errors import InputError, one_line
 
@@ -22,7 +22,7 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("run", help="simulate a scenario, with and without IOM")
     p.add_argument("scenario", type=Path)
-    p.add_argument("--reps", type=positive_int, default=DEFAULT_REPS)
+    p.add_argument("--reps", type=replications, default=DEFAULT_REPS)
     p.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED)
     p.add_argument("--out", type=Path, default=None,
                    help="results folder (default: results/<scenario file name>)")

@@ -18,7 +18,10 @@ from iomsim.engine.distributions import ppf
 from iomsim.engine.rng import GOLDEN, Purpose, root_key
 from iomsim.scenario.cohort_csv import (  # noqa: F401  (CSV_* re-exported)
     CSV_OPTIONAL, CSV_REQUIRED, check_row, cohort_csv_path, read_cohort_records)
-from iomsim.scenario.schema import NEEDS, STATUSES, Scenario, ScheduledEvent
+from iomsim.errors import InputError
+from iomsim.engine.model import DAYS_PER_YEAR
+from iomsim.scenario.schema import (MAX_OFFENCES_PER_YEAR, NEEDS, STATUSES, Scenario,
+                                    ScheduledEvent)
 
 _C1 = np.uint64(0xBF58476D1CE4E5B9)
 _C2 = np.uint64(0x94D049BB133111EB)
@@ -63,6 +66,82 @@ class Population:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+def population_for(model, seed: int, replication: int) -> Population:
+    """The population both engines simulate: :func:`build_population`, refused
+    (:func:`check_offending_rates`) if anyone in it would offend without bound."""
+    pop = build_population(model.scenario, seed, replication)
+    check_offending_rates(model, pop, replication)
+    return pop
+
+
+def peak_offending_rates(model, pop: Population) -> np.ndarray:
+    """Everyone's offences a year at the peak of their offending, as both engines compute it:
+    the base rate (frailty x the two-year hazard that OGRS implies / (the release normaliser x
+    the share of offences proven) x offending.rate_multiplier; the needs at the start cancel)
+    in the active phase (offending.phases) and just after release (release_multiplier). IOM
+    and needs that relapse later are not counted (validation bounds their multipliers)."""
+    p = model.p_proven_per_offence
+    if p <= 0 or len(pop) == 0:
+        return np.zeros(len(pop))
+    ogrs = np.asarray(pop.ogrs, dtype=float)
+    v = model.frailty_variance
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        hazard = -np.log1p(-ogrs) if v <= 0 else ((1.0 - ogrs) ** (-v) - 1.0) / v
+        per_day = (np.asarray(pop.frailty, dtype=float) * hazard / (model.release_normaliser * p)
+                   * model.offending_rate_multiplier * max(model.phase_multiplier_active, 1.0)
+                   * max(model.release_multiplier, 1.0))
+    return np.nan_to_num(per_day, nan=np.inf) * DAYS_PER_YEAR
+
+
+def check_offending_rates(model, pop: Population, replication: int = 0) -> None:
+    """Refuse, before simulating, a population in which someone would commit more than
+    ``MAX_OFFENCES_PER_YEAR`` offences a year (each is simulated, so the run would not end):
+    validation sees only what the scenario alone fixes, not frailty drawn near the top of a
+    wide gamma, OGRS drawn near 1 from an unbounded distribution or read from a CSV, or all of
+    these times the active phase's ratio. One line naming the offender and the keys involved."""
+    rates = peak_offending_rates(model, pop)
+    if not len(rates) or not rates.max() > MAX_OFFENCES_PER_YEAR:
+        return
+    i = int(np.argmax(rates))
+    s = model.scenario
+    off = s.offending
+    cohort = s.cohort
+    keys: list[str] = []
+    if cohort.profile is not None:
+        path = "cohort.profile.frailty_variance" if model.frailty_variance > 0 \
+            else "cohort.profile.ogrs"
+        keys += [f"cohort.profile.frailty_variance ({model.frailty_variance:g})",
+                 "cohort.profile.ogrs"]
+    elif cohort.from_csv is not None:
+        path = "cohort.from_csv"
+        keys.append(f"the ogrs and frailty of row id {pop.ids[i]!r} of {cohort.from_csv}")
+    else:
+        path = "cohort.offenders"
+        keys.append(f"cohort.offenders (id {pop.ids[i]!r})")
+    if off.phases is not None and off.phases.active_rate_ratio > 1:
+        keys.append(f"offending.phases.active_rate_ratio ({off.phases.active_rate_ratio:g})")
+        if cohort.profile is not None and model.frailty_variance <= 0:
+            path = "offending.phases.active_rate_ratio"
+    if off.rate_multiplier > 1:
+        keys.append(f"offending.rate_multiplier ({off.rate_multiplier:g})")
+    if off.release_multiplier > 1:
+        keys.append(f"offending.release_multiplier ({off.release_multiplier:g})")
+    keys.append(f"the share of offences proven ({model.p_proven_per_offence:.3g}: "
+                "offending.offence_types detection and justice probabilities)")
+    file, line = None, None
+    if s.meta is not None:
+        from iomsim.scenario.loader import origin_of
+
+        file, line = origin_of(s, path)
+    where = f" in replication {replication}" if replication else ""
+    raise InputError(
+        f"offender {pop.ids[i]!r} (OGRS {float(pop.ogrs[i]):.6g}, frailty "
+        f"{float(pop.frailty[i]):.3g}) would commit {float(rates[i]):,.4g} offences a year at "
+        f"the peak of their offending{where}; expected at most {MAX_OFFENCES_PER_YEAR:,.0f}, "
+        "about 27 a day, beyond any recorded offending (each offence is simulated, so the run "
+        f"would not end); lower one of: {', '.join(keys)}", file=file, line=line, path=path)
 
 
 def build_population(scenario: Scenario, seed: int, replication: int) -> Population:

@@ -35,10 +35,9 @@ def simulated_offenders(scenario: Scenario) -> int:
     if cohort.offenders is not None:
         return len(cohort.offenders)
     if cohort.from_csv is not None:
-        from iomsim.scenario.cohort_csv import cohort_csv_path
+        from iomsim.scenario.cohort_csv import read_cohort_records
 
-        with open(cohort_csv_path(scenario), "rb") as f:
-            return max(0, sum(1 for _ in f) - 1)
+        return len(read_cohort_records(scenario))  # read (bounded) and cached by the loader
     return int(cohort.size or 0)
 
 

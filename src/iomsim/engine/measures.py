@@ -13,7 +13,8 @@ import numpy as np
 
 from iomsim.engine.model import DAYS_PER_YEAR, TWO_YEARS, Model, SelectionRules
 from iomsim.engine.records import (IOM_PLACE, STATUS_CODES, ArmRecords, PopulationRecords,
-                                   need_counts)
+                                   ReplicationResult, need_counts)
+from iomsim.errors import NobodySelected
 from iomsim.scenario.schema import NEEDS
 
 MONTH = DAYS_PER_YEAR / 12
@@ -46,6 +47,37 @@ def _nobody(pop: PopulationRecords, rules: SelectionRules) -> np.ndarray:
     out = np.empty(0, dtype=np.int64).view(_NobodySelected)
     out.funnel = funnel
     return out
+
+
+def empty_selection_error(scenario, rep: ReplicationResult, point: int | None = None
+                          ) -> NobodySelected:
+    """Selection picked nobody (every IOM measure would be 0 / 0): refused at the file and line
+    of the rule that excluded the last offenders, with how many each rule left. ``point``: the
+    sweep or break-even point whose replication it was (the caller names its values)."""
+    from iomsim.scenario.loader import origin_of
+
+    sel = scenario.selection
+    funnel = {step: int(n) for (label, step), n in rep.population.items() if label == FUNNEL}
+    said = [f"of {funnel.get('present', 0):,} offenders present at day 0"]
+    texts = {"selection.statuses": "had a status in selection.statuses at day 0",
+             "selection.ogrs_min": f"had OGRS >= selection.ogrs_min ({sel.ogrs_min:g})",
+             "selection.min_needs": f"had at least selection.min_needs ({sel.min_needs}) needs",
+             "selection.min_convictions_pre_period": "had at least "
+             f"selection.min_convictions_pre_period ({sel.min_convictions_pre_period}) "
+             "convictions in the pre-period"}
+    path = "selection"
+    if funnel.get("present", 0):
+        for path in SELECTION_RULES:
+            said.append(f"{funnel.get(path, 0):,} {texts[path]}")
+            if not funnel.get(path, 0):
+                break
+    else:
+        said.append("none is left to select")
+    file, line = origin_of(scenario, path) if scenario.meta is not None else (None, None)
+    where = f" (replication {rep.replication})" if rep.replication else ""
+    return NobodySelected(f"selection picked nobody{where}, so IOM has no one to act on: "
+                          + ", ".join(said) + "; relax that rule or enlarge the cohort",
+                          file=file, line=line, path=path, point=point)
 
 
 def select_cohort(pop: PopulationRecords, rules: SelectionRules | None) -> np.ndarray:

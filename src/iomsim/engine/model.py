@@ -315,6 +315,8 @@ def compile_model(scenario: Scenario) -> Model:
     p_conv_given_detect = j.charge_probability * j.conviction_probability + j.caution_probability
     p_proven = sum(sh / total * d for sh, d in zip(shares, detection)) * p_conv_given_detect
     window = min(off.release_window_days, TWO_YEARS)
+    # Scale knobs (scale.agency_costs): each cost times its paying agency's multiplier.
+    cost_k = s.scale.agency_cost
     normaliser = TWO_YEARS + (off.release_multiplier - 1.0) * window
 
     item_arrest = items.add("police", "arrest_and_custody")
@@ -336,12 +338,16 @@ def compile_model(scenario: Scenario) -> Model:
     groups: dict[str, list[int]] = {}
     for i, (name, svc) in enumerate(s.services.items()):
         per_day = svc.cost_per_day + svc.contacts_per_year * svc.cost_per_contact / DAYS_PER_YEAR
+        per_day *= cost_k(svc.agency)
+        capacity = svc.capacity_per_1000
+        if capacity is not None:
+            capacity *= s.scale.capacity(name)
         spec = ServiceSpec(
             name=name, index=i, item=items.add(svc.agency, svc.item or name),
             statuses=frozenset(svc.statuses), needs_any=tuple(NEEDS.index(n) for n in svc.needs_any),
             within_days_of_release=svc.within_days_of_release, uptake=svc.uptake,
             iom_uptake=svc.iom_uptake if svc.iom_uptake is not None else svc.uptake,
-            group=svc.group, per_day=per_day, capacity_per_1000=svc.capacity_per_1000,
+            group=svc.group, per_day=per_day, capacity_per_1000=capacity,
             resolution_multiplier={NEEDS.index(k): v for k, v in svc.need_resolution_multiplier.items()},
         )
         services.append(spec)
@@ -350,22 +356,25 @@ def compile_model(scenario: Scenario) -> Model:
 
     iom = s.iom
     om_roles, acc = [], 0.0
-    for m in iom.offender_managers:
+    for m in iom.offender_managers.values():
         acc += m.share
         om_roles.append((acc, items.add(m.agency, "iom_offender_manager", True),
-                         m.annual_cost / m.caseload / DAYS_PER_YEAR))
+                         cost_k(m.agency) * m.annual_cost / m.caseload / DAYS_PER_YEAR))
     if om_roles:
         om_roles[-1] = (1.0, om_roles[-1][1], om_roles[-1][2])
     iom_daily: list[tuple[int, float]] = []
     cc = iom.case_conferences
     for a in cc.attendees:
-        per_day = cc.per_year * a.hours * a.hourly_cost / cc.offenders_per_conference / DAYS_PER_YEAR
+        per_day = (cost_k(a.agency) * cc.per_year * a.hours * a.hourly_cost
+                   / cc.offenders_per_conference / DAYS_PER_YEAR)
         iom_daily.append((items.add(a.agency, "iom_case_conferences", True), per_day))
     for agency, cost in iom.co_location_cost_per_offender_year.items():
-        iom_daily.append((items.add(agency, "iom_co_location", True), cost / DAYS_PER_YEAR))
+        iom_daily.append((items.add(agency, "iom_co_location", True),
+                          cost_k(agency) * cost / DAYS_PER_YEAR))
     if iom.enforcement.cost_per_offender_year > 0:
         iom_daily.append((items.add(iom.enforcement.agency, "iom_enforcement", True),
-                          iom.enforcement.cost_per_offender_year / DAYS_PER_YEAR))
+                          cost_k(iom.enforcement.agency) * iom.enforcement.cost_per_offender_year
+                          / DAYS_PER_YEAR))
     item_referral = items.add(iom.pathway_referrals.agency, "iom_pathway_referrals", True)
     item_victims = [items.add(VICTIMS, k) for k in names]
 
@@ -378,7 +387,8 @@ def compile_model(scenario: Scenario) -> Model:
         offence_names=names, offence_cum_shares=cum, offence_detection=detection,
         offence_crown=[off.offence_types[k].crown_court_probability for k in names],
         offence_victim_cost=[off.offence_types[k].cost_of_crime for k in names],
-        offence_investigation_cost=[off.offence_types[k].police_investigation_cost for k in names],
+        offence_investigation_cost=[cost_k("police") * off.offence_types[n].police_investigation_cost
+                                    for n in names],
         p_proven_per_offence=p_proven, release_multiplier=off.release_multiplier,
         release_window=off.release_window_days, release_normaliser=normaliser,
         need_multiplier=[off.need_multipliers.get(n, 1.0) for n in NEEDS],
@@ -399,28 +409,31 @@ def compile_model(scenario: Scenario) -> Model:
         item_psr=item_psr, item_court=item_court, item_prosecution=item_prosecution,
         item_legal_aid=item_legal_aid, item_prison=item_prison, item_licence=item_licence,
         item_order=item_order, item_victims=item_victims,
-        prison_per_day=j.prison_cost_per_day,
-        licence_per_day=j.licence_cost_per_year / DAYS_PER_YEAR,
-        order_per_day=j.community_order_cost_per_year / DAYS_PER_YEAR,
+        prison_per_day=cost_k("prison") * j.prison_cost_per_day,
+        licence_per_day=cost_k("probation") * j.licence_cost_per_year / DAYS_PER_YEAR,
+        order_per_day=cost_k("probation") * j.community_order_cost_per_year / DAYS_PER_YEAR,
         services=services, groups=groups, om_roles=om_roles, iom_daily=iom_daily,
-        item_referral=item_referral, referral_cost=iom.pathway_referrals.cost_per_referral,
+        item_referral=item_referral,
+        referral_cost=cost_k(iom.pathway_referrals.agency) * iom.pathway_referrals.cost_per_referral,
         exit_rate_custody=death, exit_rate_liberty=death + move,
         death_share=(death / (death + move)) if death + move > 0 else 1.0,
-        arrest_cost=j.arrest_cost, charge_probability=j.charge_probability,
+        arrest_cost=cost_k("police") * j.arrest_cost, charge_probability=j.charge_probability,
         caution_probability=j.caution_probability, remand_probability=j.remand_probability,
         conviction_probability=j.conviction_probability,
         extra_offences_per_conviction=j.extra_offences_per_conviction,
-        pre_sentence_report_cost=j.pre_sentence_report_cost,
+        pre_sentence_report_cost=cost_k("probation") * j.pre_sentence_report_cost,
         release_fraction=j.release_fraction,
         minimum_supervision_days=j.minimum_supervision_after_release_days,
         breach_custody_probability=j.breach_custody_probability,
-        courts={name: CourtSpec(court_cost=c.costs.court, prosecution_cost=c.costs.prosecution,
-                                legal_aid_cost=c.costs.legal_aid,
+        courts={name: CourtSpec(court_cost=cost_k("courts") * c.costs.court,
+                                prosecution_cost=cost_k("courts") * c.costs.prosecution,
+                                legal_aid_cost=cost_k("courts") * c.costs.legal_aid,
                                 custody_probability=c.custody_probability,
                                 community_order_probability=c.community_order_probability)
                 for name, c in (("magistrates", j.magistrates), ("crown", j.crown))},
         recall_on_charge_probability=j.recall.on_charge_probability,
-        recall_police_cost=j.recall.police_cost, recall_probation_cost=j.recall.probation_cost,
+        recall_police_cost=cost_k("police") * j.recall.police_cost,
+        recall_probation_cost=cost_k("probation") * j.recall.probation_cost,
         fixed_term_recall_share=j.recall.fixed_term_share,
         fixed_term_days_short_sentence=j.recall.fixed_term_days_short_sentence,
         fixed_term_days_long_sentence=j.recall.fixed_term_days_long_sentence,

@@ -29,7 +29,7 @@ import pandas as pd
 from scipy.optimize import brentq
 from tqdm import tqdm
 
-from iomsim.errors import InputError
+from iomsim.errors import InputError, NobodySelected
 from iomsim.engine.replication import DEFAULT_ENGINE
 from iomsim.execution import make_backend
 from iomsim.runner import prepare_engine
@@ -211,12 +211,16 @@ def _model_breakeven(scenario: Scenario, parameter: str, bracket: tuple[float, f
             if x not in got:
                 bar.set_postfix_str(f"value {len(got) + 1}: {x:.4g}", refresh=False)
                 per_rep: dict[int, dict[str, float]] = {}
-                for task, result in backend.run([(0, {parameter: float(x)}, seed)], reps,
-                                                measures=pairs,  # type: ignore[arg-type]
-                                                engine=engine):
-                    for _, r, rows in result:
-                        per_rep[r] = {f"{arm}.{m}": v for arm, m, v in rows}
-                    bar.update(task.size)
+                try:
+                    for task, result in backend.run([(0, {parameter: float(x)}, seed)], reps,
+                                                    measures=pairs,  # type: ignore[arg-type]
+                                                    engine=engine):
+                        for _, r, rows in result:
+                            per_rep[r] = {f"{arm}.{m}": v for arm, m, v in rows}
+                        bar.update(task.size)
+                except NobodySelected as exc:  # every measure would be 0 / 0 there
+                    raise NobodySelected(f"at {parameter} = {x:g}: {exc.message}",
+                                         file=exc.file, line=exc.line, path=exc.path) from None
                 names = (measure, *report)
                 missing = [n for n in names if n not in per_rep[0]]
                 if missing:

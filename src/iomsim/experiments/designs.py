@@ -55,6 +55,13 @@ from iomsim.scenario.schema import BOUNDED_KINDS, ParameterDistribution
 from iomsim.scenario.validation import describe
 
 DESIGNS = ("grid", "oneway", "lhs", "sobol", "psa", "saltelli", "morris")
+# Points a design may have. The design is built, and every point checked against the scenario,
+# before anything runs: samples: 1e9 took all the machine's memory instead of refusing. A
+# Saltelli design of N = 4,096 for ten parameters has 49,152 points.
+MAX_POINTS = 100_000
+POINTS_REASON = ("beyond any sensitivity analysis (a Saltelli design of N = 4,096 for ten "
+                 "parameters has 49,152); the design is built and every point checked before "
+                 "anything runs")
 UNBOUNDED_TAIL = 0.0005
 _DISTRIBUTION_PATHS = SchemaPaths(ParameterDistribution.model_json_schema)
 
@@ -324,6 +331,7 @@ def make_design(kind: str, parameters: Sequence[Parameter], *, samples: int | No
     if sized and (samples is None or samples < 1):
         raise DesignError(f"design {kind} needs samples: a whole number >= 1", "samples")
 
+    _check_size(kind, params, samples, second_order)
     if kind == "grid":
         rows = list(itertools.product(*[_per_param(p, p.grid_values) for p in params]))
         return Design(kind, params, _frame(rows, names))
@@ -377,6 +385,33 @@ def make_design(kind: str, parameters: Sequence[Parameter], *, samples: int | No
     unit = morris_sample.sample(problem, samples, num_levels=num_levels, seed=_child_seed(seed, 6))
     return Design(kind, params, _values(params, unit), unit=unit,
                   options={"num_levels": num_levels})
+
+
+def _check_size(kind: str, params: list[Parameter], samples: int | None,
+                second_order: bool) -> None:
+    """Refuse, before building it, a design of more than ``MAX_POINTS`` points."""
+    d = len(params)
+    if kind == "grid":
+        n, key = 1, "parameters"
+        for p in params:
+            k = len(p.levels) if p.levels is not None else (p.steps or 1)
+            if k > MAX_POINTS:
+                raise DesignError(f"{k:,} grid values, more than the {MAX_POINTS:,} points a "
+                                  f"design may have: {POINTS_REASON}",
+                                  f"parameters.{p.path}.{'levels' if p.levels else 'steps'}")
+            n *= k
+        if n > MAX_POINTS:
+            raise DesignError(f"the grid has {n:,} points (the product of every parameter's "
+                              f"values), more than the {MAX_POINTS:,} a design may have: "
+                              f"{POINTS_REASON}", key)
+        return
+    if kind == "oneway" or samples is None:
+        return  # 2 D + 1 points
+    per = {"saltelli": 2 * d + 2 if second_order else d + 2, "morris": d + 1}.get(kind, 1)
+    if samples * per > MAX_POINTS:
+        made = f" ({samples:,} x {per}, for {d} parameters)" if per > 1 else ""
+        raise DesignError(f"{samples * per:,} points{made}, more than the {MAX_POINTS:,} a "
+                          f"design may have: {POINTS_REASON}", "samples")
 
 
 def _frame(rows: list[Sequence[Any]], names: list[str]) -> pd.DataFrame:

@@ -56,7 +56,7 @@ import numpy as np
 from pydantic import Field, StrictBool, field_validator
 
 from iomsim import __version__
-from iomsim.defaults import DEFAULT_ENGINE, ENGINES
+from iomsim.defaults import DEFAULT_ENGINE, ENGINES, MAX_REPS
 from iomsim.errors import InputError, SweepError
 from iomsim.experiments.designs import DESIGNS, Design, DesignError, Parameter, make_design
 from iomsim.inputs import file_digests
@@ -64,7 +64,7 @@ from iomsim.scenario.points import (IOM_COST_SCALE, current_value, parameter_pro
                                       point_scenario)
 from iomsim.runner import check_engine
 from iomsim.scenario import apply_overrides, load_scenario
-from iomsim.scenario.loader import schema_node
+from iomsim.scenario.loader import EXTENDS_PATH_ENV, extends_roots, schema_node, shipped_scenario
 from iomsim.scenario.paths import PathLookupError, SchemaPaths, is_within
 from iomsim.scenario.schema import (DistributionKind, ParameterDistribution, Positive, Scenario,
                                     Strict, whole_number)
@@ -86,6 +86,7 @@ REQUIRED_MEASURES = ("economics.benefit_per_pound", "economics.npv", "economics.
 DIST_ARGS = ("mean", "sd", "mode", "value", "meanlog", "sdlog", "shape", "scale", "alpha", "beta")
 
 Count = whole_number(1)
+Replications = whole_number(1, MAX_REPS)
 Seed = whole_number(0)
 AtLeastTwo = whole_number(2)
 CurveSteps = whole_number(2, 100_000)
@@ -147,7 +148,7 @@ class SweepFile(Strict):
     overrides: dict[str, Any] | None = None
     design: Literal[DESIGNS] = Field(description=f"one of {', '.join(DESIGNS)}")  # type: ignore
     samples: Count | None = None
-    replications: Count = 10
+    replications: Replications = 10
     seed: Seed = 1
     common_random_numbers: StrictBool = True
     measures: Any = None
@@ -323,7 +324,17 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
 
     # -- base scenario, with the sweep's overrides
     if base is None:
-        base = load_scenario(folder / sweep.scenario)
+        # A path relative to the sweep file, else a shipped scenario by name (sussex-2013).
+        path = folder / sweep.scenario
+        shipped = None if path.exists() else shipped_scenario(sweep.scenario)
+        if shipped is not None:
+            base = load_scenario(shipped)
+        elif doc is not None:  # a sweep file names its scenario as a scenario names extends:
+            _check_scenario_path(sweep.scenario, folder, err)
+            # Named as the sweep file was, so that errors show the path the user would.
+            base = load_scenario(Path(file).parent / sweep.scenario)
+        else:
+            base = load_scenario(path)
     if sweep.overrides:
         try:
             base = apply_overrides(base, sweep.overrides)
@@ -380,6 +391,29 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
         raise err(f"{exc.message} ({exc.path} at {where}); use engine: simpy", "engine") from None
     _check_points(spec_obj)
     return spec_obj
+
+
+def _check_scenario_path(name: str, folder: Path, err) -> None:
+    """Refuse, without reading it, a ``scenario:`` that is not a ``.yaml`` file under the sweep
+    file's folder, directly in the folder above it (``../x.yaml``, the layout of the shipped
+    ``scenarios/sweeps/``), under the shipped ``scenarios/`` or a folder of
+    ``IOMSIM_EXTENDS_PATH``: as ``extends:`` is confined, so that a sweep file cannot make
+    iomsim read (and quote in its errors) any file on the machine."""
+    shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:80] + "..."
+    try:
+        resolved = (folder / name).resolve()
+    except (OSError, ValueError) as exc:
+        raise err(f"{shown} is not a usable file name ({getattr(exc, 'strerror', None) or exc})",
+                  "scenario") from None
+    roots = extends_roots(folder)
+    if not (any(resolved.is_relative_to(root) for root in roots)
+            or resolved.parent == folder.parent):
+        raise err(f"{shown} is outside the sweep file's folder; scenario: may name a .yaml file "
+                  "under the sweep file's folder or directly in the folder above it, or a "
+                  f"shipped scenario (add the folder to {EXTENDS_PATH_ENV} to allow another on "
+                  "purpose)", "scenario")
+    if resolved.suffix not in (".yaml", ".yml"):
+        raise err(f"{shown} is not a .yaml file; expected a scenario file", "scenario")
 
 
 def _pair(text: str) -> tuple[str, str]:

@@ -22,7 +22,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from iomsim.atomic import write_csv_atomic, write_parquet_atomic
-from iomsim.errors import WorkersDied
+from iomsim.errors import NobodySelected, WorkersDied
 from iomsim.execution import make_backend
 from iomsim.experiments import analysis
 from iomsim.experiments.spec import SweepSpec, load_sweep
@@ -179,5 +179,36 @@ def _compute(spec: SweepSpec, store, missing: list[int], jobs: int | None, sched
                 bar.update(task.size)
     except WorkersDied as exc:
         raise WorkersDied(f"{exc} (the finished points are saved: run again to resume)") from None
+    except NobodySelected as exc:
+        raise _nobody_at_point(spec, store, exc) from None
     finally:
         bar.close()
+
+
+def _nobody_at_point(spec: SweepSpec, store, exc: NobodySelected) -> NobodySelected:
+    """The sweep stops at a point whose selection picked nobody: every IOM measure there would
+    be 0 / 0, and a table (or tornado, PSA, Sobol index) holding it would be NaN. Refused at the
+    sweep file's parameter that selects (or at ``parameters``), naming the point's values and
+    the rule, as ``run`` refuses an empty selection; the finished points stay in the folder."""
+    point = exc.point if exc.point is not None else 0
+    values = spec.point_values(point)
+    shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
+    rule = exc.path or "selection"
+    culprit = next((k for k in values if k == rule), None) or next(
+        (k for k in values if k.startswith(("selection.", "cohort."))), None)
+    said = exc.message.removesuffix("; relax that rule or enlarge the cohort")
+    if culprit is not None:
+        remedy = f"narrow the range of {culprit} so that every point selects someone"
+    else:
+        at = f" (at {exc.file}{f':{exc.line}' if exc.line else ''})" \
+            if exc.file and exc.file != "--set" else ""
+        remedy = f"relax {rule}{at} or enlarge the cohort so that every point selects someone"
+    kept = ""
+    if isinstance(store, FolderStore):
+        n = len(store.done())
+        kept = (f"; the sweep stopped, its {n} finished point{'s' * (n != 1)} kept in "
+                f"{store.folder}/ (the corrected sweep replaces them with --force)")
+    where = f"parameters.{culprit}" if culprit else "parameters"
+    return NobodySelected(f"design point {point} ({shown}): {said}; {remedy}{kept}",
+                          file=spec.file, line=spec.error("", where).line, path=where,
+                          point=point)

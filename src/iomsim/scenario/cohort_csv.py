@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import math
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,17 @@ CSV_OPTIONAL = ("sex", "previous_convictions", "frailty", "status", "status_days
                 "licence_days_after_release")
 NEED_COLUMNS = tuple(f"need_{n}" for n in NEEDS)
 MAX_FIELD_CHARS = 10_000
+# A cohort CSV is read whole before it is parsed, never more than this many bytes (plus one):
+# a row a hundred times longer than a full row of every column, for each offender the scenario
+# allows, and room for the header. /dev/zero is refused as not a regular file; a huge (or
+# sparse) file is refused from its size, before a byte of it is read.
+CSV_BYTES_PER_OFFENDER = 1_000
+CSV_BYTES_ALLOWANCE = 1_000_000
+
+
+def max_csv_bytes(max_offenders: int) -> int:
+    """The largest cohort CSV read for a scenario whose ``limits.max_offenders`` is given."""
+    return CSV_BYTES_ALLOWANCE + CSV_BYTES_PER_OFFENDER * max_offenders
 
 
 def cohort_csv_path(scenario: Any) -> Path:
@@ -56,7 +70,45 @@ def cohort_csv_path(scenario: Any) -> Path:
             else "not found"
         raise CohortError(f"cohort file {_short(rel)} {what}; expected a CSV file (relative to "
                           f"{folder})", file=scen_file, line=line, path=where)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise CohortError(f"cannot read the cohort file ({exc.strerror})", file=scen_file,
+                          line=line, path=where) from None
+    _check_size(size, scenario, rel, scen_file, line)
     return path
+
+
+def _check_size(size: int, scenario: Any, rel: str, scen_file, line) -> None:
+    limit = scenario.limits.max_offenders
+    most = max_csv_bytes(limit)
+    if size > most:
+        raise CohortError(f"cohort file {_short(rel)} is {size:,} bytes, more than the {most:,} "
+                          f"read for limits.max_offenders ({limit:,}) offenders "
+                          f"({CSV_BYTES_PER_OFFENDER:,} bytes an offender); expected one short "
+                          "row per offender (raise limits.max_offenders for a larger cohort)",
+                          file=scen_file, line=line, path="cohort.from_csv")
+
+
+def read_cohort_bytes(scenario: Any) -> tuple[Path, bytes]:
+    """The cohort file's path and content, read once and never beyond its size limit (a file
+    that grew past it, or was swapped for a FIFO or device, after the check is refused too)."""
+    path = cohort_csv_path(scenario)
+    rel = scenario.cohort.from_csv
+    scen_file, line = _origin(scenario, "cohort.from_csv")
+    most = max_csv_bytes(scenario.limits.max_offenders)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise CohortError(f"cohort file {_short(rel)} is not a regular file; expected a "
+                                  "CSV file", file=scen_file, line=line, path="cohort.from_csv")
+            raw = fh.read(most + 1)
+    except OSError as exc:
+        raise CohortError(f"cannot read the cohort file ({exc.strerror})", file=scen_file,
+                          line=line, path="cohort.from_csv") from None
+    _check_size(len(raw), scenario, rel, scen_file, line)
+    return path, raw
 
 
 def _short(text: str, limit: int = 80) -> str:
@@ -87,65 +139,57 @@ def read_cohort_records(scenario: Any) -> list[dict[str, Any]]:
     """Every record of ``cohort.from_csv``, checked row by row (read-only: the list is cached
     by the file's content, since the loader, each sweep point and each replication ask for
     it)."""
-    path = cohort_csv_path(scenario)
+    path, raw = read_cohort_bytes(scenario)
     limit = scenario.limits.max_offenders
-    try:
-        key = (str(path), hashlib.sha256(path.read_bytes()).hexdigest(), limit)
-    except OSError:
-        key = None
-    if key is not None and key in _CACHE:
+    key = (str(path), hashlib.sha256(raw).hexdigest(), limit)
+    if key in _CACHE:
         return _CACHE[key]
-    records = _read_records(path, limit, scenario)
-    if key is not None:
-        while len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = records
+    records = _read_records(path, raw, limit)
+    while len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = records
     return records
 
 
-def _read_records(path: Path, limit: int, scenario: Any) -> list[dict[str, Any]]:
+def _read_records(path: Path, raw: bytes, limit: int) -> list[dict[str, Any]]:
     shown = _display(path)
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(65536)
-    except OSError as exc:
-        scen_file, line = _origin(scenario, "cohort.from_csv")
-        raise CohortError(f"cannot read the cohort file ({exc.strerror})", file=scen_file,
-                          line=line, path="cohort.from_csv") from None
-    if b"\x00" in head:
+    if b"\x00" in raw[:65536]:
         raise CohortError("binary data (a NUL byte); expected a UTF-8 CSV text file", file=shown)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CohortError("not UTF-8 text; expected a UTF-8 CSV file", file=shown,
+                          line=raw.count(b"\n", 0, exc.start) + 1) from None
+    del raw
     records: list[dict[str, Any]] = []
     first_line: dict[str, int] = {}
+    reader = None
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh, strict=True)
-            header = [h.strip() for h in next(reader, [])]
-            _check_header(header, shown)
-            for row in reader:
-                lineno = reader.line_num
-                if not row or all(not cell.strip() for cell in row):
-                    continue  # blank line
-                if len(row) != len(header):
-                    raise CohortError(f"{len(row)} field{'s' * (len(row) != 1)}, but the "
-                                      f"header has {len(header)} ({', '.join(header)})",
-                                      file=shown, line=lineno)
-                if any("\x00" in cell or len(cell) > MAX_FIELD_CHARS for cell in row):
-                    raise CohortError("a field holds binary data or more than "
-                                      f"{MAX_FIELD_CHARS:,} characters", file=shown, line=lineno)
-                record = check_row(dict(zip(header, row)), shown, lineno)
-                if record["id"] in first_line:
-                    raise CohortError(f"column id: duplicate id {record['id']!r} (first on line "
-                                      f"{first_line[record['id']]}); ids must be unique",
-                                      file=shown, line=lineno)
-                first_line[record["id"]] = lineno
-                records.append(record)
-                if len(records) > limit:
-                    raise CohortError(f"more than {limit:,} offenders (limits.max_offenders); "
-                                      "raise limits.max_offenders to read a larger cohort",
-                                      file=shown, line=lineno)
-    except UnicodeDecodeError:
-        raise CohortError("not UTF-8 text; expected a UTF-8 CSV file", file=shown,
-                          line=_first_bad_utf8_line(path)) from None
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        header = [h.strip() for h in next(reader, [])]
+        _check_header(header, shown)
+        for row in reader:
+            lineno = reader.line_num
+            if not row or all(not cell.strip() for cell in row):
+                continue  # blank line
+            if len(row) != len(header):
+                raise CohortError(f"{len(row)} field{'s' * (len(row) != 1)}, but the "
+                                  f"header has {len(header)} ({', '.join(header)})",
+                                  file=shown, line=lineno)
+            if any("\x00" in cell or len(cell) > MAX_FIELD_CHARS for cell in row):
+                raise CohortError("a field holds binary data or more than "
+                                  f"{MAX_FIELD_CHARS:,} characters", file=shown, line=lineno)
+            record = check_row(dict(zip(header, row)), shown, lineno)
+            if record["id"] in first_line:
+                raise CohortError(f"column id: duplicate id {record['id']!r} (first on line "
+                                  f"{first_line[record['id']]}); ids must be unique",
+                                  file=shown, line=lineno)
+            first_line[record["id"]] = lineno
+            records.append(record)
+            if len(records) > limit:
+                raise CohortError(f"more than {limit:,} offenders (limits.max_offenders); "
+                                  "raise limits.max_offenders to read a larger cohort",
+                                  file=shown, line=lineno)
     except csv.Error as exc:
         raise CohortError(f"malformed CSV: {exc}", file=shown,
                           line=getattr(reader, "line_num", None) or None) from None
@@ -153,15 +197,6 @@ def _read_records(path: Path, limit: int, scenario: Any) -> list[dict[str, Any]]
         raise CohortError("the cohort file has no rows; the cohort is empty (expected a header "
                           "line and at least one record)", file=shown, line=2)
     return records
-
-
-def _first_bad_utf8_line(path: Path) -> int | None:
-    raw = path.read_bytes()
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return raw.count(b"\n", 0, exc.start) + 1
-    return None
 
 
 def _check_header(header: list[str], path: Path) -> None:

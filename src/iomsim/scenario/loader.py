@@ -40,13 +40,51 @@ EXTENDS_PATH_ENV = "IOMSIM_EXTENDS_PATH"
 # Files in one chain of extends: (each file's parent, its parent, ...). Deeper chains are not
 # written by hand; the limit keeps a generated chain from exhausting the stack.
 MAX_EXTENDS_DEPTH = 32
+# The shipped scenarios: in the package as shipped_scenarios (a link to the repository's
+# scenarios/ folder, whose files an installed package holds as copies; pyproject.toml).
+_SHIPPED = Path(__file__).resolve().parents[1] / "shipped_scenarios"
 _CHECKOUT = Path(__file__).resolve().parents[3]
 
 
 def shipped_scenarios_folder() -> Path | None:
-    """The ``scenarios/`` folder of the source checkout iomsim runs from, if it does."""
-    folder = _CHECKOUT / "scenarios"
-    return folder if (_CHECKOUT / "pyproject.toml").is_file() and folder.is_dir() else None
+    """The folder of the shipped scenarios (``scenarios/`` in the repository), if there is one."""
+    for folder in (_SHIPPED, _CHECKOUT / "scenarios"):
+        try:
+            if folder.is_dir() and any(folder.glob("*.yaml")):
+                return folder.resolve()
+        except OSError:
+            continue
+    return None
+
+
+def shipped_scenario_names() -> list[str]:
+    """Names of the shipped scenarios (``sussex-2013``, ...), by which any command finds them."""
+    folder = shipped_scenarios_folder()
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder is not None else []
+
+
+def shipped_scenario(name: str | Path) -> Path | None:
+    """The shipped scenario a bare name (``sussex-2013`` or ``sussex-2013.yaml``) names, or
+    None: a name with a folder in it, or one that is not shipped."""
+    text = str(name)
+    if not text or "/" in text or "\\" in text or text in (".", ".."):
+        return None
+    folder = shipped_scenarios_folder()
+    if folder is None:
+        return None
+    stem = text[:-5] if text.endswith(".yaml") else text
+    path = folder / f"{stem}.yaml"
+    return path if stem in shipped_scenario_names() and path.is_file() else None
+
+
+def scenario_path(path: str | Path) -> Path:
+    """Where a scenario given to a command is: the file, if it exists; else the shipped scenario
+    of that name (``iomsim run sussex-2013`` from any folder); else the path as given (reading
+    it then says what is wrong)."""
+    given = Path(path)
+    if _exists(given):
+        return given
+    return shipped_scenario(path) or given
 
 
 @dataclass
@@ -55,6 +93,9 @@ class _Load:
 
     roots: tuple[Path, ...]
     done: dict[Path, tuple[Any, dict, dict]] = field(default_factory=dict)
+    # what each file extends (resolved paths), and the top file's own keys and their lines
+    parents: dict[Path, list[Path]] = field(default_factory=dict)
+    top_lines: dict[str, int] = field(default_factory=dict)
 
 
 def extends_roots(top_folder: Path, extra: Iterable[str | Path] | None = None
@@ -86,6 +127,9 @@ class ScenarioMeta:
     provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
     origins: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
+    # what each file of the extends: tree extends, and the lines of the top file's own keys
+    parents: dict[Path, list[Path]] = field(default_factory=dict)
+    top_lines: dict[str, int] = field(default_factory=dict)
 
     @property
     def hash(self) -> str:
@@ -115,14 +159,20 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | Iterable[str]
     (beyond the scenario's own folder tree, the shipped scenarios and ``IOMSIM_EXTENDS_PATH``)
     whose ``.yaml`` files ``extends:`` may name.
     """
-    path = Path(path)
+    path = scenario_path(path)
+    if not _exists(path) and path.parent == Path(".") and shipped_scenario_names():
+        close = dotted_paths.close_match(path.stem, shipped_scenario_names())
+        raise ScenarioError("file not found, and no shipped scenario has this name"
+                            + (dotted_paths.did_you_mean(close) if close else
+                               f" (shipped: {', '.join(shipped_scenario_names())})"), file=path)
     load = _Load(extends_roots(_folder_of(path), extends_path))
     merged, origins, provenance = _resolve(path, (), load)
     if not isinstance(merged, dict):
         raise ScenarioError("expected a mapping of scenario keys at the top level",
                             file=path, line=1)
     meta = ScenarioMeta(file=str(path), folder=path.resolve().parent, resolved={},
-                        provenance=provenance, origins=origins)
+                        provenance=provenance, origins=origins, parents=load.parents,
+                        top_lines=load.top_lines)
     data = _finish(merged, meta)
     meta.resolved = data
     scenario = _validate(data, meta)
@@ -141,7 +191,8 @@ def load_scenario_text(text: str, *, file: str = "<string>", folder: str | Path 
     if not isinstance(merged, dict):
         raise ScenarioError("expected a mapping of scenario keys at the top level", file=file)
     meta = ScenarioMeta(file=file, folder=Path(folder).resolve(), resolved={},
-                        provenance=provenance, origins=origins)
+                        provenance=provenance, origins=origins, parents=load.parents,
+                        top_lines=load.top_lines)
     meta.resolved = _finish(merged, meta)
     return _validate(meta.resolved, meta)
 
@@ -163,9 +214,10 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any] | Iterable[
             raise OverrideError(f"{exc}; expected a dotted path such as {EXAMPLE}", file="--set",
                                 path=dotted) from None
         if not schema_has_path(dotted):
-            raise OverrideError(f"no parameter at this path{suggest_path(dotted)}",
+            raise OverrideError(indexed_names(data, dotted)
+                                or f"no parameter at this path{suggest_path(dotted)}",
                                 file="--set", path=dotted)
-        unknown = unknown_item(data, dotted)
+        unknown = unknown_item(data, dotted, value)
         if unknown is not None:
             raise OverrideError(unknown, file="--set", path=dotted)
         try:
@@ -173,13 +225,42 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any] | Iterable[
         except PathLookupError as exc:
             raise OverrideError(exc.message, file="--set", path=dotted) from None
         origins[dotted] = ("--set", None)
+    provenance = dict(meta.provenance)
+    for dotted in pairs:  # an override of a scale knob is shown as the assumption it is
+        if dotted_paths.is_within(dotted, SCALE):
+            provenance[dotted] = dict(OVERRIDE_PROVENANCE)
     new_meta = ScenarioMeta(file=meta.file, folder=meta.folder, resolved=data,
-                            provenance=meta.provenance, origins=origins,
-                            overrides={**meta.overrides, **pairs})
+                            provenance=provenance, origins=origins,
+                            overrides={**meta.overrides, **pairs}, parents=meta.parents,
+                            top_lines=meta.top_lines)
     return _validate(data, new_meta, override_paths=set(pairs))
 
 
-def unknown_item(data: Mapping[str, Any], dotted: str) -> str | None:
+def indexed_names(data: Mapping[str, Any], dotted: str) -> str | None:
+    """Why a path that gives an index (``[0]``) to a mapping whose items have names
+    (``iom.offender_managers[0].caseload``) names nothing, with the path by name; else None."""
+    parts = dotted_paths.parse(dotted)
+    for depth, part in enumerate(parts):
+        if not isinstance(part, int):
+            continue
+        schema = SCENARIO_PATHS.node(parts[:depth]) or {}
+        if schema.get("type") != "object" or not isinstance(schema.get("additionalProperties"),
+                                                             dict):
+            return None
+        try:
+            node = dotted_paths.get_value(data, parts[:depth])
+        except dotted_paths.PathLookupError:
+            node = {}
+        names = [str(k) for k in node] if isinstance(node, Mapping) else []
+        where = dotted_paths.format_path(parts[:depth])
+        example = dotted_paths.format_path([*parts[:depth], names[0] if names else "<name>",
+                                            *parts[depth + 1:]])
+        return (f"{where} names its items, not numbers them: write {example} (it has: "
+                f"{', '.join(names) or 'none'})")
+    return None
+
+
+def unknown_item(data: Mapping[str, Any], dotted: str, value: Any = None) -> str | None:
     """Why an override would set a field of an item that the scenario does not have, in a
     mapping whose items the user names (services, offence types): ``services.housing.cost_per_day``
     when there is no service ``housing`` would otherwise start a new service, half described,
@@ -187,13 +268,15 @@ def unknown_item(data: Mapping[str, Any], dotted: str) -> str | None:
     whole new item (``services.housing`` set to a mapping), or the names are a fixed list."""
     parts = dotted_paths.parse(dotted)
     node: Any = data
-    for depth, part in enumerate(parts[:-1]):
+    # A whole new item must be a mapping: services.housing=20 is a field of an unknown item too.
+    last = len(parts) if isinstance(value, Mapping) else len(parts) + 1
+    for depth, part in enumerate(parts[:last - 1]):
         if isinstance(node, Mapping) and isinstance(part, str) and part not in node:
             schema = SCENARIO_PATHS.node(parts[:depth]) or {}
             items = schema.get("additionalProperties")
             named_freely = (isinstance(items, dict) and "properties" not in schema
                             and "enum" not in schema.get("propertyNames", {}))
-            if named_freely and SCENARIO_PATHS.node(parts[:depth + 1]).get("properties"):
+            if named_freely and (SCENARIO_PATHS.node(parts[:depth + 1]) or {}).get("properties"):
                 where = dotted_paths.format_path(parts[:depth]) or "the scenario"
                 known = ", ".join(sorted(map(str, node))) or "none"
                 return (f"{where} has no item named {part!r} (it has: {known}); to add one, set "
@@ -294,9 +377,13 @@ def _resolve_doc(doc: YamlDocument, path: Path, stack: tuple[Path, ...], load: _
     merged: dict[str, Any] = {}
     origins: dict[str, tuple[str, int | None]] = {}
     provenance: dict[str, dict[str, Any]] = {}
+    if not stack:
+        load.top_lines = dict(doc.lines)
+    load.parents[key] = []
     for i, parent in enumerate(parents):
         where = join("extends", i) if len(parents) > 1 else "extends"
         parent_path = _find_parent(parent, path, doc, where, load)
+        load.parents[key].append(_key(parent_path))
         p_data, p_origins, p_prov = _resolve(parent_path, (*stack, key), load)
         merged = _merge(merged, p_data)
         origins.update(p_origins)
@@ -329,17 +416,43 @@ def _find_parent(name: str, path: Path, doc: YamlDocument, where: str, load: _Lo
             if _exists(candidate):
                 raise refuse(f"extends {shown}, which is not a regular file; expected a "
                              "scenario (.yaml)")
-            raise refuse(f"extends a file that does not exist: {shown[1:-1]}")
+            shipped = shipped_scenario(name)  # a shipped scenario by its file name
+            if shipped is not None:
+                return shipped
+            raise refuse(f"extends a file that does not exist: {shown[1:-1]}"
+                         f"{_shipped_hint(name)}")
         return candidate
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", name):
         raise refuse(f"{shown} is not the name of a parameter library or a .yaml file")
     lib = resources.files(LIBRARY_PACKAGE) / f"{name}.yaml"
     if not _is_file(lib):
-        close = dotted_paths.close_match(name, library_names())
+        shipped = shipped_scenario(name)  # a shipped scenario by name: extends: [sussex-2013]
+        if shipped is not None:
+            return shipped
+        names = library_names() + shipped_scenario_names()
+        close = dotted_paths.close_match(name, names)
         hint = dotted_paths.did_you_mean(close) if close else \
-            f"; shipped libraries: {', '.join(library_names())}"
-        raise refuse(f"no parameter library named {shown}{hint}")
+            f"; shipped libraries: {', '.join(library_names())}; shipped scenarios: " \
+            f"{', '.join(shipped_scenario_names()) or 'none'}"
+        raise refuse(f"no parameter library or shipped scenario named {shown}{hint}")
     return Path(str(lib))
+
+
+def locate_parent(name: str, path: Path) -> Path | None:
+    """The file an ``extends:`` name in the scenario at ``path`` reads, as the loader finds it
+    (a path relative to the file, else a shipped scenario of that file name; a bare name: a
+    library, else a shipped scenario), or None when there is none; no other checks."""
+    if name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name:
+        candidate = path.parent / name
+        return candidate if _is_file(candidate) else shipped_scenario(name)
+    lib = resources.files(LIBRARY_PACKAGE) / f"{name}.yaml"
+    return Path(str(lib)) if _is_file(lib) else shipped_scenario(name)
+
+
+def _shipped_hint(name: str) -> str:
+    close = dotted_paths.close_match(Path(name).stem, shipped_scenario_names())
+    return f" (the shipped scenario {close!r} is named without a folder: {close})" \
+        if close and ("/" in name or "\\" in name) else ""
 
 
 def _exists(path: Path) -> bool:
@@ -474,10 +587,106 @@ def suggest_path(dotted: str) -> str:
 
 # --------------------------------------------------------------------------- validation
 
+SCALE = "scale"
+PROVENANCE_KINDS = ("source", "assumption", "calibrated")
+OVERRIDE_PROVENANCE = {"assumption": "given as an override (--set, or a point of a sweep)"}
+
+
+def _check_scale_provenance(data: Mapping[str, Any], meta: ScenarioMeta) -> None:
+    """A scale knob in a file must say why (source:, assumption: or calibrated:, on itself or
+    an enclosing mapping): it changes every value it scales away from that value's source."""
+    def sourced(path: str) -> bool:
+        while path:
+            if any((meta.provenance.get(path) or {}).get(k) for k in PROVENANCE_KINDS):
+                return True
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+        return False
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                walk(value, join(path, str(key)))
+            return
+        file, line = _origin_of(path, meta)
+        if file != "--set" and not sourced(path):
+            raise ScenarioError(f"a scale knob needs a reason: write it as {{value: {node!r}, "
+                                "source: ...} or {value: ..., assumption: ...} (it changes "
+                                "every value it scales away from that value's source)",
+                                file=file, line=line, path=path)
+
+    if isinstance(data.get(SCALE), Mapping):
+        walk(data[SCALE], SCALE)
+
+
+def _shipped(file: str) -> bool:
+    """Whether a file is one of the package's: a parameter library or a shipped scenario."""
+    real = _key(Path(file))
+    folders = [_key(Path(str(resources.files(LIBRARY_PACKAGE))))]
+    shipped = shipped_scenarios_folder()
+    if shipped is not None:
+        folders.append(shipped)
+    return any(real.parent == folder for folder in folders)
+
+
+def _chain(meta: ScenarioMeta, target: Path) -> list[Path]:
+    """The files of the extends: tree on the way from the top file to ``target``: the files in
+    between and ``target`` itself, in order (the top file not included)."""
+    top = _key(Path(meta.file))
+    queue: list[list[Path]] = [[top]]
+    seen = {top}
+    while queue:
+        route = queue.pop(0)
+        for parent in meta.parents.get(route[-1], []):
+            if parent == target:
+                return route[1:] + [parent]
+            if parent not in seen:
+                seen.add(parent)
+                queue.append(route + [parent])
+    return [target]
+
+
+def _display(path: Path) -> str:
+    """A file of the extends: tree as a scenario names it: a library by its bare name."""
+    library = _key(Path(str(resources.files(LIBRARY_PACKAGE))))
+    return path.stem if path.parent == library else path.name
+
+
+def in_users_file(error: ScenarioError, meta: ScenarioMeta) -> ScenarioError:
+    """An error at a value inherited from a shipped file (a library or a shipped scenario) as
+    one at the user's file, which is where to change it: the line of the user's nearest key
+    (none if the user's file does not write this part), and the value's place and the chain of
+    extends: that led there, e.g. ``in my.yaml (extends sussex-2013.yaml > iom-sussex)``."""
+    top = meta.file
+    more = [in_users_file(m, meta) for m in error.more]
+    if not error.file or error.file in ("--set", top) or not _shipped(error.file) \
+            or _key(Path(error.file)) == _key(Path(top)):
+        return type(error)(error.message, file=error.file, line=error.line, path=error.path,
+                           more=more) if error.more else error
+    chain = " > ".join(_display(p) for p in _chain(meta, _key(Path(error.file))))
+    line = None
+    dotted = error.path or ""
+    while dotted:
+        if dotted in meta.top_lines:
+            line = meta.top_lines[dotted]
+            break
+        cut = max(dotted.rfind("."), dotted.rfind("["))
+        dotted = dotted[:cut] if cut > 0 else ""
+    where = f"{_display(_key(Path(error.file)))}:{error.line}" if error.line else \
+        _display(_key(Path(error.file)))
+    return type(error)(f"{error.message} (the value is in {where}, in {Path(top).name} "
+                       f"(extends {chain}))", file=top, line=line, path=error.path,
+                       more=more)
+
+
 def _validate(data: dict[str, Any], meta: ScenarioMeta,
               override_paths: set[str] | None = None) -> Scenario:
-    scenario = validate_data(Scenario, data, paths=SCENARIO_PATHS,
-                             origin=lambda dotted: _attributed_origin(dotted, meta, override_paths))
+    _check_scale_provenance(data, meta)
+    try:
+        scenario = validate_data(Scenario, data, paths=SCENARIO_PATHS, origin=lambda dotted:
+                                 _attributed_origin(dotted, meta, override_paths))
+    except ScenarioError as exc:
+        raise in_users_file(exc, meta) from None
     scenario._meta = meta
     if scenario.cohort.from_csv is not None:
         # Read and check the cohort file now, so that validate catches what run would.

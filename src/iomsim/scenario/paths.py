@@ -1,4 +1,4 @@
-"""Dotted paths into nested data: ``justice.arrest_cost``, ``iom.offender_managers[0].share``.
+"""Dotted paths into nested data: ``justice.arrest_cost``, ``iom.case_conferences.attendees[0].hours``.
 
 This is the one grammar for every place a user names a value inside a scenario: ``--set``
 overrides, a sweep file's ``overrides`` and ``parameters``, a targets file's fitted parameters,
@@ -26,7 +26,7 @@ from typing import Any, Union
 Part = Union[str, int]
 PathLike = Union[str, Sequence[Part]]
 
-EXAMPLE = "justice.arrest_cost or iom.offender_managers[0].share"
+EXAMPLE = "justice.arrest_cost or iom.case_conferences.attendees[0].hours"
 
 _CHUNK = re.compile(r"([^\[\]]*)((?:\[\d+\])*)")
 _INDEX = re.compile(r"\[(\d+)\]")

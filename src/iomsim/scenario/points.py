@@ -10,8 +10,8 @@ from typing import Any, Mapping
 
 from iomsim.scenario import apply_overrides
 from iomsim.scenario.loader import SCENARIO_PATHS
-from iomsim.scenario.paths import (EXAMPLE, PathSyntaxError, close_match, did_you_mean, get_value,
-                                   parse)
+from iomsim.scenario.paths import (EXAMPLE, PathLookupError, PathSyntaxError, close_match,
+                                   did_you_mean, get_value, parse)
 from iomsim.scenario.schema import Scenario
 
 # A pseudo-parameter: multiplies every IOM programme cost (break-even and sweeps over IOM cost).
@@ -22,8 +22,8 @@ def iom_cost_overrides(scenario: Scenario, scale: float) -> dict[str, float]:
     """Overrides that multiply every IOM programme cost of ``scenario`` by ``scale``."""
     iom = scenario.iom
     out: dict[str, float] = {}
-    for i, m in enumerate(iom.offender_managers):
-        out[f"iom.offender_managers[{i}].annual_cost"] = m.annual_cost * scale
+    for name, m in iom.offender_managers.items():
+        out[f"iom.offender_managers.{name}.annual_cost"] = m.annual_cost * scale
     for i, a in enumerate(iom.case_conferences.attendees):
         out[f"iom.case_conferences.attendees[{i}].hourly_cost"] = a.hourly_cost * scale
     for agency, cost in iom.co_location_cost_per_offender_year.items():
@@ -48,7 +48,16 @@ def current_value(scenario: Scenario, dotted: str) -> Any:
     (:class:`~iomsim.scenario.paths.PathLookupError` if the scenario has none there)."""
     if dotted == IOM_COST_SCALE:
         return 1.0
-    return get_value(scenario, dotted)
+    try:
+        return get_value(scenario, dotted)
+    except PathLookupError:
+        parts = parse(dotted)
+        # A scale knob the scenario does not set is at its neutral value.
+        if len(parts) == 3 and parts[:2] == ["scale", "agency_costs"]:
+            return scenario.scale.agency_cost(str(parts[2]))
+        if len(parts) == 3 and parts[:2] == ["scale", "service_capacity"]:
+            return scenario.scale.capacity(str(parts[2]))
+        raise
 
 
 def parameter_problem(dotted: str) -> str | None:

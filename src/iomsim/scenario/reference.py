@@ -206,7 +206,7 @@ def names_section(scenarios: dict[str, Scenario]) -> list[str]:
     used: dict[str, set[str]] = {}
     for name, s in scenarios.items():
         for agency in [svc.agency for svc in s.services.values()] \
-                + [m.agency for m in s.iom.offender_managers] \
+                + [m.agency for m in s.iom.offender_managers.values()] \
                 + [a.agency for a in s.iom.case_conferences.attendees] \
                 + list(s.iom.co_location_cost_per_offender_year) \
                 + [s.iom.enforcement.agency, s.iom.pathway_referrals.agency]:
@@ -292,8 +292,9 @@ def build_reference() -> str:
            "19); money (£) is in pounds at the scenario's `price_year`; durations are in days; "
            "rates are per year. A key is named by its dotted path, as in `--set "
            "justice.arrest_cost=250`; `<name>` stands for a name of your choice (a service, an "
-           "offence type) or a need area, and `[i]` for a list item by its index from 0 (`--set "
-           "iom.offender_managers[0].caseload=20`).", "",
+           "offence type, an offender-manager role) or a need area (`--set "
+           "iom.offender_managers.probation.caseload=25`), and `[i]` for a list item by its index "
+           "from 0 (`--set iom.case_conferences.attendees[0].hours=3`).", "",
            "Shipped scenarios: " + ", ".join(f"`{n}`" for n in scenarios) + ". Shipped "
            "parameter libraries (`extends: [<name>]`): see `src/iomsim/scenario/library/` "
            f"(package `{LIBRARY_PACKAGE}`).", "",

@@ -19,6 +19,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
                       field_validator, model_validator)
 
+from iomsim.scenario.paths import close_match
 from iomsim.scenario.validation import error_at
 
 NEEDS: tuple[str, ...] = (
@@ -782,7 +783,8 @@ class Service(Strict):
 
 
 class OffenderManager(Strict):
-    agency: Agency = Field(description="the agency employing the role")
+    agency: Agency | None = Field(None, description=(
+        "the agency employing the role (default: the role's name, e.g. probation)"))
     share: Fraction = Field(description="share of IOM offenders managed by this role")
     annual_cost: Money = Field(description="salary and on-costs of one offender manager a year "
                                            "(£)")
@@ -860,9 +862,10 @@ class Iom(Strict):
         "days on IOM at most from its start (none: to the horizon)"))
     deselect_after_offence_free_days: Positive | None = Field(None, description=(
         "de-selected after this many days without a detected offence (none: never)"))
-    offender_managers: list[OffenderManager] = Field(default_factory=list, description=(
-        "offender-manager roles; shares sum to 1" + LIST.format(
-            ex="iom.offender_managers[0].caseload")))
+    offender_managers: dict[str, OffenderManager] = Field(default_factory=dict, description=(
+        "offender-manager roles by name (e.g. probation, police, vcs; a role's agency is its "
+        "name unless it gives agency:), in --set as iom.offender_managers.probation.caseload; "
+        "shares sum to 1; a role set to null removes a role inherited through extends:"))
     case_conferences: CaseConferences = Field(default_factory=CaseConferences,
                                               description="multi-agency case conferences")
     co_location_cost_per_offender_year: dict[Agency, Money] = Field(
@@ -878,12 +881,46 @@ class Iom(Strict):
         None, description="offender-manager caseload capacity: IOM places per 1,000 selected "
                           "offenders; those beyond it wait for a place (none = no limit)")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _managers_by_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("offender_managers"), list):
+            raise error_at("offender_managers", managers_as_mapping(data["offender_managers"]))
+        if isinstance(data, dict) and isinstance(data.get("offender_managers"), dict):
+            # A role set to null removes the role a scenario it extends has.
+            data = {**data, "offender_managers": {k: v for k, v in data["offender_managers"].items()
+                                                  if v is not None}}
+        return data
+
     @model_validator(mode="after")
     def _manager_shares(self) -> "Iom":
+        for name, manager in self.offender_managers.items():
+            try:
+                _identifier(name)
+            except ValueError as exc:
+                raise error_at(f"offender_managers.{name}", f"role name: {exc}") from None
+            if manager.agency is None:
+                manager.agency = name
         if self.offender_managers:
-            _check_shares({f"{i}": m.share for i, m in enumerate(self.offender_managers)},
+            _check_shares({name: m.share for name, m in self.offender_managers.items()},
                           "offender manager shares", at="offender_managers")
         return self
+
+
+def managers_as_mapping(items: list) -> str:
+    """Why a list of offender managers is refused, with the mapping to write instead."""
+    names: list[str] = []
+    for i, item in enumerate(items):
+        agency = item.get("agency") if isinstance(item, dict) else None
+        if isinstance(agency, dict):
+            agency = agency.get("value")
+        name = agency if isinstance(agency, str) and agency else f"role_{i + 1}"
+        names.append(name if name not in names else f"{name}_{i + 1}")
+    example = ", ".join(f"{n}: {{share: ..., annual_cost: ..., caseload: ...}}" for n in names)
+    return ("offender managers are now named by role, not listed; write them as a mapping by "
+            f"role name, e.g. offender_managers: {{{example}}} (a role's agency is its name "
+            "unless it gives agency:); --set then names a role: "
+            f"iom.offender_managers.{names[0] if names else 'probation'}.caseload")
 
 
 class Economics(Strict):
@@ -892,6 +929,35 @@ class Economics(Strict):
         description="agencies whose averted costs count as benefit (criminal justice)")
     include_victims_in_benefit: bool = Field(True, description=(
         "count the averted cost of crime to victims in benefit and benefit_per_pound"))
+
+
+CapacityScale = Annotated[float, AfterValidator(_positive), at_most(
+    MAX_MULTIPLIER, "a hundredfold change in a service's places is beyond any plan"),
+    shown("multiplier", f"> 0 to {MAX_MULTIPLIER:g}")]
+
+
+class Scale(Strict):
+    """Scale knobs: change a group of values by a factor without restating them. Applied when
+    the model is compiled; the validated values keep what the files say, and the manifest
+    records the knobs. A value in a file needs source: or assumption: (why it differs)."""
+
+    agency_costs: dict[Agency, Multiplier] = Field(default_factory=dict, description=(
+        "multiplier on every cost an agency pays (unit costs, salaries, services, IOM items), "
+        "by agency name, e.g. housing: 1.2 for housing costs 20% higher"))
+    service_capacity: CapacityScale | dict[str, CapacityScale] = Field(1.0, description=(
+        "multiplier on the places (capacity_per_1000) of every service with a capacity (a "
+        "number), or of each named service (a mapping by service name, e.g. "
+        "temporary_accommodation: 0.8)"))
+
+    def agency_cost(self, agency: str) -> float:
+        """The multiplier on the costs ``agency`` pays."""
+        return self.agency_costs.get(agency, 1.0)
+
+    def capacity(self, service: str) -> float:
+        """The multiplier on the places of ``service``."""
+        if isinstance(self.service_capacity, dict):
+            return self.service_capacity.get(service, 1.0)
+        return self.service_capacity
 
 
 class Limits(Strict):
@@ -933,6 +999,8 @@ class Scenario(Strict):
                                                       "de-selection")
     exits: Exits = Field(default_factory=Exits, description="deaths and moves out of the area")
     economics: Economics = Field(default_factory=Economics, description="what counts as benefit")
+    scale: Scale = Field(default_factory=Scale, description=(
+        "scale knobs: an agency's costs or services' places times a factor"))
     limits: Limits = Field(default_factory=Limits, description="limits on the run's size")
 
     @property
@@ -949,6 +1017,39 @@ class Scenario(Strict):
                              "is shorter than 12 months, so a shorter horizon measures nothing")
         return value
 
+    def paying_agencies(self) -> list[str]:
+        """Every agency that pays for something in this scenario, in a fixed order."""
+        iom = self.iom
+        agencies = ["police", "courts", "prison", "probation"] \
+            + [svc.agency for svc in self.services.values()] \
+            + [m.agency or name for name, m in iom.offender_managers.items()] \
+            + [a.agency for a in iom.case_conferences.attendees] \
+            + list(iom.co_location_cost_per_offender_year) \
+            + [iom.enforcement.agency, iom.pathway_referrals.agency]
+        return list(dict.fromkeys(agencies))
+
+    def _check_scale(self) -> None:
+        agencies = self.paying_agencies()
+        for agency in self.scale.agency_costs:
+            if agency not in agencies:
+                close = close_match(agency, agencies)
+                hint = f"; did you mean {close!r}?" if close else ""
+                raise error_at(f"scale.agency_costs.{agency}", f"no agency {agency!r} pays for "
+                               f"anything in this scenario{hint} (agencies: "
+                               f"{', '.join(agencies)})")
+        if isinstance(self.scale.service_capacity, dict):
+            limited = [n for n, svc in self.services.items() if svc.capacity_per_1000 is not None]
+            for name in self.scale.service_capacity:
+                if name in limited:
+                    continue
+                at = f"scale.service_capacity.{name}"
+                if name in self.services:
+                    raise error_at(at, f"service {name!r} has no capacity (its places are "
+                                   f"unlimited); give services.{name}.capacity_per_1000 to "
+                                   "limit them")
+                raise error_at(at, f"no service named {name!r} (services with a capacity: "
+                               f"{', '.join(limited) or 'none'})")
+
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
         for name in self.services:
@@ -956,6 +1057,7 @@ class Scenario(Strict):
                 _identifier(name)
             except ValueError as exc:
                 raise error_at(f"services.{name}", f"service name: {exc}") from None
+        self._check_scale()
         limit = self.limits.max_offenders
         if self.cohort.size is not None and self.cohort.size > limit:
             raise error_at("cohort.size", f"{self.cohort.size:,} offenders is above "

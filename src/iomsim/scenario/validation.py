@@ -114,8 +114,29 @@ def _choices(ctx: dict[str, Any] | None) -> list[str]:
 
 def describe(exc: ValidationError, paths: SchemaPaths) -> tuple[str, str]:
     """The dotted path and the one-line message of the problem a ValidationError reports."""
+    problems = describe_all(exc, paths)
+    dotted, msg = problems[0]
+    if len(problems) > 1:
+        n = len(problems) - 1
+        msg += f" (and {n} more problem{'s' if n > 1 else ''})"
+    return dotted, msg
+
+
+def describe_all(exc: ValidationError, paths: SchemaPaths) -> list[tuple[str, str]]:
+    """Every problem a ValidationError reports, as (dotted path, one-line message), the one to
+    report first (see :func:`_pick`) first; one per path (a value that fits none of a union's
+    types is one problem, not one per type)."""
     errors = exc.errors(include_url=False)
     first = _pick(errors)
+    out: dict[str, str] = {}
+    for error in [first, *(e for e in errors if e is not first)]:
+        dotted, msg = _describe_one(error, paths)
+        out.setdefault(dotted, msg)
+    return list(out.items())
+
+
+def _describe_one(first: dict[str, Any], paths: SchemaPaths) -> tuple[str, str]:
+    """The dotted path and the one-line message of one of pydantic's errors."""
     loc = _clean_loc(first["loc"])
     bad_key = bool(loc) and loc[-1] == "[key]"  # a mapping key that is not one of the choices
     if bad_key:
@@ -166,14 +187,22 @@ def describe(exc: ValidationError, paths: SchemaPaths) -> tuple[str, str]:
                   f"{msg[0].lower() + msg[1:]}"
         else:
             msg = f"got {short(got)}; {msg[0].lower() + msg[1:]}"
-    if len(errors) > 1:
-        msg += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     return dotted, msg
 
 
 def located_error(exc: ValidationError, *, paths: SchemaPaths, origin: Origin,
                   error: type[InputError] = ScenarioError) -> InputError:
-    """The first problem of a ValidationError as one ``error`` at its file, line and path."""
-    dotted, msg = describe(exc, paths)
-    file, line = origin(dotted)
-    return error(msg, file=file, line=line, path=dotted or None)
+    """The problems of a ValidationError as one ``error`` at the first one's file, line and
+    path, which says how many more there are and holds each of them (``more``), located too."""
+    problems = describe_all(exc, paths)
+    located = []
+    for dotted, msg in problems:
+        file, line = origin(dotted)
+        located.append(error(msg, file=file, line=line, path=dotted or None))
+    first = located[0]
+    if len(located) > 1:
+        n = len(located) - 1
+        first = error(f"{first.message} (and {n} more problem{'s' if n > 1 else ''}, listed "
+                      "below)", file=first.file, line=first.line, path=first.path,
+                      more=located[1:])
+    return first

@@ -21,7 +21,7 @@ from statistics import NormalDist
 import numpy as np
 
 from iomsim.engine.branches import BRANCHES
-from iomsim.engine.cohort import build_population
+from iomsim.engine.cohort import population_for
 from iomsim.engine.distributions import lognormal_params
 from iomsim.engine.measures import MONTH, arm_metrics, describe_population, registration_ogrs, \
     select_cohort, survival_curve
@@ -362,7 +362,7 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     """One replication of ``arms`` with the numba engine (the same as the simpy engine's)."""
     check_supported(model)  # before the tables are packed: they would not fit
     cm, MF, MI = _compile(model)
-    pop = build_population(model.scenario, seed, replication)
+    pop = population_for(model, seed, replication)
     check_supported(model, len(pop))
     n = len(pop)
     SE, se_offsets = _scheduled(pop.scheduled, n)

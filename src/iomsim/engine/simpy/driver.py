@@ -17,7 +17,7 @@ import numpy as np
 import simpy
 
 from iomsim.engine.branches import branch_counter
-from iomsim.engine.cohort import Population, build_population
+from iomsim.engine.cohort import Population, population_for
 from iomsim.engine.measures import MONTH, arm_metrics, describe_population, registration_ogrs, \
     select_cohort, survival_curve
 from iomsim.engine.model import Model
@@ -50,7 +50,7 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
 
 def _simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
               keep_records: bool) -> ReplicationResult:
-    pop = build_population(model.scenario, seed, replication)
+    pop = population_for(model, seed, replication)
     root = root_key(seed, replication)
     start = -model.pre_days
     offenders = [
