@@ -46,6 +46,18 @@ def test_the_custody_term_is_zero_when_custody_days_are_equal_before_and_after()
     assert math.isnan(decomp.custody_term(0.5, w, 0.0))  # no time at liberty before
 
 
+def test_the_custody_term_of_a_share_is_a_constant_hazard_over_the_time_at_liberty():
+    """Half reconvicted over L: with twice L, a constant hazard reconvicts 1 - 0.5 ** 2 = 75%;
+    with a quarter of it, 1 - 0.5 ** 0.25. The share never passes 1, however long the time."""
+    w = decomp.WINDOW_DAYS
+    half = w / 2
+    assert decomp.custody_term(0.5, half, 0.0, share=True) == pytest.approx(0.75 - 0.5)
+    assert decomp.custody_term(0.5, 0.0, w - w / 4, share=True) == pytest.approx(
+        1 - 0.5 ** 0.25 - 0.5)
+    assert decomp.custody_term(0.5, 120.0, 120.0, share=True) == 0.0
+    assert 0.9 + decomp.custody_term(0.9, w - 1.0, 0.0, share=True) <= 1.0
+
+
 def test_the_components_of_the_pure_function_sum_to_the_observed_change():
     rows = decomp.decompose(before=0.45, after_non_iom=0.38, after_iom=0.19,
                             custody_days_before=150.0, custody_days_after=90.0)

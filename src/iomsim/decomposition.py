@@ -11,16 +11,18 @@ sum to it exactly (up to rounding):
 
 - ``iom_effect = after_iom - after_non_iom``: the counterfactual difference, IOM against the same
   cohort without IOM.
-- ``custody = before * (L_after / L_before - 1)``, where ``L`` is the days at liberty per offender
-  in the window: the window's length (:data:`WINDOW_DAYS`, 24 months of 365.25-day years) less
-  the mean days in custody or on remand per selected offender
-  (``custody_days_per_offender_24m_before`` for ``L_before``; ``custody_days_per_offender_24m``
-  of the non-IOM arm for ``L_after``). It is the change ``before`` would show if only the time
-  at liberty changed: a first-order exposure adjustment, which scales the measure in proportion
-  to the time at liberty. For a rate (a share of offenders) that is an approximation: the share
-  reconvicted is not proportional to exposure (a cohort much in custody before day 0 can imply
-  a before rate above 100% at the later liberty), and the custody term says nothing about who
-  was in custody. It is zero when the mean custody days before and after are equal.
+- ``custody``: the change ``before`` would show if only the time at liberty changed, ``L``
+  being the days at liberty per offender in the window: the window's length
+  (:data:`WINDOW_DAYS`, 24 months of 365.25-day years) less the mean days in custody or on
+  remand per selected offender (``custody_days_per_offender_24m_before`` for ``L_before``;
+  ``custody_days_per_offender_24m`` of the non-IOM arm for ``L_after``). For a count per
+  offender (convictions) it is ``before * (L_after / L_before - 1)``: counts grow in proportion
+  to exposure. For a share of offenders (reconviction) it is ``1 - (1 - before) ** (L_after /
+  L_before) - before``: the share that a constant hazard, the one giving ``before`` over
+  ``L_before``, gives over ``L_after``; it stays a share (the proportional form implied rates
+  above 100% for a cohort much in custody before day 0). Both are exposure adjustments of the
+  mean: they say nothing about who was in custody. It is zero when the mean custody days before
+  and after are equal.
 - ``regression_to_mean_and_ageing = (after_non_iom - before) - custody``: what is left of the
   change without IOM. Offenders are selected on recent offending, so their offending falls back
   towards their long-run rate (regression to the mean), and they are two years older; the model
@@ -40,6 +42,7 @@ from iomsim.engine.model import TWO_YEARS
 
 WINDOW_DAYS = TWO_YEARS
 MEASURES = ("reconviction_rate_24m", "convictions_per_offender_24m")
+SHARES = ("reconviction_rate_24m",)  # shares of offenders; the others are counts per offender
 CUSTODY_BEFORE = "custody_days_per_offender_24m_before"
 CUSTODY_AFTER = "custody_days_per_offender_24m"
 LEVELS = ("before", "after_non_iom", "after_iom")
@@ -53,21 +56,26 @@ def applies(pre_period_months: float, horizon_years: float) -> bool:
 
 
 def custody_term(before: float, custody_days_before: float, custody_days_after: float,
-                 window_days: float = WINDOW_DAYS) -> float:
-    """``before * (L_after / L_before - 1)``, with ``L = window_days - custody days`` per
-    offender: the change in ``before`` that the change in time at liberty alone would make (a
-    first-order exposure adjustment). NaN when there was no time at liberty before."""
+                 window_days: float = WINDOW_DAYS, share: bool = False) -> float:
+    """The change in ``before`` that the change in time at liberty alone would make, with
+    ``L = window_days - custody days`` per offender: ``before * (L_after / L_before - 1)`` for a
+    count, ``1 - (1 - before) ** (L_after / L_before) - before`` for a ``share`` (a constant
+    hazard over the time at liberty). NaN when there was no time at liberty before."""
     at_liberty_before = window_days - custody_days_before
     at_liberty_after = window_days - custody_days_after
     if not at_liberty_before > 0:
         return math.nan
-    return before * (at_liberty_after / at_liberty_before - 1.0)
+    ratio = at_liberty_after / at_liberty_before
+    if share:
+        return 1.0 - (1.0 - before) ** ratio - before if 0.0 <= before < 1.0 else math.nan
+    return before * (ratio - 1.0)
 
 
 def decompose(before: float, after_non_iom: float, after_iom: float, custody_days_before: float,
-              custody_days_after: float) -> dict[str, float]:
-    """Every row of :data:`ROWS` for one measure of one replication."""
-    custody = custody_term(before, custody_days_before, custody_days_after)
+              custody_days_after: float, share: bool = False) -> dict[str, float]:
+    """Every row of :data:`ROWS` for one measure of one replication (``share``: the measure is a
+    share of offenders, as reconviction is)."""
+    custody = custody_term(before, custody_days_before, custody_days_after, share=share)
     without_iom = after_non_iom - before
     return {"before": before, "after_non_iom": after_non_iom, "after_iom": after_iom,
             "observed_change": after_iom - before,
@@ -85,7 +93,8 @@ def decompose_replication(metrics: Mapping[str, Mapping[str, float]]
     iom, non = metrics["iom"], metrics["non_iom"]
     get = lambda arm, name: float(arm.get(name, math.nan))  # noqa: E731
     return {m: decompose(get(iom, f"{m}_before"), get(non, m), get(iom, m),
-                         get(iom, CUSTODY_BEFORE), get(non, CUSTODY_AFTER))
+                         get(iom, CUSTODY_BEFORE), get(non, CUSTODY_AFTER),
+                         share=m in SHARES)
             for m in MEASURES}
 
 
