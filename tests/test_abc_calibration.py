@@ -108,3 +108,19 @@ def test_cli_abc_writes_the_fitted_scenario_its_draws_and_the_check(tmp_path):
     assert len(draws) == 12 and draws["accepted"].sum() == 3
     loo = pd.read_csv(out.with_suffix(".leave-one-out.csv"))
     assert len(loo) == 2 and "leave one target out" in proc.stdout
+
+
+def test_a_draw_the_model_refuses_is_rejected_and_the_fit_goes_on():
+    """OGRS near 1 with a large frailty variance would offend without bound: the runaway guard
+    refuses such a population, and ABC rejects the draw instead of stopping."""
+    scenario = load_minimal({"cohort.size": 60,
+                             "cohort.profile.ogrs": {"distribution": "fixed", "value": 0.999}})
+    target = Target("metric", "offences_per_offender", "non_iom", 30.0, 10.0)
+    targets = TargetsFile(file="t.yaml", parameters=[], targets=[target], reps=2, seed=3)
+    prior = Prior(kind="uniform", low=0.0, high=3.0)
+    post = calibrate_abc(scenario, targets, {"cohort.profile.frailty_variance": prior},
+                         measure=measure, draws=16, accept=3, reps=2, seed=3, progress=False)
+    refused = post.draws["distance"] == np.inf
+    assert refused.any() and (~refused).any()
+    assert (post.draws.loc[refused, "cohort.profile.frailty_variance"] > 0.5).all()
+    assert not post.draws.loc[post.draws["accepted"], "distance"].isin([np.inf]).any()

@@ -17,7 +17,8 @@ Every draw runs the same seed and replications (common random numbers), and its 
 the targets is the root of the sum of squared gaps, each divided by its tolerance (fitted
 targets only). A draw whose selection picks fewer offenders than ``selection.cohort_size`` (on
 average over its replications) is rejected whatever its distance: its targets would describe a
-smaller, different cohort from the one the evaluation followed. The ``accept`` nearest draws are the accepted sets, and each parameter's spread
+smaller, different cohort from the one the evaluation followed. So is a draw the model refuses
+to run (a population that would offend without bound, say): the fit goes on without it. The ``accept`` nearest draws are the accepted sets, and each parameter's spread
 is their 5th to 95th percentiles. A scenario needs one point, and the accepted draws' medians,
 taken one parameter at a time, need not make a point that fits (in many dimensions no accepted
 draw is near it): the point written is the accepted draw that, among the ``refine`` nearest,
@@ -180,13 +181,20 @@ def calibrate_abc(scenario, targets, priors: dict[str, Prior], *, measure: Calla
     values = np.full((draws, len(tlist)), np.nan)
     selected = np.full(draws, np.nan)
     wanted = base.selection.cohort_size if base.selection is not None else 0
+    refused: list[str] = []
     bar = tqdm(total=draws, desc="abc", unit="draw", delay=1.0,
                disable={True: False, False: True, None: None}[progress])
 
     def evaluate_at(backend, point: dict[str, float], n: int, s: int
                     ) -> tuple[list[float], float]:
-        """The targets' simulated values, and how many the selection picked."""
-        res = run_with(backend, point, reps=n, seed=s, progress=False, engine=engine)
+        """The targets' simulated values, and how many the selection picked; NaN for a draw
+        the model refuses to run (a population that would offend without bound, a selection
+        that picks nobody): such a draw is rejected, not the fit stopped."""
+        try:
+            res = run_with(backend, point, reps=n, seed=s, progress=False, engine=engine)
+        except InputError as exc:
+            refused.append(str(exc))
+            return [math.nan] * len(tlist), math.nan
         return [measure(res, t) for t in tlist], cohort_selected(res)
 
     with bar, open_backend(base, jobs, scheduler, reps) as backend:
@@ -223,7 +231,9 @@ def calibrate_abc(scenario, targets, priors: dict[str, Prior], *, measure: Calla
     if log:
         short = int(np.sum(selected < wanted - 0.5))
         log(f"accepted {n_accepted} of {draws} draws ({short} rejected for selecting fewer than "
-            f"{wanted}); distances {d[order[0]]:.3g} to {d[order[n_accepted - 1]]:.3g}")
+            f"{wanted}, {len(refused)} refused by the model"
+            + (f", the first: {refused[0]}" if refused else "")
+            + f"); distances {d[order[0]]:.3g} to {d[order[n_accepted - 1]]:.3g}")
     return Posterior(draws=table, parameters=point, intervals=intervals,
                      rows=list(zip(tlist, at_point)),
                      leave_one_out=leave_one_out(np.where(np.isfinite(d)[:, None], values,
