@@ -61,7 +61,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping
 
 import numpy as np
 from pydantic import Field, StrictBool, field_validator
@@ -76,7 +76,8 @@ from iomsim.scenario.points import (IOM_COST_SCALE, current_value, parameter_pro
                                       point_scenario)
 from iomsim.runner import check_engine
 from iomsim.scenario import apply_overrides, load_scenario
-from iomsim.scenario.loader import EXTENDS_PATH_ENV, extends_roots, schema_node, shipped_scenario
+from iomsim.scenario.loader import (EXTENDS_PATH_ENV, extends_roots, path_is_money, schema_node,
+                                    shipped_scenario, uprating_factor)
 from iomsim.scenario.paths import PathLookupError, SchemaPaths, is_within
 from iomsim.scenario.schema import (DistributionKind, ParameterDistribution, Positive, Scenario,
                                     Strict, whole_number)
@@ -124,6 +125,9 @@ class SweepParameter(ParameterDistribution):
     steps: AtLeastTwo | None = None
     base: Any = None
     integer: StrictBool = False
+    price_year: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")] | None = Field(
+        None, description="money: the financial year its values are in (uprated to the "
+        "scenario's price year with the GDP deflator, as a scenario's money is)")
     source: str | None = None
     assumption: str | None = None
     note: str | None = None
@@ -390,6 +394,8 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
         except PathLookupError as exc:
             raise err(f"the scenario has no value at this path: {exc.message}", where) from None
         node = schema_node(dotted) or {}
+        if spec.price_year is not None:
+            spec = _uprated(spec, dotted, base, lambda m, k: err(m, f"{where}.{k}"))
         base_value = spec.base if spec.base is not None else value_now
         if not isinstance(base_value, (int, float, str, bool)):
             base_value = None
@@ -435,6 +441,36 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
         raise err(f"{exc.message} ({exc.path} at {where}); use engine: simpy", "engine") from None
     _check_points(spec_obj)
     return spec_obj
+
+
+def _uprated(spec: SweepParameter, dotted: str, base: Scenario, err) -> SweepParameter:
+    """``spec`` with its money uprated from its ``price_year`` to the scenario's (the GDP
+    deflator ratio, as the loader uprates a scenario's money): every value in pounds (``low``,
+    ``high``, ``levels``, ``base``, ``mean``, ``sd``, ``mode``, ``value``, a gamma's ``scale``)
+    is multiplied, a lognormal's ``meanlog`` moved by the log of the factor."""
+    if not path_is_money(dotted):
+        raise err("price_year belongs to money (a value the schema gives in £ at price_year); "
+                  "this parameter is not money", "price_year")
+    if spec.distribution == "beta" and spec.bounds != "rescale":
+        raise err("a beta on [0, 1] is not money; give low, high and bounds: rescale for a beta "
+                  "in pounds", "price_year")
+    try:
+        factor = uprating_factor(spec.price_year, str(base.price_year))
+    except InputError as exc:
+        raise err(exc.message, "price_year") from None
+    if factor == 1:
+        return spec
+    changed: dict[str, Any] = {}
+    for key in ("low", "high", "mean", "sd", "mode", "value", "scale", "base"):
+        value = getattr(spec, key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            changed[key] = value * factor
+    if spec.meanlog is not None:
+        changed["meanlog"] = spec.meanlog + float(np.log(factor))
+    if spec.levels is not None:
+        changed["levels"] = [v * factor if isinstance(v, (int, float)) and not isinstance(v, bool)
+                             else v for v in spec.levels]
+    return spec.model_copy(update=changed)
 
 
 def _check_scenario_path(name: str, folder: Path, err, key: str = "scenario") -> None:
