@@ -36,7 +36,9 @@ Other keys: ``levels`` (Morris grid levels, default 4), ``second_order`` (saltel
 false), ``sampling`` (psa: ``random`` or ``lhs``), ``acceptability: {max_cost_per_offender,
 steps}`` (PSA acceptability curve). A parameter may also give ``base`` (its value at the base
 point of a one-way design; default the scenario's value), ``steps`` (grid from ``low`` to
-``high``) and ``integer: true`` (paths the schema types as whole numbers are rounded anyway).
+``high``), ``integer: true`` (paths the schema types as whole numbers are rounded anyway) and,
+for money, ``price_year`` (its values are uprated to the scenario's price year with the GDP
+deflator, as a scenario's money is).
 A distribution is the scenario schema's (:class:`~iomsim.scenario.schema.ParameterDistribution`):
 the same keys mean the same things, and ``low``/``high`` on a normal, lognormal, gamma, beta or
 count come with ``bounds: clip``, ``truncate`` or (beta) ``rescale``.
