@@ -15,7 +15,9 @@ column per parameter, by dotted path). Designs:
     (uniform from ``low`` to ``high``, or its distribution).
 ``psa``
     probabilistic sensitivity analysis: ``samples`` independent draws from each parameter's
-    distribution (``sampling: lhs`` draws them by Latin hypercube instead).
+    distribution (``sampling: lhs`` draws them by Latin hypercube instead). Given the accepted
+    draws of a calibration (``posterior``), each sample also takes one of them whole (see
+    :func:`posterior_order`).
 ``saltelli``
     SALib's Sobol (Saltelli) sampling, ``samples`` base samples: ``samples * (D + 2)`` points
     (``samples * (2D + 2)`` with ``second_order``), for Sobol indices.
@@ -298,10 +300,14 @@ class Design:
     unit: np.ndarray | None = None
     roles: pd.DataFrame | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    # psa over a calibration's accepted draws: their columns (before the parameters' in
+    # ``points``) and, per point, the draw it took (its row in the posterior file, from 0).
+    posterior_columns: list[str] = field(default_factory=list)
+    posterior_draws: np.ndarray | None = None
 
     @property
     def names(self) -> list[str]:
-        return [p.path for p in self.parameters]
+        return [*self.posterior_columns, *(p.path for p in self.parameters)]
 
     def salib_problem(self) -> dict[str, Any]:
         return salib_problem(self.names)
@@ -316,14 +322,30 @@ def _child_seed(seed: int, tag: int) -> int:
     return int(np.random.SeedSequence([int(seed), 0x5EED, tag]).generate_state(1)[0])
 
 
+def posterior_order(accepted: int, samples: int, seed: int) -> np.ndarray:
+    """Which accepted draw (0 to ``accepted`` - 1) each of ``samples`` PSA samples takes: the
+    accepted draws shuffled with the sweep's seed and taken in turn, a new shuffle for each
+    further pass, so that no draw is taken twice before every draw is taken once (with fewer
+    samples than accepted draws, a random subset without repeats)."""
+    rng = np.random.default_rng(_child_seed(seed, 0x9057))
+    passes = -(-samples // accepted)
+    return np.concatenate([rng.permutation(accepted) for _ in range(passes)])[:samples]
+
+
 def make_design(kind: str, parameters: Sequence[Parameter], *, samples: int | None = None,
                 seed: int = 0, num_levels: int = 4, second_order: bool = False,
-                sampling: str = "random") -> Design:
-    """Build a design. ``samples`` is the sample size (see the module docstring per design)."""
+                sampling: str = "random", posterior: pd.DataFrame | None = None) -> Design:
+    """Build a design. ``samples`` is the sample size (see the module docstring per design).
+    ``posterior`` (psa only): a calibration's accepted draws, one row each, one column per
+    parameter path (index: the draw's number), of which each sample takes one whole."""
     params = list(parameters)
     if kind not in DESIGNS:
         raise DesignError(f"unknown design {kind!r}; expected one of {', '.join(DESIGNS)}", "design")
-    if not params:
+    if posterior is not None and kind != "psa":
+        raise DesignError(f"posterior: belongs to a psa design, not {kind}", "posterior")
+    if posterior is not None and posterior.empty:
+        raise DesignError("the posterior has no accepted draw", "posterior")
+    if not params and posterior is None:
         raise DesignError("a sweep needs at least one parameter", "parameters")
     names = [p.path for p in params]
     d = len(params)
@@ -349,6 +371,9 @@ def make_design(kind: str, parameters: Sequence[Parameter], *, samples: int | No
         return Design(kind, params, _frame(rows, names),
                       roles=pd.DataFrame(roles, columns=["role", "parameter"]))
 
+    if kind == "psa" and posterior is not None:
+        return _posterior_psa(params, posterior, samples, seed, sampling)
+
     if kind in ("lhs", "sobol", "psa"):
         rng = np.random.default_rng(_child_seed(seed, DESIGNS.index(kind)))
         if kind == "sobol":
@@ -364,11 +389,7 @@ def make_design(kind: str, parameters: Sequence[Parameter], *, samples: int | No
         else:
             raise DesignError(f"unknown sampling {sampling!r}; expected random or lhs", "sampling")
         if kind == "psa":
-            for p in params:
-                if p.distribution is None:
-                    raise DesignError("a psa design needs a distribution for every parameter "
-                                      "(use distribution: fixed to hold one still)",
-                                      f"parameters.{p.path}")
+            _psa_distributions(params)
         return Design(kind, params, _values(params, unit))
 
     from SALib.sample import morris as morris_sample
@@ -385,6 +406,43 @@ def make_design(kind: str, parameters: Sequence[Parameter], *, samples: int | No
     unit = morris_sample.sample(problem, samples, num_levels=num_levels, seed=_child_seed(seed, 6))
     return Design(kind, params, _values(params, unit), unit=unit,
                   options={"num_levels": num_levels})
+
+
+def _psa_distributions(params: list[Parameter]) -> None:
+    for p in params:
+        if p.distribution is None:
+            raise DesignError("a psa design needs a distribution for every parameter "
+                              "(use distribution: fixed to hold one still)",
+                              f"parameters.{p.path}")
+
+
+def _posterior_psa(params: list[Parameter], posterior: pd.DataFrame, samples: int, seed: int,
+                   sampling: str) -> Design:
+    """A PSA whose samples each take one accepted draw of a calibration (whole: the fitted
+    parameters keep their joint spread) and draw the other parameters as a PSA does."""
+    _psa_distributions(params)
+    columns = [str(c) for c in posterior.columns]
+    clash = next((p.path for p in params if p.path in columns), None)
+    if clash is not None:
+        raise DesignError("the posterior already gives this parameter (each sample takes it from "
+                          "an accepted draw); remove it from parameters:", f"parameters.{clash}")
+    take = posterior_order(len(posterior), samples, seed)
+    drawn = posterior.iloc[take].reset_index(drop=True)
+    drawn.columns = columns
+    if params:
+        rng = np.random.default_rng(_child_seed(seed, DESIGNS.index("psa")))
+        if sampling == "lhs":
+            unit = qmc.LatinHypercube(len(params), rng=rng).random(samples)
+        elif sampling == "random":
+            unit = rng.random((samples, len(params)))
+        else:
+            raise DesignError(f"unknown sampling {sampling!r}; expected random or lhs", "sampling")
+        points = pd.concat([drawn, _values(params, unit).reset_index(drop=True)], axis=1)
+    else:
+        points = drawn
+    points.index.name = "point"
+    return Design("psa", params, points, posterior_columns=columns,
+                  posterior_draws=np.asarray(posterior.index)[take])
 
 
 def _check_size(kind: str, params: list[Parameter], samples: int | None,

@@ -21,11 +21,24 @@ A sweep file is YAML (read with the same safe reader as scenarios)::
         {distribution: normal, mean: 5000, sd: 1000, low: 1000, bounds: truncate}
       iom_cost_scale: {low: 0.5, high: 2}   # special: multiplies every IOM programme cost
 
+A ``psa`` design may also sample a calibration's accepted draws::
+
+    design: psa
+    posterior: ../sussex-2013.posterior.csv   # written by iomsim calibrate (method: abc)
+
+Each sample takes one accepted row of the file whole (its parameter columns as the point's
+values; the accepted rows shuffled with the sweep's seed and taken in turn, a new shuffle each
+pass), and draws the sweep's ``parameters:`` (which may then be left out) as any PSA does. The
+file is confined as ``scenario:`` is, its rows are checked (parameter columns that are scenario
+paths, at least one accepted row) and its content is part of the sweep's hash.
+
 Other keys: ``levels`` (Morris grid levels, default 4), ``second_order`` (saltelli, default
 false), ``sampling`` (psa: ``random`` or ``lhs``), ``acceptability: {max_cost_per_offender,
 steps}`` (PSA acceptability curve). A parameter may also give ``base`` (its value at the base
 point of a one-way design; default the scenario's value), ``steps`` (grid from ``low`` to
-``high``) and ``integer: true`` (paths the schema types as whole numbers are rounded anyway).
+``high``), ``integer: true`` (paths the schema types as whole numbers are rounded anyway) and,
+for money, ``price_year`` (its values are uprated to the scenario's price year with the GDP
+deflator, as a scenario's money is).
 A distribution is the scenario schema's (:class:`~iomsim.scenario.schema.ParameterDistribution`):
 the same keys mean the same things, and ``low``/``high`` on a normal, lognormal, gamma, beta or
 count come with ``bounds: clip``, ``truncate`` or (beta) ``rescale``.
@@ -50,7 +63,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping
 
 import numpy as np
 from pydantic import Field, StrictBool, field_validator
@@ -59,12 +72,14 @@ from iomsim import __version__
 from iomsim.defaults import DEFAULT_ENGINE, ENGINES, MAX_REPS
 from iomsim.errors import InputError, SweepError
 from iomsim.experiments.designs import DESIGNS, Design, DesignError, Parameter, make_design
+from iomsim.experiments.posterior_file import PosteriorDraws, PosteriorFileError, read_posterior
 from iomsim.inputs import file_digests
 from iomsim.scenario.points import (IOM_COST_SCALE, current_value, parameter_problem,
                                       point_scenario)
 from iomsim.runner import check_engine
 from iomsim.scenario import apply_overrides, load_scenario
-from iomsim.scenario.loader import EXTENDS_PATH_ENV, extends_roots, schema_node, shipped_scenario
+from iomsim.scenario.loader import (EXTENDS_PATH_ENV, extends_roots, path_is_money, schema_node,
+                                    shipped_scenario, uprating_factor)
 from iomsim.scenario.paths import PathLookupError, SchemaPaths, is_within
 from iomsim.scenario.schema import (DistributionKind, ParameterDistribution, Positive, Scenario,
                                     Strict, whole_number)
@@ -112,6 +127,9 @@ class SweepParameter(ParameterDistribution):
     steps: AtLeastTwo | None = None
     base: Any = None
     integer: StrictBool = False
+    price_year: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")] | None = Field(
+        None, description="money: the financial year its values are in (uprated to the "
+        "scenario's price year with the GDP deflator, as a scenario's money is)")
     source: str | None = None
     assumption: str | None = None
     note: str | None = None
@@ -153,8 +171,12 @@ class SweepFile(Strict):
     common_random_numbers: StrictBool = True
     measures: Any = None
     primary_measure: str = "economics.benefit_per_pound"
-    parameters: dict[str, SweepParameter] = Field(
-        description="dotted scenario paths and how each varies")
+    parameters: dict[str, SweepParameter] | None = Field(
+        None, description="dotted scenario paths and how each varies (required unless a psa "
+        "design samples a posterior:)")
+    posterior: str | None = Field(
+        None, description="psa: a calibration's posterior CSV (iomsim calibrate, method: abc), "
+        "relative to the sweep file; each sample takes one accepted draw")
     levels: AtLeastTwo = 4
     second_order: StrictBool = False
     sampling: Literal["random", "lhs"] = "random"
@@ -185,6 +207,11 @@ class SweepFile(Strict):
             if problem:
                 raise error_at(str(dotted), problem)
         return value
+
+    @field_validator("posterior", mode="before")
+    @classmethod
+    def _posterior_name(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, Path) else value
 
     @field_validator("measures")
     @classmethod
@@ -236,8 +263,10 @@ class SweepSpec:
     acceptability: dict[str, Any] = field(default_factory=dict)
     doc: YamlDocument | None = None
     engine: str = DEFAULT_ENGINE  # part of the hash: a sweep folder never mixes engines
-    # SHA-256 of every file the scenario was read from (extends: chain, cohort CSV), by path.
+    # SHA-256 of every file the scenario was read from (extends: chain, cohort CSV), by path,
+    # and of the posterior file a psa samples.
     inputs: dict[str, str] = field(default_factory=dict)
+    posterior: PosteriorDraws | None = None
 
     @property
     def parameters(self) -> list[str]:
@@ -261,11 +290,13 @@ class SweepSpec:
         """Hash of everything a point's numbers depend on: the sweep definition, the resolved
         base scenario (after its overrides), the content of every file it was read from (its
         ``extends:`` chain and cohort CSV: a CSV's numbers are not in the resolved scenario,
-        only its name), the engine and the package version."""
+        only its name), the content of the posterior file a psa samples, the engine and the
+        package version."""
         # The engine that runs, written out or not: the same sweep file with or without
         # ``engine: compiled`` is one sweep, and a folder made by one engine never resumes with
         # the other.
-        data = {k: v for k, v in self.data.items() if k != "scenario"}
+        # The posterior file by content (in ``inputs``), as the scenario is, not by its name.
+        data = {k: v for k, v in self.data.items() if k not in ("scenario", "posterior")}
         data["engine"] = self.engine
         # The package version is part of it: a sweep is never resumed with another model version.
         payload = {"format": SWEEP_FORMAT, "sweep": data, "scenario": self.scenario.meta.hash,
@@ -274,6 +305,13 @@ class SweepSpec:
                    "inputs": list(self.inputs.values())}
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode()).hexdigest()
+
+    def where(self, name: str) -> str:
+        """The sweep file's YAML path that gives the parameter ``name``: ``posterior`` for a
+        column of the posterior file, else ``parameters.<name>``."""
+        if name in self.design.posterior_columns:
+            return "posterior"
+        return f"parameters.{name}"
 
     def error(self, message: str, path: str | None) -> SweepError:
         line = self.doc.line_of(path) if (self.doc is not None and path) else None
@@ -341,15 +379,25 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
         except InputError as exc:
             raise err(exc.message, f"overrides.{exc.path}" if exc.path else "overrides") from None
 
+    # -- a calibration's accepted draws
+    posterior: PosteriorDraws | None = None
+    if sweep.posterior is not None:
+        posterior = _read_posterior(sweep, base, folder, doc is not None, err)
+    elif not sweep.parameters:
+        raise err("expected a mapping of dotted scenario paths to how each varies (or, in a psa "
+                  "design, a posterior: to sample)", "parameters")
+
     # -- parameters
     params: list[Parameter] = []
-    for dotted, spec in sweep.parameters.items():
+    for dotted, spec in (sweep.parameters or {}).items():
         where = f"parameters.{dotted}"
         try:
             value_now = current_value(base, dotted)
         except PathLookupError as exc:
             raise err(f"the scenario has no value at this path: {exc.message}", where) from None
         node = schema_node(dotted) or {}
+        if spec.price_year is not None:
+            spec = _uprated(spec, dotted, base, lambda m, k: err(m, f"{where}.{k}"))
         base_value = spec.base if spec.base is not None else value_now
         if not isinstance(base_value, (int, float, str, bool)):
             base_value = None
@@ -370,7 +418,8 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
     try:
         design = make_design(sweep.design, params, samples=sweep.samples, seed=sweep.seed,
                              num_levels=sweep.levels, second_order=sweep.second_order,
-                             sampling=sweep.sampling)
+                             sampling=sweep.sampling,
+                             posterior=posterior.values if posterior is not None else None)
     except DesignError as exc:
         raise err(str(exc), exc.key or "design") from None
 
@@ -378,12 +427,15 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
     measures = _measures(sweep.measures)
     if measures is not None and primary not in measures:
         measures.append(primary)
+    inputs = file_digests(base)
+    if posterior is not None:  # its numbers are the points': a changed file is another sweep
+        inputs[str(posterior.path.resolve())] = posterior.digest
     spec_obj = SweepSpec(file=file, data=data, scenario=base, design=design,
                          replications=sweep.replications, seed=sweep.seed,
                          common_random_numbers=sweep.common_random_numbers, measures=measures,
                          primary_measure=primary,
                          acceptability=(sweep.acceptability or Acceptability()).model_dump(),
-                         doc=doc, engine=sweep.engine, inputs=file_digests(base))
+                         doc=doc, engine=sweep.engine, inputs=inputs, posterior=posterior)
     try:
         check_engine(base, sweep.engine)
     except InputError as exc:  # a feature of the scenario: say where, at the sweep's engine key
@@ -393,27 +445,96 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
     return spec_obj
 
 
-def _check_scenario_path(name: str, folder: Path, err) -> None:
+def _uprated(spec: SweepParameter, dotted: str, base: Scenario, err) -> SweepParameter:
+    """``spec`` with its money uprated from its ``price_year`` to the scenario's (the GDP
+    deflator ratio, as the loader uprates a scenario's money): every value in pounds (``low``,
+    ``high``, ``levels``, ``base``, ``mean``, ``sd``, ``mode``, ``value``, a gamma's ``scale``)
+    is multiplied, a lognormal's ``meanlog`` moved by the log of the factor."""
+    if not path_is_money(dotted):
+        raise err("price_year belongs to money (a value the schema gives in £ at price_year); "
+                  "this parameter is not money", "price_year")
+    if spec.distribution == "beta" and spec.bounds != "rescale":
+        raise err("a beta on [0, 1] is not money; give low, high and bounds: rescale for a beta "
+                  "in pounds", "price_year")
+    try:
+        factor = uprating_factor(spec.price_year, str(base.price_year))
+    except InputError as exc:
+        raise err(exc.message, "price_year") from None
+    if factor == 1:
+        return spec
+    changed: dict[str, Any] = {}
+    for key in ("low", "high", "mean", "sd", "mode", "value", "scale", "base"):
+        value = getattr(spec, key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            changed[key] = value * factor
+    if spec.meanlog is not None:
+        changed["meanlog"] = spec.meanlog + float(np.log(factor))
+    if spec.levels is not None:
+        changed["levels"] = [v * factor if isinstance(v, (int, float)) and not isinstance(v, bool)
+                             else v for v in spec.levels]
+    return spec.model_copy(update=changed)
+
+
+def _check_scenario_path(name: str, folder: Path, err, key: str = "scenario") -> None:
     """Refuse, without reading it, a ``scenario:`` that is not a ``.yaml`` file under the sweep
     file's folder, directly in the folder above it (``../x.yaml``, the layout of the shipped
     ``scenarios/sweeps/``), under the shipped ``scenarios/`` or a folder of
     ``IOMSIM_EXTENDS_PATH``: as ``extends:`` is confined, so that a sweep file cannot make
-    iomsim read (and quote in its errors) any file on the machine."""
+    iomsim read (and quote in its errors) any file on the machine. ``key: posterior`` confines
+    a posterior file alike, a ``.csv`` file."""
+    suffixes, kind, what = ((".csv",), ".csv", "a posterior CSV file") if key == "posterior" \
+        else ((".yaml", ".yml"), ".yaml", "a scenario file")
     shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:80] + "..."
     try:
         resolved = (folder / name).resolve()
     except (OSError, ValueError) as exc:
         raise err(f"{shown} is not a usable file name ({getattr(exc, 'strerror', None) or exc})",
-                  "scenario") from None
+                  key) from None
     roots = extends_roots(folder)
     if not (any(resolved.is_relative_to(root) for root in roots)
             or resolved.parent == folder.parent):
-        raise err(f"{shown} is outside the sweep file's folder; scenario: may name a .yaml file "
-                  "under the sweep file's folder or directly in the folder above it, or a "
-                  f"shipped scenario (add the folder to {EXTENDS_PATH_ENV} to allow another on "
-                  "purpose)", "scenario")
-    if resolved.suffix not in (".yaml", ".yml"):
-        raise err(f"{shown} is not a .yaml file; expected a scenario file", "scenario")
+        shipped = "a shipped scenario" if key == "scenario" else "one in the shipped scenarios/"
+        raise err(f"{shown} is outside the sweep file's folder; {key}: may name a {kind} file "
+                  "under the sweep file's folder or directly in the folder above it, or "
+                  f"{shipped} (add the folder to {EXTENDS_PATH_ENV} to allow another on "
+                  "purpose)", key)
+    if resolved.suffix not in suffixes:
+        raise err(f"{shown} is not a {kind} file; expected {what}", key)
+
+
+def _read_posterior(sweep: SweepFile, base: Scenario, folder: Path, confined: bool, err
+                    ) -> PosteriorDraws:
+    """The accepted draws of the sweep's ``posterior:``, every parameter column a path of the
+    scenario that neither the sweep's ``overrides:`` nor its ``parameters:`` also set (whole
+    numbers rounded where the schema types them so)."""
+    if sweep.design != "psa":
+        raise err(f"belongs to a psa design (each sample takes one accepted draw), "
+                  f"not {sweep.design}", "posterior")
+    name = sweep.posterior
+    if confined:  # a sweep file names its posterior as it names its scenario
+        _check_scenario_path(name, folder, err, key="posterior")
+    try:
+        draws = read_posterior(folder / name, shown=name)
+    except PosteriorFileError as exc:
+        raise err(str(exc), "posterior") from None
+    for column in draws.columns:
+        problem = parameter_problem(column)
+        if problem is None:
+            try:
+                current_value(base, column)
+            except PathLookupError as exc:
+                problem = f"the scenario has no value at this path: {exc.message}"
+        if problem:
+            shown = repr(column) if len(repr(column)) <= 80 else repr(column)[:80] + "..."
+            raise err(f"{name} column {shown}: {problem}; the columns of a posterior file other "
+                      "than sim:..., selected, distance, accepted and chosen are scenario "
+                      "paths", "posterior")
+        if column in (sweep.overrides or {}):
+            raise err(f"{column} is set by overrides: and by the posterior's draws; remove it "
+                      "from overrides:", f"overrides.{column}")
+        if (schema_node(column) or {}).get("type") == "integer":
+            draws.values[column] = draws.values[column].round().astype(int)
+    return draws
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -449,6 +570,10 @@ def _check_points(spec: SweepSpec) -> None:
             bad = exc.path if exc.path in values else \
                 next((k for k in values if exc.path and is_within(exc.path, k)), None)
             shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
-            raise spec.error(f"design point {point} ({shown}) is not a valid scenario: "
+            drawn = ""
+            if spec.design.posterior_draws is not None:
+                drawn = (f" (draw {int(spec.design.posterior_draws[point])} of "
+                         f"{spec.data['posterior']})")
+            raise spec.error(f"design point {point}{drawn} ({shown}) is not a valid scenario: "
                              f"{exc.path + ': ' if exc.path else ''}{exc.message}",
-                             f"parameters.{bad}" if bad else "parameters") from None
+                             spec.where(bad) if bad else "parameters") from None

@@ -71,6 +71,10 @@ def run_sweep(sweep_file_or_spec: str | Path | Mapping[str, Any] | SweepSpec,
             "parameters": spec.parameters, "engine": spec.engine,
             "scenario_hash": spec.scenario.meta.hash, "inputs": spec.inputs,
             "scenario_name": spec.scenario.name}
+    if spec.posterior is not None:
+        info["posterior"] = {"file": str(spec.data.get("posterior")),
+                             "draws": spec.posterior.draws,
+                             "accepted": len(spec.posterior.values)}
     if out is None:
         return _run(spec, MemoryStore(), jobs, scheduler, progress)
     with hold(out, "sweep"):  # a second sweep (or run) into the same folder is refused
@@ -96,6 +100,8 @@ def _run(spec: SweepSpec, store: MemoryStore, jobs: int | None, scheduler: str |
         points = spec.design.points.reset_index()
         if spec.design.roles is not None:
             points = points.join(spec.design.roles)
+        if spec.design.posterior_draws is not None:  # which accepted draw each point took
+            points.insert(1, "posterior_draw", spec.design.posterior_draws)
         write_csv_atomic(points, folder / "points.csv", float_format=CSV_FLOAT_FORMAT)
         write_csv_atomic(summary, folder / "summary.csv", float_format=CSV_FLOAT_FORMAT)
         for name, frame in tables.items():
@@ -208,7 +214,7 @@ def _nobody_at_point(spec: SweepSpec, store, exc: NobodySelected) -> NobodySelec
         n = len(store.done())
         kept = (f"; the sweep stopped, its {n} finished point{'s' * (n != 1)} kept in "
                 f"{store.folder}/ (the corrected sweep replaces them with --force)")
-    where = f"parameters.{culprit}" if culprit else "parameters"
+    where = spec.where(culprit) if culprit else "parameters"
     return NobodySelected(f"design point {point} ({shown}): {said}; {remedy}{kept}",
                           file=spec.file, line=spec.error("", where).line, path=where,
                           point=point)
