@@ -27,10 +27,14 @@ TARGETS = ROOT / "scenarios" / "targets" / "sussex-2013.yaml"
 SEED, REPS = 2026, 100
 
 # Figures the model does not reach with every IOM parameter inside its prior: the measured
-# value at SEED and REPS (python tests/test_sussex_acceptance.py prints them all).
+# value at SEED and REPS (python -m tests.test_sussex_acceptance prints them all). What is
+# missing for each is in docs/validation.md ("Targets not met, and why").
 UNMET = {
-    "convictions_per_offender_12m [iom]": "measured 0.2523 (target 0.42 +- 0.10)",
-    "actual_vs_predicted_reduction [iom]": "measured 0.3702 (target 0.78 +- 0.05)",
+    "reconviction_rate_24m_before [iom]": "measured 0.4023 (target 0.45 +- 0.03)",
+    "reconviction_rate_24m [iom]": "measured 0.2806 (target 0.19 +- 0.03): with IOM's effect "
+                                   "inside its prior, the fall the model gives is mostly "
+                                   "regression to the mean, and not as deep as published",
+    "actual_vs_predicted_reduction [iom]": "measured 0.5160 (target 0.78 +- 0.05)",
 }
 
 
@@ -89,7 +93,9 @@ def test_the_results_folder_holds_the_decomposition(sussex):
     for measure, rows in table.groupby("measure"):
         parts = rows.set_index("component")["mean"]
         total = parts[["regression_to_mean_and_ageing", "custody", "iom_effect"]].sum()
-        assert total == pytest.approx(parts["observed_change"], abs=1e-9), measure
+        # the CSV holds six decimals: three rounded terms differ from the rounded total by at
+        # most 4 x 5e-7
+        assert total == pytest.approx(parts["observed_change"], abs=2e-6), measure
 
 
 def test_a_one_year_horizon_reports_no_24_month_figure():
@@ -104,7 +110,8 @@ def test_a_one_year_horizon_reports_no_24_month_figure():
 
 if __name__ == "__main__":  # the measured figures behind UNMET
     r = iomsim.run(iomsim.load_scenario(SUSSEX), reps=REPS, seed=SEED, jobs=2, progress=False)
+    from iomsim.calibration import measure
+
     for t in read_targets(TARGETS).targets:
-        if t.kind == "metric":
-            print(f"{t.label:45s} target {t.value:g} +- {t.tolerance:g}  measured "
-                  f"{_value(r, t.arm, t.name) if t.arm != 'economics' else float('nan'):.4f}")
+        print(f"{t.label:45s} target {t.value:g} +- {t.tolerance:g}  measured "
+              f"{measure(r, t):.4f}")
