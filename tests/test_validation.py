@@ -33,13 +33,27 @@ SLOW = pytest.mark.skipif(not os.environ.get("IOMSIM_SLOW"),
 
 # Targets not met with defensible parameters: measured value (record setting) and reason.
 UNMET: dict[str, str] = {
+    # The Sussex fit (an ABC fit with every IOM parameter inside its prior; docs/validation.md)
+    # leaves these unmet rather than forcing them: measured at the record setting (200
+    # replications, seed 1) and at the calibration setting (242 of 1,000, 8 replications).
+    "reconviction_rate_24m_before": (
+        "measured 0.404 (record) and 0.406 (calibration setting) against 0.45 +/- 0.03: a "
+        "cohort selected on recent convictions among the supervised and in custody has either "
+        "more reconvicted before or too few eligible; no accepted draw reaches 0.45 with 0.19 "
+        "after"),
+    "reconviction_rate_24m": (
+        "measured 0.278 (record) and 0.266 (calibration setting) against 0.19 +/- 0.03: with "
+        "IOM's effect inside its prior (a 1-2% relative effect here), the fall is regression to "
+        "the mean, ageing and custody, and not as deep as published"),
+    "actual_vs_predicted_reduction": (
+        "measured 0.523 (record) and 0.524 (calibration setting) against 0.78 +/- 0.05: it "
+        "needs a mean OGRS at registration near 0.86 with 19% reconvicted; reported, not fitted"),
     "benefit_per_pound": (
-        "measured 4.21 (95% CI 4.16-4.26) at the record setting and 4.19 at the calibration "
-        "setting, against 1.59 +/- 0.15: the model values every offence averted (detected or "
-        "not) at its victim cost plus the criminal justice costs averted, while the evaluation "
-        "valued only the fall in reconvictions (about 8% of the offences averted here). Forcing "
-        "1.59 would mean near-certain detection or cutting sourced costs of crime; see "
-        "docs/validation.md"),
+        "measured -0.049 (95% CI -0.056 to -0.042) at the record setting and -0.040 at the "
+        "calibration setting, against 1.59 +/- 0.15: with IOM's effect inside its prior, the "
+        "crime averted does not pay for the programme in this measure; the evaluation's own "
+        "arithmetic (reconvictions averted against predicted, the additional police and "
+        "probation running costs) is the economics issue's; see docs/validation.md"),
 }
 
 
