@@ -12,8 +12,10 @@ from iomsim.errors import InputError
 from iomsim.experiments.breakeven import breakeven_cost, find_breakeven
 
 SUSSEX = "scenarios/sussex-2013.yaml"
+# A strong IOM effect (far outside its prior) so that the benefit is positive and a cost
+# break-even exists: these are known-answer checks of the root-finding, not of IOM.
 TINY = {"cohort.size": 100, "selection.cohort_size": 15, "horizon_years": 2,
-        "pre_period_months": 12}
+        "pre_period_months": 12, "iom.effects.offending_multiplier": 0.3}
 
 
 def test_root_and_interval_of_a_known_curve():
@@ -36,6 +38,20 @@ def test_root_and_interval_of_a_known_curve():
 def test_no_crossing_in_the_bracket_is_a_clear_error():
     with pytest.raises(InputError, match="does not reach 1"):
         find_breakeven(lambda x: np.full(5, 3.0 + x), (0.0, 1.0))
+
+
+def test_a_benefit_that_is_not_positive_has_no_cost_break_even():
+    """Benefit per £1 = b / (k c): with b <= 0 no cost scale k reaches 1, whatever the bracket;
+    that is an answer (NaN with a note), not an input error."""
+    from iomsim.scenario.points import IOM_COST_SCALE
+
+    b = np.array([-3.0, -1.0, -2.0])
+    result = find_breakeven(lambda k: b / k, (0.05, 200.0), parameter=IOM_COST_SCALE,
+                            none_if_not_positive=True)
+    assert math.isnan(result.value) and "no break-even" in result.note
+    with pytest.raises(InputError, match="does not reach 1"):  # positive but small: widen it
+        find_breakeven(lambda k: np.full(3, 0.001) / k, (1.0, 200.0), parameter=IOM_COST_SCALE,
+                       none_if_not_positive=True)
 
 
 def test_cost_break_even_equals_benefit_per_pound_at_todays_cost():
@@ -64,7 +80,7 @@ def test_breakeven_command_line(tmp_path):
 
     sets = []
     for k, v in {"cohort.size": 60, "selection.cohort_size": 10, "horizon_years": 1,
-                 "pre_period_months": 6}.items():
+                 "pre_period_months": 6, "iom.effects.offending_multiplier": 0.3}.items():
         sets += ["--set", f"{k}={v}"]
     base = [sys.executable, "-m", "iomsim.cli", "breakeven", SUSSEX, *sets, "--reps", "2",
             "--jobs", "1"]

@@ -61,6 +61,8 @@ class BreakEven:
     evaluations: pd.DataFrame
     reported: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     bootstrap_failures: int = 0
+    note: str = ""  # why there is no break-even (value NaN), when there is none
+
 
     def to_frame(self) -> pd.DataFrame:
         rows = [{"quantity": self.parameter, "value": self.value, "lo": self.lo, "hi": self.hi}]
@@ -69,6 +71,7 @@ class BreakEven:
         out = pd.DataFrame(rows)
         out["measure"], out["target"], out["reps"] = self.measure, self.target, self.reps
         out["confidence"] = self.confidence
+        out["note"] = self.note
         return out
 
 
@@ -90,7 +93,8 @@ def find_breakeven(evaluate: Callable[[float], np.ndarray], bracket: tuple[float
                    target: float = 1.0, xtol: float | None = None, grid: int = 5,
                    bootstrap: int = 1000, confidence: float = 0.95, seed: int = 0,
                    extra: Callable[[float], Mapping[str, np.ndarray]] | None = None,
-                   parameter: str = "x", measure: str = "y") -> BreakEven:
+                   parameter: str = "x", measure: str = "y",
+                   none_if_not_positive: bool = False) -> BreakEven:
     """Root of ``mean(evaluate(x)) = target`` in ``bracket``, with a bootstrap interval.
 
     ``evaluate(x)`` returns the measure of every replication at ``x`` (same replications, in the
@@ -98,6 +102,9 @@ def find_breakeven(evaluate: Callable[[float], np.ndarray], bracket: tuple[float
     it spans more than a factor of 20 above zero); the root in the first interval where the
     curve crosses the target is refined by Brent's method. ``extra(x)``, if given, returns other
     per-replication measures at ``x`` to report at the root (call it after ``evaluate(x)``).
+    With ``none_if_not_positive``, a measure that stays below the target across the bracket and
+    is 0 or less at its low end has no break-even at all (a benefit per £1 that is negative
+    whatever the cost): the result's value is NaN with a note, not an error.
     """
     a, b = float(bracket[0]), float(bracket[1])
     if not a < b:
@@ -132,6 +139,16 @@ def find_breakeven(evaluate: Callable[[float], np.ndarray], bracket: tuple[float
             break
     if root is None and fs[-1] == 0:
         root = float(scan[-1])
+    if root is None and none_if_not_positive and all(v < 0 for v in fs) and fs[0] + target <= 0:
+        nan = math.nan
+        table = pd.DataFrame({parameter: scan, "mean": [v + target for v in fs]})
+        return BreakEven(parameter=parameter, measure=measure, target=target, value=nan, lo=nan,
+                         hi=nan, confidence=confidence,
+                         reps=len(next(iter(cache.values()))), seed=None, evaluations=table,
+                         reported={}, note=(
+                             f"no break-even: {measure} is {fs[0] + target:.3g} at {parameter} "
+                             f"{a:g} and {fs[-1] + target:.3g} at {b:g}; the benefit is not "
+                             "positive, so no programme cost brings it to the target"))
     if root is None:
         lo_v, hi_v = fs[0] + target, fs[-1] + target
         raise InputError(f"{measure} does not reach {target:g} for {parameter} between {a:g} and "
@@ -235,7 +252,8 @@ def _model_breakeven(scenario: Scenario, parameter: str, bracket: tuple[float, f
         result = find_breakeven(lambda x: run_at(x)[measure], bracket, target=target, xtol=xtol,
                                 bootstrap=bootstrap, confidence=confidence, seed=seed,
                                 extra=lambda x: {n: run_at(x)[n] for n in report},
-                                parameter=parameter, measure=measure)
+                                parameter=parameter, measure=measure,
+                                none_if_not_positive=parameter == IOM_COST_SCALE)
     result.seed = seed
     return result
 
@@ -285,7 +303,9 @@ def describe(result: BreakEven) -> list[str]:
     """Plain-text lines for the terminal."""
     pct = f"{result.confidence:.0%}"
     lines = []
-    if result.parameter == IOM_COST_SCALE:
+    if result.note:
+        lines.append(f"  {result.note}")
+    elif result.parameter == IOM_COST_SCALE:
         v = result.reported.get("economics.iom_cost_per_offender")
         if v:
             lines.append(f"  largest IOM cost per offender (discounted): £{v[0]:,.0f} "
