@@ -23,7 +23,8 @@ def register(subparsers) -> None:
                    help="tcp://HOST:PORT of a running Dask scheduler, or 'local' for a local "
                         "Dask cluster")
     p.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help=ENGINE_HELP)
-    p.add_argument("--max-evaluations", type=int, default=None)
+    p.add_argument("--max-evaluations", type=int, default=None,
+                   help="at most this many evaluations (least squares) or draws (method abc)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_calibrate)
 
@@ -61,9 +62,11 @@ def cmd_calibrate(args) -> int:
     intervals = post = None
     if targets.method == "abc":
         from iomsim.posterior import calibrate_abc, format_posterior
+        # --max-evaluations bounds the simulations of either method: for ABC, the draws.
+        draws = min(targets.draws, args.max_evaluations or targets.draws)
         post = calibrate_abc(scenario, targets, targets.priors, measure=measure,
-                             draws=targets.draws,
-                             accept=targets.accept, reps=args.reps or targets.reps,
+                             draws=draws,
+                             accept=min(targets.accept, draws), reps=args.reps or targets.reps,
                              seed=targets.seed if args.seed is None else args.seed,
                              jobs=args.jobs or targets.jobs, scheduler=args.scheduler,
                              engine=args.engine, progress=progress, log=log)
