@@ -213,6 +213,13 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any] | Iterable[
         except PathSyntaxError as exc:
             raise OverrideError(f"{exc}; expected a dotted path such as {EXAMPLE}", file="--set",
                                 path=dotted) from None
+        if dotted == "price_year":
+            # Every money value was uprated to the price year when the files were read: an
+            # override would relabel the figures without repricing them.
+            raise OverrideError("the price year cannot be overridden: money is uprated to it "
+                                "when the scenario's files are read; write price_year: in a "
+                                "scenario file that extends this one", file="--set",
+                                path=dotted)
         if not schema_has_path(dotted):
             raise OverrideError(indexed_names(data, dotted)
                                 or f"no parameter at this path{suggest_path(dotted)}",
@@ -226,9 +233,10 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any] | Iterable[
             raise OverrideError(exc.message, file="--set", path=dotted) from None
         origins[dotted] = ("--set", None)
     provenance = dict(meta.provenance)
-    for dotted in pairs:  # an override of a scale knob is shown as the assumption it is
-        if dotted_paths.is_within(dotted, SCALE):
-            provenance[dotted] = dict(OVERRIDE_PROVENANCE)
+    for dotted in pairs:  # an override is shown as the assumption it is, not the file's source
+        for path in [p for p in provenance if p == dotted or dotted_paths.is_within(p, dotted)]:
+            del provenance[path]
+        provenance[dotted] = dict(OVERRIDE_PROVENANCE)
     new_meta = ScenarioMeta(file=meta.file, folder=meta.folder, resolved=data,
                             provenance=provenance, origins=origins,
                             overrides={**meta.overrides, **pairs}, parents=meta.parents,
@@ -392,8 +400,28 @@ def _resolve_doc(doc: YamlDocument, path: Path, stack: tuple[Path, ...], load: _
     own_prov = _collect_provenance(data, "")
     merged = _merge(merged, data)
     origins.update(own_origins)
+    # A plain value over an inherited one does not keep the inherited value's source.
+    for leaf in _plain_leaves(data, ""):
+        if leaf in provenance and leaf not in own_prov:
+            del provenance[leaf]
     provenance.update(own_prov)
     return merged, origins, provenance
+
+
+def _plain_leaves(node: Any, path: str):
+    """Paths of the values a file gives without provenance (not ``{value: ..., source: ...}``)."""
+    if isinstance(node, dict):
+        if "value" in node and set(node) - {"value"} <= PROVENANCE_KEYS:
+            return
+        for k, v in node.items():
+            if k in PROVENANCE_KEYS:
+                continue
+            yield from _plain_leaves(v, join(path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _plain_leaves(v, join(path, i))
+    elif path:
+        yield path
 
 
 def _find_parent(name: str, path: Path, doc: YamlDocument, where: str, load: _Load) -> Path:
