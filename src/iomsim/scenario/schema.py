@@ -170,10 +170,12 @@ def _check_shares(shares: dict[str, float], what: str, *, total: float | None = 
                   at: str | None = None) -> None:
     s = sum(shares.values())
     message = None
+    # Name every share: some may be inherited from a file the user has not opened.
+    parts = ", ".join(f"{k} {v:g}" for k, v in shares.items())
     if total is not None and not math.isclose(s, total, abs_tol=1e-6):
-        message = f"{what} must sum to 1, they sum to {s:.6g}"
+        message = f"{what} must sum to 1, they sum to {s:.6g} ({parts})"
     if total is None and s > 1.0 + 1e-9:
-        message = f"{what} must sum to at most 1, they sum to {s:.6g}"
+        message = f"{what} must sum to at most 1, they sum to {s:.6g} ({parts})"
     if message:
         raise error_at(at, message) if at else ValueError(message)
 
