@@ -21,6 +21,8 @@ import logging
 import multiprocessing
 import os
 import sys
+import threading
+import time
 import types
 import uuid
 from collections import deque
@@ -223,6 +225,20 @@ def refuse_in_spawned_main() -> None:
 def _init_pool(base: Scenario) -> None:
     global _BASE
     _BASE = base
+    _exit_with_parent()
+
+
+def _exit_with_parent(interval: float = 0.5) -> None:
+    """End this worker when the process that started it is gone: killed with SIGKILL, the
+    parent cannot shut its pool down, and a worker blocked on its pipe would wait for ever."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="iomsim-parent-watch", daemon=True).start()
 
 
 def _run_in_pool(task: Task) -> TaskResult:
