@@ -112,3 +112,16 @@ def test_a_sweep_point_may_set_a_knob_the_scenario_leaves_at_one():
     point = point_scenario(base, {"scale.agency_costs.housing": 1.3})
     assert point.scale.agency_cost("housing") == 1.3 and point.scale.agency_cost("police") == 1.0
     assert "assumption" in point.meta.provenance["scale.agency_costs.housing"]
+
+
+def test_a_key_refused_by_name_says_why_not_an_empty_list():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "iomsim.cli", "validate", "sussex-2013", "--set",
+                           "scale.agency_costs.victims=2"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    line = proc.stderr.strip().splitlines()[-1]
+    assert not line.rstrip().endswith("expected one of:")
+    assert "victims" in line and "reserved for the cost of crime" in line

@@ -161,8 +161,10 @@ def _describe_one(first: dict[str, Any], paths: SchemaPaths) -> tuple[str, str]:
         key = str(first.get("input"))
         choices = _choices(first.get("ctx"))
         close = close_match(key, choices)
-        msg = f"unknown key {short(key)}" + (did_you_mean(close) if close else
-                                            f"; expected one of: {', '.join(choices)}")
+        msg = f"unknown key {short(key)}" + (
+            did_you_mean(close) if close else f"; expected one of: {', '.join(choices)}"
+            if choices else ": " + str(first.get("msg", "not allowed here")).removeprefix(
+                "Value error, "))
     elif kind == "missing":
         msg = f"missing required key {str(loc[-1])!r}" if loc else "missing required key"
         description = (paths.node(loc) or {}).get("description") if loc else None
