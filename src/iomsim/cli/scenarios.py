@@ -49,6 +49,8 @@ def cmd_copy(args: argparse.Namespace) -> int:
     top = written[0]
     load_scenario(top)  # the copy is valid where it is (its extends: found beside it)
     print(f"Copied {', '.join(one_line(p.name) for p in written)} into {one_line(args.folder)}/")
-    print(f"Edit {one_line(top)} (its extends: reads the others beside it), then: "
-          f"iomsim validate {one_line(top)}")
+    # The copies are the shipped files (a calibrated one says not to edit it): the user's own
+    # changes go in a file of theirs that extends the copy (README, "Writing your own scenario").
+    print(f"Write your own scenario beside them, starting with extends: [{one_line(top.name)}] and "
+          f"the keys you change, then: iomsim validate YOUR-FILE.yaml")
     return 0
