@@ -72,12 +72,22 @@ class FolderStore(MemoryStore):
         manifest = self.folder / MANIFEST
         self.resumed = False
         if manifest.exists():
+            why = None
             try:
                 old = json.loads(manifest.read_text())
-            except (OSError, ValueError):
-                old = {}
-            if not isinstance(old, dict) or old.get("hash") != sweep_hash:
-                old = old if isinstance(old, dict) else {}
+            except (OSError, ValueError) as exc:
+                old, why = {}, " ".join(str(exc).split())[:120] or type(exc).__name__
+            if why is None and not (isinstance(old, dict) and isinstance(old.get("hash"), str)):
+                why = "it names no sweep hash"
+            if why is not None:
+                if not force:  # cut short or damaged: which sweep it held cannot be told
+                    raise ResultsExistError(
+                        f"{manifest} does not read back ({why}), so which sweep {self.folder} "
+                        "holds cannot be told; use --force to replace its results or choose "
+                        "another --out")
+                check_ours(self.folder)
+                self.clear()
+            elif old["hash"] != sweep_hash:
                 if not force:
                     raise ResultsExistError(
                         f"{self.folder} holds results of a different sweep (hash "
