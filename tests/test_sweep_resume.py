@@ -157,6 +157,44 @@ def test_a_point_file_that_does_not_read_back_is_computed_again(tmp_path):
                                   check_exact=True)
 
 
+@pytest.mark.parametrize("damage", [lambda text: text[: len(text) // 2], lambda text: "[]"])
+def test_a_damaged_sweep_json_is_reported_as_unreadable_not_as_another_sweep(tmp_path, damage):
+    scenario = ROOT / "scenarios" / "sussex-2013.yaml"
+    a = tmp_path / "a.yaml"
+    a.write_text(SMALL_SWEEP.format(scenario=scenario, seed=1, levels=[0.5]))
+    out = tmp_path / "out"
+    whole = iomsim.sweep(a, jobs=1, out=out, progress=False)
+    manifest = out / "sweep.json"
+    manifest.write_text(damage(manifest.read_text()))
+    proc = subprocess.run([sys.executable, "-m", "iomsim.cli", "sweep", str(a), "--out", str(out),
+                           "--jobs", "1", "--no-progress"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    line, = proc.stderr.strip().splitlines()[-1:]
+    assert line.startswith(f"error: {manifest} does not read back (")
+    assert "which sweep" in line and "use --force to replace its results or choose another " \
+        "--out" in line and "different sweep" not in line and "None" not in line
+    forced = iomsim.sweep(a, jobs=1, out=out, force=True, progress=False)
+    pd.testing.assert_frame_equal(forced, whole)
+
+
+def test_a_point_file_from_another_sweep_is_computed_again(tmp_path):
+    # The same design with another seed: valid files, the same point numbers, other numbers.
+    sweep_file, other_file = _sweep_file(tmp_path, seed=7), _sweep_file(tmp_path, seed=8)
+    out, other = tmp_path / "out", tmp_path / "other"
+    whole = iomsim.sweep(sweep_file, jobs=1, out=out, progress=False)
+    iomsim.sweep(other_file, jobs=1, out=other, progress=False)
+    name = "point-000003.parquet"
+    (out / "points" / name).write_bytes((other / "points" / name).read_bytes())
+    (out / "summary.csv").unlink()
+    done = subprocess.run(_cli(sweep_file, out), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"{name} does not read back (written by another sweep (hash " in done.stderr
+    assert "point 3 will be computed again" in done.stderr
+    assert f"computed 1 of {N_POINTS} points" in done.stdout
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "results.parquet"), whole,
+                                  check_exact=True)
+
+
 CSV_SCENARIO = """\
 extends: base/minimal.yaml
 horizon_years: 1

@@ -150,3 +150,81 @@ def test_a_truncated_normal_in_a_sweep_stays_above_its_low(tmp_path):
     values = load_sweep(_file(tmp_path, text)).design.points[
         "iom.effects.offending_multiplier"]
     assert (values > 0.05).all()
+
+
+@pytest.mark.parametrize("levels,words", [
+    # YAML 1.1 reads an exponent without a point as text: refused with how to write it
+    ("[0.5, 1e-3]", "expected a number, got the text '1e-3' (YAML reads a number with an "
+     "exponent but no point as text; write 1.0e-3)"),
+    ('[0.5, "abc"]', "expected a number, got the text 'abc'"),
+    ('[0.5, "0.7"]', "expected a number, got the text '0.7' (write it without quotes)"),
+])
+@pytest.mark.parametrize("parameter", ["iom.effects.offending_multiplier", "iom_cost_scale"])
+def test_a_level_of_a_numeric_parameter_that_is_text_is_refused_at_its_line(
+        tmp_path, parameter, levels, words):
+    text = GOOD.replace("design: oneway", "design: grid").replace(
+        "iom.effects.offending_multiplier: {{low: 0.2, high: 0.6}}",
+        f"{parameter}: {{{{levels: {levels}}}}}").replace(
+        "  iom.effects.responder_share: {{low: 0.5, high: 0.9}}\n", "")
+    err = _error(tmp_path, text)
+    assert (err.line, err.path) == (8, f"parameters.{parameter}.levels[1]")
+    assert words in err.message
+
+
+def test_a_text_base_of_a_numeric_parameter_is_refused(tmp_path):
+    err = _error(tmp_path, GOOD.replace("{{low: 0.2, high: 0.6}}",
+                                        "{{low: 0.2, high: 0.6, base: 4e-1}}"))
+    assert err.path == "parameters.iom.effects.offending_multiplier.base"
+    assert "write 4.0e-1" in err.message
+
+
+@pytest.mark.parametrize("levels,got", [("[1.0e-300]", "1e-300"), ("[0]", "0"),
+                                        ("[-2.0]", "-2"), ("[2000]", "2000")])
+def test_iom_cost_scale_is_bounded(tmp_path, levels, got):
+    text = GOOD.replace("design: oneway", "design: grid").replace(
+        "iom.effects.offending_multiplier: {{low: 0.2, high: 0.6}}",
+        f"iom_cost_scale: {{{{levels: {levels}}}}}").replace(
+        "  iom.effects.responder_share: {{low: 0.5, high: 0.9}}\n", "")
+    err = _error(tmp_path, text)
+    assert (err.line, err.path) == (8, "parameters.iom_cost_scale")
+    assert f"expected a multiplier from 0.001 to 1000, got {got}" in err.message
+    assert not err.more  # one problem, one line (the costs it would scale are not listed)
+
+
+def test_every_problem_of_a_design_point_is_listed_with_its_own_line(tmp_path):
+    text = GOOD.replace("design: oneway", "design: grid").replace(
+        "{{low: 0.2, high: 0.6}}", "{{levels: [-1]}}").replace(
+        "iom.effects.responder_share: {{low: 0.5, high: 0.9}}", "discount_rate: {{levels: [-1]}}")
+    err = _error(tmp_path, text)
+    assert "(and 1 more problem, listed below)" in err.message
+    assert len(err.lines()) == 2
+    assert {(err.line, err.path), (err.more[0].line, err.more[0].path)} == {
+        (8, "parameters.iom.effects.offending_multiplier"), (9, "parameters.discount_rate")}
+
+
+def test_every_problem_of_the_overrides_is_listed(tmp_path):
+    err = _error(tmp_path, GOOD.replace("  cohort.size: 60", "  cohort.size: 60\n"
+                                        "  discount_rate: -1\n  justice.prison_cost_per_day: -1"))
+    assert "(and 1 more problem, listed below)" in err.message
+    assert [(e.line, e.path) for e in (err, *err.more)] == [
+        (4, "overrides.discount_rate"), (5, "overrides.justice.prison_cost_per_day")]
+
+
+def test_a_primary_measure_past_the_horizon_is_refused_before_simulating(tmp_path):
+    text = GOOD.replace("  cohort.size: 60", "  cohort.size: 60\n  horizon_years: 1").replace(
+        "replications: 1", "replications: 1\nprimary_measure: iom.reconviction_rate_24m")
+    err = _error(tmp_path, text)
+    assert (err.line, err.path) == (8, "primary_measure")
+    assert "iom.reconviction_rate_24m needs 24 months" in err.message
+    assert "1-year horizon" in err.message and "iom.reconviction_rate_12m" in err.message
+    # the 12-month rate is available on a one-year horizon
+    load_sweep(_file(tmp_path, text.replace("_24m", "_12m")))
+
+
+def test_a_swept_horizon_too_short_for_the_primary_measure_names_the_point(tmp_path):
+    text = GOOD.replace("replications: 1",
+                        "replications: 1\nprimary_measure: iom.reconviction_rate_24m").replace(
+        "iom.effects.responder_share: {{low: 0.5, high: 0.9}}",
+        "horizon_years: {{low: 1, high: 5}}")
+    err = _error(tmp_path, text)
+    assert err.path == "primary_measure" and "design point 3's 1-year horizon" in err.message

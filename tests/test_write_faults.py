@@ -172,6 +172,72 @@ def test_a_full_disk_during_a_sweep_keeps_the_finished_points_for_the_resume(tmp
                                   check_exact=True)
 
 
+def _out_args(kind: str, tmp_path: Path, out: Path) -> list[str]:
+    if kind == "run":
+        return ["run", str(SCENARIO), "--out", str(out), *TINY]
+    sweep_file = tmp_path / "grid.yaml"
+    sweep_file.write_text(SWEEP.format(scenario=ROOT / "scenarios" / "sussex-2013.yaml"))
+    return ["sweep", str(sweep_file), "--out", str(out), "--jobs", "1", "--no-progress"]
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                    reason="root writes in a mode-555 folder anyway (CAP_DAC_OVERRIDE); the "
+                    "next test stands in for it")
+@pytest.mark.parametrize("kind", ["run", "sweep"])
+def test_a_folder_without_write_permission_is_exit_3_with_what_to_do(tmp_path, capsys, kind):
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    out = parent / "res"
+    argv = _out_args(kind, tmp_path, out)
+    parent.chmod(0o555)
+    try:
+        code, err, _ = _cli(capsys, *argv)
+    finally:
+        parent.chmod(0o755)
+    assert code == 3
+    assert err[-1] == (f"error: {parent} is not a folder you may write in (permission denied) "
+                       f"while writing {out}; nothing was written; choose another --out or make "
+                       "the folder writable (its permissions)")
+    assert list(parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["run", "sweep"])
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_folder_the_machine_will_not_write_in_is_exit_3_before_simulating(
+        tmp_path, monkeypatch, capsys, kind, read_only):
+    """As root (where mode 555 stops nothing) the refusal is simulated: ``os.access`` says no,
+    and ``statvfs`` says whether the file system is mounted read-only."""
+    from iomsim.cli import common
+
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    out = parent / "res"
+    argv = _out_args(kind, tmp_path, out)
+    access = os.access
+    monkeypatch.setattr(common.os, "access", lambda p, mode, **k: Path(p) != parent and
+                        access(p, mode, **k))
+    if read_only:
+        monkeypatch.setattr(common, "_read_only", lambda folder: Path(folder) == parent)
+    code, err, _ = _cli(capsys, *argv)
+    assert code == 3 and len(err) == 1 and "Traceback" not in err[0]
+    if read_only:
+        assert err[0] == (f"error: {parent} is on a read-only file system while writing {out}; "
+                          "nothing was written; the file system is read-only; choose another "
+                          "--out")
+    else:
+        assert "permission denied" in err[0] and "make the folder writable" in err[0]
+    assert list(parent.iterdir()) == []
+
+
+def test_a_file_where_the_parent_folder_should_be_is_still_bad_input(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "afile" / "res"
+    code, err, _ = _cli(capsys, *_out_args("run", tmp_path, out))
+    assert code == 2
+    assert err == [f"error: {out}: cannot create the results folder here ({tmp_path / 'afile'} "
+                   "is a file, not a folder)"]
+
+
 @pytest.mark.skipif(not os.environ.get("IOMSIM_TEST_SMALL_FS"),
                     reason="set IOMSIM_TEST_SMALL_FS to a small mounted file system to run")
 def test_a_real_full_file_system(tmp_path, capsys):

@@ -142,6 +142,8 @@ class EnvironmentFault(IomsimError):
             return "free space and run again"
         if self.errno == codes.EROFS:
             return "the file system is read-only; choose another --out"
+        if self.errno in (codes.EACCES, codes.EPERM):
+            return "choose another --out or make the folder writable (its permissions)"
         return "check the disk and run again"
 
 

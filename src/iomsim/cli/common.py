@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from iomsim.errors import InputError, one_line
+from iomsim.errors import EnvironmentFault, InputError, one_line
 
 # The exit statuses (the README's table lists them all).
 EXIT_INPUT = 2        # bad input, or an --out that may not be written (taken, not ours)
@@ -81,3 +83,36 @@ def refuse_input_as_output(out: Path, scenario: Any, others: Iterable[Path] = ()
     from iomsim.atomic import refuse_special_file
 
     refuse_special_file(out)  # a device or FIFO: before the work, not after it
+
+
+def check_writable(out: Path, what: str = "results folder") -> None:
+    """Refuse an --out that cannot be written before spending time on a simulation: a file
+    where a folder is expected is bad input (exit 2); a folder the machine will not let us
+    write in (its permissions, a read-only file system) is the environment's
+    (:class:`EnvironmentFault`, exit 3), with what to do."""
+    from iomsim.folders import real_target
+
+    if out.exists() and not out.is_dir():
+        raise InputError(f"is a file, expected a {what}", file=out)
+    probe = real_target(out).parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(f"cannot create the {what} here ({probe} is a file, not a folder)",
+                         file=out)
+    # The folder itself, when it is there and will be written in (a sweep resumed), and the
+    # folder it is made or replaced in.
+    for folder in ((out, probe) if out.is_dir() else (probe,)):
+        if os.access(folder, os.W_OK | os.X_OK):
+            continue
+        if _read_only(folder):
+            raise EnvironmentFault(f"{folder} is on a read-only file system", out, errno.EROFS)
+        raise EnvironmentFault(f"{folder} is not a folder you may write in (permission denied)",
+                               out, errno.EACCES)
+
+
+def _read_only(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False

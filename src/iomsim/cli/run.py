@@ -4,12 +4,11 @@ described."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-from iomsim.cli.common import non_negative_int, positive_int, replications
+from iomsim.cli.common import check_writable, non_negative_int, positive_int, replications
 from iomsim.defaults import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
-from iomsim.errors import InputError, one_line
+from iomsim.errors import one_line
 
 
 def register(subparsers) -> None:
@@ -69,7 +68,7 @@ def cmd_run(args) -> int:
 
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     out = args.out or Path("results") / args.scenario.stem
-    _check_writable(out)
+    check_writable(out)
     # Held from before the simulation to the last file written, so that a second run into the
     # same --out is refused at once, not after it has simulated.
     with hold(out, "results"):
@@ -84,20 +83,6 @@ def cmd_run(args) -> int:
         write_results(results, out, force=args.force, before_publish=report)
     print(summary_text(results, out))
     return 0
-
-
-def _check_writable(out: Path) -> None:
-    """Refuse an --out that cannot be written before spending time on the simulation."""
-    from iomsim.folders import real_target
-
-    if out.exists() and not out.is_dir():
-        raise InputError("is a file, expected a results folder", file=out)
-    probe = real_target(out).parent
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise InputError(f"cannot create the results folder here ({probe} is not a writable "
-                         "folder)", file=out)
 
 
 SUMMARY_OUTCOMES = (  # (metric, label): the evaluation's headline outcomes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from iomsim.cli.common import EXIT_ENVIRONMENT, fail, positive_int
+from iomsim.cli.common import EXIT_ENVIRONMENT, check_writable, fail, positive_int
 from iomsim.errors import EnvironmentFault, Terminated, one_line
 
 
@@ -37,6 +37,7 @@ def cmd_sweep(args) -> int:
     spec = load_sweep(args.sweep_file)
     prepare_engine(spec.scenario, spec.engine, announce=not args.no_progress)
     out = args.out or Path("results") / args.sweep_file.stem
+    check_writable(out, "sweep folder")
     print(f"{one_line(args.sweep_file)}: {spec.design.kind} design, {spec.n_points} points x "
           f"{spec.replications} replications, seed {spec.seed}", file=sys.stderr)
     try:

@@ -377,7 +377,10 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
         try:
             base = apply_overrides(base, sweep.overrides)
         except InputError as exc:
-            raise err(exc.message, f"overrides.{exc.path}" if exc.path else "overrides") from None
+            first = err(exc.message, f"overrides.{exc.path}" if exc.path else "overrides")
+            first.more = tuple(err(m.message, f"overrides.{m.path}" if m.path else "overrides")
+                               for m in exc.more)
+            raise first from None
 
     # -- a calibration's accepted draws
     posterior: PosteriorDraws | None = None
@@ -396,6 +399,8 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
         except PathLookupError as exc:
             raise err(f"the scenario has no value at this path: {exc.message}", where) from None
         node = schema_node(dotted) or {}
+        if dotted == IOM_COST_SCALE or node.get("type") in ("number", "integer"):
+            _check_numbers(spec, lambda m, k: err(m, f"{where}.{k}"))
         if spec.price_year is not None:
             spec = _uprated(spec, dotted, base, lambda m, k: err(m, f"{where}.{k}"))
         base_value = spec.base if spec.base is not None else value_now
@@ -443,6 +448,39 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
         raise err(f"{exc.message} ({exc.path} at {where}); use engine: simpy", "engine") from None
     _check_points(spec_obj)
     return spec_obj
+
+
+def _check_numbers(spec: SweepParameter, err) -> None:
+    """Refuse a level or base of a numeric parameter that is not a number. YAML 1.1 reads
+    ``1e-300`` (no point in the mantissa) as text: it is refused with how to write it, not
+    converted behind the user's back."""
+    given = [(f"levels[{i}]", v) for i, v in enumerate(spec.levels or ())]
+    if spec.base is not None:
+        given.append(("base", spec.base))
+    for key, value in given:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise err(f"expected a number, got {_not_a_number(value)}", key)
+
+
+def _not_a_number(value: Any) -> str:
+    """How a value that should have been a number is described (with how to write it as one,
+    when it is text that reads as a number)."""
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if not isinstance(value, str):
+        return f"{type(value).__name__} {value!r}"
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+    try:
+        number = float(value)
+    except ValueError:
+        return f"the text {shown}"
+    mantissa, _, exponent = value.strip().lower().partition("e")
+    if exponent and "." not in mantissa and np.isfinite(number):
+        sign = "-" if mantissa.startswith("-") else ""
+        digits = mantissa.lstrip("+-")
+        return (f"the text {shown} (YAML reads a number with an exponent but no point as text; "
+                f"write {sign}{digits}.0e{exponent.lstrip('+')})")
+    return f"the text {shown} (write it without quotes)"
 
 
 def _uprated(spec: SweepParameter, dotted: str, base: Scenario, err) -> SweepParameter:
@@ -558,6 +596,7 @@ def _measures(raw: Any) -> list[tuple[str, str]] | None:
 def _check_points(spec: SweepSpec) -> None:
     """Apply every design point to the scenario, so a bad value fails before anything runs."""
     seen: set[str] = set()
+    horizons: set[float] = set()
     for point in range(spec.n_points):
         values = spec.point_values(point)
         key = json.dumps(values, sort_keys=True, default=str)
@@ -565,15 +604,53 @@ def _check_points(spec: SweepSpec) -> None:
             continue
         seen.add(key)
         try:
-            point_scenario(spec.scenario, values)
+            scenario = point_scenario(spec.scenario, values)
         except InputError as exc:
-            bad = exc.path if exc.path in values else \
-                next((k for k in values if exc.path and is_within(exc.path, k)), None)
+            def where_of(path: str | None) -> str:
+                bad = path if path in values else \
+                    next((k for k in values if path and is_within(path, k)), None)
+                return spec.where(bad) if bad else "parameters"
+
             shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
             drawn = ""
             if spec.design.posterior_draws is not None:
                 drawn = (f" (draw {int(spec.design.posterior_draws[point])} of "
                          f"{spec.data['posterior']})")
-            raise spec.error(f"design point {point}{drawn} ({shown}) is not a valid scenario: "
-                             f"{exc.path + ': ' if exc.path else ''}{exc.message}",
-                             spec.where(bad) if bad else "parameters") from None
+            head = f"design point {point}{drawn} ({shown}) is not a valid scenario: "
+            first = spec.error(f"{head}{exc.path + ': ' if exc.path else ''}{exc.message}",
+                               where_of(exc.path))
+            # Every other problem of the point on its own line, as the message promises.
+            first.more = tuple(
+                spec.error(f"design point {point}: {m.path + ': ' if m.path else ''}{m.message}",
+                           where_of(m.path)) for m in exc.more)
+            raise first from None
+        if scenario.horizon_years not in horizons:
+            horizons.add(scenario.horizon_years)
+            _check_primary_window(spec, scenario, point, values)
+
+
+def _check_primary_window(spec: SweepSpec, scenario: Scenario, point: int,
+                          values: dict[str, Any]) -> None:
+    """Refuse a primary measure whose window runs past the horizon of ``point``'s scenario: the
+    model gives it no value (NaN), so the tornado, Sobol or Morris table would be empty."""
+    from iomsim.engine.measures import window_days
+    from iomsim.engine.model import DAYS_PER_YEAR
+
+    arm, measure = spec.primary_measure
+    days = window_days(measure)
+    horizon = float(scenario.horizon_years)
+    if days <= horizon * DAYS_PER_YEAR + 1e-9:
+        return
+    name = f"{arm}.{measure}"
+    months = 12 * days / DAYS_PER_YEAR
+    years = int(np.ceil(days / DAYS_PER_YEAR - 1e-9))
+    of = "the scenario's" if "horizon_years" not in values else f"design point {point}'s"
+    other = measure.replace("_24m", "_12m")
+    if other == measure or window_days(other) > horizon * DAYS_PER_YEAR + 1e-9:
+        other = "benefit_per_pound"
+        arm = "economics"
+    raise spec.error(f"{name} needs {months:g} months after day 0, past {of} "
+                     f"{horizon:g}-year horizon (the model gives it no value there); "
+                     f"lengthen horizon_years (to at least {years}) or choose a measure the "
+                     f"horizon covers, such as {arm}.{other}",
+                     "primary_measure" if "primary_measure" in spec.data else "measures")

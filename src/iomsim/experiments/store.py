@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from iomsim.atomic import remove_stale_temporaries, write_json_atomic, write_parquet_atomic
+from iomsim.atomic import remove_stale_temporaries, write_atomic, write_json_atomic
 from iomsim.errors import ResultsExistError
 from iomsim.folders import (MARKER, SWEEP_MANIFEST, SWEEP_POINTS, SWEEP_TABLES, check_ours,
                             read_marker, write_marker)
@@ -63,6 +63,7 @@ class FolderStore(MemoryStore):
     def __init__(self, folder: str | Path, sweep_hash: str, info: dict[str, Any],
                  force: bool = False, log: Callable[[str], None] = _to_stderr):
         super().__init__()
+        self.hash = sweep_hash
         self.folder = Path(folder)
         self.points_dir = self.folder / POINTS
         self.log = log
@@ -71,12 +72,22 @@ class FolderStore(MemoryStore):
         manifest = self.folder / MANIFEST
         self.resumed = False
         if manifest.exists():
+            why = None
             try:
                 old = json.loads(manifest.read_text())
-            except (OSError, ValueError):
-                old = {}
-            if not isinstance(old, dict) or old.get("hash") != sweep_hash:
-                old = old if isinstance(old, dict) else {}
+            except (OSError, ValueError) as exc:
+                old, why = {}, " ".join(str(exc).split())[:120] or type(exc).__name__
+            if why is None and not (isinstance(old, dict) and isinstance(old.get("hash"), str)):
+                why = "it names no sweep hash"
+            if why is not None:
+                if not force:  # cut short or damaged: which sweep it held cannot be told
+                    raise ResultsExistError(
+                        f"{manifest} does not read back ({why}), so which sweep {self.folder} "
+                        "holds cannot be told; use --force to replace its results or choose "
+                        "another --out")
+                check_ours(self.folder)
+                self.clear()
+            elif old["hash"] != sweep_hash:
                 if not force:
                     raise ResultsExistError(
                         f"{self.folder} holds results of a different sweep (hash "
@@ -126,7 +137,7 @@ class FolderStore(MemoryStore):
             except ValueError:
                 continue
             if point not in self.frames:
-                frame, problem = _read_point(p, point)
+                frame, problem = _read_point(p, point, self.hash)
                 if frame is None:
                     self.log(f"{p} does not read back ({problem}); point {point} will be "
                              "computed again")
@@ -137,7 +148,10 @@ class FolderStore(MemoryStore):
         return out
 
     def write_point(self, point: int, frame: pd.DataFrame) -> None:
-        write_parquet_atomic(frame, self._path(point))
+        # The file says which sweep and point it holds, so that a point file copied in from
+        # another sweep (a valid file, another point's numbers) is never taken for this one's.
+        write_atomic(self._path(point), lambda path: _write_point_file(
+            frame, path, {SWEEP_KEY: self.hash, POINT_KEY: str(point)}))
 
     def table(self, n_points: int) -> pd.DataFrame:
         frames = [self.frames[p] if p in self.frames else pd.read_parquet(self._path(p))
@@ -161,13 +175,39 @@ class FolderStore(MemoryStore):
 OUTPUT_FILES = SWEEP_TABLES
 
 
-def _read_point(path: Path, point: int) -> tuple[pd.DataFrame | None, str]:
+# Parquet metadata of a point file: the hash of the sweep and the point it belongs to.
+SWEEP_KEY = b"iomsim.sweep_hash"
+POINT_KEY = b"iomsim.point"
+
+
+def _write_point_file(frame: pd.DataFrame, path: Path, metadata: dict[bytes, str]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), **{k: v.encode() for k, v in metadata.items()}})
+    pq.write_table(table, path)
+
+
+def _read_point(path: Path, point: int, sweep_hash: str) -> tuple[pd.DataFrame | None, str]:
+    import pyarrow.parquet as pq
+
     try:
-        frame = pd.read_parquet(path)
+        table = pq.read_table(path)
+        frame = table.to_pandas()
     except Exception as exc:  # pyarrow raises many kinds for a damaged file
         return None, " ".join(str(exc).split())[:120] or type(exc).__name__
     if "point" not in frame.columns or frame.empty or not (frame["point"] == point).all():
         return None, "not the rows of this point"
+    metadata = table.schema.metadata or {}
+    written_by = metadata.get(SWEEP_KEY, b"").decode(errors="replace")
+    if written_by != sweep_hash or metadata.get(POINT_KEY) != str(point).encode():
+        if not written_by:
+            return None, "it does not say which sweep wrote it"
+        return None, (f"written by another sweep (hash {written_by[:12]}, this sweep "
+                      f"{sweep_hash[:12]})" if written_by != sweep_hash
+                      else "not the rows of this point")
     return frame, ""
 
 

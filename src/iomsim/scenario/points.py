@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import numpy as np
+
+from iomsim.errors import OverrideError
 from iomsim.scenario import apply_overrides
 from iomsim.scenario.loader import SCENARIO_PATHS
 from iomsim.scenario.paths import (EXAMPLE, PathLookupError, PathSyntaxError, close_match,
@@ -16,6 +19,27 @@ from iomsim.scenario.schema import Scenario
 
 # A pseudo-parameter: multiplies every IOM programme cost (break-even and sweeps over IOM cost).
 IOM_COST_SCALE = "iom_cost_scale"
+# Its bounds. Below a thousandth the programme is all but free and the benefit per £1 grows
+# without limit (1e-300 gave -9e298 with infinite intervals); a thousandfold cost is beyond any
+# costing error or plan (and money per unit is bounded anyway).
+MIN_IOM_COST_SCALE = 0.001
+MAX_IOM_COST_SCALE = 1000.0
+IOM_COST_SCALE_REASON = (
+    "below a thousandth the programme is all but free and the benefit per £1 grows without "
+    "limit; a thousandfold cost is beyond any costing error")
+
+
+def check_iom_cost_scale(scale: Any) -> float:
+    """``scale`` as a float, or :class:`~iomsim.errors.OverrideError` (path ``iom_cost_scale``)
+    when it is not a number from :data:`MIN_IOM_COST_SCALE` to :data:`MAX_IOM_COST_SCALE`."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)):
+        raise OverrideError(f"expected a number, got {scale!r}", path=IOM_COST_SCALE)
+    value = float(scale)
+    if not MIN_IOM_COST_SCALE <= value <= MAX_IOM_COST_SCALE:
+        raise OverrideError(
+            f"expected a multiplier from {MIN_IOM_COST_SCALE:g} to {MAX_IOM_COST_SCALE:g}, got "
+            f"{value:g}: {IOM_COST_SCALE_REASON}", path=IOM_COST_SCALE)
+    return value
 
 
 def iom_cost_overrides(scenario: Scenario, scale: float) -> dict[str, float]:
@@ -38,8 +62,10 @@ def point_scenario(base: Scenario, values: Mapping[str, Any]) -> Scenario:
     values = dict(values)
     scale = values.pop(IOM_COST_SCALE, None)
     scenario = apply_overrides(base, values) if values else base
+    if scale is not None:
+        scale = check_iom_cost_scale(scale)
     if scale is not None and scale != 1:
-        scenario = apply_overrides(scenario, iom_cost_overrides(scenario, float(scale)))
+        scenario = apply_overrides(scenario, iom_cost_overrides(scenario, scale))
     return scenario
 
 
