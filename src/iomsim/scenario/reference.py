@@ -179,10 +179,13 @@ def note_of(scenario: Scenario, dotted: str) -> str:
     except (LookupError, ValueError):
         return text
     valued = origin_of(scenario, dotted)[0]
-    if noted and noted != valued and not isinstance(value, (dict, list)) \
-            and not hasattr(value, "model_dump"):
+    single = not isinstance(value, (dict, list)) and not hasattr(value, "model_dump")
+    if noted and noted != valued and single:
         return (f"set in {_where(valued)} without a note; {_where(noted)} gave the value it "
                 f"replaced ({text})")
+    if not text and valued and single:
+        # A plain value over a noted one drops the note when the files are read (the loader).
+        return f"set in {_where(valued)} without a note"
     return text
 
 
