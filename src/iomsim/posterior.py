@@ -118,12 +118,11 @@ def sample_priors(priors: dict[str, Prior], draws: int, seed: int) -> pd.DataFra
     return pd.DataFrame({path: prior.ppf(u[:, j]) for j, (path, prior) in enumerate(priors.items())})
 
 
-def accepted_summary(draws: pd.DataFrame, params: list[str], accepted: np.ndarray
-                     ) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
+def accepted_intervals(draws: pd.DataFrame, params: list[str], accepted: np.ndarray
+                       ) -> dict[str, tuple[float, float]]:
+    """Each parameter's 5th and 95th percentiles over the accepted draws."""
     kept = draws.loc[accepted, params]
-    medians = {p: float(kept[p].median()) for p in params}
-    intervals = {p: (float(kept[p].quantile(0.05)), float(kept[p].quantile(0.95))) for p in params}
-    return medians, intervals
+    return {p: (float(kept[p].quantile(0.05)), float(kept[p].quantile(0.95))) for p in params}
 
 
 def leave_one_out(values: np.ndarray, targets, fitted: list[int], accept: int) -> pd.DataFrame:
@@ -212,7 +211,7 @@ def calibrate_abc(scenario, targets, priors: dict[str, Prior], *, measure: Calla
             raise InputError(f"no draw of {draws} selected selection.cohort_size ({wanted}) "
                              "offenders with finite targets: widen the priors that set the "
                              "population, or draw more", path="parameters")
-        _, intervals = accepted_summary(table, params, accepted)
+        intervals = accepted_intervals(table, params, accepted)
         candidates = order[:min(refine, int(accepted.sum()))]
         again = np.array([evaluate_at(backend, {p: float(table.at[int(i), p]) for p in params},
                                       2 * reps, seed + 1)[0] for i in candidates])

@@ -111,7 +111,7 @@ def recent_conviction_score(pop: PopulationRecords, rules: SelectionRules) -> np
     each weighted 0.5 ** (days before day 0 / recency half-life)."""
     c = pop.convictions
     score = np.zeros(len(pop))
-    if c is None or len(c) == 0:
+    if len(c) == 0:
         return score
     weight = c["offences"] * np.exp2(c["day"] / rules.recency_half_life_days)
     np.add.at(score, c["offender"], weight)
@@ -134,7 +134,7 @@ def registration_ogrs(pop: PopulationRecords, model: Model) -> np.ndarray:
     ``ogrs_at_registration``, OGRS at the start with its Copas term moved by the pre-period's
     conviction appearances and years; otherwise OGRS at the start unchanged."""
     rules = model.selection
-    if rules is None or not rules.ogrs_at_registration or pop.previous_convictions is None:
+    if rules is None or not rules.ogrs_at_registration:
         return pop.ogrs.copy()
     years = model.pre_days / DAYS_PER_YEAR
     career = pop.age - rules.age_at_first_sanction

@@ -12,6 +12,7 @@ every statistic from its records).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -54,14 +55,24 @@ class PopulationRecords:
     age: np.ndarray  # float64, at the start of the simulation
     need_mask: np.ndarray  # int64: bit j set if need area NEEDS[j] is a need at day 0
     status: np.ndarray  # int8: STATUS_CODES, or EXITED_CODE
-    convictions_pre: np.ndarray  # int64: convictions (court appearances) before day 0
-    convicted_offences_pre: np.ndarray  # int64: offences those convictions proved
-    convictions: np.ndarray | None = None  # CONVICTION rows before day 0, everyone's
-    phase: np.ndarray | None = None  # int8: offending phase at day 0 (0 active, 1 quiet, 2 desisted)
-    previous_convictions: np.ndarray | None = None  # float64, at the start of the simulation
+    convictions: np.ndarray  # CONVICTION rows before day 0, everyone's
+    phase: np.ndarray  # int8: offending phase at day 0 (0 active, 1 quiet, 2 desisted)
+    previous_convictions: np.ndarray  # float64, at the start of the simulation
 
     def __len__(self) -> int:
         return len(self.ogrs)
+
+    @cached_property
+    def convictions_pre(self) -> np.ndarray:
+        """int64: each offender's convictions (court appearances) before day 0."""
+        return np.bincount(self.convictions["offender"], minlength=len(self)).astype(np.int64)
+
+    @cached_property
+    def convicted_offences_pre(self) -> np.ndarray:
+        """int64: the offences those convictions proved."""
+        c = self.convictions
+        return np.bincount(c["offender"], weights=c["offences"],
+                           minlength=len(self)).astype(np.int64)
 
     @property
     def present(self) -> np.ndarray:

@@ -427,13 +427,9 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
         pre_conv = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
         pre_proven = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
     before = pre_conv[1] < 0
-    conv_pre = np.bincount(pre_conv[0][before], minlength=n)
-    conv_pre_k = np.bincount(pre_conv[0][before], weights=pre_conv[2][before], minlength=n)
     everyone = PopulationRecords(
         ogrs=F[:, F_OGRS].copy(), age=age, need_mask=I[:, I_NEED].astype(np.int64),
         status=np.where(I[:, I_EXITED] != 0, EXITED_CODE, I[:, I_STATUS]).astype(np.int8),
-        convictions_pre=conv_pre.astype(np.int64),
-        convicted_offences_pre=conv_pre_k.astype(np.int64),
         convictions=_table(CONVICTION, tuple(x[before] for x in pre_conv)),
         phase=I[:, I_PHASE].astype(np.int8), previous_convictions=previous)
     sel = select_cohort(everyone, model.selection)

@@ -123,10 +123,6 @@ def population_records(offenders: list[Offender], pop: Population) -> Population
         need_mask=np.array([o.need_mask for o in offenders], dtype=np.int64),
         status=np.array([EXITED_CODE if o.exited else STATUS_CODES[o.status]
                          for o in offenders], dtype=np.int8),
-        convictions_pre=np.array([sum(1 for day, _ in o.convictions if day < 0)
-                                  for o in offenders], dtype=np.int64),
-        convicted_offences_pre=np.array([sum(k for day, k in o.convictions if day < 0)
-                                         for o in offenders], dtype=np.int64),
         convictions=event_table(CONVICTION, ((i, day, count) for i, o in enumerate(offenders)
                                              for day, count in o.convictions if day < 0)),
         phase=np.array([o.phase for o in offenders], dtype=np.int8),
