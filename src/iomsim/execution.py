@@ -404,9 +404,13 @@ class DaskBackend(Backend):
         if self.address == "local":
             refuse_in_spawned_main()
             with _workers_skip_main():  # the cluster starts its worker processes before returning
+                # Workers' own log lines are silenced: a heartbeat that meets the scheduler
+                # closing at the end logs a traceback now and then, and a task's failure reaches
+                # the client as its exception anyway.
                 self.cluster = LocalCluster(n_workers=self.jobs or default_jobs(),
                                             threads_per_worker=1, processes=True,
-                                            host="127.0.0.1", dashboard_address=None)
+                                            host="127.0.0.1", dashboard_address=None,
+                                            silence_logs=logging.CRITICAL)
             self.client = Client(self.cluster, set_as_default=False)
         else:
             if "://" not in self.address:
