@@ -1,6 +1,7 @@
 """How benefit_per_pound_evaluation moves with its choices (docs/model.md, 7.12): spend over the
 first 12 months or the horizon; proven reoffences or reoffenders averted; the cost per proven
-reoffence with or without the criminal justice part. Mean over replications.
+reoffence at the full published cost (criminal justice part included) or the victims' and
+society's part only. Mean over replications.
 
     PYTHONPATH=src python docs/evaluation_variants.py scenarios/sussex-2013.yaml --reps 20
 """
@@ -11,7 +12,8 @@ import math
 import numpy as np
 
 import iomsim
-from iomsim.economics import PUBLIC_PROGRAMME_PAYERS, evaluation_measure, item_totals
+from iomsim.economics import (PUBLIC_PROGRAMME_PAYERS, cost_of_crime_per_proven_offence,
+                              evaluation_measure, item_totals)
 from iomsim.engine.model import compile_model
 
 
@@ -29,21 +31,21 @@ def main() -> None:
     agency = np.array([it.agency for it in items])
     prog = np.array([it.iom_programme for it in items])
     pp = prog & np.isin(agency, list(PUBLIC_PROGRAMME_PAYERS))
-    justice = np.isin(agency, list(s.economics.benefit_agencies)) & ~prog
     out: dict[tuple[str, str, str], list[float]] = {}
     for r in res.replications:
         c = {arm: r.costs[arm] for arm in ("non_iom", "iom")}
         spend = {"horizon": float((item_totals(s, c["iom"])[1] - item_totals(s, c["non_iom"])[1])[pp].sum()),
                  "12 months": float((c["iom"][0] - c["non_iom"][0])[pp].sum())}
         n = r.metrics["iom"]["offenders"]
-        proven = r.metrics["non_iom"]["proven_offences_per_offender_horizon"] * n
-        cj = {"victims + criminal justice": float(c["non_iom"].sum(axis=0)[justice].sum()) / proven,
-              "victims only": 0.0}
+        # evaluation_measure values at the full cost; the victims-only variant rescales it.
+        full = cost_of_crime_per_proven_offence(s, full=True)
+        part = cost_of_crime_per_proven_offence(s) / full if full > 0 else math.nan
+        scale = {"full (victims, society, criminal justice)": 1.0, "victims and society only": part}
         for sp, sv in spend.items():
             for count in ("reoffences", "reoffenders"):
-                for value, j in cj.items():
-                    ev = evaluation_measure(s, r.metrics, n, sv, j, count=count)
-                    out.setdefault((sp, count, value), []).append(ev["benefit_per_pound"])
+                ev = evaluation_measure(s, r.metrics, n, sv, count=count)
+                for value, k in scale.items():
+                    out.setdefault((sp, count, value), []).append(ev["benefit_per_pound"] * k)
     print("| spend | averted | cost per proven reoffence | benefit per £1 |")
     print("|---|---|---|---|")
     for (sp, count, value), v in out.items():

@@ -30,8 +30,12 @@ METRICS = {
 }
 
 
+RESPONSE = {"offending.offence_types.theft.cost_of_crime_response": 40.0,
+            "offending.offence_types.violence.cost_of_crime_response": 600.0}
+
+
 def _scenario(**over):
-    return load_minimal({"horizon_years": 5, "discount_rate": RATE, **over})
+    return load_minimal({"horizon_years": 5, "discount_rate": RATE, **RESPONSE, **over})
 
 
 def _inputs():
@@ -96,12 +100,13 @@ def test_evaluation_measure():
     # Proven reoffences averted: (0.6 predicted at registration - 0.4 actual) x 100 offenders x
     # (1.2 / 0.4 = 3 proven reoffences per reoffender) = 60 in two years.
     assert e["proven_reoffences_averted_evaluation"] == pytest.approx(60.0)
-    # Cost of crime per proven reoffence: victims' cost weighted by detected offences (theft
-    # 0.7 x 0.2, violence 0.3 x 0.4), plus the criminal justice agencies' non-IOM cost over the
-    # horizon (prison 1,000 + police 300) per proven offence (2 x 100).
+    # Cost of crime per proven reoffence: each type's full published cost (victims and society
+    # plus the criminal justice response) weighted by detected offences (theft 0.7 x 0.2,
+    # violence 0.3 x 0.4); the model's own criminal justice costs play no part.
     victims = (0.14 * 100 + 0.12 * 1000) / 0.26
     assert cost_of_crime_per_proven_offence(s) == pytest.approx(victims)
-    per_proven = victims + 1300 / 200
+    per_proven = (0.14 * (100 + 40) + 0.12 * (1000 + 600)) / 0.26
+    assert cost_of_crime_per_proven_offence(s, full=True) == pytest.approx(per_proven)
     assert e["cost_per_proven_reoffence_evaluation"] == pytest.approx(per_proven)
     # 30 a year kept up over five years, discounted; over police and probation's IOM spend
     # (the voluntary sector's 50 left out).
@@ -120,14 +125,14 @@ def test_evaluation_measure_choices():
     # Without OGRS at registration, the predicted rate is the mean OGRS.
     metrics = {"iom": {k: v for k, v in METRICS["iom"].items()
                        if k != "mean_ogrs_at_registration"}}
-    ev = evaluation_measure(s, metrics, 100.0, 400.0, 0.0)
+    ev = evaluation_measure(s, metrics, 100.0, 400.0)
     assert ev["proven_reoffences_averted_24m"] == pytest.approx(0.3 * 100 * 3)
     # Reoffenders rather than reoffences: no multiplier.
-    ev = evaluation_measure(s, METRICS, 100.0, 400.0, 0.0, count="reoffenders")
+    ev = evaluation_measure(s, METRICS, 100.0, 400.0, count="reoffenders")
     assert ev["proven_reoffences_averted_24m"] == pytest.approx(20.0)
     # A horizon of two and a half years: the last half year counts half.
     short = _scenario(horizon_years=2.5)
-    ev = evaluation_measure(short, METRICS, 100.0, 400.0, 0.0)
+    ev = evaluation_measure(short, METRICS, 100.0, 400.0)
     assert ev["benefit"] == pytest.approx(30 * ev["cost_per_proven_reoffence"]
                                           * (1 + 1 / 1.035 + 0.5 / 1.035 ** 2))
 

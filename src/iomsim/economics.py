@@ -51,16 +51,18 @@ PUBLIC_PROGRAMME_PAYERS = ("police", "probation")  # the evaluation's "additiona
 NOT_CASHABLE_AGENCIES = ("prison",)  # prison days at an average cost: no cash is released
 
 
-def cost_of_crime_per_proven_offence(scenario: Scenario) -> float:
-    """The victim and society cost of one proven offence: each type's ``cost_of_crime`` weighted
-    by its share of detected offences (share x detection probability, without IOM), since an
-    offence is proven only once detected."""
+def cost_of_crime_per_proven_offence(scenario: Scenario, *, full: bool = False) -> float:
+    """The cost of crime of one proven offence: each type's ``cost_of_crime`` (victims and
+    society; with ``full``, plus ``cost_of_crime_response``, the published criminal justice part,
+    giving the Home Office's full unit cost) weighted by its share of detected offences (share x
+    detection probability, without IOM), since an offence is proven only once detected."""
     types = list(scenario.offending.offence_types.values())
     weights = [t.share * t.detection_probability for t in types]
     total = sum(weights)
     if total <= 0:
         return 0.0
-    return sum(w * t.cost_of_crime for w, t in zip(weights, types)) / total
+    return sum(w * (t.cost_of_crime + (t.cost_of_crime_response if full else 0.0))
+               for w, t in zip(weights, types)) / total
 
 
 def _annual_stream_factor(scenario: Scenario, rate: float) -> float:
@@ -73,7 +75,7 @@ def _annual_stream_factor(scenario: Scenario, rate: float) -> float:
 
 
 def evaluation_measure(scenario: Scenario, metrics: dict[str, dict[str, float]],
-                       cohort: float, spend: float, cj_per_proven: float, *,
+                       cohort: float, spend: float, *,
                        discounted: bool = True, count: str = "reoffences") -> dict[str, float]:
     """The evaluation's arithmetic on the model's own quantities (docs/model.md, 7.12).
 
@@ -81,10 +83,10 @@ def evaluation_measure(scenario: Scenario, metrics: dict[str, dict[str, float]],
     rate of the IOM arm) x cohort x the IOM arm's proven reoffences per reoffender (with
     ``count="reoffenders"``: x 1, reoffenders averted); predicted = mean OGRS at registration
     when measured, else mean OGRS. The two-year figure, as a yearly rate (half of it), is kept
-    up over the horizon and valued at the cost of crime per proven offence (victims and society,
-    :func:`cost_of_crime_per_proven_offence`, plus ``cj_per_proven``, the criminal justice cost
-    the model charges per proven offence), discounted as a yearly stream. ``spend`` is the
-    additional police and probation running cost of IOM.
+    up over the horizon and valued at the full cost of crime per proven offence (the published
+    unit costs, criminal justice part included: :func:`cost_of_crime_per_proven_offence` with
+    ``full``), discounted as a yearly stream. ``spend`` is the additional police and probation
+    running cost of IOM.
     """
     iom = metrics.get("iom", {})
     predicted = iom.get("mean_ogrs_at_registration", iom.get("mean_ogrs", math.nan))
@@ -95,7 +97,7 @@ def evaluation_measure(scenario: Scenario, metrics: dict[str, dict[str, float]],
     else:
         per_reoffender = per_offender / actual if actual > 0 else math.nan
     averted = (predicted - actual) * cohort * per_reoffender
-    value = cost_of_crime_per_proven_offence(scenario) + cj_per_proven
+    value = cost_of_crime_per_proven_offence(scenario, full=True)
     stream = _annual_stream_factor(scenario, scenario.discount_rate if discounted else 0.0)
     benefit = averted / 2.0 * value * stream
     return {"proven_reoffences_averted_24m": averted, "cost_per_proven_reoffence": value,
@@ -177,14 +179,8 @@ def economics_of(scenario: Scenario, costs: dict[str, np.ndarray], items: ItemRe
         row[f"benefit{suffix}"] = social
         row[f"benefit_per_pound{suffix}"] = row[f"benefit_per_pound_social{suffix}"]
         row[f"npv{suffix}"] = row[f"npv_social{suffix}"]
-        # The evaluation's measure: its criminal justice cost per proven offence is what the
-        # non-IOM arm's benefit agencies cost over the horizon per offence proven in it.
         spend = float(iom[police_probation].sum() - base[police_probation].sum())
-        proven = metrics.get("non_iom", {}).get("proven_offences_per_offender_horizon", math.nan)
-        cj_total = float(totals["non_iom"][0][justice].sum())
-        cj_per_proven = cj_total / (proven * cohort) if proven * cohort > 0 else math.nan
-        ev = evaluation_measure(scenario, metrics, cohort, spend, cj_per_proven,
-                                discounted=bool(which))
+        ev = evaluation_measure(scenario, metrics, cohort, spend, discounted=bool(which))
         row[f"iom_cost_police_probation{suffix}"] = spend
         row[f"benefit_evaluation{suffix}"] = ev["benefit"]
         row[f"benefit_per_pound_evaluation{suffix}"] = ev["benefit_per_pound"]
