@@ -54,14 +54,25 @@ def test_a_benefit_that_is_not_positive_has_no_cost_break_even():
                        none_if_not_positive=True)
 
 
-def test_cost_break_even_equals_benefit_per_pound_at_todays_cost():
-    # Benefit excludes the IOM programme's own cost, so scaling every IOM cost by k divides each
-    # replication's benefit per pound by k: the mean reaches 1 at k = today's mean benefit per
-    # pound, which the core runner computes independently.
+def test_cost_break_even_solves_the_closed_form_at_todays_runs():
+    # Scaling every IOM programme cost by k leaves each replication's benefit b and induced cost
+    # d as they are and scales its programme cost c, so its benefit per pound is b / (k c + d);
+    # the break-even k solves mean_r b_r / (k c_r + d_r) = 1, found here from today's
+    # replications by a root-finder of its own (without induced costs: k = mean benefit per £1).
+    from scipy.optimize import brentq
+
+    from iomsim.engine.model import compile_model
+    from iomsim.results import economics_per_replication
+
     scenario = iomsim.load_scenario(SUSSEX, overrides=TINY)
     reps, seed = 4, 9
-    today = iomsim.run(scenario, reps=reps, seed=seed, jobs=1, progress=False)
-    expected_scale = today.metric("benefit_per_pound")
+    today = iomsim.run(scenario, reps=reps, seed=seed, jobs=1, progress=False,
+                       keep_replications=True)
+    per_rep = economics_per_replication(scenario, today.replications,
+                                        compile_model(scenario).items)
+    b, c, d = (per_rep[k].to_numpy() for k in ("benefit", "iom_cost", "induced_cost"))
+    assert np.all(c > 0)
+    expected_scale = brentq(lambda k: np.mean(b / (k * c + d)) - 1.0, 0.05, 200.0, xtol=1e-12)
     result = breakeven_cost(scenario, (0.05, 200.0), reps=reps, seed=seed, jobs=1,
                             bootstrap=200, xtol=1e-7)
     assert result.value == pytest.approx(expected_scale, rel=1e-4)

@@ -29,8 +29,10 @@ def test_benefit_per_pound_counts_averted_crime_and_criminal_justice_costs():
     assert e["benefit_criminal_justice"] == (1000 - 600) + (300 - 250)
     assert e["benefit_victims"] == 300.0
     assert e["benefit"] == 450.0 + 300.0
-    assert e["benefit_per_pound"] == pytest.approx(750.0 / 300.0)
-    assert e["npv"] == 450.0
+    # The social measure: housing's rise (30) is a cost IOM induces, beside its own 300.
+    assert e["induced_cost"] == 30.0
+    assert e["benefit_per_pound"] == pytest.approx(750.0 / 330.0)
+    assert e["npv"] == 420.0
     # Who pays: IOM minus non-IOM, positive = spends more.
     assert e["net_change_police"] == (250 + 200) - 300
     assert e["net_change_housing"] == 30.0

@@ -94,8 +94,10 @@ def test_headline_figures(hostile_results, html):
     before = _outcome(hostile_results, "iom", "reconviction_rate_24m_before")
     after = _outcome(hostile_results, "iom", "reconviction_rate_24m")
     assert f"{before * 100:.0f}% → {after * 100:.0f}%" in html
-    for label in ("Benefit per £1 spent on IOM", "IOM spend (discounted)", "Net present value",
-                  "Reconvicted within 24 months"):
+    for label in ("Benefit per £1 spent on IOM, as the evaluation counted it",
+                  "Benefit per £1 spent on IOM, to the taxpayer",
+                  "Benefit per £1 spent on IOM, to society", "IOM spend (discounted)",
+                  "Net present value", "Reconvicted within 24 months"):
         assert label in html
 
 
@@ -221,7 +223,11 @@ def test_workbook_opens_on_a_formatted_summary(hostile_results):
     for cell in police[1:4]:
         assert cell.number_format == '"£"#,##0'
     assert "Victims and society" in rows and "All agencies" in rows
-    assert rows["Benefit per £1 spent on IOM"][1].number_format == '"£"#,##0.00'
+    for label in ("Benefit per £1 spent on IOM (as to society)",
+                  "Benefit per £1, to the taxpayer", "Benefit per £1, to society"):
+        assert rows[label][1].number_format == '"£"#,##0.00'
+    # A two-year horizon has no two-year proven reoffending (it waits six months more).
+    assert "Benefit per £1, as the evaluation counted it" in rows
     reconvicted = rows["Reconvicted within 24 months"]
     assert reconvicted[1].number_format == "0.0%" and 0 <= reconvicted[1].value <= 1
     assert "pts" in reconvicted[3].number_format  # a change in a rate, in percentage points

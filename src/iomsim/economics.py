@@ -36,34 +36,157 @@ def item_totals(scenario: Scenario, matrix: np.ndarray) -> tuple[np.ndarray, np.
     return matrix.sum(axis=0), factors @ matrix
 
 
-def economics_of(scenario: Scenario, costs: dict[str, np.ndarray], items: ItemRegistry
-                 ) -> dict[str, float]:
-    """Economics of one replication from each arm's (year, item) cost matrix.
+# The benefit measures, by perspective (economics.csv: benefit_per_pound_<p>, npv_<p>), with the
+# words the terminal, report and workbook show for each.
+PERSPECTIVES = ("evaluation", "taxpayer", "taxpayer_cashable", "social")
+BENEFIT_MEASURES = tuple(f"benefit_per_pound_{p}" for p in PERSPECTIVES)
+PERSPECTIVE_LABELS = {
+    "evaluation": "as the evaluation counted it (proven reoffences averted against predicted, "
+                  "over police and probation's IOM spend)",
+    "taxpayer": "to the taxpayer (public costs averted, over IOM's cost and the costs it raises)",
+    "taxpayer_cashable": "to the taxpayer, cashable (the same without prison places)",
+    "social": "to society (the taxpayer's plus victims' costs averted)",
+}
+PUBLIC_PROGRAMME_PAYERS = ("police", "probation")  # the evaluation's "additional running costs"
+NOT_CASHABLE_AGENCIES = ("prison",)  # prison days at an average cost: no cash is released
 
-    ``iom_cost``: IOM-programme items, IOM arm minus non-IOM arm. ``benefit``: costs averted (non-IOM
-    minus IOM) for the benefit agencies' non-programme items, plus the cost of crime to victims
-    when the scenario counts it. ``net_change_<payer>``: IOM minus non-IOM, discounted.
+
+def cost_of_crime_per_proven_offence(scenario: Scenario, *, full: bool = False) -> float:
+    """The cost of crime of one proven offence: each type's ``cost_of_crime`` (victims and
+    society; with ``full``, plus ``cost_of_crime_response``, the published criminal justice part,
+    giving the Home Office's full unit cost) weighted by its share of detected offences (share x
+    detection probability, without IOM), since an offence is proven only once detected."""
+    types = list(scenario.offending.offence_types.values())
+    weights = [t.share * t.detection_probability for t in types]
+    total = sum(weights)
+    if total <= 0:
+        return 0.0
+    return sum(w * (t.cost_of_crime + (t.cost_of_crime_response if full else 0.0))
+               for w, t in zip(weights, types)) / total
+
+
+def _annual_stream_factor(scenario: Scenario, rate: float) -> float:
+    """Sum of the discount factors of each year of the horizon, the last year weighted by the
+    part of it inside the horizon: the present value of £1 a year over the horizon."""
+    horizon = float(scenario.horizon_years)
+    n_years = int(math.ceil(horizon - 1e-9))
+    weights = np.array([min(1.0, horizon - k) for k in range(n_years)])
+    return float(weights @ discount_factors(rate, n_years))
+
+
+def evaluation_measure(scenario: Scenario, metrics: dict[str, dict[str, float]],
+                       cohort: float, spend: float, *,
+                       discounted: bool = True, count: str = "reoffences") -> dict[str, float]:
+    """The evaluation's arithmetic on the model's own quantities (docs/model.md, 7.12).
+
+    Proven reoffences averted in two years = (predicted - actual two-year proven reoffending
+    rate of the IOM arm) x cohort x the IOM arm's proven reoffences per reoffender (with
+    ``count="reoffenders"``: x 1, reoffenders averted); predicted = mean OGRS at registration
+    when measured, else mean OGRS. The two-year figure, as a yearly rate (half of it), is kept
+    up over the horizon and valued at the full cost of crime per proven offence (the published
+    unit costs, criminal justice part included: :func:`cost_of_crime_per_proven_offence` with
+    ``full``), discounted as a yearly stream. ``spend`` is the additional police and probation
+    running cost of IOM.
+    """
+    iom = metrics.get("iom", {})
+    predicted = iom.get("mean_ogrs_at_registration", iom.get("mean_ogrs", math.nan))
+    actual = iom.get("proven_reoffending_rate_24m", math.nan)
+    per_offender = iom.get("proven_reoffences_per_offender_24m", math.nan)
+    if count == "reoffenders":
+        per_reoffender = 1.0
+    else:
+        per_reoffender = per_offender / actual if actual > 0 else math.nan
+    averted = (predicted - actual) * cohort * per_reoffender
+    value = cost_of_crime_per_proven_offence(scenario, full=True)
+    stream = _annual_stream_factor(scenario, scenario.discount_rate if discounted else 0.0)
+    benefit = averted / 2.0 * value * stream
+    return {"proven_reoffences_averted_24m": averted, "cost_per_proven_reoffence": value,
+            "benefit": benefit, "cost": spend,
+            "benefit_per_pound": benefit / spend if spend > 0 else math.nan,
+            "npv": benefit - spend}
+
+
+def economics_of(scenario: Scenario, costs: dict[str, np.ndarray], items: ItemRegistry,
+                 metrics: dict[str, dict[str, float]] | None = None) -> dict[str, float]:
+    """Economics of one replication from each arm's (year, item) cost matrix (and, for the
+    evaluation's measure, each arm's outcome metrics).
+
+    Three benefit measures, each with its NPV (docs/model.md, 7.12):
+
+    - ``benefit_per_pound_evaluation``: the Sussex evaluation's arithmetic
+      (:func:`evaluation_measure`) over ``iom_cost_police_probation``, the IOM-programme items
+      paid by police and probation (IOM arm minus non-IOM arm). NaN without ``metrics``.
+    - ``benefit_per_pound_taxpayer``: ``benefit_taxpayer`` (the public costs that fall with IOM:
+      every agency but victims, item by item, programme items excluded, at the model's average
+      costs) over ``cost_taxpayer`` = ``iom_cost`` (the programme) + ``induced_cost`` (the
+      public items that rise with IOM). ``_taxpayer_cashable``: the same without the prison's
+      items, whose average cost per day is not released as cash.
+    - ``benefit_per_pound_social``: ``benefit_social`` = ``benefit_taxpayer`` + the cost of
+      crime to victims and society averted (unless ``include_victims_in_benefit`` is false),
+      over ``cost_taxpayer``.
+
+    ``benefit_per_pound``, ``benefit`` and ``npv`` are aliases of the social measure's.
+    ``benefit_criminal_justice``: averted costs of ``economics.benefit_agencies`` (programme
+    items excluded), a component; ``benefit_victims``: victims' costs averted.
+    ``net_change_<payer>``: IOM minus non-IOM, discounted.
     """
     benefit_agencies = set(scenario.economics.benefit_agencies)
     programme = np.array([it.iom_programme for it in items.items])
     agency = np.array([it.agency for it in items.items])
     justice = np.isin(agency, list(benefit_agencies)) & ~programme
     victims = agency == VICTIMS
+    public = ~victims & ~programme
+    cashable = public & ~np.isin(agency, list(NOT_CASHABLE_AGENCIES))
+    police_probation = programme & np.isin(agency, list(PUBLIC_PROGRAMME_PAYERS))
     totals = {arm: item_totals(scenario, costs[arm]) for arm in ARMS}
+    metrics = metrics or {}
+    cohort = metrics.get("iom", {}).get("offenders", math.nan)
     row: dict[str, float] = {}
+
+    def ratio(b: float, c: float) -> float:
+        return b / c if c > 0 else math.nan
+
     for which, suffix in ((1, ""), (0, "_undiscounted")):
         iom, base = totals["iom"][which], totals["non_iom"][which]
+        averted = base - iom
         iom_cost = float(iom[programme].sum() - base[programme].sum())
-        averted_cj = float(base[justice].sum() - iom[justice].sum())
-        averted_victims = float(base[victims].sum() - iom[victims].sum())
-        benefit = averted_cj + (averted_victims if scenario.economics.include_victims_in_benefit
+        averted_cj = float(averted[justice].sum())
+        averted_victims = float(averted[victims].sum())
+        tax_benefit = float(np.clip(averted[public], 0, None).sum())
+        induced = float(np.clip(-averted[public], 0, None).sum())
+        cash_benefit = float(np.clip(averted[cashable], 0, None).sum())
+        cash_induced = float(np.clip(-averted[cashable], 0, None).sum())
+        social = tax_benefit + (averted_victims if scenario.economics.include_victims_in_benefit
                                 else 0.0)
+        cost = iom_cost + induced
         row[f"iom_cost{suffix}"] = iom_cost
+        row[f"induced_cost{suffix}"] = induced
+        row[f"cost_taxpayer{suffix}"] = cost
         row[f"benefit_criminal_justice{suffix}"] = averted_cj
         row[f"benefit_victims{suffix}"] = averted_victims
-        row[f"benefit{suffix}"] = benefit
-        row[f"benefit_per_pound{suffix}"] = benefit / iom_cost if iom_cost > 0 else math.nan
-        row[f"npv{suffix}"] = benefit - iom_cost
+        row[f"benefit_taxpayer{suffix}"] = tax_benefit
+        row[f"benefit_per_pound_taxpayer{suffix}"] = ratio(tax_benefit, cost)
+        row[f"npv_taxpayer{suffix}"] = tax_benefit - cost
+        row[f"benefit_taxpayer_cashable{suffix}"] = cash_benefit
+        row[f"cost_taxpayer_cashable{suffix}"] = iom_cost + cash_induced
+        row[f"benefit_per_pound_taxpayer_cashable{suffix}"] = ratio(cash_benefit,
+                                                                    iom_cost + cash_induced)
+        row[f"npv_taxpayer_cashable{suffix}"] = cash_benefit - iom_cost - cash_induced
+        row[f"benefit_social{suffix}"] = social
+        row[f"benefit_per_pound_social{suffix}"] = ratio(social, cost)
+        row[f"npv_social{suffix}"] = social - cost
+        # Aliases of the social measure (sweeps, break-even and the calibration targets name them).
+        row[f"benefit{suffix}"] = social
+        row[f"benefit_per_pound{suffix}"] = row[f"benefit_per_pound_social{suffix}"]
+        row[f"npv{suffix}"] = row[f"npv_social{suffix}"]
+        spend = float(iom[police_probation].sum() - base[police_probation].sum())
+        ev = evaluation_measure(scenario, metrics, cohort, spend, discounted=bool(which))
+        row[f"iom_cost_police_probation{suffix}"] = spend
+        row[f"benefit_evaluation{suffix}"] = ev["benefit"]
+        row[f"benefit_per_pound_evaluation{suffix}"] = ev["benefit_per_pound"]
+        row[f"npv_evaluation{suffix}"] = ev["npv"]
+    row["proven_reoffences_averted_evaluation"] = ev["proven_reoffences_averted_24m"]
+    row["cost_per_proven_reoffence_evaluation"] = ev["cost_per_proven_reoffence"]
     change = totals["iom"][1] - totals["non_iom"][1]
     fiscal = 0.0
     for name in agency_order(set(agency)):
@@ -99,7 +222,7 @@ def replication_measures(scenario: Scenario, rep: ReplicationResult, items: Item
         measures["fiscal_cost"] = float(cost[fiscal].sum())
         measures["discounted_fiscal_cost"] = float(discounted[fiscal].sum())
         out[arm] = measures
-    econ = economics_of(scenario, rep.costs, items)
+    econ = economics_of(scenario, rep.costs, items, rep.metrics)
     econ["iom_cost_per_offender"] = econ["iom_cost"] / rep.cohort_size if rep.cohort_size else math.nan
     out["economics"] = econ
     return out

@@ -243,7 +243,8 @@ def outcomes_table(reps: Sequence[ReplicationResult]) -> pd.DataFrame:
 def economics_per_replication(scenario: Scenario, reps: Sequence[ReplicationResult],
                               items: ItemRegistry) -> pd.DataFrame:
     """One row per replication: IOM spend, benefit, benefit per pound, NPV and who pays."""
-    return pd.DataFrame([{"replication": r.replication, **economics_of(scenario, r.costs, items)}
+    return pd.DataFrame([{"replication": r.replication,
+                          **economics_of(scenario, r.costs, items, r.metrics)}
                          for r in sorted(reps, key=lambda r: r.replication)])
 
 

@@ -106,8 +106,9 @@ CHARTS = {
 }
 
 
-# Economics metrics that are not amounts of money: pounds back per pound (a ratio) and shares.
-NOT_MONEY_PREFIXES = ("benefit_per_pound",)
+# Economics metrics that are not amounts of money: pounds back per pound (a ratio), shares and
+# the evaluation measure's count of proven reoffences averted.
+NOT_MONEY_PREFIXES = ("benefit_per_pound", "proven_reoffences_averted")
 
 
 def is_money_metric(metric: str) -> bool:

@@ -4,6 +4,7 @@ described."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from iomsim.cli.common import check_writable, non_negative_int, positive_int, replications
@@ -207,13 +208,41 @@ def summary_text(results, out: Path) -> str:
         lines.append(f"  ({left_out} measure{'s' if left_out != 1 else ''} not available: "
                      f"{'their windows run' if left_out != 1 else 'its window runs'} past the "
                      f"{horizon:g}-year horizon; see metrics_not_available in manifest.json)")
-    try:
-        bpp = results.metric("benefit_per_pound")
-        cost = results.metric("iom_cost")
-        lines.append("")
-        lines.append(f"  IOM spend (discounted): {money(cost)}; benefit per £1: {money(bpp, 2)}")
-    except KeyError:
-        pass
+    lines.extend(benefit_lines(results))
     lines.append("")
     lines.append(f"Results written to {one_line(out)}/")
     return "\n".join(lines)
+
+
+def benefit_lines(results) -> list[str]:
+    """IOM spend and the three benefit measures side by side, each with its 95% interval and
+    NPV (docs/model.md, 7.12); nothing for tables without them."""
+    from iomsim.reporting.labels import money
+
+    e = results.economics.set_index("metric")
+    if "iom_cost" not in e.index or "benefit_per_pound" not in e.index:
+        return []
+
+    def amount(metric: str, decimals: int = 0) -> str:
+        v = e.loc[metric, "value"] if metric in e.index else math.nan
+        return "n/a" if math.isnan(v) else money(v, decimals)
+
+    lines = ["", f"  IOM spend (discounted): {amount('iom_cost')}"]
+    if "cost_taxpayer" in e.index:
+        lines[-1] += f"; by police and probation {amount('iom_cost_police_probation')}"
+        lines.append(f"  IOM spend and the costs it raises elsewhere: {amount('cost_taxpayer')}")
+    lines.append(f"  {'Benefit per £1 spent on IOM':<40}{'value':>10}{'95% interval':>22}"
+                 f"{'NPV':>16}")
+    for key, words in (("evaluation", "as the evaluation counted it"),
+                       ("taxpayer", "to the taxpayer"),
+                       ("taxpayer_cashable", "to the taxpayer, cashable"),
+                       ("social", "to society (benefit_per_pound)")):
+        m = f"benefit_per_pound_{key}"
+        if m not in e.index:
+            continue
+        lo, hi = e.loc[m, "lo"], e.loc[m, "hi"]
+        interval = "" if math.isnan(lo) else f"{money(lo, 2)} to {money(hi, 2)}"
+        lines.append(f"    {words:<38}{amount(m, 2):>10}{interval:>22}{amount(f'npv_{key}'):>16}")
+    if "benefit_per_pound_social" not in e.index:  # tables written before the three measures
+        lines.append(f"    {'benefit per £1':<38}{amount('benefit_per_pound', 2):>10}")
+    return lines

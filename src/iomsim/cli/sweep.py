@@ -82,6 +82,15 @@ def summary_text(result) -> str:
                          f"{r['p975']:.2f}); P(> 1) = {r['probability_above_threshold']:.3f}")
         if "npv" in s.index:
             lines.append(f"P(NPV > 0) = {s.loc['npv', 'probability_above_threshold']:.3f}")
+        for key, words in (("evaluation", "as the evaluation counted it"),
+                           ("taxpayer", "to the taxpayer"),
+                           ("taxpayer_cashable", "to the taxpayer, cashable"),
+                           ("social", "to society")):
+            if f"benefit_per_pound_{key}" in s.index:
+                r = s.loc[f"benefit_per_pound_{key}"]
+                lines.append(f"  {words}: mean {r['mean']:.2f} (2.5%-97.5%: {r['p025']:.2f} "
+                             f"to {r['p975']:.2f}); P(> 1) = "
+                             f"{r['probability_above_threshold']:.3f}")
     for name in ("sobol", "morris"):
         if name in t:
             lines.append(f"{name.capitalize()} indices ({arm}.{measure}):")

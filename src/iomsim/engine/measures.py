@@ -218,6 +218,14 @@ def arm_metrics(rec: ArmRecords, model: Model) -> dict[str, float]:
     out["proven_reoffending_rate_12m"] = _proven_rate(rec, 0, year)
     out["proven_reoffending_rate_24m"] = _proven_rate(rec, 0, TWO_YEARS)
     out["proven_reoffences_per_offender_12m"] = _proven_count(rec, 0, year)
+    out["proven_reoffences_per_offender_24m"] = _proven_count(rec, 0, TWO_YEARS)
+    # Over the whole horizon: committed from day 0 and disposed of before the horizon (no
+    # six-month wait: the horizon ends the record). The economics use it for the criminal
+    # justice cost the model charges per proven offence.
+    p = rec.proven
+    out["proven_offences_per_offender_horizon"] = (
+        int(((p["offence_day"] >= 0) & (p["disposal_day"] < model.horizon_days)).sum()) / n
+        if n else math.nan)
     if model.pre_days >= year - 1e-9:
         out["reconviction_rate_12m_before"], out["convictions_per_offender_12m_before"] = \
             _window_rates(rec, -year, 0)
@@ -292,7 +300,7 @@ def window_days(metric: str) -> float:
     if metric.endswith("_before") and "relative_change" not in metric:
         return 0.0
     if metric == "actual_vs_predicted_reduction" or metric.startswith(
-            "proven_reoffending_rate_24m"):
+            ("proven_reoffending_rate_24m", "proven_reoffences_per_offender_24m")):
         return TWO_YEARS + MOJ_WAIT
     if metric.startswith(("proven_reoffending_rate_12m", "proven_reoffences_per_offender_12m")):
         return DAYS_PER_YEAR + MOJ_WAIT

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from iomsim.experiments.designs import Design, salib_problem
+from iomsim.economics import BENEFIT_MEASURES, PERSPECTIVES
 from iomsim.results import summarise
 
 ID_COLUMNS = ("point", "replication", "arm", "measure", "value")
@@ -102,7 +103,7 @@ def psa_summary(samples: pd.DataFrame) -> pd.DataFrame:
     £1 > 1) and P(NPV > 0)."""
     rows = []
     for m in ("benefit_per_pound", "npv", "benefit", "iom_cost", "iom_cost_per_offender",
-              "benefit_per_offender"):
+              "benefit_per_offender", *BENEFIT_MEASURES, *(f"npv_{k}" for k in PERSPECTIVES)):
         if m not in samples:
             continue
         v = samples[m].to_numpy(dtype=float)
@@ -113,9 +114,9 @@ def psa_summary(samples: pd.DataFrame) -> pd.DataFrame:
                "median": float(np.median(v)) if v.size else math.nan,
                "p975": float(np.percentile(v, 97.5)) if v.size else math.nan,
                "probability_above_threshold": math.nan, "threshold": math.nan, "n": int(v.size)}
-        if m == "benefit_per_pound":
+        if m.startswith("benefit_per_pound"):
             row["threshold"], row["probability_above_threshold"] = 1.0, float((v > 1).mean())
-        elif m == "npv":
+        elif m.startswith("npv"):
             row["threshold"], row["probability_above_threshold"] = 0.0, float((v > 0).mean())
         rows.append(row)
     return pd.DataFrame(rows)

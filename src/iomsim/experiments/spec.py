@@ -90,6 +90,10 @@ SWEEP_FORMAT = 1
 ARMS = ("non_iom", "iom", "economics")
 DEFAULT_MEASURES = (
     "economics.benefit_per_pound", "economics.npv", "economics.benefit", "economics.iom_cost",
+    "economics.benefit_per_pound_evaluation", "economics.npv_evaluation",
+    "economics.benefit_per_pound_taxpayer", "economics.npv_taxpayer",
+    "economics.benefit_per_pound_taxpayer_cashable", "economics.npv_taxpayer_cashable",
+    "economics.benefit_per_pound_social", "economics.npv_social",
     "economics.iom_cost_per_offender", "economics.fiscal_net_change",
     "economics.social_net_change", "non_iom.reconviction_rate_24m", "iom.reconviction_rate_24m",
     "non_iom.discounted_fiscal_cost", "iom.discounted_fiscal_cost", "iom.offenders",

@@ -200,17 +200,35 @@ def _format_economic(metric: str, value: float) -> str:
         return _pounds_per_pound(value)
     if metric.endswith("_share"):
         return percent(value, 0)
+    if metric.startswith("proven_reoffences_averted"):
+        return f"{value:,.1f}"
     return money(value)
 
 
 ECONOMIC_LABELS = {
     "iom_cost": "IOM spend (the IOM programme's own items), discounted",
     "iom_cost_per_offender": "IOM spend per offender, discounted",
-    "benefit": "Benefit: costs averted, discounted",
-    "benefit_criminal_justice": "… of which criminal justice costs averted",
+    "induced_cost": "Costs IOM raises elsewhere (public items that rise), discounted",
+    "cost_taxpayer": "Cost to the taxpayer: IOM spend and the costs it raises, discounted",
+    "iom_cost_police_probation": "IOM spend by police and probation, discounted",
+    "benefit_per_pound_evaluation": "Benefit per £1, as the evaluation counted it",
+    "npv_evaluation": "Net present value, as the evaluation counted it",
+    "benefit_evaluation": "… its benefit: proven reoffences averted x cost of crime",
+    "proven_reoffences_averted_evaluation": "… proven reoffences averted in two years (number)",
+    "cost_per_proven_reoffence_evaluation": "… cost of crime per proven reoffence",
+    "benefit_per_pound_taxpayer": "Benefit per £1, to the taxpayer",
+    "npv_taxpayer": "Net present value, to the taxpayer",
+    "benefit_taxpayer": "… its benefit: public costs averted, discounted",
+    "benefit_per_pound_taxpayer_cashable": "Benefit per £1, to the taxpayer, cashable (no prison)",
+    "npv_taxpayer_cashable": "Net present value, to the taxpayer, cashable",
+    "benefit_per_pound_social": "Benefit per £1, to society",
+    "npv_social": "Net present value, to society",
+    "benefit_social": "… its benefit: public and victims' costs averted, discounted",
+    "benefit": "Benefit to society (as benefit_social), discounted",
+    "benefit_criminal_justice": "… of which criminal justice costs averted (net)",
     "benefit_victims": "… of which cost to victims and society averted",
-    "benefit_per_pound": "Benefit per £1 spent on IOM",
-    "npv": "Net present value (benefit − IOM spend)",
+    "benefit_per_pound": "Benefit per £1 spent on IOM (as to society)",
+    "npv": "Net present value (as to society)",
     "fiscal_net_change": "Net change in agency costs (IOM minus without IOM)",
     "social_net_change": "Net change in agency costs and cost to victims",
     "benefit_per_pound_exceeds_one_share": "Share of replications with benefit per £1 above £1",
@@ -382,20 +400,39 @@ def _headlines(f: _Folder) -> list[dict[str, str]]:
     def add(label: str, value: str, note: str = "") -> None:
         items.append({"label": label, "value": value, "note": note})
 
-    bpp = _economic(econ, "benefit_per_pound")
     victims = _get(f.manifest.get("resolved_scenario") or {},
                    "economics.include_victims_in_benefit", True)  # the schema's default
-    add("Benefit per £1 spent on IOM", _pounds_per_pound(bpp),
-        "; ".join(x for x in (
-            _interval(_economic(econ, "benefit_per_pound", "lo"),
-                      _economic(econ, "benefit_per_pound", "hi"), _pounds_per_pound),
-            "criminal justice costs and cost to victims averted" if _scalar(victims) else
-            "criminal justice costs averted (victims not counted)") if x))
+
+    def measure(key: str) -> tuple[str, str]:
+        m = f"benefit_per_pound_{key}"
+        if not (econ["metric"] == m).any():  # a results folder written before the three measures
+            m = "benefit_per_pound"
+        npv = _economic(econ, f"npv_{key}") if m != "benefit_per_pound" else _economic(econ, "npv")
+        note = _interval(_economic(econ, m, "lo"), _economic(econ, m, "hi"), _pounds_per_pound)
+        return _pounds_per_pound(_economic(econ, m)), "; ".join(
+            x for x in (note, f"NPV {money(npv)}" if not _nan(npv) else "") if x)
+
+    # The three benefit measures side by side, first (docs/model.md, 7.12).
+    value, note = measure("evaluation")
+    add("Benefit per £1 spent on IOM, as the evaluation counted it", value,
+        "; ".join(x for x in (note, "proven reoffences averted against predicted, valued at "
+                              "the cost of crime, over police and probation's IOM spend") if x))
+    value, note = measure("taxpayer")
+    cash, cash_note = measure("taxpayer_cashable")
+    add("Benefit per £1 spent on IOM, to the taxpayer", value,
+        "; ".join(x for x in (note, "public costs averted over IOM's cost and the costs it "
+                              f"raises elsewhere; cashable (without prison places): {cash}")
+                  if x))
+    value, note = measure("social")
+    add("Benefit per £1 spent on IOM, to society", value,
+        "; ".join(x for x in (note, "the taxpayer's benefit and the cost to victims averted "
+                              "(benefit_per_pound)" if _scalar(victims) else
+                              "victims not counted: as to the taxpayer") if x))
     cost = _economic(econ, "iom_cost")
     per = _economic(econ, "iom_cost_per_offender")
     add("IOM spend (discounted)", money(cost),
         f"{money(per)} per offender" if not _nan(per) else "")
-    add("Net present value", money(_economic(econ, "npv")),
+    add("Net present value, to society", money(_economic(econ, "npv")),
         _interval(_economic(econ, "npv", "lo"), _economic(econ, "npv", "hi"), money))
     w = _window(f)
     before = _outcome(outc, "iom", f"reconviction_rate_{w}_before")
@@ -731,9 +768,22 @@ def _summary_sheet(wb, f: _Folder) -> None:
     econ = t["economics"]
     for metric, label, fmt in (
             ("iom_cost", "IOM spend", _WHOLE_POUNDS),
-            ("benefit", "Benefit: costs averted", _WHOLE_POUNDS),
-            ("benefit_per_pound", "Benefit per £1 spent on IOM", _POUNDS),
-            ("npv", "Net present value", _WHOLE_POUNDS),
+            ("iom_cost_police_probation", "IOM spend by police and probation", _WHOLE_POUNDS),
+            ("cost_taxpayer", "IOM spend and the costs it raises elsewhere", _WHOLE_POUNDS),
+            ("benefit_per_pound_evaluation", "Benefit per £1, as the evaluation counted it",
+             _POUNDS),
+            ("npv_evaluation", "Net present value, as the evaluation counted it", _WHOLE_POUNDS),
+            ("benefit_per_pound_taxpayer", "Benefit per £1, to the taxpayer", _POUNDS),
+            ("npv_taxpayer", "Net present value, to the taxpayer", _WHOLE_POUNDS),
+            ("benefit_per_pound_taxpayer_cashable",
+             "Benefit per £1, to the taxpayer, cashable (no prison places)", _POUNDS),
+            ("npv_taxpayer_cashable", "Net present value, to the taxpayer, cashable",
+             _WHOLE_POUNDS),
+            ("benefit_per_pound_social", "Benefit per £1, to society", _POUNDS),
+            ("npv_social", "Net present value, to society", _WHOLE_POUNDS),
+            ("benefit", "Benefit to society: costs averted", _WHOLE_POUNDS),
+            ("benefit_per_pound", "Benefit per £1 spent on IOM (as to society)", _POUNDS),
+            ("npv", "Net present value (as to society)", _WHOLE_POUNDS),
             ("fiscal_net_change", "Net change in agency costs", _WHOLE_POUNDS)):
         if not (econ["metric"] == metric).any():
             continue

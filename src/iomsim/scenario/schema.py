@@ -539,6 +539,11 @@ class OffenceType(Strict):
     cost_of_crime: Money = Field(0.0, description="cost to victims and society per offence, "
                                                   "excluding the criminal justice response (£; "
                                                   "paid by the pseudo-agency victims)")
+    cost_of_crime_response: Money = Field(0.0, description=(
+        "the published cost of the criminal justice response per offence of this type (£): "
+        "never charged in a run (the model costs police, courts, prison and probation itself); "
+        "added to cost_of_crime to give the full cost per offence that the evaluation's "
+        "benefit measure values a proven reoffence at"))
     police_investigation_cost: Money = Field(0.0, description="police cost per detected offence "
                                                               "beyond arrest and custody (£)")
 
