@@ -32,7 +32,7 @@ DAYS = 365.25
 # Why the model's figure differs from the Home Office's, by type (docs/unit-costs.md).
 WHY = {
     "shoplifting": "the model is above: the published figure is the 2000 estimate (Brand and "
-                   "Price, mostly the value of goods), far below a magistrates' case and the "
+                   "Price, £100 at 1999-00 prices), far below a magistrates' case and the "
                    "sentences the model gives the 7% of shop thefts it detects",
     "other_theft": "the model's criminal justice part is below the assumed 25%: detection is "
                    "low (0.04), police investigation of theft is folded into the arrest, and the "
@@ -128,10 +128,10 @@ def run_check(s, reps: int, seed: int, jobs: int, pooled: float) -> list[str]:
     arm = c[(c["arm"] == "non_iom") & c["agency"].isin(["police", "courts", "probation", "prison"])]
     if "iom_programme" in arm.columns:
         arm = arm[~arm["iom_programme"].astype(bool)]
-    spend = float(arm["cost"].sum())
+    spend = float(arm["cost"].sum()) / reps  # the table holds every replication: the mean
     offences = res.metric("offences_per_offender", "non_iom") * res.metric("offenders", "non_iom")
     return [f"Run ({reps} replications, seed {seed}), non-IOM arm over {s.horizon_years:g} years: "
-            f"criminal justice spend £{spend:,.0f} (undiscounted; police, courts, probation, "
+            f"criminal justice spend £{spend:,.0f} a replication (undiscounted; police, courts, probation, "
             f"prison, no IOM programme items) for {offences:,.0f} offences committed = "
             f"£{spend / offences:,.0f} per offence, against £{pooled:,.0f} from the unit costs "
             "for the same mix. The run also carries custody and licences from sentences passed "
