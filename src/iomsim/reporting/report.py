@@ -427,7 +427,7 @@ def _headlines(f: _Folder) -> list[dict[str, str]]:
     cash, cash_note = measure("taxpayer_cashable")
     add("Benefit per £1 spent on IOM, to the taxpayer", value,
         "; ".join(x for x in (note, "public costs averted over IOM's cost and the costs it "
-                              f"raises elsewhere; cashable (without prison places): {cash}")
+                              f"raises elsewhere; cashable (what is released as cash): {cash}")
                   if x))
     value, note = measure("social")
     add("Benefit per £1 spent on IOM, to society", value,
