@@ -240,6 +240,9 @@ def benefit_lines(results) -> list[str]:
         m = f"benefit_per_pound_{key}"
         if m not in e.index:
             continue
+        if math.isnan(e.loc[m, "value"]):  # e.g. two-year reoffending past a short horizon
+            lines.append(f"    {words}: not available (its window runs past the horizon)")
+            continue
         lo, hi = e.loc[m, "lo"], e.loc[m, "hi"]
         interval = "" if math.isnan(lo) else f"{money(lo, 2)} to {money(hi, 2)}"
         lines.append(f"    {words:<38}{amount(m, 2):>10}{interval:>22}{amount(f'npv_{key}'):>16}")
