@@ -57,7 +57,12 @@ def cmd_sweep(args) -> int:
     elif result.computed_points < n:
         print(f"resumed: computed {result.computed_points} of {n} points")
     print(summary_text(result))
-    print(f"Results written to {out}/")
+    from iomsim.folders import hold
+    from iomsim.reporting.sweep_report import write_sweep_report
+
+    with hold(out, "report"):  # not while another sweep replaces the folder
+        write_sweep_report(out)
+    print(f"Results written to {out}/ (report.html: the sweep's report)")
     return 0
 
 

@@ -171,7 +171,8 @@ def acceptability_by_measure(samples: pd.DataFrame, thresholds: Sequence[float] 
     categories of :data:`HURDLES`), and the curve gives the chance of clearing each hurdle. At
     a threshold of 1 it is P(benefit > cost), equivalently P(NPV > 0) on that measure.
     Thresholds: ``steps`` evenly from 0 to ``max_threshold`` (default: 4, or the largest
-    97.5th percentile of the measures rounded up, if higher), with :data:`HURDLES` added.
+    97.5th percentile of the measures rounded up, if higher), with :data:`HURDLES` added (£1,
+    P(benefit > cost), always).
     ``probability_se`` is the binomial standard error over the ``n`` samples.
     """
     present = [m for m in BENEFIT_MEASURES if m in samples]
@@ -182,7 +183,7 @@ def acceptability_by_measure(samples: pd.DataFrame, thresholds: Sequence[float] 
             max_threshold = max([HURDLES[-1], *(math.ceil(t) for t in tops if np.isfinite(t))])
         grid = np.linspace(0.0, float(max_threshold), int(steps))
         thresholds = np.unique(np.round(np.concatenate(
-            [grid, [h for h in HURDLES if h <= max_threshold]]), 12))
+            [grid, [h for h in HURDLES if h <= max_threshold or h == 1.0]]), 12))
     thresholds = np.asarray(thresholds, dtype=float)
     rows = []
     for m in present:

@@ -76,7 +76,8 @@ def run_sweep(sweep_file_or_spec: str | Path | Mapping[str, Any] | SweepSpec,
     if spec.posterior is not None:
         info["posterior"] = {"file": str(spec.data.get("posterior")),
                              "draws": spec.posterior.draws,
-                             "accepted": len(spec.posterior.values)}
+                             "accepted": len(spec.posterior.values),
+                             "columns": spec.posterior.columns}
     if out is None:
         return _run(spec, MemoryStore(), jobs, scheduler, progress)
     with hold(out, "sweep"):  # a second sweep (or run) into the same folder is refused
