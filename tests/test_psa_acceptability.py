@@ -37,7 +37,7 @@ def test_each_point_is_the_share_above_it_and_the_curve_falls(columns, top):
         assert np.all(np.diff(t) > 0)  # thresholds ascend
         assert sub["probability"].tolist() == [float((v > x).mean()) for x in t]
         assert np.all(np.diff(sub["probability"].to_numpy()) <= 0)  # the curve never rises
-        for h in HURDLES:  # the value-for-money hurdles on every curve that reaches them; £1 always
+        for h in HURDLES:  # the hurdles on every curve that reaches them; £1 always
             assert (h > top and h != 1) or np.isclose(t, h).any()
         p1 = float(sub.loc[np.isclose(sub["threshold"], 1.0), "probability"].iloc[0])
         summary = psa_summary(samples).set_index("measure")

@@ -7,8 +7,8 @@ writes the sweep folder (see :mod:`iomsim.experiments.store`): ``results.parquet
 table), ``points.csv`` (the design), ``summary.csv`` (per point, arm and measure: mean,
 interval, percentiles) and, by design, ``tornado.csv`` (oneway), ``psa_samples.csv``,
 ``psa_summary.csv``, ``acceptability.csv`` and ``acceptability_by_measure.csv`` (psa),
-``sobol.csv`` (saltelli) or ``morris.csv`` (morris). The sweep file format is described in :mod:`iomsim.experiments.spec`
-and in ``scenarios/sweeps/README.md``.
+``sobol.csv`` (saltelli) or ``morris.csv`` (morris). The sweep file format is described in
+:mod:`iomsim.experiments.spec` and in ``scenarios/sweeps/README.md``.
 """
 
 from __future__ import annotations

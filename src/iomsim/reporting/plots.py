@@ -644,7 +644,8 @@ def _short(v) -> str:
 
 __all__ = [
     "AGENCY_COLOURS", "AGENCY_LABELS", "add_footer", "agency_label", "money", "percent",
-    "plot_acceptability", "plot_acceptability_by_measure", "plot_agency_shares", "plot_cumulative_cost", "plot_decomposition",
+    "plot_acceptability", "plot_acceptability_by_measure", "plot_agency_shares",
+    "plot_cumulative_cost", "plot_decomposition",
     "plot_offender_breakdown",
     "plot_psa_distribution", "plot_reconviction_reductions", "plot_sobol", "plot_survival",
     "plot_tornado", "plot_who_pays",
