@@ -98,6 +98,9 @@ def psa_lines(result) -> list[str]:
     samples = t["psa_samples"]
     lines = [f"PSA: {len(samples)} samples x {spec.replications} replications; "
              f"uncertainty from {uncertainty_sources(spec)}"]
+    if spec.common_random_numbers:
+        lines.append("  (common random numbers: every sample shares one Monte Carlo error, which "
+                     "shifts the distribution; common_random_numbers: false gives each its own)")
     probs = benefit_cost_probabilities(samples)
     if probs.empty:  # a sweep that kept none of the measures by perspective
         s = t["psa_summary"].set_index("measure")

@@ -97,7 +97,11 @@ def _psa_sections(manifest: dict[str, Any], tables: dict[str, pd.DataFrame]) -> 
                "£1.50, £2 and £4 are the bounds of the Department for Transport's medium, high "
                "and very high value-for-money categories. Monte Carlo noise within a sample "
                "adds to the spread between samples: with few replications the probabilities "
-               "lean toward one half.</p>")
+               "lean toward one half."
+               + (" This PSA used common random numbers: every sample shares one realisation "
+                  "of the Monte Carlo error, which shifts the whole distribution rather than "
+                  "averaging out; common_random_numbers: false gives each sample its own."
+                  if manifest.get("common_random_numbers") else "") + "</p>")
     out += ["<h2>Where the uncertainty comes from</h2>", _sources(manifest)]
     figures = []
     if "acceptability_by_measure" in tables and not tables["acceptability_by_measure"].empty:
