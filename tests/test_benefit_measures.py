@@ -142,3 +142,44 @@ def test_evaluation_measure_needs_the_outcome_metrics():
     e = economics_of(_scenario(), costs, items)
     assert math.isnan(e["benefit_per_pound_evaluation"])
     assert e["benefit_per_pound_social"] == pytest.approx(770 / 480)
+
+
+def test_cashable_share_weights_each_agencys_falls_and_rises():
+    costs, items = _inputs()
+    e = economics_of(_scenario(**{"economics.cashable_share": {"prison": 0.25, "housing": 0.5}}),
+                     costs, items, METRICS)
+    # Prison's 400 fall at a quarter, police 50 and GP 20 in full; housing's 30 rise at half.
+    assert e["benefit_taxpayer_cashable"] == pytest.approx(0.25 * 400 + 50 + 20)
+    assert e["cost_taxpayer_cashable"] == pytest.approx(450 + 0.5 * 30)
+    # Not naming prison keeps its default (no cash from a prison day at the average cost).
+    e = economics_of(_scenario(**{"economics.cashable_share": {"housing": 1.0}}), costs, items,
+                     METRICS)
+    assert e["benefit_taxpayer_cashable"] == pytest.approx(70.0)
+
+
+def test_savings_by_payer_and_payback_years():
+    from iomsim.economics import payback_year, savings_by_payer
+
+    costs, items = _inputs()
+    saving = savings_by_payer(_scenario(), costs, items)
+    # Central: prison's 400 fall less probation's 100 programme in year 1; probation's 103.5
+    # in year 2, discounted by 1.035. Local: police 50 - 200 programme, housing -30, GP +20.
+    assert saving["central"] == pytest.approx([300.0, -100.0, 0.0, 0.0, 0.0])
+    assert saving["local"] == pytest.approx([-160.0, 0.0, 0.0, 0.0, 0.0])
+    assert saving["voluntary"] == pytest.approx([-50.0, 0.0, 0.0, 0.0, 0.0])
+    assert "" not in saving and "victims" not in saving
+    assert payback_year(np.cumsum(saving["central"])) == 1.0
+    assert math.isnan(payback_year(np.cumsum(saving["local"])))
+    assert payback_year(np.array([-5.0, -1.0, 2.0, 3.0])) == 3.0
+    assert payback_year(np.array([1.0, -1.0, 2.0])) == 3.0  # from the year it stays paid back
+
+
+def test_payers_are_set_by_agency():
+    from iomsim.economics import savings_by_payer
+
+    costs, items = _inputs()
+    scenario = _scenario(**{"economics.payers": {"housing": "central"}})
+    saving = savings_by_payer(scenario, costs, items)
+    # Housing's 30 rise moves from local to central; the other agencies keep their defaults.
+    assert saving["central"][0] == pytest.approx(300.0 - 30.0)
+    assert saving["local"][0] == pytest.approx(-130.0)

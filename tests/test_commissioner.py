@@ -62,7 +62,7 @@ def test_the_readme_walkthrough_works_from_an_empty_folder(tmp_path):
     # The summary reads as the README says: the scenario's own name, cost by agency with
     # housing among them, the outcomes, the IOM spend and benefit per £1, where results went.
     assert summary.startswith("My area IOM cohort: 2 replications")
-    for words in ("Housing", "All agencies", "Outcomes", "benefit per £1",
+    for words in ("Housing", "All agencies", "Outcomes", "Benefit per £1",
                   "Results written to results/my-area/"):
         assert words in summary, (words, summary)
     manifest = json.loads((tmp_path / "results" / "my-area" / "manifest.json").read_text())

@@ -228,6 +228,7 @@ def offending(draw) -> dict:
             share=w / sum(weights), detection_probability=draw(fraction(0.05, 0.9)),
             crown_court_probability=draw(zero_or(0.05, 0.8)),
             cost_of_crime=draw(zero_or(1.0, 5000.0)),
+            cost_of_crime_response=draw(zero_or(1.0, 5000.0)),  # never charged: engines agree
             police_investigation_cost=draw(zero_or(1.0, 500.0)))
             for name, w in zip(names, weights)},
         release_multiplier=draw(st.just(1.0) | between(0.5, 3.0)),

@@ -73,8 +73,14 @@ def test_the_report_and_workbook_show_them_as_not_available(results, tmp_path):
     assert not re.search(r"[>\s(]-?nan\b", html, re.I)  # no NaN shown as a number
     wb = load_workbook(out / "results.xlsx", read_only=True)
     assert "decomposition" not in wb.sheetnames  # a one-year run has no decomposition
-    economics = iomsim.read_results(out).economics
-    assert not economics["value"].isna().any()  # the economics do not use these windows
+    economics = iomsim.read_results(out).economics.set_index("metric")["value"]
+    # Only the evaluation's measure uses these windows (two-year proven reoffending); a payback
+    # year is missing when the payer has not paid back by the horizon.
+    uses_them = economics.index.str.contains("evaluation") & ~economics.index.str.startswith(
+        "cost_per_proven_reoffence")
+    payback = economics.index.str.startswith("payback_year_")
+    assert economics[uses_them].isna().all()
+    assert not economics[~uses_them & ~payback].isna().any()
 
 
 def test_calibration_refuses_a_target_past_the_horizon(tmp_path):

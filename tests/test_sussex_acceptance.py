@@ -60,7 +60,7 @@ def _published():
     out = []
     for t in read_targets(TARGETS).targets:
         if t.kind != "metric" or t.name.startswith("benefit_per_pound"):
-            continue  # the benefit per £1 is the economics issue's, not comparable as it stands
+            continue  # an economics figure: its own test below
         marks = [pytest.mark.xfail(strict=True, reason=UNMET[t.label])] if t.label in UNMET else []
         out.append(pytest.param(t, id=t.label.replace(" ", ""), marks=marks))
     return out
@@ -71,6 +71,20 @@ def test_a_published_figure_is_reproduced_within_its_tolerance(sussex, target):
     results, _ = sussex
     value = _value(results, target.arm, target.name)
     assert abs(value - target.value) <= target.tolerance, (target.label, value)
+
+
+# The evaluation's £1.59, by its own arithmetic on the model's figures (docs/model.md, 7.12):
+# None when met, else the strict-xfail reason with the measured figure.
+EVALUATION_UNMET: str | None = None
+
+
+@pytest.mark.xfail(EVALUATION_UNMET is not None, strict=True, reason=EVALUATION_UNMET or "")
+def test_the_benefit_per_pound_as_the_evaluation_counted_it(sussex):
+    results, _ = sussex
+    target = next(t for t in read_targets(TARGETS).targets
+                  if t.name == "benefit_per_pound_evaluation")
+    value = results.metric("benefit_per_pound_evaluation")
+    assert abs(value - target.value) <= target.tolerance, value
 
 
 def test_the_non_iom_arm_falls_as_a_cohort_selected_at_its_peak(sussex):

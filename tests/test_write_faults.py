@@ -128,8 +128,7 @@ def test_a_full_disk_while_breakeven_writes_its_out_leaves_the_old_file(tmp_path
                            "pre_period_months": 6}.items() for a in ("--set", f"{k}={v}")]
     _fail_flush_of(monkeypatch, "be.csv")
     code, err, _ = _cli(capsys, "breakeven", str(ROOT / "scenarios" / "sussex-2013.yaml"), *sets,
-                        "--reps", "2", "--jobs", "1", "--parameter", "iom_cost_scale",
-                        "--bracket", "0.1", "100", "--out", str(out))
+                        "--reps", "2", "--jobs", "1", "--switching-value", "--out", str(out))
     assert code == 3
     assert err[-1] == (f"error: no space left on device while writing {out}; nothing was "
                        "written; free space and run again")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from iomsim.engine.records import ARMS, ReplicationResult
-from iomsim.scenario.schema import CORE_AGENCIES, VICTIMS, Scenario
+from iomsim.scenario.schema import CORE_AGENCIES, PAYERS, VICTIMS, Scenario
 
 if TYPE_CHECKING:
     from iomsim.engine.model import ItemRegistry
@@ -44,11 +44,10 @@ PERSPECTIVE_LABELS = {
     "evaluation": "as the evaluation counted it (proven reoffences averted against predicted, "
                   "over police and probation's IOM spend)",
     "taxpayer": "to the taxpayer (public costs averted, over IOM's cost and the costs it raises)",
-    "taxpayer_cashable": "to the taxpayer, cashable (the same without prison places)",
+    "taxpayer_cashable": "to the taxpayer, cashable (only what is released as cash)",
     "social": "to society (the taxpayer's plus victims' costs averted)",
 }
 PUBLIC_PROGRAMME_PAYERS = ("police", "probation")  # the evaluation's "additional running costs"
-NOT_CASHABLE_AGENCIES = ("prison",)  # prison days at an average cost: no cash is released
 
 
 def cost_of_crime_per_proven_offence(scenario: Scenario, *, full: bool = False) -> float:
@@ -119,8 +118,9 @@ def economics_of(scenario: Scenario, costs: dict[str, np.ndarray], items: ItemRe
     - ``benefit_per_pound_taxpayer``: ``benefit_taxpayer`` (the public costs that fall with IOM:
       every agency but victims, item by item, programme items excluded, at the model's average
       costs) over ``cost_taxpayer`` = ``iom_cost`` (the programme) + ``induced_cost`` (the
-      public items that rise with IOM). ``_taxpayer_cashable``: the same without the prison's
-      items, whose average cost per day is not released as cash.
+      public items that rise with IOM). ``_taxpayer_cashable``: the same with each agency's
+      falls and rises weighted by its ``economics.cashable_share`` (a prison day at the average
+      cost releases no cash unless places close).
     - ``benefit_per_pound_social``: ``benefit_social`` = ``benefit_taxpayer`` + the cost of
       crime to victims and society averted (unless ``include_victims_in_benefit`` is false),
       over ``cost_taxpayer``.
@@ -136,7 +136,7 @@ def economics_of(scenario: Scenario, costs: dict[str, np.ndarray], items: ItemRe
     justice = np.isin(agency, list(benefit_agencies)) & ~programme
     victims = agency == VICTIMS
     public = ~victims & ~programme
-    cashable = public & ~np.isin(agency, list(NOT_CASHABLE_AGENCIES))
+    cash_share = np.array([scenario.economics.cashable(a) for a in agency]) * public
     police_probation = programme & np.isin(agency, list(PUBLIC_PROGRAMME_PAYERS))
     totals = {arm: item_totals(scenario, costs[arm]) for arm in ARMS}
     metrics = metrics or {}
@@ -154,8 +154,8 @@ def economics_of(scenario: Scenario, costs: dict[str, np.ndarray], items: ItemRe
         averted_victims = float(averted[victims].sum())
         tax_benefit = float(np.clip(averted[public], 0, None).sum())
         induced = float(np.clip(-averted[public], 0, None).sum())
-        cash_benefit = float(np.clip(averted[cashable], 0, None).sum())
-        cash_induced = float(np.clip(-averted[cashable], 0, None).sum())
+        cash_benefit = float((np.clip(averted, 0, None) * cash_share).sum())
+        cash_induced = float((np.clip(-averted, 0, None) * cash_share).sum())
         social = tax_benefit + (averted_victims if scenario.economics.include_victims_in_benefit
                                 else 0.0)
         cost = iom_cost + induced
@@ -197,6 +197,43 @@ def economics_of(scenario: Scenario, costs: dict[str, np.ndarray], items: ItemRe
     row["fiscal_net_change"] = fiscal
     row["social_net_change"] = fiscal + row[f"net_change_{VICTIMS}"]
     return row
+
+
+# The NPVs whose switching value `iomsim breakeven --switching-value` finds, and whose they are.
+SWITCHING_WHO = {"npv_taxpayer": "to the taxpayer", "npv_social": "to society"}
+
+
+def switching_sentence(measure: str, effect: float, lo: float, hi: float,
+                       confidence: float = 0.95) -> str:
+    """'IOM pays back to the taxpayer if it cuts offending by at least X%' for one row."""
+    who = SWITCHING_WHO.get(measure, measure)
+    if math.isnan(effect):
+        return f"no cut in offending between 0% and 100% brings the NPV {who} to zero"
+    interval = "" if math.isnan(lo) else f" ({confidence:.0%} interval {lo:.1%} to {hi:.1%})"
+    return (f"IOM pays back {who} if it cuts offending by at least {effect:.1%} among "
+            f"responders while on IOM{interval}")
+
+
+def savings_by_payer(scenario: Scenario, costs: dict[str, np.ndarray], items: ItemRegistry
+                     ) -> dict[str, np.ndarray]:
+    """Each payer's discounted saving in each year of one replication: non-IOM minus IOM cost of
+    every item its agencies pay, the IOM programme's included (``economics.payers``; victims are
+    not a payer). ``{payer: array of one value per year}``, for the payers present."""
+    agency = [it.agency for it in items.items]
+    payer = np.array([scenario.economics.payer(a) if a != VICTIMS else "" for a in agency])
+    factors = discount_factors(scenario.discount_rate, costs["iom"].shape[0])
+    saving = (costs["non_iom"] - costs["iom"]) * factors[:, None]
+    return {p: saving[:, payer == p].sum(axis=1) for p in PAYERS if (payer == p).any()}
+
+
+def payback_year(cumulative: np.ndarray) -> float:
+    """The first year (1-based) from which a cumulative saving stays at or above zero; NaN if it
+    is below zero at the horizon."""
+    below = np.flatnonzero(np.asarray(cumulative) < 0)
+    if below.size == 0:
+        return 1.0
+    last = int(below[-1])
+    return float(last + 2) if last + 1 < len(cumulative) else math.nan
 
 
 def replication_measures(scenario: Scenario, rep: ReplicationResult, items: ItemRegistry

@@ -24,7 +24,7 @@ from scipy import stats
 from iomsim import decomposition as decomp
 from iomsim.atomic import AtomicFolder, environment_fault, recover_folder
 from iomsim.economics import (agency_order, discount_factors, economics_of,  # noqa: F401
-                              replication_measures)
+                              payback_year, replication_measures, savings_by_payer)
 from iomsim.engine.model import DAYS_PER_YEAR, ItemRegistry
 from iomsim.engine.measures import MONTH, window_days
 from iomsim.engine.records import ARMS, ReplicationResult
@@ -32,6 +32,7 @@ from iomsim.errors import EnvironmentFault, InputError, ResultsExistError
 from iomsim.folders import check_ours, hold, real_target, write_marker
 from iomsim.results_folder import (COSTS_BY_AGENCY, DECOMPOSITION, ECONOMICS, MANIFEST,
                                    OPTIONAL_TABLES, OUTCOMES, POPULATION, RESULT_FILES,
+                                   SAVINGS_BY_PAYER,
                                    SUMMARY_COLUMNS, SURVIVAL, TABLES, missing_files,
                                    read_manifest, read_optional_tables, read_table, write_folder)
 from iomsim.scenario.schema import VICTIMS, Scenario
@@ -78,6 +79,11 @@ class Results:
     # What the before/after change is made of (decomposition.csv); None when the scenario lacks
     # 24 months before day 0 or two years after it (iomsim.decomposition.applies).
     decomposition: pd.DataFrame | None = None
+    # Each payer's discounted saving by year, cumulated, with its payback year
+    # (savings_by_payer.csv); None only in a folder written before it existed.
+    savings_by_payer: pd.DataFrame | None = None
+    # Added by `iomsim breakeven --switching-value --results FOLDER` (switching_value.csv).
+    switching_value: pd.DataFrame | None = None
     replications: list[ReplicationResult] = field(default_factory=list, repr=False)
 
     def metric(self, name: str, arm: str = "iom") -> float:
@@ -114,7 +120,9 @@ def build_results(scenario: Scenario, reps: Sequence[ReplicationResult], items: 
     costs = cost_table(scenario, reps, items)
     by_agency = costs_by_agency_table(costs, reps)
     outcomes = outcomes_table(reps)
-    economics = economics_table(scenario, reps, items)
+    savings = savings_by_payer_table(scenario, reps, items)
+    economics = pd.concat([economics_table(scenario, reps, items), payback_rows(savings)],
+                          ignore_index=True)
     survival = survival_table(reps)
     population = population_table(reps)
     applies = decomp.applies(scenario.pre_period_months, scenario.horizon_years)
@@ -131,7 +139,7 @@ def build_results(scenario: Scenario, reps: Sequence[ReplicationResult], items: 
     manifest = build_manifest(scenario, reps, seed=seed, extra=extra)
     return Results(costs=costs, costs_by_agency=by_agency, outcomes=outcomes, economics=economics,
                    survival=survival, population=population, manifest=manifest,
-                   decomposition=decomposition,
+                   decomposition=decomposition, savings_by_payer=savings,
                    replications=list(reps) if keep_replications else [])
 
 
@@ -262,6 +270,38 @@ def economics_table(scenario: Scenario, reps: Sequence[ReplicationResult], items
                      **summarise((per["iom_cost"] / cohort).tolist())})
         rows.append({"metric": "benefit_per_pound_exceeds_one_share",
                      **summarise((per["benefit_per_pound"] > 1).astype(float).tolist())})
+    return pd.DataFrame(rows, columns=list(ECONOMICS.columns))
+
+
+def savings_by_payer_table(scenario: Scenario, reps: Sequence[ReplicationResult],
+                           items: ItemRegistry) -> pd.DataFrame:
+    """savings_by_payer.csv: for each payer and year of the horizon, the discounted saving
+    (non-IOM minus IOM cost, the IOM programme included) and its running total, each the mean
+    over replications with a 95% interval, the share of replications whose running total is at
+    or above zero, and the payer's payback year (from the mean running total; NaN when it is
+    still below zero at the horizon)."""
+    per = [savings_by_payer(scenario, r.costs, items) for r in reps]
+    rows = []
+    for payer in (per[0] if per else {}):
+        yearly = np.vstack([p[payer] for p in per])  # (replications, years)
+        cumulative = np.cumsum(yearly, axis=1)
+        mean_cumulative = cumulative.mean(axis=0)
+        payback = payback_year(mean_cumulative)
+        for k in range(yearly.shape[1]):
+            y, c = summarise(yearly[:, k].tolist()), summarise(cumulative[:, k].tolist())
+            rows.append({"payer": payer, "year": k + 1, "saving": y["value"],
+                         "saving_lo": y["lo"], "saving_hi": y["hi"],
+                         "cumulative_saving": c["value"], "cumulative_lo": c["lo"],
+                         "cumulative_hi": c["hi"],
+                         "paid_back_share": float((cumulative[:, k] >= 0).mean()),
+                         "payback_year": payback})
+    return pd.DataFrame(rows, columns=list(SAVINGS_BY_PAYER.columns))
+
+
+def payback_rows(savings: pd.DataFrame) -> pd.DataFrame:
+    """economics.csv rows ``payback_year_<payer>``: each payer's payback year (value only)."""
+    rows = [{"metric": f"payback_year_{payer}", "value": float(g["payback_year"].iloc[0])}
+            for payer, g in savings.groupby("payer", sort=False)]
     return pd.DataFrame(rows, columns=list(ECONOMICS.columns))
 
 

@@ -82,15 +82,36 @@ DECOMPOSITION = Table("decomposition", "decomposition.csv",
                        "share_of_observed_change", "replications"),
                       required=("measure", "component", "mean"))
 
+# Each payer's saving by year (see iomsim.results.savings_by_payer_table); optional only so that
+# a folder written before it existed can still be read.
+SAVINGS_BY_PAYER = Table("savings_by_payer", "savings_by_payer.csv",
+                         ("payer", "year", "saving", "saving_lo", "saving_hi",
+                          "cumulative_saving", "cumulative_lo", "cumulative_hi",
+                          "paid_back_share", "payback_year"),
+                         required=("payer", "year", "saving", "cumulative_saving"),
+                         money=("saving", "saving_lo", "saving_hi", "cumulative_saving",
+                                "cumulative_lo", "cumulative_hi"))
+
+# The switching value: the IOM effect at which the taxpayer's and society's NPV are zero. Not
+# written by a run (it needs a search over simulations): `iomsim breakeven --switching-value
+# --results FOLDER` adds it to a results folder, and the report shows it when present.
+SWITCHING_VALUE = Table("switching_value", "switching_value.csv",
+                        ("measure", "offending_multiplier", "multiplier_lo", "multiplier_hi",
+                         "effect", "effect_lo", "effect_hi", "confidence", "reps", "seed",
+                         "note"),
+                        required=("measure", "effect", "effect_lo", "effect_hi"))
+
 TABLES = (COSTS, COSTS_BY_AGENCY, OUTCOMES, ECONOMICS, SURVIVAL, POPULATION)  # in writing order
 # Tables a run writes only when they apply (after TABLES); a reader takes them when present.
-OPTIONAL_TABLES = (DECOMPOSITION,)
+OPTIONAL_TABLES = (DECOMPOSITION, SAVINGS_BY_PAYER, SWITCHING_VALUE)
 MANIFEST = "manifest.json"
 # Says the folder is iomsim's, so that --force may replace it (see iomsim.folders); folders
 # written before it existed are recognised by their manifest and tables.
 MARKER = ".iomsim-folder"
 READ_FILES = (*(t.file for t in TABLES), MANIFEST)  # what a reader needs
-RESULT_FILES = (*READ_FILES, MARKER)  # what `iomsim run` always writes
+# What `iomsim run` always writes: savings_by_payer.csv too, though a reader does without it
+# (folders written before it existed).
+RESULT_FILES = (*READ_FILES, SAVINGS_BY_PAYER.file, MARKER)
 OPTIONAL_FILES = tuple(t.file for t in OPTIONAL_TABLES)  # and what it writes when they apply
 
 # Written by `iomsim report` (or `run --report`) beside the tables.
@@ -107,8 +128,8 @@ CHARTS = {
 
 
 # Economics metrics that are not amounts of money: pounds back per pound (a ratio), shares and
-# the evaluation measure's count of proven reoffences averted.
-NOT_MONEY_PREFIXES = ("benefit_per_pound", "proven_reoffences_averted")
+# the evaluation measure's count of proven reoffences averted, and payback years.
+NOT_MONEY_PREFIXES = ("benefit_per_pound", "proven_reoffences_averted", "payback_year")
 
 
 def is_money_metric(metric: str) -> bool:

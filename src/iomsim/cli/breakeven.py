@@ -31,6 +31,12 @@ def register(subparsers) -> None:
     p.add_argument("--target", type=float, default=1.0, help="benefit per £1 to reach")
     p.add_argument("--confidence", type=fraction, default=0.95)
     p.add_argument("--out", type=Path, default=None, help="also write the results to this CSV")
+    p.add_argument("--switching-value", action="store_true",
+                   help="find the IOM effect at which the taxpayer's and society's NPV are zero "
+                        "(the switching value) instead of the benefit per £1 break-even")
+    p.add_argument("--results", type=Path, default=None, metavar="FOLDER",
+                   help="with --switching-value: add switching_value.csv to this results folder "
+                        "(written by `iomsim run` for the same scenario), for its report")
     p.add_argument("--verbose", action="store_true", help="print each value simulated")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_breakeven)
@@ -54,6 +60,10 @@ def cmd_breakeven(args) -> int:
                   scheduler=args.scheduler, confidence=args.confidence,
                   progress=False if args.no_progress else None, verbose=args.verbose,
                   engine=args.engine)
+    if args.results is not None and not args.switching_value:
+        raise SystemExit(fail("iomsim breakeven: --results needs --switching-value"))
+    if args.switching_value:
+        return _switching(args, scenario, seed, common)
     if args.parameter is None and args.bracket is not None:
         raise SystemExit(fail("iomsim breakeven: --bracket needs --parameter"))
     results = []
@@ -76,4 +86,49 @@ def cmd_breakeven(args) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         write_csv_atomic(frame, args.out, float_format="%.10g")
         print(f"Written to {args.out}")
+    return 0
+
+
+def _switching(args, scenario, seed: int, common: dict) -> int:
+    """``--switching-value``: the effect at which the taxpayer's and society's NPV are zero."""
+    from iomsim.atomic import write_csv_atomic
+    from iomsim.economics import switching_sentence
+    from iomsim.experiments.breakeven import switching_value_frame, switching_values
+    from iomsim.folders import hold
+    from iomsim.results_folder import MANIFEST, SWITCHING_VALUE, read_manifest
+    from iomsim.scenario.lineage import based_on, title
+
+    if args.parameter is not None or args.bracket is not None or args.target != 1.0:
+        raise SystemExit(fail("iomsim breakeven: --switching-value searches the IOM effect "
+                              "for an NPV of 0; it takes no --parameter, --bracket or --target"))
+    if args.results is not None:
+        if not (args.results / MANIFEST).is_file():
+            raise SystemExit(fail(f"{one_line(args.results)}: not a results folder (no "
+                                  f"{MANIFEST}); expected a folder written by `iomsim run`"))
+        written_for = read_manifest(args.results).get("scenario_hash")
+        if written_for and written_for != scenario.meta.hash:
+            raise SystemExit(fail(f"{one_line(args.results)}: its results are for another "
+                                  "scenario (or other --set values) than this one; run the "
+                                  "same scenario, or write the switching value to --out"))
+    common = {k: v for k, v in common.items() if k != "target"}
+    results = switching_values(scenario, **common)
+    name = one_line(title(scenario.name, scenario.meta.file, based_on(scenario)))
+    print(f"{name}: switching values, where the NPV is zero ({args.reps} replications, seed "
+          f"{seed}, common random numbers)")
+    frame = switching_value_frame(results)
+    for _, row in frame.iterrows():
+        print("  " + switching_sentence(row["measure"], row["effect"], row["effect_lo"],
+                                        row["effect_hi"], row["confidence"]))
+        if row["note"]:
+            print(f"    ({row['note']})")
+    if args.out:
+        refuse_input_as_output(args.out, scenario)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        write_csv_atomic(frame, args.out, float_format="%.10g")
+        print(f"Written to {args.out}")
+    if args.results is not None:
+        with hold(args.results, "results"):
+            write_csv_atomic(frame, args.results / SWITCHING_VALUE.file, float_format="%.10g")
+        print(f"Written to {args.results / SWITCHING_VALUE.file}; `iomsim report "
+              f"{args.results}` shows it")
     return 0

@@ -21,6 +21,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     from iomsim.folders import hold
     from iomsim.reporting.report import write_report
 
+    if (args.results_dir / "sweep.json").is_file():  # a sweep folder: the sweep's report
+        from iomsim.reporting.sweep_report import write_sweep_report
+
+        with hold(args.results_dir, "report"):
+            out = write_sweep_report(args.results_dir)
+        print(f"Sweep report written to {out}")
+        return 0
     if args.results_dir.is_dir():
         with hold(args.results_dir, "report"):  # not while a run is replacing the folder
             out = write_report(args.results_dir)

@@ -240,9 +240,31 @@ def benefit_lines(results) -> list[str]:
         m = f"benefit_per_pound_{key}"
         if m not in e.index:
             continue
+        if math.isnan(e.loc[m, "value"]):  # e.g. two-year reoffending past a short horizon
+            lines.append(f"    {words}: not available (its window runs past the horizon)")
+            continue
         lo, hi = e.loc[m, "lo"], e.loc[m, "hi"]
         interval = "" if math.isnan(lo) else f"{money(lo, 2)} to {money(hi, 2)}"
         lines.append(f"    {words:<38}{amount(m, 2):>10}{interval:>22}{amount(f'npv_{key}'):>16}")
     if "benefit_per_pound_social" not in e.index:  # tables written before the three measures
         lines.append(f"    {'benefit per £1':<38}{amount('benefit_per_pound', 2):>10}")
+    lines += payer_lines(results)
+    return lines
+
+
+def payer_lines(results) -> list[str]:
+    """Who saves, by payer: each payer's discounted saving over the horizon (IOM's cost to it
+    included) and the year it pays back in (savings_by_payer.csv)."""
+    from iomsim.reporting.labels import money
+
+    s = results.savings_by_payer
+    if s is None or not len(s):
+        return []
+    lines = [f"  {'Saving by payer (discounted, IOM cost included)':<50}{'horizon':>12}"
+             f"{'pays back':>20}"]
+    for payer, g in s.groupby("payer", sort=False):
+        last = g.sort_values("year").iloc[-1]
+        year = last["payback_year"]
+        when = "not by the horizon" if math.isnan(year) else f"in year {year:.0f}"
+        lines.append(f"    {payer:<48}{money(last['cumulative_saving'], 0):>12}{when:>20}")
     return lines

@@ -57,7 +57,12 @@ def cmd_sweep(args) -> int:
     elif result.computed_points < n:
         print(f"resumed: computed {result.computed_points} of {n} points")
     print(summary_text(result))
-    print(f"Results written to {out}/")
+    from iomsim.folders import hold
+    from iomsim.reporting.sweep_report import write_sweep_report
+
+    with hold(out, "report"):  # not while another sweep replaces the folder
+        write_sweep_report(out)
+    print(f"Results written to {out}/ (report.html: the sweep's report)")
     return 0
 
 
@@ -75,24 +80,59 @@ def summary_text(result) -> str:
         for row in t["tornado"].itertuples(index=False):
             lines.append(f"  {row.parameter:<45} {row.measure_low:>10.4g} {row.measure_high:>10.4g}")
     if "psa_summary" in t:
-        s = t["psa_summary"].set_index("measure")
-        if "benefit_per_pound" in s.index:
-            r = s.loc["benefit_per_pound"]
-            lines.append(f"Benefit per £1: mean {r['mean']:.2f} (2.5%-97.5%: {r['p025']:.2f} to "
-                         f"{r['p975']:.2f}); P(> 1) = {r['probability_above_threshold']:.3f}")
-        if "npv" in s.index:
-            lines.append(f"P(NPV > 0) = {s.loc['npv', 'probability_above_threshold']:.3f}")
-        for key, words in (("evaluation", "as the evaluation counted it"),
-                           ("taxpayer", "to the taxpayer"),
-                           ("taxpayer_cashable", "to the taxpayer, cashable"),
-                           ("social", "to society")):
-            if f"benefit_per_pound_{key}" in s.index:
-                r = s.loc[f"benefit_per_pound_{key}"]
-                lines.append(f"  {words}: mean {r['mean']:.2f} (2.5%-97.5%: {r['p025']:.2f} "
-                             f"to {r['p975']:.2f}); P(> 1) = "
-                             f"{r['probability_above_threshold']:.3f}")
+        lines += psa_lines(result)
     for name in ("sobol", "morris"):
         if name in t:
             lines.append(f"{name.capitalize()} indices ({arm}.{measure}):")
             lines.append(t[name].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return "\n".join(lines)
+
+
+def psa_lines(result) -> list[str]:
+    """The PSA's answer: where its uncertainty comes from, then P(benefit > cost) on each
+    benefit measure (the share of samples whose benefit per £1 exceeds 1, with its standard
+    error over the samples) and the chance of clearing the value-for-money hurdles."""
+    from iomsim.experiments.analysis import HURDLES, benefit_cost_probabilities
+
+    spec, t = result.spec, result.tables
+    samples = t["psa_samples"]
+    lines = [f"PSA: {len(samples)} samples x {spec.replications} replications; "
+             f"uncertainty from {uncertainty_sources(spec)}"]
+    if spec.common_random_numbers:
+        lines.append("  (common random numbers: every sample shares one Monte Carlo error, which "
+                     "shifts the distribution; common_random_numbers: false gives each its own)")
+    probs = benefit_cost_probabilities(samples)
+    if probs.empty:  # a sweep that kept none of the measures by perspective
+        s = t["psa_summary"].set_index("measure")
+        if "benefit_per_pound" in s.index:
+            r = s.loc["benefit_per_pound"]
+            lines.append(f"Benefit per £1: mean {r['mean']:.2f} (2.5%-97.5%: {r['p025']:.2f} "
+                         f"to {r['p975']:.2f}); P(> 1) = {r['probability_above_threshold']:.3f}")
+        return lines
+    hurdles = "  ".join(f"P(>£{h:.2f})" for h in HURDLES[1:])
+    lines.append(f"P(benefit > cost), by measure: benefit per £1 (mean, 2.5%-97.5%), "
+                 f"P(> £1) ± s.e., and {hurdles.replace('  ', ', ')}:")
+    words = {"evaluation": "as the evaluation counted it", "taxpayer": "to the taxpayer",
+             "taxpayer_cashable": "to the taxpayer, cashable", "social": "to society"}
+    for r in probs.to_dict("records"):
+        more = "  ".join(f"{r[f'p_above_{h:g}']:.2f}" for h in HURDLES[1:])
+        lines.append(f"  {words.get(r['perspective'], r['perspective']):<30} "
+                     f"{r['mean']:5.2f} ({r['p025']:.2f} to {r['p975']:.2f})  "
+                     f"P(> 1) = {r['probability']:.3f} ± {r['probability_se']:.3f}  {more}")
+    return lines
+
+
+def uncertainty_sources(spec) -> str:
+    """What a PSA draws: the calibration's accepted draws, the scenario's values with an
+    uncertainty:, the sweep file's parameters."""
+    parts = []
+    if spec.posterior is not None:
+        parts.append(f"{len(spec.posterior.values)} accepted calibration draws "
+                     f"({len(spec.posterior.columns)} parameters)")
+    leaves = len(spec.scenario_uncertainty)
+    if leaves:
+        parts.append(f"{leaves} scenario value{'s' * (leaves != 1)} with an uncertainty:")
+    own = len(spec.design.parameters) - leaves
+    if own:
+        parts.append(f"{own} sweep parameter{'s' * (own != 1)}")
+    return ", ".join(parts) or "nothing (every value fixed)"

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from iomsim.experiments.designs import Design, salib_problem
-from iomsim.economics import BENEFIT_MEASURES, PERSPECTIVES
+from iomsim.economics import BENEFIT_MEASURES, PERSPECTIVE_LABELS, PERSPECTIVES
 from iomsim.results import summarise
 
 ID_COLUMNS = ("point", "replication", "arm", "measure", "value")
@@ -100,7 +100,8 @@ def psa_samples(table: pd.DataFrame) -> pd.DataFrame:
 
 def psa_summary(samples: pd.DataFrame) -> pd.DataFrame:
     """Distribution of the benefit per £1 and the NPV across PSA samples, with P(benefit per
-    £1 > 1) and P(NPV > 0)."""
+    £1 > 1) and P(NPV > 0) (``probability_above_threshold``) and that share's standard error
+    over the samples (``probability_se``, binomial: sqrt(p (1 - p) / n))."""
     rows = []
     for m in ("benefit_per_pound", "npv", "benefit", "iom_cost", "iom_cost_per_offender",
               "benefit_per_offender", *BENEFIT_MEASURES, *(f"npv_{k}" for k in PERSPECTIVES)):
@@ -113,11 +114,13 @@ def psa_summary(samples: pd.DataFrame) -> pd.DataFrame:
                "p025": float(np.percentile(v, 2.5)) if v.size else math.nan,
                "median": float(np.median(v)) if v.size else math.nan,
                "p975": float(np.percentile(v, 97.5)) if v.size else math.nan,
-               "probability_above_threshold": math.nan, "threshold": math.nan, "n": int(v.size)}
-        if m.startswith("benefit_per_pound"):
-            row["threshold"], row["probability_above_threshold"] = 1.0, float((v > 1).mean())
-        elif m.startswith("npv"):
-            row["threshold"], row["probability_above_threshold"] = 0.0, float((v > 0).mean())
+               "probability_above_threshold": math.nan, "threshold": math.nan, "n": int(v.size),
+               "probability_se": math.nan}
+        if v.size and m.startswith(("benefit_per_pound", "npv")):
+            threshold = 1.0 if m.startswith("benefit_per_pound") else 0.0
+            p = float((v > threshold).mean())
+            row["threshold"], row["probability_above_threshold"] = threshold, p
+            row["probability_se"] = math.sqrt(p * (1 - p) / v.size)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -144,6 +147,84 @@ def acceptability_curve(samples: pd.DataFrame, costs: Sequence[float] | None = N
     costs = np.asarray(costs, dtype=float)
     prob = [(b > c).mean() if b.size else math.nan for c in costs]
     return pd.DataFrame({"iom_cost_per_offender": costs, "probability_npv_positive": prob})
+
+
+# The benefit per £1 that a decision-maker may ask of a programme before funding it: £1 (the
+# benefit covers the cost) and the Department for Transport's value-for-money categories
+# (low 1 to 1.5, medium 1.5 to 2, high 2 to 4, very high above 4; DfT, Value for money
+# framework, 2015), which HM Treasury's Green Book appraisal practice follows.
+HURDLES = (1.0, 1.5, 2.0, 4.0)
+
+
+def acceptability_by_measure(samples: pd.DataFrame, thresholds: Sequence[float] | None = None,
+                             max_threshold: float | None = None, steps: int = 101
+                             ) -> pd.DataFrame:
+    """The benefit-cost acceptability curve of each benefit measure: ``measure, perspective,
+    threshold, probability, probability_se, n``, one row per measure and threshold, where
+    ``probability`` is the share of PSA samples whose benefit per £1 on that measure (the mean
+    over the sample's replications) exceeds ``threshold``.
+
+    A cost-effectiveness acceptability curve plots P(net benefit > 0) against a willingness to
+    pay per unit of an effect that is not in money (a QALY). Every benefit here is in money, so
+    there is no effect to put a price on; what a funder asks of a benefit-cost programme is a
+    benefit per £1 above some hurdle (at least £1; £1.50, £2 or £4 for the value-for-money
+    categories of :data:`HURDLES`), and the curve gives the chance of clearing each hurdle. At
+    a threshold of 1 it is P(benefit > cost), equivalently P(NPV > 0) on that measure.
+    Thresholds: ``steps`` evenly from 0 to ``max_threshold`` (default: 4, or the largest
+    97.5th percentile of the measures rounded up, if higher), with :data:`HURDLES` added (£1,
+    P(benefit > cost), always).
+    ``probability_se`` is the binomial standard error over the ``n`` samples.
+    """
+    present = [m for m in BENEFIT_MEASURES if m in samples]
+    if thresholds is None:
+        if max_threshold is None:
+            tops = [np.nanpercentile(samples[m].to_numpy(dtype=float), 97.5) for m in present
+                    if np.isfinite(samples[m].to_numpy(dtype=float)).any()]
+            max_threshold = max([HURDLES[-1], *(math.ceil(t) for t in tops if np.isfinite(t))])
+        grid = np.linspace(0.0, float(max_threshold), int(steps))
+        thresholds = np.unique(np.round(np.concatenate(
+            [grid, [h for h in HURDLES if h <= max_threshold or h == 1.0]]), 12))
+    thresholds = np.asarray(thresholds, dtype=float)
+    rows = []
+    for m in present:
+        v = samples[m].to_numpy(dtype=float)
+        v = v[np.isfinite(v)]
+        perspective = m.removeprefix("benefit_per_pound_")
+        for t in thresholds:
+            p = float((v > t).mean()) if v.size else math.nan
+            rows.append({"measure": m, "perspective": perspective, "threshold": float(t),
+                         "probability": p,
+                         "probability_se": math.sqrt(p * (1 - p) / v.size) if v.size
+                         else math.nan, "n": int(v.size)})
+    return pd.DataFrame(rows, columns=["measure", "perspective", "threshold", "probability",
+                                       "probability_se", "n"])
+
+
+def benefit_cost_probabilities(samples: pd.DataFrame) -> pd.DataFrame:
+    """P(benefit > cost) on each benefit measure: ``measure, perspective, label, mean, p025,
+    p975, probability, probability_se, n`` (``probability``: the share of PSA samples whose
+    benefit per £1 exceeds 1), with the chance of clearing each of :data:`HURDLES`
+    (``p_above_1.5``, ...)."""
+    rows = []
+    for m in BENEFIT_MEASURES:
+        if m not in samples:
+            continue
+        v = samples[m].to_numpy(dtype=float)
+        v = v[np.isfinite(v)]
+        perspective = m.removeprefix("benefit_per_pound_")
+        p = float((v > 1).mean()) if v.size else math.nan
+        row = {"measure": m, "perspective": perspective,
+               "label": PERSPECTIVE_LABELS.get(perspective, perspective),
+               "mean": float(v.mean()) if v.size else math.nan,
+               "p025": float(np.percentile(v, 2.5)) if v.size else math.nan,
+               "p975": float(np.percentile(v, 97.5)) if v.size else math.nan,
+               "probability": p,
+               "probability_se": math.sqrt(p * (1 - p) / v.size) if v.size else math.nan,
+               "n": int(v.size)}
+        for h in HURDLES[1:]:
+            row[f"p_above_{h:g}"] = float((v > h).mean()) if v.size else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------- global sensitivity

@@ -29,6 +29,7 @@ import pandas as pd
 from scipy.optimize import brentq
 from tqdm import tqdm
 
+from iomsim.economics import SWITCHING_WHO
 from iomsim.errors import InputError, NobodySelected
 from iomsim.engine.replication import DEFAULT_ENGINE
 from iomsim.execution import make_backend
@@ -75,6 +76,11 @@ class BreakEven:
         return out
 
 
+def _plain(x: float) -> str:
+    """A measure's value for a note: whole numbers with thousands separators when large."""
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+
+
 def _crossings(x: np.ndarray, c: np.ndarray) -> list[float]:
     """Roots of the piecewise-linear curve through (x, c)."""
     out = []
@@ -94,7 +100,8 @@ def find_breakeven(evaluate: Callable[[float], np.ndarray], bracket: tuple[float
                    bootstrap: int = 1000, confidence: float = 0.95, seed: int = 0,
                    extra: Callable[[float], Mapping[str, np.ndarray]] | None = None,
                    parameter: str = "x", measure: str = "y",
-                   none_if_not_positive: bool = False) -> BreakEven:
+                   none_if_not_positive: bool = False, no_root_is_an_answer: bool = False
+                   ) -> BreakEven:
     """Root of ``mean(evaluate(x)) = target`` in ``bracket``, with a bootstrap interval.
 
     ``evaluate(x)`` returns the measure of every replication at ``x`` (same replications, in the
@@ -104,7 +111,9 @@ def find_breakeven(evaluate: Callable[[float], np.ndarray], bracket: tuple[float
     per-replication measures at ``x`` to report at the root (call it after ``evaluate(x)``).
     With ``none_if_not_positive``, a measure that stays below the target across the bracket and
     is 0 or less at its low end has no break-even at all (a benefit per £1 that is negative
-    whatever the cost): the result's value is NaN with a note, not an error.
+    whatever the cost): the result's value is NaN with a note, not an error. With
+    ``no_root_is_an_answer``, so is a measure that does not cross the target anywhere in the
+    bracket (a switching value outside the range a parameter can take).
     """
     a, b = float(bracket[0]), float(bracket[1])
     if not a < b:
@@ -149,6 +158,17 @@ def find_breakeven(evaluate: Callable[[float], np.ndarray], bracket: tuple[float
                              f"no break-even: {measure} is {fs[0] + target:.3g} at {parameter} "
                              f"{a:g} and {fs[-1] + target:.3g} at {b:g}; the benefit is not "
                              "positive, so no programme cost brings it to the target"))
+    if root is None and no_root_is_an_answer:
+        nan = math.nan
+        table = pd.DataFrame({parameter: scan, "mean": [v + target for v in fs]})
+        side = "above" if all(v > 0 for v in fs) else "below"
+        return BreakEven(parameter=parameter, measure=measure, target=target, value=nan, lo=nan,
+                         hi=nan, confidence=confidence,
+                         reps=len(next(iter(cache.values()))), seed=None, evaluations=table,
+                         reported={}, note=(
+                             f"no switching value: {measure} stays {side} {target:g} for "
+                             f"{parameter} from {a:g} ({_plain(fs[0] + target)}) to {b:g} "
+                             f"({_plain(fs[-1] + target)})"))
     if root is None:
         lo_v, hi_v = fs[0] + target, fs[-1] + target
         raise InputError(f"{measure} does not reach {target:g} for {parameter} between {a:g} and "
@@ -200,7 +220,8 @@ def _model_breakeven(scenario: Scenario, parameter: str, bracket: tuple[float, f
                      measure: str, target: float, reps: int, seed: int, jobs: int | None,
                      scheduler: str | None, report: tuple[str, ...], xtol: float | None,
                      bootstrap: int, confidence: float, progress: bool | None,
-                     engine: str, verbose: bool = False) -> BreakEven:
+                     engine: str, verbose: bool = False,
+                     no_root_is_an_answer: bool = False) -> BreakEven:
     problem = parameter_problem(parameter)
     if problem:
         raise InputError(problem, file="--parameter", path=parameter)
@@ -253,7 +274,8 @@ def _model_breakeven(scenario: Scenario, parameter: str, bracket: tuple[float, f
                                 bootstrap=bootstrap, confidence=confidence, seed=seed,
                                 extra=lambda x: {n: run_at(x)[n] for n in report},
                                 parameter=parameter, measure=measure,
-                                none_if_not_positive=parameter == IOM_COST_SCALE)
+                                none_if_not_positive=parameter == IOM_COST_SCALE,
+                                no_root_is_an_answer=no_root_is_an_answer)
     result.seed = seed
     return result
 
@@ -297,6 +319,38 @@ def breakeven_cost(scenario: Scenario, bracket: tuple[float, float] = (0.01, 100
                             report=("economics.iom_cost_per_offender",), xtol=xtol,
                             bootstrap=bootstrap, confidence=confidence, progress=progress,
                             engine=engine, verbose=verbose)
+
+
+SWITCHING_MEASURES = tuple(f"economics.{m}" for m in SWITCHING_WHO)
+
+
+def switching_values(scenario: Scenario, *, reps: int = 20, seed: int = DEFAULT_SEED,
+                     jobs: int | None = None, scheduler: str | None = None,
+                     xtol: float | None = None, bootstrap: int = 1000, confidence: float = 0.95,
+                     progress: bool | None = None, engine: str = DEFAULT_ENGINE,
+                     verbose: bool = False) -> list[BreakEven]:
+    """The switching values: for the taxpayer's and society's NPV (:data:`SWITCHING_MEASURES`),
+    the IOM offending multiplier in [0, 1] at which the mean NPV over ``reps`` replications
+    (common random numbers) is zero, with a bootstrap interval; the effect is one minus it. An
+    NPV that is positive (or negative) over the whole range gives NaN with a note."""
+    return [_model_breakeven(scenario, EFFECT_PARAMETER, (0.0, 1.0), measure=m, target=0.0,
+                             reps=reps, seed=seed, jobs=jobs, scheduler=scheduler,
+                             report=(), xtol=xtol, bootstrap=bootstrap, confidence=confidence,
+                             progress=progress, engine=engine, verbose=verbose,
+                             no_root_is_an_answer=True)
+            for m in SWITCHING_MEASURES]
+
+
+def switching_value_frame(results: list[BreakEven]) -> pd.DataFrame:
+    """switching_value.csv (iomsim.results_folder.SWITCHING_VALUE): one row per measure, the
+    multiplier and the effect (one minus it) with their intervals."""
+    from iomsim.results_folder import SWITCHING_VALUE
+
+    rows = [{"measure": r.measure.removeprefix("economics."), "offending_multiplier": r.value,
+             "multiplier_lo": r.lo, "multiplier_hi": r.hi, "effect": 1 - r.value,
+             "effect_lo": 1 - r.hi, "effect_hi": 1 - r.lo, "confidence": r.confidence,
+             "reps": r.reps, "seed": r.seed, "note": r.note} for r in results]
+    return pd.DataFrame(rows, columns=list(SWITCHING_VALUE.columns))
 
 
 def describe(result: BreakEven) -> list[str]:

@@ -26,6 +26,13 @@ A ``psa`` design may also sample a calibration's accepted draws::
     design: psa
     posterior: ../sussex-2013.posterior.csv   # written by iomsim calibrate (method: abc)
 
+A ``psa`` design also draws every scenario value that carries its own uncertainty
+(``{value: ..., source: ..., uncertainty: {distribution: ...}}``, see
+:mod:`iomsim.scenario.uncertainty`), one draw per sample, unless ``scenario_uncertainty: false``.
+A path the posterior gives or ``parameters:`` names is drawn from there instead (the
+calibration's accepted draws, or the sweep file's own distribution), and one set by
+``overrides:`` is not drawn at all.
+
 Each sample takes one accepted row of the file whole (its parameter columns as the point's
 values; the accepted rows shuffled with the sweep's seed and taken in turn, a new shuffle each
 pass), and draws the sweep's ``parameters:`` (which may then be left out) as any PSA does. The
@@ -34,9 +41,11 @@ paths, at least one accepted row) and its content is part of the sweep's hash.
 
 Other keys: ``levels`` (Morris grid levels, default 4), ``second_order`` (saltelli, default
 false), ``sampling`` (psa: ``random`` or ``lhs``), ``acceptability: {max_cost_per_offender,
-steps}`` (PSA acceptability curve). A parameter may also give ``base`` (its value at the base
-point of a one-way design; default the scenario's value), ``steps`` (grid from ``low`` to
-``high``), ``integer: true`` (paths the schema types as whole numbers are rounded anyway) and,
+max_benefit_per_pound, steps}`` (PSA acceptability curves), ``scenario_uncertainty`` (psa:
+false draws only ``parameters:`` and ``posterior:``). A parameter may also give ``base`` (its
+value at the base point of a one-way design; default the scenario's value), ``steps`` (grid from
+``low`` to ``high``), ``integer: true`` (paths the schema types as whole numbers are rounded
+anyway) and,
 for money, ``price_year`` (its values are uprated to the scenario's price year with the GDP
 deflator, as a scenario's money is).
 A distribution is the scenario schema's (:class:`~iomsim.scenario.schema.ParameterDistribution`):
@@ -78,8 +87,8 @@ from iomsim.scenario.points import (IOM_COST_SCALE, current_value, parameter_pro
                                       point_scenario)
 from iomsim.runner import check_engine
 from iomsim.scenario import apply_overrides, load_scenario
-from iomsim.scenario.loader import (EXTENDS_PATH_ENV, extends_roots, path_is_money, schema_node,
-                                    shipped_scenario, uprating_factor)
+from iomsim.scenario.loader import (EXTENDS_PATH_ENV, extends_roots, origin_of, path_is_money,
+                                    schema_node, shipped_scenario, uprating_factor)
 from iomsim.scenario.paths import PathLookupError, SchemaPaths, is_within
 from iomsim.scenario.schema import (DistributionKind, ParameterDistribution, Positive, Scenario,
                                     Strict, whole_number)
@@ -160,6 +169,9 @@ class SweepParameter(ParameterDistribution):
 class Acceptability(Strict):
     max_cost_per_offender: Positive | None = Field(
         None, description="the highest IOM cost per offender on the curve, in pounds")
+    max_benefit_per_pound: Positive | None = Field(
+        None, description="the highest threshold of the benefit-cost acceptability curves "
+        "(acceptability_by_measure.csv); default 4, or the largest 97.5th percentile if higher")
     steps: CurveSteps = 101
 
 
@@ -177,7 +189,7 @@ class SweepFile(Strict):
     primary_measure: str = "economics.benefit_per_pound"
     parameters: dict[str, SweepParameter] | None = Field(
         None, description="dotted scenario paths and how each varies (required unless a psa "
-        "design samples a posterior:)")
+        "design samples a posterior: or scenario values with an uncertainty:)")
     posterior: str | None = Field(
         None, description="psa: a calibration's posterior CSV (iomsim calibrate, method: abc), "
         "relative to the sweep file; each sample takes one accepted draw")
@@ -185,6 +197,9 @@ class SweepFile(Strict):
     second_order: StrictBool = False
     sampling: Literal["random", "lhs"] = "random"
     acceptability: Acceptability | None = None
+    scenario_uncertainty: StrictBool = Field(
+        True, description="psa: also draw every scenario value that carries an uncertainty: "
+        "(false: only parameters: and posterior:)")
     name: str | None = None
     description: str | None = None
     engine: str = DEFAULT_ENGINE
@@ -271,6 +286,10 @@ class SweepSpec:
     # and of the posterior file a psa samples.
     inputs: dict[str, str] = field(default_factory=dict)
     posterior: PosteriorDraws | None = None
+    # psa: the scenario values drawn from their own uncertainty: (path -> the distribution, as
+    # scenario.meta.uncertainty gives it), and where each is written ("file:line").
+    scenario_uncertainty: dict[str, dict[str, Any]] = field(default_factory=dict)
+    uncertainty_origins: dict[str, str] = field(default_factory=dict)
 
     @property
     def parameters(self) -> list[str]:
@@ -307,14 +326,19 @@ class SweepSpec:
                    "iomsim": __version__,
                    # Contents only: the same files in a moved folder are the same sweep.
                    "inputs": list(self.inputs.values())}
+        if self.scenario_uncertainty:  # what the points are drawn from (files aside)
+            payload["scenario_uncertainty"] = self.scenario_uncertainty
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
     def where(self, name: str) -> str:
         """The sweep file's YAML path that gives the parameter ``name``: ``posterior`` for a
-        column of the posterior file, else ``parameters.<name>``."""
+        column of the posterior file, ``scenario`` for a scenario value drawn from its own
+        uncertainty, else ``parameters.<name>``."""
         if name in self.design.posterior_columns:
             return "posterior"
+        if name in self.scenario_uncertainty:
+            return "scenario"
         return f"parameters.{name}"
 
     def error(self, message: str, path: str | None) -> SweepError:
@@ -390,9 +414,11 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
     posterior: PosteriorDraws | None = None
     if sweep.posterior is not None:
         posterior = _read_posterior(sweep, base, folder, doc is not None, err)
-    elif not sweep.parameters:
+    uncertain, origins = _scenario_uncertainty(sweep, base, posterior)
+    if posterior is None and not sweep.parameters and not uncertain:
         raise err("expected a mapping of dotted scenario paths to how each varies (or, in a psa "
-                  "design, a posterior: to sample)", "parameters")
+                  "design, a posterior: to sample, or scenario values with an uncertainty:)",
+                  "parameters")
 
     # -- parameters
     params: list[Parameter] = []
@@ -423,6 +449,17 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
             raise err("a one-way design needs a base value here (the scenario's value is not a "
                       "number); add base:", where)
         params.append(p)
+    for dotted, u in uncertain.items():
+        node = schema_node(dotted) or {}
+        try:
+            params.append(Parameter(
+                path=dotted, distribution=u["distribution"],
+                args={k: u[k] for k in DIST_ARGS if k in u}, low=u.get("low"),
+                high=u.get("high"), bounds=u.get("bounds"), base=current_value(base, dotted),
+                integer=bool(u.get("integer")) or node.get("type") == "integer"))
+        except DesignError as exc:
+            raise err(f"the uncertainty of {dotted} ({origins[dotted]}): {exc}",
+                      "scenario") from None
 
     try:
         design = make_design(sweep.design, params, samples=sweep.samples, seed=sweep.seed,
@@ -444,7 +481,8 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
                          common_random_numbers=sweep.common_random_numbers, measures=measures,
                          primary_measure=primary,
                          acceptability=(sweep.acceptability or Acceptability()).model_dump(),
-                         doc=doc, engine=sweep.engine, inputs=inputs, posterior=posterior)
+                         doc=doc, engine=sweep.engine, inputs=inputs, posterior=posterior,
+                         scenario_uncertainty=uncertain, uncertainty_origins=origins)
     try:
         check_engine(base, sweep.engine)
     except InputError as exc:  # a feature of the scenario: say where, at the sweep's engine key
@@ -452,6 +490,26 @@ def load_sweep(source: str | Path | Mapping[str, Any], *, base_dir: str | Path |
         raise err(f"{exc.message} ({exc.path} at {where}); use engine: simpy", "engine") from None
     _check_points(spec_obj)
     return spec_obj
+
+
+def _scenario_uncertainty(sweep: SweepFile, base: Scenario, posterior: PosteriorDraws | None
+                          ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The scenario values a psa draws from their own ``uncertainty:`` (by path, in the order
+    the scenario gives them), and where each uncertainty is written: every one the scenario
+    has (after the sweep's overrides, which drop what they set), but those the posterior or
+    ``parameters:`` give."""
+    if sweep.design != "psa" or not sweep.scenario_uncertainty:
+        return {}, {}
+    given = [*(posterior.columns if posterior is not None else ()), *(sweep.parameters or {})]
+    out: dict[str, dict[str, Any]] = {}
+    origins: dict[str, str] = {}
+    for dotted, u in base.meta.uncertainty.items():
+        if any(dotted == g or is_within(dotted, g) or is_within(g, dotted) for g in given):
+            continue
+        out[dotted] = dict(u)
+        file, line = origin_of(base, f"{dotted}.uncertainty")
+        origins[dotted] = f"{Path(file).name}{f':{line}' if line else ''}" if file else dotted
+    return out, origins
 
 
 def _check_numbers(spec: SweepParameter, err) -> None:
@@ -617,7 +675,11 @@ def _check_points(spec: SweepSpec) -> None:
 
             shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
             drawn = ""
-            if spec.design.posterior_draws is not None:
+            bad = exc.path if exc.path in spec.uncertainty_origins else next(
+                (k for k in spec.uncertainty_origins if exc.path and is_within(exc.path, k)), None)
+            if bad is not None:
+                drawn = f" ({bad} drawn from its uncertainty at {spec.uncertainty_origins[bad]})"
+            elif spec.design.posterior_draws is not None:
                 drawn = (f" (draw {int(spec.design.posterior_draws[point])} of "
                          f"{spec.data['posterior']})")
             head = f"design point {point}{drawn} ({shown}) is not a valid scenario: "

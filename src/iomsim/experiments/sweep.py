@@ -6,9 +6,9 @@ and ``economics`` as in :func:`iomsim.economics.replication_measures`). With ``o
 writes the sweep folder (see :mod:`iomsim.experiments.store`): ``results.parquet`` (that
 table), ``points.csv`` (the design), ``summary.csv`` (per point, arm and measure: mean,
 interval, percentiles) and, by design, ``tornado.csv`` (oneway), ``psa_samples.csv``,
-``psa_summary.csv`` and ``acceptability.csv`` (psa), ``sobol.csv`` (saltelli) or
-``morris.csv`` (morris). The sweep file format is described in :mod:`iomsim.experiments.spec`
-and in ``scenarios/sweeps/README.md``.
+``psa_summary.csv``, ``acceptability.csv`` and ``acceptability_by_measure.csv`` (psa),
+``sobol.csv`` (saltelli) or ``morris.csv`` (morris). The sweep file format is described in
+:mod:`iomsim.experiments.spec` and in ``scenarios/sweeps/README.md``.
 """
 
 from __future__ import annotations
@@ -71,10 +71,13 @@ def run_sweep(sweep_file_or_spec: str | Path | Mapping[str, Any] | SweepSpec,
             "parameters": spec.parameters, "engine": spec.engine,
             "scenario_hash": spec.scenario.meta.hash, "inputs": spec.inputs,
             "scenario_name": spec.scenario.name}
+    if spec.scenario_uncertainty:  # scenario values drawn from their own uncertainty:
+        info["scenario_uncertainty"] = spec.uncertainty_origins
     if spec.posterior is not None:
         info["posterior"] = {"file": str(spec.data.get("posterior")),
                              "draws": spec.posterior.draws,
-                             "accepted": len(spec.posterior.values)}
+                             "accepted": len(spec.posterior.values),
+                             "columns": spec.posterior.columns}
     if out is None:
         return _run(spec, MemoryStore(), jobs, scheduler, progress)
     with hold(out, "sweep"):  # a second sweep (or run) into the same folder is refused
@@ -126,6 +129,9 @@ def analyse(spec: SweepSpec, table: pd.DataFrame) -> dict[str, pd.DataFrame]:
         acc = spec.acceptability
         out["acceptability"] = analysis.acceptability_curve(
             samples, max_cost=acc.get("max_cost_per_offender"), steps=int(acc.get("steps", 101)))
+        out["acceptability_by_measure"] = analysis.acceptability_by_measure(
+            samples, max_threshold=acc.get("max_benefit_per_pound"),
+            steps=int(acc.get("steps", 101)))
     if design.kind in ("saltelli", "morris"):
         y = analysis.point_means(table, arm, measure).reindex(range(spec.n_points))
         try:

@@ -9,6 +9,7 @@ from iomsim._lazy import lazy_exports
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     "plot_acceptability": "iomsim.reporting.plots",
+    "plot_acceptability_by_measure": "iomsim.reporting.plots",
     "plot_agency_shares": "iomsim.reporting.plots",
     "plot_cumulative_cost": "iomsim.reporting.plots",
     "plot_decomposition": "iomsim.reporting.plots",

@@ -532,6 +532,54 @@ def plot_acceptability(df: pd.DataFrame, ax: Axes | None = None, *, title: str |
     return ax
 
 
+# One colour and dash per benefit measure (Okabe-Ito), the same in every chart.
+PERSPECTIVE_STYLES = {
+    "evaluation": ("#E69F00", "-"), "taxpayer": ("#0072B2", "-"),
+    "taxpayer_cashable": ("#56B4E9", "--"), "social": ("#009E73", "-"),
+}
+PERSPECTIVE_SHORT = {"evaluation": "as the evaluation counted it", "taxpayer": "to the taxpayer",
+                     "taxpayer_cashable": "to the taxpayer, cashable", "social": "to society"}
+
+
+def plot_acceptability_by_measure(df: pd.DataFrame, ax: Axes | None = None, *,
+                                  title: str | None = None) -> Axes:
+    """Benefit-cost acceptability curves: for each benefit measure, the probability that the
+    benefit per £1 exceeds a threshold, against the threshold; at £1, P(benefit > cost).
+
+    Reads the PSA's ``acceptability_by_measure`` table (columns ``perspective, threshold,
+    probability``; one curve per perspective). The value-for-money hurdles (£1, £1.50, £2, £4)
+    are marked.
+    """
+    _require(df, ["perspective", "threshold", "probability"], "plot_acceptability_by_measure")
+    ax = _axes(ax, (8, 5))
+    for h in (1.0, 1.5, 2.0, 4.0):
+        ax.axvline(h, color=PAYS_MORE if h == 1.0 else "#BBBBBB",
+                   linewidth=1.5 if h == 1.0 else 0.8, linestyle="--" if h == 1.0 else ":")
+    order = [p for p in PERSPECTIVE_STYLES if p in set(df["perspective"])]
+    order += [p for p in dict.fromkeys(df["perspective"]) if p not in order]
+    for k, perspective in enumerate(order):
+        d = df[df["perspective"] == perspective].sort_values("threshold")
+        colour, dash = PERSPECTIVE_STYLES.get(perspective,
+                                              (_EXTRA_COLOURS[k % len(_EXTRA_COLOURS)], "-"))
+        at_one = d.loc[np.isclose(d["threshold"], 1.0), "probability"]
+        said = f"; P(> £1) = {float(at_one.iloc[0]):.2f}" if len(at_one) else ""
+        ax.plot(d["threshold"], d["probability"], color=colour, linestyle=dash, linewidth=2,
+                label=f"{PERSPECTIVE_SHORT.get(perspective, perspective.replace('_', ' '))}"
+                      f"{said}")
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: money(v, 2)))
+    ax.set_xlabel("Benefit per £1 a funder asks for (£; dashed: £1, benefit equals cost; dotted: "
+                  "£1.50, £2, £4)", fontsize=9)
+    ax.set_ylabel("Probability the benefit per £1 is higher (%)")
+    ax.set_title(title or "Acceptability: chance IOM returns at least each amount per £1")
+    ax.legend(loc="upper right", frameon=True, facecolor="white", edgecolor="#CCCCCC",
+              framealpha=1.0, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.spines[["top", "right"]].set_visible(False)
+    return ax
+
+
 def plot_sobol(df: pd.DataFrame, ax: Axes | None = None, *, title: str | None = None) -> Axes:
     """Sobol sensitivity indices: first order (S1) and total (ST) per parameter, with intervals.
 
@@ -596,7 +644,8 @@ def _short(v) -> str:
 
 __all__ = [
     "AGENCY_COLOURS", "AGENCY_LABELS", "add_footer", "agency_label", "money", "percent",
-    "plot_acceptability", "plot_agency_shares", "plot_cumulative_cost", "plot_decomposition",
+    "plot_acceptability", "plot_acceptability_by_measure", "plot_agency_shares",
+    "plot_cumulative_cost", "plot_decomposition",
     "plot_offender_breakdown",
     "plot_psa_distribution", "plot_reconviction_reductions", "plot_sobol", "plot_survival",
     "plot_tornado", "plot_who_pays",

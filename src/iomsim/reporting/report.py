@@ -6,6 +6,10 @@ one self-contained file: the charts are embedded as base64 PNGs, the styles are 
 loads nothing from the network. It is rendered with Jinja2 with autoescaping on, so text from a
 scenario file (its name, its description, its sources) is always shown as text, never
 interpreted as markup or script.
+
+It is one file because the HTML report and the workbook's summary sheet share the private
+helpers that turn the tables' numbers into words (formats, labels, intervals); the parts that
+need none of them (decomposition and payer rows, plots, labels) live in their own modules.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from iomsim.errors import InputError
 from iomsim.scenario.paths import PathLookupError, PathSyntaxError, get_value
 from iomsim.scenario.lineage import description, title
 from iomsim.reporting import plots
+from iomsim.economics import switching_sentence
 from iomsim.reporting.decomposition import decomposition_rows
+from iomsim.reporting.payers import payer_rows
 from iomsim.reporting.labels import (ARM_LABELS, VICTIMS, agency_label, chart_footer,
                                      horizon_adjective, horizon_phrase, is_rate, money, percent,
                                      price_phrase, run_terms)
@@ -421,13 +427,23 @@ def _headlines(f: _Folder) -> list[dict[str, str]]:
     cash, cash_note = measure("taxpayer_cashable")
     add("Benefit per £1 spent on IOM, to the taxpayer", value,
         "; ".join(x for x in (note, "public costs averted over IOM's cost and the costs it "
-                              f"raises elsewhere; cashable (without prison places): {cash}")
+                              f"raises elsewhere; cashable (what is released as cash): {cash}")
                   if x))
     value, note = measure("social")
     add("Benefit per £1 spent on IOM, to society", value,
         "; ".join(x for x in (note, "the taxpayer's benefit and the cost to victims averted "
                               "(benefit_per_pound)" if _scalar(victims) else
                               "victims not counted: as to the taxpayer") if x))
+    switching = f.tables.get("switching_value")
+    if switching is not None and len(switching):
+        rows = {r["measure"]: r for _, r in switching.iterrows()}
+        first = rows.get("npv_taxpayer", next(iter(rows.values())))
+        value = "n/a" if _nan(first["effect"]) else f"{first['effect']:.1%} cut"
+        add("Switching value: the smallest cut in offending that pays back", value,
+            "; ".join(switching_sentence(m, r["effect"], r["effect_lo"], r["effect_hi"],
+                                         r.get("confidence", 0.95))
+                      for m, r in rows.items()) + f" ({int(first['reps'])} replications, "
+            "iomsim breakeven --switching-value)")
     cost = _economic(econ, "iom_cost")
     per = _economic(econ, "iom_cost_per_offender")
     add("IOM spend (discounted)", money(cost),
@@ -916,6 +932,7 @@ def write_report(results_dir: Path | str) -> Path:
         "headlines": _headlines(f),
         "agency_rows": _agency_table(f.tables["costs_by_agency"]),
         "economics_rows": _economics_table(f.tables["economics"]),
+        "payer_rows": payer_rows(f.tables.get("savings_by_payer")),
         "outcome_rows": _outcomes_table(f.tables["outcomes"],
                                         m.get("metrics_not_available") or {}),
         "population_rows": _population_table(f.tables["population"]),

@@ -7,7 +7,9 @@ libraries shipped in the package (by bare name), then override any dotted path. 
 so that a scenario cannot make iomsim read (and quote in its errors) any file on the machine.
 Each file is read once per load, however many times the tree names it. Any mapping may
 carry provenance keys (``source``, ``assumption``, ``calibrated``, ``note``, ``unit``,
-``price_year``); a mapping ``{value: ..., <provenance>}`` stands for its value. Money with a
+``price_year``); a mapping ``{value: ..., <provenance>}`` stands for its value, and may say how
+uncertain the value is under ``uncertainty:`` (read into ``meta.uncertainty`` for a PSA to
+draw; see :mod:`iomsim.scenario.uncertainty`). Money with a
 ``price_year`` other than the scenario's is uprated with the GDP deflator shipped in the package.
 """
 
@@ -28,10 +30,13 @@ from iomsim.errors import OverrideError, ScenarioError
 from iomsim.scenario import paths as dotted_paths
 from iomsim.scenario.paths import EXAMPLE, PathLookupError, PathSyntaxError, SchemaPaths, join
 from iomsim.scenario.schema import OGRS_CEILING, Scenario, unreachable_ogrs
+from iomsim.scenario.uncertainty import UNCERTAINTY, check_uncertainty
 from iomsim.scenario.validation import short, validate_data
 from iomsim.scenario.yamlio import YamlDocument, read_yaml_file, read_yaml_text
 
 PROVENANCE_KEYS = frozenset({"source", "assumption", "calibrated", "note", "unit", "price_year"})
+# The keys of a value leaf {value: ..., <provenance>, uncertainty: {...}}.
+LEAF_KEYS = PROVENANCE_KEYS | {"value", UNCERTAINTY}
 LIBRARY_PACKAGE = "iomsim.scenario.library"
 # The paths a scenario has (built from the schema on first use).
 SCENARIO_PATHS = SchemaPaths(Scenario.model_json_schema)
@@ -130,6 +135,10 @@ class ScenarioMeta:
     # what each file of the extends: tree extends, and the lines of the top file's own keys
     parents: dict[Path, list[Path]] = field(default_factory=dict)
     top_lines: dict[str, int] = field(default_factory=dict)
+    # Each leaf's uncertainty (``{value: ..., uncertainty: {...}}``), by dotted path: the
+    # distribution's keys (money uprated to the scenario's price year), its provenance and
+    # ``integer``. Not part of the resolved scenario: a run uses the value.
+    uncertainty: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def hash(self) -> str:
@@ -237,10 +246,13 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any] | Iterable[
         for path in [p for p in provenance if p == dotted or dotted_paths.is_within(p, dotted)]:
             del provenance[path]
         provenance[dotted] = dict(OVERRIDE_PROVENANCE)
+    # An overridden value is no longer the one its file's uncertainty describes.
+    uncertain = {path: spec for path, spec in meta.uncertainty.items()
+                 if not any(path == d or dotted_paths.is_within(path, d) for d in pairs)}
     new_meta = ScenarioMeta(file=meta.file, folder=meta.folder, resolved=data,
                             provenance=provenance, origins=origins,
                             overrides={**meta.overrides, **pairs}, parents=meta.parents,
-                            top_lines=meta.top_lines)
+                            top_lines=meta.top_lines, uncertainty=uncertain)
     return _validate(data, new_meta, override_paths=set(pairs))
 
 
@@ -411,7 +423,7 @@ def _resolve_doc(doc: YamlDocument, path: Path, stack: tuple[Path, ...], load: _
 def _plain_leaves(node: Any, path: str):
     """Paths of the values a file gives without provenance (not ``{value: ..., source: ...}``)."""
     if isinstance(node, dict):
-        if "value" in node and set(node) - {"value"} <= PROVENANCE_KEYS:
+        if "value" in node and set(node) <= LEAF_KEYS:
             return
         for k, v in node.items():
             if k in PROVENANCE_KEYS:
@@ -511,7 +523,7 @@ def _merge(base: Any, top: Any) -> Any:
 
 
 def _is_value_leaf(node: Any) -> bool:
-    return isinstance(node, dict) and "value" in node and set(node) <= PROVENANCE_KEYS | {"value"}
+    return isinstance(node, dict) and "value" in node and set(node) <= LEAF_KEYS
 
 
 def _collect_provenance(node: Any, path: str) -> dict[str, dict[str, Any]]:
@@ -523,7 +535,7 @@ def _collect_provenance(node: Any, path: str) -> dict[str, dict[str, Any]]:
         for k, v in node.items():
             if k in PROVENANCE_KEYS and path:
                 continue
-            if k == "value" and _is_value_leaf(node):
+            if k in ("value", UNCERTAINTY) and _is_value_leaf(node):
                 continue
             out.update(_collect_provenance(v, join(path, k)))
     elif isinstance(node, list):
@@ -537,23 +549,60 @@ def _finish(merged: dict[str, Any], meta: ScenarioMeta) -> dict[str, Any]:
     target = merged.get("price_year")
     if isinstance(target, dict) and _is_value_leaf(target):
         target = target["value"]
-    return _strip(merged, "", None, target, meta)
+    raw: dict[str, tuple[Any, Any, Any]] = {}
+    data = _strip(merged, "", None, target, meta, raw)
+    meta.uncertainty = _uncertainties(raw, target, meta)
+    return data
 
 
-def _strip(node: Any, path: str, price_year: Any, target: Any, meta: ScenarioMeta) -> Any:
+def _uncertainties(raw: Mapping[str, tuple[Any, Any, Any]], target: Any, meta: ScenarioMeta
+                   ) -> dict[str, dict[str, Any]]:
+    """Each leaf's ``uncertainty:`` checked (see :mod:`iomsim.scenario.uncertainty`), its money
+    uprated from the leaf's price year to the scenario's."""
+    out: dict[str, dict[str, Any]] = {}
+    for path, (spec, value, price_year) in raw.items():
+        node = schema_node(path) or {}
+        money = bool(node.get("x-money"))
+        factor = 1.0
+        if money and price_year is not None and target is not None \
+                and str(price_year) != str(target):
+            factor = uprating_factor(str(price_year), str(target), meta, path)
+        out[path] = check_uncertainty(path, spec, value, money=money,
+                                      integer=node.get("type") == "integer", factor=factor,
+                                      origin=lambda dotted: _origin_of(dotted, meta))
+    return out
+
+
+def _strip(node: Any, path: str, price_year: Any, target: Any, meta: ScenarioMeta,
+           raw: dict[str, tuple[Any, Any, Any]] | None = None) -> Any:
     if isinstance(node, dict):
         if path and "price_year" in node:
             price_year = node["price_year"]
         if _is_value_leaf(node):
-            return _strip(node["value"], path, price_year, target, meta)
+            if UNCERTAINTY in node and raw is not None:
+                raw[path] = (node[UNCERTAINTY], node["value"], price_year)
+            return _strip(node["value"], path, price_year, target, meta, raw)
+        if path and UNCERTAINTY in node and "value" not in node and set(node) <= LEAF_KEYS:
+            file, line = _origin_of(join(path, UNCERTAINTY), meta)
+            raise ScenarioError("uncertainty needs the value it describes: write {value: ..., "
+                                "source: ..., uncertainty: {distribution: ...}}", file=file,
+                                line=line, path=join(path, UNCERTAINTY))
+        if path and UNCERTAINTY in node and "distribution" in node:
+            file, line = _origin_of(join(path, UNCERTAINTY), meta)
+            raise ScenarioError("a distribution here is a spread across offenders and takes no "
+                                "uncertainty: key; give the uncertainty on one of its numbers, "
+                                "e.g. mean: {value: 30, uncertainty: {distribution: normal, "
+                                "mean: 30, sd: 3, source: ...}}", file=file, line=line,
+                                path=join(path, UNCERTAINTY))
         out = {}
         for k, v in node.items():
             if path and k in PROVENANCE_KEYS:
                 continue
-            out[k] = _strip(v, join(path, k), price_year, target, meta)
+            out[k] = _strip(v, join(path, k), price_year, target, meta, raw)
         return out
     if isinstance(node, list):
-        return [_strip(v, join(path, i), price_year, target, meta) for i, v in enumerate(node)]
+        return [_strip(v, join(path, i), price_year, target, meta, raw)
+                for i, v in enumerate(node)]
     if price_year is not None and target is not None and isinstance(node, (int, float)) \
             and not isinstance(node, bool) and path_is_money(path):
         if str(price_year) != str(target):

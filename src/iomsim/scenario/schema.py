@@ -930,12 +930,42 @@ def managers_as_mapping(items: list) -> str:
             f"iom.offender_managers.{names[0] if names else 'probation'}.caseload")
 
 
+Payer = Literal["central", "local", "voluntary"]
+PAYERS: tuple[str, ...] = ("central", "local", "voluntary", "other")
+DEFAULT_PAYERS: dict[str, str] = {
+    "prison": "central", "courts": "central", "probation": "central",
+    "police": "local", "housing": "local", "nhs": "local", "drug_alcohol_treatment": "local",
+    "local_authority": "local", "vcs": "voluntary"}
+DEFAULT_CASHABLE_SHARE: dict[str, float] = {"prison": 0.0}
+
+
 class Economics(Strict):
     benefit_agencies: list[Agency] = Field(
         default_factory=lambda: ["police", "courts", "prison", "probation"],
         description="agencies whose averted costs count as benefit (criminal justice)")
     include_victims_in_benefit: bool = Field(True, description=(
         "count the averted cost of crime to victims in benefit and benefit_per_pound"))
+    cashable_share: dict[Agency, Fraction] = Field(
+        default_factory=lambda: dict(DEFAULT_CASHABLE_SHARE), description=(
+            "share of a change in an agency's costs that is released (or spent) as cash, by "
+            "agency name (an agency not named keeps its default: prison 0, others 1): what "
+            "benefit_per_pound_taxpayer_cashable counts. A prison day at the average cost "
+            "frees no cash unless places close (default prison: 0)"))
+    payers: dict[Agency, Payer] = Field(
+        default_factory=lambda: dict(DEFAULT_PAYERS), description=(
+            "who pays for each agency, for savings by payer: central (government "
+            "departments), local (local police, councils and local health services) or "
+            "voluntary; an agency not named keeps its default (prison, courts, probation: "
+            "central; police, housing, nhs, drug_alcohol_treatment, local_authority: local; "
+            "vcs: voluntary; any other agency: other)"))
+
+    def cashable(self, agency: str) -> float:
+        """The cashable share of a change in ``agency``'s costs."""
+        return self.cashable_share.get(agency, DEFAULT_CASHABLE_SHARE.get(agency, 1.0))
+
+    def payer(self, agency: str) -> str:
+        """Who pays ``agency``'s costs."""
+        return self.payers.get(agency, DEFAULT_PAYERS.get(agency, "other"))
 
 
 CapacityScale = Annotated[float, AfterValidator(_positive), at_most(

@@ -1,0 +1,112 @@
+"""A scenario leaf's ``uncertainty:`` (``{value: ..., source: ..., uncertainty: {...}}``): read
+into ``scenario.meta.uncertainty`` beside the value, which a run uses unchanged; money uprated
+with the leaf's price year; dropped where an override or a child file replaces the value.
+(Malformed uncertainties are cases of the bad-input corpus, tests/bad_inputs/uncertainty-*.)"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from iomsim.scenario import apply_overrides, load_scenario
+from iomsim.scenario.loader import uprating_factor
+
+BASE = Path(__file__).parent / "bad_inputs" / "base" / "minimal.yaml"
+
+LEAVES = """
+justice:
+  prison_cost_per_day:
+    value: 92.5
+    price_year: "2013-14"
+    source: test
+    uncertainty: {distribution: gamma, mean: 92.5, sd: 10, assumption: judgement}
+  conviction_probability:
+    value: 0.85
+    source: test
+    uncertainty: {distribution: beta, mean: 0.85, sd: 0.05, source: a test}
+cohort:
+  size: {value: 200, assumption: test, uncertainty: {distribution: uniform, low: 150, high: 250, assumption: test}}
+  profile:
+    ogrs:
+      distribution: beta
+      mean: {value: 0.6, assumption: a, uncertainty: {distribution: uniform, low: 0.5, high: 0.7, assumption: b}}
+      sd: 0.15
+"""
+
+
+def _scenario(tmp_path: Path, text: str, name: str = "s.yaml"):
+    (tmp_path / "base.yaml").write_text(BASE.read_text())
+    (tmp_path / name).write_text("extends: base.yaml\n" + text)
+    return load_scenario(tmp_path / name)
+
+
+def test_the_value_is_used_and_the_uncertainty_kept_beside_it(tmp_path):
+    s = _scenario(tmp_path, LEAVES)
+    assert s.justice.conviction_probability == 0.85
+    assert s.cohort.profile.ogrs.mean == 0.6
+    u = s.meta.uncertainty
+    assert set(u) == {"justice.prison_cost_per_day", "justice.conviction_probability",
+                      "cohort.size", "cohort.profile.ogrs.mean"}
+    assert u["justice.conviction_probability"] == {
+        "distribution": "beta", "mean": 0.85, "sd": 0.05, "source": "a test", "integer": False}
+    assert u["cohort.size"]["integer"] is True
+    # provenance of the value is the value's, not the uncertainty's
+    assert s.meta.provenance["justice.prison_cost_per_day"]["source"] == "test"
+
+
+def test_money_uncertainty_is_uprated_with_its_leaf(tmp_path):
+    s = _scenario(tmp_path, LEAVES)
+    f = uprating_factor("2013-14", "2011-12")
+    u = s.meta.uncertainty["justice.prison_cost_per_day"]
+    assert s.justice.prison_cost_per_day == pytest.approx(92.5 * f)
+    assert u["mean"] == pytest.approx(92.5 * f) and u["sd"] == pytest.approx(10 * f)
+
+
+def test_lognormal_meanlog_moves_by_the_log_of_the_factor(tmp_path):
+    s = _scenario(tmp_path, """
+justice:
+  prison_cost_per_day:
+    value: 92.5
+    price_year: "2013-14"
+    source: test
+    uncertainty: {distribution: lognormal, meanlog: 4.5, sdlog: 0.1, assumption: judgement}
+""")
+    f = uprating_factor("2013-14", "2011-12")
+    assert s.meta.uncertainty["justice.prison_cost_per_day"]["meanlog"] == \
+        pytest.approx(4.5 + math.log(f))
+
+
+def test_the_uncertainty_does_not_change_the_scenario_or_its_hash(tmp_path):
+    with_u = _scenario(tmp_path, LEAVES)
+    stripped = LEAVES
+    for text in (", uncertainty: {distribution: uniform, low: 150, high: 250, assumption: test}",
+                 ", uncertainty: {distribution: uniform, low: 0.5, high: 0.7, assumption: b}",
+                 "    uncertainty: {distribution: gamma, mean: 92.5, sd: 10, assumption: "
+                 "judgement}\n",
+                 "    uncertainty: {distribution: beta, mean: 0.85, sd: 0.05, source: a test}\n"):
+        assert text in stripped
+        stripped = stripped.replace(text, "")
+    without = _scenario(tmp_path, stripped, name="t.yaml")
+    assert without.meta.uncertainty == {}
+    assert without.meta.hash == with_u.meta.hash
+
+
+def test_an_override_drops_the_uncertainty_of_what_it_sets(tmp_path):
+    s = _scenario(tmp_path, LEAVES)
+    t = apply_overrides(s, {"justice.conviction_probability": 0.8})
+    assert "justice.conviction_probability" not in t.meta.uncertainty
+    assert "justice.prison_cost_per_day" in t.meta.uncertainty
+    u = apply_overrides(s, {"cohort.profile.ogrs": {"distribution": "beta", "mean": 0.5,
+                                                    "sd": 0.1}})
+    assert "cohort.profile.ogrs.mean" not in u.meta.uncertainty
+
+
+def test_a_child_file_that_restates_the_value_drops_the_parents_uncertainty(tmp_path):
+    _scenario(tmp_path, LEAVES, name="parent.yaml")
+    (tmp_path / "child.yaml").write_text(
+        "extends: parent.yaml\njustice:\n  conviction_probability: 0.8\n")
+    child = load_scenario(tmp_path / "child.yaml")
+    assert "justice.conviction_probability" not in child.meta.uncertainty
+    assert "justice.prison_cost_per_day" in child.meta.uncertainty
