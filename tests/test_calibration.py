@@ -110,7 +110,7 @@ def test_refuses_a_sourced_unit_cost():
     with pytest.raises(InputError, match="sourced unit cost"):
         check_calibratable(s, [Parameter("justice.prison_cost_per_day", 50, 150)])
     with pytest.raises(InputError, match="sourced unit cost"):
-        check_calibratable(s, [Parameter("offending.offence_types.theft.cost_of_crime", 1, 2)])
+        check_calibratable(s, [Parameter("offending.offence_types.violence_with_injury.cost_of_crime", 1, 2)])
     # an assumed cost and a behavioural rate are fine
     check_calibratable(s, [Parameter("services.complex_needs_supported_housing.cost_per_day", 1, 2),
                            Parameter("services.self_harm.contacts_per_year", 0, 9)])

@@ -30,11 +30,14 @@ SEED, REPS = 2026, 100
 # value at SEED and REPS (python -m tests.test_sussex_acceptance prints them all). What is
 # missing for each is in docs/validation.md ("Targets not met, and why").
 UNMET = {
-    "reconviction_rate_24m_before [iom]": "measured 0.4023 (target 0.45 +- 0.03)",
-    "reconviction_rate_24m [iom]": "measured 0.2806 (target 0.19 +- 0.03): with IOM's effect "
+    "reconviction_rate_24m_before [iom]": "measured 0.3824 (target 0.45 +- 0.03)",
+    "reconviction_rate_24m [iom]": "measured 0.2804 (target 0.19 +- 0.03): with IOM's effect "
                                    "inside its prior, the fall the model gives is mostly "
                                    "regression to the mean, and not as deep as published",
-    "actual_vs_predicted_reduction [iom]": "measured 0.5160 (target 0.78 +- 0.05)",
+    "convictions_per_offender_24m_before [iom]": "measured 1.1104 (target 1.24 +- 0.10): the "
+                                                 "re-fit after the offence mix of issue 14 "
+                                                 "trades it for the reconviction rates",
+    "actual_vs_predicted_reduction [iom]": "measured 0.5150 (target 0.78 +- 0.05)",
 }
 
 
@@ -72,7 +75,10 @@ def test_a_published_figure_is_reproduced_within_its_tolerance(sussex, target):
 
 # The evaluation's £1.59, by its own arithmetic on the model's figures (docs/model.md, 7.12):
 # None when met, else the strict-xfail reason with the measured figure.
-EVALUATION_UNMET: str | None = None
+EVALUATION_UNMET: str | None = (
+    "measured 1.342 (95% CI 1.318 to 1.365; target 1.59 +- 0.15): a proven reoffence valued at "
+    "the full Home Office 2018 cost of crime of the proven mix (£2,335 at 2011-12 prices), "
+    "whose criminal justice part is an assumed 25% (docs/unit-costs.md)")
 
 
 @pytest.mark.xfail(EVALUATION_UNMET is not None, strict=True, reason=EVALUATION_UNMET or "")
