@@ -35,6 +35,9 @@ def register(subparsers) -> None:
     p.add_argument("--report", action="store_true", help="also write report.html and results.xlsx")
     p.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help=ENGINE_HELP)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the memory and run-time estimates per worker (and how many "
+                        "workers fit in memory) and exit: nothing is simulated or written")
     p.set_defaults(func=cmd_run)
 
     p = subparsers.add_parser("schema", help="print the JSON Schema of a scenario file")
@@ -68,6 +71,8 @@ def cmd_run(args) -> int:
 
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     out = args.out or Path("results") / args.scenario.stem
+    if args.dry_run:
+        return dry_run(scenario, args.engine, args.reps, args.jobs, args.scheduler)
     check_writable(out)
     # Held from before the simulation to the last file written, so that a second run into the
     # same --out is refused at once, not after it has simulated.
@@ -82,6 +87,28 @@ def cmd_run(args) -> int:
             from iomsim.reporting.report import write_report as report
         write_results(results, out, force=args.force, before_publish=report)
     print(summary_text(results, out))
+    return 0
+
+
+def dry_run(scenario, engine: str, reps: int, jobs: int | None, scheduler: str | None,
+            label: str = "run") -> int:
+    """``--dry-run``: the estimates of :func:`iomsim.runner.estimate_run`, printed; status 0.
+    Nothing is simulated, compiled or written (the engine is only checked to run the
+    scenario)."""
+    from iomsim.runner import check_engine, estimate_run, estimate_text
+
+    check_engine(scenario, engine)
+    if scheduler not in (None, "local"):  # a remote cluster's memory and cores are its own
+        from iomsim.runner import _duration
+
+        est = estimate_run(scenario, engine, reps, 1)
+        lines = estimate_text(est, label).splitlines()[:2]
+        lines.append(f"  on the Dask cluster at {one_line(scheduler)}: each worker needs about "
+                     f"{est.bytes_per_worker / 1024 ** 3:.2f} GB; {reps:,} replications of about "
+                     f"{_duration(est.seconds_per_replication)} each, shared among its workers")
+        print("\n".join(lines))
+        return 0
+    print(estimate_text(estimate_run(scenario, engine, reps, jobs), label))
     return 0
 
 
