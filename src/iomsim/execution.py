@@ -374,9 +374,11 @@ class PoolBackend(Backend):
     behaves the same on every platform).
 
     This process takes tasks too whenever no finished result is waiting. A spawned worker spends
-    about half a second importing numpy, scipy.special and the engine before its first task (it
-    needs neither scipy.stats nor pandas: tests/test_worker_imports.py); meanwhile this process,
-    which has them already, is working, so a short run is not that far behind.
+    about a second importing numpy, scipy.special, numba and the engine and loading the compiled
+    kernels before its first task (it needs neither scipy.stats nor pandas:
+    tests/test_worker_imports.py); meanwhile this process, which has them already, is working.
+    The workers are kept after a clean finish (:func:`_shared_pool`) and take the next run's,
+    sweep's or calibration's tasks in this process without starting again.
     """
 
     name = "processes"
