@@ -26,7 +26,8 @@ def scenario_files(scenario: Any) -> list[Path]:
     _walk(Path(meta.file), found)
     # A scenario given as text has no file to start from; its extends: chain still left its
     # files as the origins of the values they set.
-    for file, _line in meta.origins.values():
+    # Hundreds of values come from a dozen files: each file once.
+    for file in dict.fromkeys(file for file, _line in meta.origins.values()):
         if file != "--set":
             _walk(Path(file), found)
     if getattr(scenario.cohort, "from_csv", None):
