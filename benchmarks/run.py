@@ -331,6 +331,24 @@ def sweep_speedup(scenario_path: Path, n: int, points: int, seed: int, jobs: int
 
 # --------------------------------------------------------------------------- PSA of Sussex
 
+def cpu_with_workers() -> float:
+    """CPU seconds of this process and of the kept local pool's workers so far (Linux: their
+    /proc stat; elsewhere this process only). Other users' load stretches wall time, not this."""
+    total = time.process_time()
+    try:
+        from iomsim import execution
+
+        pool = execution._POOL
+        pids = list(getattr(pool, "_processes", {}) or {}) if pool is not None else []
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    except (OSError, ValueError, IndexError, AttributeError):
+        pass
+    return total
+
+
 def psa_time(scenario_path: Path, draws: int, reps: int, seed: int, jobs: int,
              engine: str = DEFAULT_ENGINE, n: int | None = None) -> dict:
     """Wall seconds of a PSA of ``draws`` parameter draws x ``reps`` replications on ``jobs``
@@ -352,6 +370,7 @@ def psa_time(scenario_path: Path, draws: int, reps: int, seed: int, jobs: int,
     else:
         how = "IOM cost scale only (no posterior for this scenario size)"
     load_before = load()
+    cpu = cpu_with_workers()
     t = time.perf_counter()
     try:
         iomsim.sweep(spec, jobs=jobs, progress=False)
@@ -363,7 +382,9 @@ def psa_time(scenario_path: Path, draws: int, reps: int, seed: int, jobs: int,
         t = time.perf_counter()
         iomsim.sweep(spec, jobs=jobs, progress=False)
     wall = time.perf_counter() - t
-    return {"draws": draws, "reps": reps, "jobs": jobs, "wall": wall,
+    cpu = cpu_with_workers() - cpu
+    return {"draws": draws, "reps": reps, "jobs": jobs, "wall": wall, "cpu": cpu,
+            "cpu_1000": cpu * PSA_DRAWS / draws,
             "seconds_1000": wall * PSA_DRAWS / draws, "measured": draws >= PSA_DRAWS,
             "n": scenario.selection.cohort_size if scenario.selection else None,
             "how": how, "load": f"{load_before} -> {load()}"}
@@ -693,7 +714,9 @@ def main(argv: list[str] | None = None) -> int:
         of = shown if cfg["psa_n"] is None else f"{shown} at N={psa['n']:,}"
         print(f"PSA: {psa['draws']:,} draws x {psa['reps']} replications of {of} on {jobs} cores "
               f"({psa['how']}): {psa['wall']:.1f} s wall; 1,000 draws: {psa['seconds_1000']:,.0f} s "
-              f"({said}; target <= 600 s); load {psa['load']}")
+              f"({said}; target <= 600 s); {psa['cpu']:.1f} CPU s in this process and its "
+              f"workers, {psa['cpu_1000'] / jobs:,.0f} s for 1,000 draws on {jobs} idle cores; "
+              f"load {psa['load']}")
 
     nat = None
     if "national" not in skip:
@@ -740,6 +763,7 @@ def main(argv: list[str] | None = None) -> int:
         "sweep_speedup_cold": round(sweep["speedup_cold"], 3) if sweep else None,
         "sweep_point_seconds": round(sweep["point_seconds"], 4) if sweep else None,
         "psa_1000_draws_seconds": round(psa["seconds_1000"], 1) if psa else None,
+        "psa_1000_draws_cpu_seconds": round(psa["cpu_1000"], 1) if psa else None,
         "psa_1000_draws_how": (("measured" if psa["measured"] else
                                 f"extrapolated from {psa['draws']} draws") +
                                f" x {psa['reps']} replications, {jobs} cores") if psa else None,
