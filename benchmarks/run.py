@@ -764,7 +764,7 @@ def main(argv: list[str] | None = None) -> int:
         "sweep_point_seconds": round(sweep["point_seconds"], 4) if sweep else None,
         "psa_1000_draws_seconds": round(psa["seconds_1000"], 1) if psa else None,
         "psa_1000_draws_cpu_seconds": round(psa["cpu_1000"], 1) if psa else None,
-        "psa_1000_draws_how": (("measured" if psa["measured"] else
+        "psa_1000_draws_how": ((f"measured, {psa['draws']} draws" if psa["measured"] else
                                 f"extrapolated from {psa['draws']} draws") +
                                f" x {psa['reps']} replications, {jobs} cores") if psa else None,
         "national_offender_months_per_second": round(nat["months_per_second"], 1) if nat else None,
