@@ -299,6 +299,23 @@ def _sweep_once(scenario, points: int, seed: int, jobs: int, engine: str = DEFAU
                                      "independent replications")
 
 
+BUSY = ("import time; t = time.perf_counter(); x = 0\nfor i in range(8_000_000): x += i\n"
+        "print(time.perf_counter() - t)")
+
+
+def parallel_gauge(jobs: int) -> float:
+    """How many cores' worth of work ``jobs`` bare busy loops get at once on this machine now:
+    ``jobs`` x (one loop's time alone) / (the slowest's time beside the others). ``jobs`` on an
+    idle machine; less when other users' work holds the cores. No sweep can beat it."""
+    def timed(n: int) -> list[float]:
+        procs = [subprocess.Popen([sys.executable, "-c", BUSY], stdout=subprocess.PIPE, text=True)
+                 for _ in range(n)]
+        return [float(pr.communicate()[0]) for pr in procs]
+
+    one = timed(1)[0]
+    return jobs * one / max(timed(jobs))
+
+
 def sweep_speedup(scenario_path: Path, n: int, points: int, seed: int, jobs: int,
                   engine: str = DEFAULT_ENGINE, repeats: int = 1) -> dict:
     """Wall time of a sweep on one process over the same on ``jobs`` cores.
@@ -323,7 +340,9 @@ def sweep_speedup(scenario_path: Path, n: int, points: int, seed: int, jobs: int
             ones.append(_sweep_once(scenario, points, seed, 1, engine)[0])
     ratios = sorted(o / w for o, w in zip(ones, warms))
     one = sorted(ones)[len(ones) // 2]
+    gauge = parallel_gauge(jobs)
     return {"n": n, "points": points, "jobs": jobs, "wall_one": one, "wall_cold": cold,
+            "parallel_gauge": gauge,
             "walls_one": ones, "walls_warm": warms,
             "speedup": ratios[len(ratios) // 2], "speedup_cold": one_first / cold,
             "point_seconds": one / points, "how": how, "load": f"{load_before} -> {load()}"}
@@ -706,7 +725,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{', '.join(f'{w:.2f}' for w in sweep['walls_warm'])} s on {jobs} with the workers "
               f"kept from the sweep before: speed-up {sweep['speedup']:.2f} (median; target >= 1.8 "
               f"on 2 cores); {sweep['wall_cold']:.2f} s on {jobs} with the workers' start-up "
-              f"included: {sweep['speedup_cold']:.2f}; {sweep['how']}; load {sweep['load']}")
+              f"included: {sweep['speedup_cold']:.2f}; {sweep['how']}; load {sweep['load']}; "
+              f"{jobs} bare busy loops got {sweep['parallel_gauge']:.2f} cores' worth of work at "
+              f"once just after (the most any sweep could reach then)")
 
     psa = None
     if "psa" not in skip:
@@ -765,6 +786,7 @@ def main(argv: list[str] | None = None) -> int:
         "sweep_speedup": round(sweep["speedup"], 3) if sweep else None,
         "sweep_speedup_cold": round(sweep["speedup_cold"], 3) if sweep else None,
         "sweep_point_seconds": round(sweep["point_seconds"], 4) if sweep else None,
+        "sweep_parallel_gauge": round(sweep["parallel_gauge"], 3) if sweep else None,
         "psa_1000_draws_seconds": round(psa["seconds_1000"], 1) if psa else None,
         "psa_1000_draws_cpu_seconds": round(psa["cpu_1000"], 1) if psa else None,
         "psa_1000_draws_how": ((f"measured, {psa['draws']} draws" if psa["measured"] else
