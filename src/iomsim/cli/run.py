@@ -65,6 +65,7 @@ def cmd_schema(args) -> int:
 
 def cmd_run(args) -> int:
     from iomsim import load_scenario, run
+    from iomsim.execution import close_workers
     from iomsim.folders import hold
     from iomsim.results import prepare_results_folder, write_results
     from iomsim.runner import default_jobs
@@ -82,6 +83,7 @@ def cmd_run(args) -> int:
         results = run(scenario, reps=args.reps, seed=args.seed, jobs=jobs,
                       progress=False if args.no_progress else None, engine=args.engine,
                       scheduler=args.scheduler)
+        close_workers()  # this command runs nothing more: they end while the files are written
         report = None
         if args.report:  # into the hidden folder: the report appears with the tables or not at all
             from iomsim.reporting.report import write_report as report

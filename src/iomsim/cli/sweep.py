@@ -69,6 +69,9 @@ def cmd_sweep(args) -> int:
         return fail(f"{exc}; {_saved(out)} of {spec.n_points} points are saved in {out}/; "
                     f"{exc.remedy.replace('run again', 'run the same command again')}",
                     EXIT_ENVIRONMENT)
+    from iomsim.execution import close_workers
+
+    close_workers()  # this command runs nothing more
     n = spec.n_points
     if result.computed_points == 0:
         print(f"{out}/ already holds this sweep, complete ({n} points); nothing to compute")
