@@ -201,9 +201,9 @@ def estimate_text(est: RunEstimate, label: str = "run") -> str:
         lines.append(f"  workers: {min(est.jobs, est.reps)}")
     lines.append(f"  time per worker: {est.reps_per_worker:,} replication"
                  f"{'s' * (est.reps_per_worker != 1)} x about "
-                 f"{_duration(est.seconds_per_replication)} = about "
-                 f"{_duration(est.seconds_per_worker)}"
-                 f"; the whole {label} about {_duration(est.wall_seconds)} (good to about half "
+                 f"{duration_text(est.seconds_per_replication)} = about "
+                 f"{duration_text(est.seconds_per_worker)}"
+                 f"; the whole {label} about {duration_text(est.wall_seconds)} (good to about half "
                  "either way on an idle machine; slower when other work shares the cores)")
     if not est.kernels_compiled:
         lines.append("  the fast engine's kernels are not compiled yet: the first run compiles "
@@ -211,7 +211,7 @@ def estimate_text(est: RunEstimate, label: str = "run") -> str:
     return "\n".join(lines)
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds:.2g} s"
     if seconds < 90:

@@ -101,13 +101,13 @@ def dry_run(scenario, engine: str, reps: int, jobs: int | None, scheduler: str |
 
     check_engine(scenario, engine)
     if scheduler not in (None, "local"):  # a remote cluster's memory and cores are its own
-        from iomsim.runner import _duration
+        from iomsim.runner import duration_text
 
         est = estimate_run(scenario, engine, reps, 1)
         lines = estimate_text(est, label).splitlines()[:2]
         lines.append(f"  on the Dask cluster at {one_line(scheduler)}: each worker needs about "
                      f"{est.bytes_per_worker / 1024 ** 3:.2f} GB; {reps:,} replications of about "
-                     f"{_duration(est.seconds_per_replication)} each, shared among its workers")
+                     f"{duration_text(est.seconds_per_replication)} each, shared among its workers")
         print("\n".join(lines))
         return 0
     print(estimate_text(estimate_run(scenario, engine, reps, jobs), label))
