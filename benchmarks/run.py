@@ -144,6 +144,21 @@ def freeze_scenario(path: Path, folder: Path) -> tuple[Path, str]:
     return frozen, base.meta.hash
 
 
+def peak_rss() -> int:
+    """This process's peak resident memory in bytes: VmHWM on Linux (the high-water mark of its
+    own memory since exec), else ``ru_maxrss``. On Linux ``ru_maxrss`` carries over exec the
+    parent's peak when it is higher, so a child started by a benchmark that already holds a
+    sweep's tables saw no peak of its own."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
+
+
 def machine() -> dict:
     cpu = ""
     try:
@@ -213,22 +228,21 @@ def child_throughput(scenario_path: Path, n: int, seed: int, engine_name: str = 
     ceiling_before = simpy_ceiling(CHILD_CEILING_EVENTS, 100)["events_per_cpu_second"]
     simpy.Environment.run = timed_run
     gc.collect()
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = peak_rss()
     wall = time.perf_counter()
     cpu = time.process_time()
     result = simulate_replication(model, seed, 0, engine=engine_name)
     cpu = time.process_time() - cpu
     wall = time.perf_counter() - wall
-    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_after = peak_rss()
     simpy.Environment.run = original_run
     ceiling_after = simpy_ceiling(CHILD_CEILING_EVENTS, 100)["events_per_cpu_second"]
-    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
     pre_months = scenario.cohort.size * scenario.pre_period_months
     return {
         "n": n, "population": scenario.cohort.size, "selected": result.cohort_size,
         "offender_months": result.offender_months, "pre_period_months": pre_months,
         "events": result.events, "cpu": cpu, "wall": wall, "phases": phases,
-        "rss_before": rss_before * unit, "rss_peak": rss_after * unit,
+        "rss_before": rss_before, "rss_peak": rss_after,
         "ceiling": 2.0 / (1.0 / ceiling_before + 1.0 / ceiling_after), "engine": engine,
         "engine_name": engine_name, "warmup": warmup,
     }
@@ -438,24 +452,23 @@ def child_national(scale: float, seed: int, jobs: int, reps: int,
     simulate_replication(compile_model(load_scaled(DEFAULT_SCENARIO, 10)), seed, 0,
                          engine=engine_name)
     gc.collect()
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = peak_rss()
     scenario = iomsim.load_scenario(NATIONAL_SCENARIO, overrides=overrides)
     model = compile_model(scenario)
     cpu = time.process_time()
     result = simulate_replication(model, seed, 0, engine=engine_name)
     cpu = time.process_time() - cpu
-    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_after = peak_rss()
     del result
     gc.collect()
     wall = time.perf_counter()
     results = iomsim.run(scenario, reps=reps, seed=seed, jobs=jobs, progress=False,
                          engine=engine_name)
     wall = time.perf_counter() - wall
-    unit = 1 if sys.platform == "darwin" else 1024
     months = float(sum(results.manifest["cohort_size"])) * 12 * scenario.horizon_years * 2
     return {"population": scenario.cohort.size, "selected": scenario.selection.cohort_size,
-            "cpu_one": cpu, "months_one": months / reps, "rss_before": rss_before * unit,
-            "rss_peak": rss_after * unit, "reps": reps, "jobs": results.manifest.get("jobs"),
+            "cpu_one": cpu, "months_one": months / reps, "rss_before": rss_before,
+            "rss_peak": rss_after, "reps": reps, "jobs": results.manifest.get("jobs"),
             "wall": wall, "offender_months": months}
 
 
