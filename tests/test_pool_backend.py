@@ -76,3 +76,13 @@ def test_an_interrupted_run_does_not_leave_its_workers_to_the_next():
                 raise KeyboardInterrupt
     assert execution._POOL is None
     assert pool._shutdown_thread
+
+
+def test_a_run_left_with_tasks_running_does_not_keep_its_workers():
+    execution.close_workers()
+    scenario = _small()
+    with execution.PoolBackend(scenario, jobs=2) as backend:
+        pool = execution._POOL
+        for _ in backend.run([(p, {}, 1) for p in range(6)], 2):
+            break  # the caller stops reading with tasks still in the workers
+    assert execution._POOL is None and pool._shutdown_thread

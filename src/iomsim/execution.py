@@ -387,6 +387,7 @@ class PoolBackend(Backend):
         super().__init__(base)
         self.workers = jobs
         self.pool: ProcessPoolExecutor | None = None
+        self._running: dict = {}
 
     def __enter__(self):
         refuse_in_spawned_main()
@@ -401,10 +402,11 @@ class PoolBackend(Backend):
 
     def __exit__(self, exc_type, *exc):
         assert self.pool is not None
-        if exc_type is not None:
-            # Interrupted or failed: nothing more is wanted from the workers, and a kept pool
-            # would make the next run queue behind the tasks they are still running. Never
-            # wait for them (the interpreter joins them at exit).
+        if exc_type is not None or self._running:
+            # Interrupted, failed, or left with tasks running (a caller that stopped reading):
+            # nothing more is wanted from the workers, and a kept pool would make the next run
+            # queue behind the tasks they are still running. Never wait for them (the
+            # interpreter joins them at exit).
             _discard_pool(self.pool)
         # After a clean finish every result is in and the workers are idle: they are kept for
         # the next run in this process (close_workers() ends them).
@@ -416,7 +418,9 @@ class PoolBackend(Backend):
         every task is yielded exactly once, and a task run again gives the same result."""
         queue = deque(tasks)
         feed = 2 * max(1, self.workers - 1)  # tasks kept in flight: no worker waits for the next
+        # Kept on the backend: a caller that stops reading leaves tasks running (see __exit__).
         running: dict = {}
+        self._running = running
         restarts = 0
         while queue or running:
             assert self.pool is not None
