@@ -13,8 +13,15 @@ $(BIN)/iomsim: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(BIN)/iomsim
 
-setup: $(BIN)/iomsim
+# The fast engine's kernels, compiled and cached once (about a minute), and again only when
+# kernels.py changes: a stamp, so that `make run` does not start Python (and import the package,
+# about a second) just to find them cached. A run that finds the cache gone compiles it itself.
+KERNELS := src/iomsim/engine/numba/kernels.py
+$(VENV)/.kernels-compiled: $(BIN)/iomsim $(KERNELS)
 	@$(BIN)/python -m iomsim.engine.numba.warmup $(SCENARIO)
+	@touch $@
+
+setup: $(VENV)/.kernels-compiled
 
 run: setup
 	$(BIN)/iomsim run $(SCENARIO) --out $(OUT) --force

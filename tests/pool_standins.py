@@ -5,8 +5,8 @@ import os
 import time
 
 
-def in_worker(task):
-    """Run by a spawned worker. The task keyed 'dies' kills its worker once, after a delay."""
+def in_worker(task, *_):
+    """Run by a spawned worker (after the task, the pool passes the pickled base scenario). The task keyed 'dies' kills its worker once, after a delay."""
     if task.key == "dies" and not os.path.exists(task.base_key):
         open(task.base_key, "w").close()
         time.sleep(2.0)

@@ -12,6 +12,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = {"offender_months_per_cpu_second", "scaling_100k_over_10k", "bytes_per_offender",
         "events_per_offender_month", "sweep_speedup", "crn_se_ratio"}
+# The speed-at-scale keys: the Sussex PSA's 1,000 draws (and whether measured or extrapolated),
+# the national scenario's throughput and peak memory, the Quickstart's run.
+SCALE_KEYS = {"psa_1000_draws_seconds", "national_offender_months_per_second",
+              "peak_bytes_per_simulated_offender", "make_run_seconds"}
 
 
 def _smoke(*extra: str) -> dict:
@@ -21,9 +25,14 @@ def _smoke(*extra: str) -> dict:
     assert proc.returncode == 0, proc.stderr
     last = proc.stdout.strip().splitlines()[-1]
     summary = json.loads(last)
-    assert KEYS <= set(summary)
+    assert KEYS | SCALE_KEYS <= set(summary)
     assert summary["mode"] == "smoke"
     assert summary["sweep_speedup"] is None
+    for key in SCALE_KEYS - {"peak_bytes_per_simulated_offender"}:
+        assert isinstance(summary[key], (int, float)) and summary[key] > 0, key
+    # A smoke-sized national cohort may not move the peak resident size: zero is a measurement.
+    assert summary["peak_bytes_per_simulated_offender"] >= 0
+    assert summary["psa_1000_draws_how"].startswith(("measured", "extrapolated from"))
     return summary
 
 

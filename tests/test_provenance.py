@@ -28,6 +28,7 @@ def shipped_files() -> list[Path]:
     files = sorted(p for p in LIBRARY.glob("*.yaml") if p.name != "gdp_deflator.yaml")
     assert len(files) >= 10, f"expected the parameter library in {LIBRARY}"
     files += sorted(SCENARIOS.glob("*.yaml"))
+    files += sorted(SCENARIOS.glob("national/*.yaml"))  # the national-scale example
     return files
 
 
@@ -72,7 +73,7 @@ def _generic(path: str) -> str:
 
 
 def test_shipped_scenarios_load():
-    for file in sorted(SCENARIOS.glob("*.yaml")):
+    for file in sorted(SCENARIOS.glob("*.yaml")) + sorted(SCENARIOS.glob("national/*.yaml")):
         load_scenario(file)
 
 

@@ -222,10 +222,11 @@ def refuse_in_spawned_main() -> None:
                           "`if __name__ == \"__main__\":`")
 
 
-def _init_pool(base: Scenario) -> None:
-    global _BASE
-    _BASE = base
+def _init_worker() -> None:
+    """A pool worker's start: it ends with its parent, and has the engine imported before its
+    first task (numba loads the cached kernels at the first replication)."""
     _exit_with_parent()
+    import iomsim.engine.replication  # noqa: F401
 
 
 def _exit_with_parent(interval: float = 0.5) -> None:
@@ -241,9 +242,76 @@ def _exit_with_parent(interval: float = 0.5) -> None:
     threading.Thread(target=watch, name="iomsim-parent-watch", daemon=True).start()
 
 
-def _run_in_pool(task: Task) -> TaskResult:
-    assert _BASE is not None
-    return run_task(_BASE, task)
+# The base scenarios a pool worker has been sent, by backend key (a persistent worker serves
+# many backends: one run, sweep or calibration after another).
+_BASES: dict[str, Scenario] = {}
+_MAX_BASES = 4
+
+
+def _run_in_pool(task: Task, base_blob: bytes) -> TaskResult:
+    """Run by a pool worker: ``task`` on its backend's base scenario (``base_blob``, pickled once
+    by the backend and unpickled once per worker)."""
+    base = _BASES.get(task.base_key)
+    if base is None:
+        import pickle
+
+        base = pickle.loads(base_blob)
+        while len(_BASES) >= _MAX_BASES:
+            old = next(iter(_BASES))
+            del _BASES[old]
+            _forget(old)
+        _BASES[task.base_key] = base
+    return run_task(base, task)
+
+
+# The local pool, kept between backends: a spawned worker takes about a second to import
+# numpy, numba and the engine and load the compiled kernels, longer than a short sweep's
+# points; kept, it starts once per process (a notebook, a calibration, a benchmark running
+# sweep after sweep) and takes every later run's tasks at once.
+_POOL: ProcessPoolExecutor | None = None
+_POOL_WORKERS = 0
+_POOL_LOCK = threading.Lock()
+
+
+def _shared_pool(workers: int) -> ProcessPoolExecutor:
+    """The kept pool of ``workers`` spawned processes, started (or replaced, for another size)
+    when needed."""
+    global _POOL, _POOL_WORKERS
+    with _POOL_LOCK:
+        if _POOL is not None and (_POOL_WORKERS != workers or _broken(_POOL)):
+            _POOL.shutdown(wait=False, cancel_futures=True)
+            _POOL = None
+        if _POOL is None:
+            context = multiprocessing.get_context("spawn")
+            _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                        initializer=_init_worker)
+            _POOL_WORKERS = workers
+        return _POOL
+
+
+def _broken(pool: ProcessPoolExecutor) -> bool:
+    return bool(getattr(pool, "_broken", False)) or bool(getattr(pool, "_shutdown_thread", False))
+
+
+def close_workers() -> None:
+    """End the kept local worker processes (they end with this process anyway)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is not None:
+            _POOL.shutdown(wait=False, cancel_futures=True)
+            _POOL = None
+
+
+def _discard_pool(pool: ProcessPoolExecutor | None) -> None:
+    """Shut ``pool`` down and, if it is the kept one, forget it (after a failure or an
+    interruption: its workers may still be busy with tasks nobody wants)."""
+    global _POOL
+    if pool is None:
+        return
+    with _POOL_LOCK:
+        if _POOL is pool:
+            _POOL = None
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 # --------------------------------------------------------------------------- backends
@@ -306,9 +374,11 @@ class PoolBackend(Backend):
     behaves the same on every platform).
 
     This process takes tasks too whenever no finished result is waiting. A spawned worker spends
-    about half a second importing numpy, scipy.special and the engine before its first task (it
-    needs neither scipy.stats nor pandas: tests/test_worker_imports.py); meanwhile this process,
-    which has them already, is working, so a short run is not that far behind.
+    about a second importing numpy, scipy.special, numba and the engine and loading the compiled
+    kernels before its first task (it needs neither scipy.stats nor pandas:
+    tests/test_worker_imports.py); meanwhile this process, which has them already, is working.
+    The workers are kept after a clean finish (:func:`_shared_pool`) and take the next run's,
+    sweep's or calibration's tasks in this process without starting again.
     """
 
     name = "processes"
@@ -317,23 +387,29 @@ class PoolBackend(Backend):
         super().__init__(base)
         self.workers = jobs
         self.pool: ProcessPoolExecutor | None = None
+        self._running: dict = {}
 
     def __enter__(self):
         refuse_in_spawned_main()
+        import pickle
+
+        self._blob = pickle.dumps(self.base, protocol=pickle.HIGHEST_PROTOCOL)
         self._start()
         return self
 
     def _start(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.pool = ProcessPoolExecutor(max_workers=max(1, self.workers - 1), mp_context=context,
-                                        initializer=_init_pool, initargs=(self.base,))
+        self.pool = _shared_pool(max(1, self.workers - 1))
 
     def __exit__(self, exc_type, *exc):
         assert self.pool is not None
-        # Never wait: after a clean finish every result is in, and waiting would only watch the
-        # workers tear down numpy and scipy (0.4 s of a 10 s sweep); after an interruption,
-        # nothing more is wanted from them. The interpreter joins them at exit.
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        if exc_type is not None or self._running:
+            # Interrupted, failed, or left with tasks running (a caller that stopped reading):
+            # nothing more is wanted from the workers, and a kept pool would make the next run
+            # queue behind the tasks they are still running. Never wait for them (the
+            # interpreter joins them at exit).
+            _discard_pool(self.pool)
+        # After a clean finish every result is in and the workers are idle: they are kept for
+        # the next run in this process (close_workers() ends them).
         return super().__exit__(exc_type, *exc)
 
     def map(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, TaskResult]]:
@@ -342,7 +418,9 @@ class PoolBackend(Backend):
         every task is yielded exactly once, and a task run again gives the same result."""
         queue = deque(tasks)
         feed = 2 * max(1, self.workers - 1)  # tasks kept in flight: no worker waits for the next
+        # Kept on the backend: a caller that stops reading leaves tasks running (see __exit__).
         running: dict = {}
+        self._running = running
         restarts = 0
         while queue or running:
             assert self.pool is not None
@@ -351,7 +429,7 @@ class PoolBackend(Backend):
                 # (a short run) it would otherwise sit idle while the workers do them all.
                 while len(queue) > 1 and len(running) < feed:
                     with _workers_skip_main():  # a submit may start a worker process
-                        running[self.pool.submit(_run_in_pool, queue[0])] = queue[0]
+                        running[self.pool.submit(_run_in_pool, queue[0], self._blob)] = queue[0]
                     queue.popleft()  # only once submitted: a broken pool must not lose it
                 done = [f for f in running if f.done()]
                 if not done and queue:
@@ -376,7 +454,7 @@ class PoolBackend(Backend):
                       f"{len(running)} unfinished tasks", file=sys.stderr)
                 queue.extendleft(reversed(list(running.values())))
                 running.clear()
-                self.pool.shutdown(wait=False, cancel_futures=True)
+                _discard_pool(self.pool)
                 self._start()
 
 

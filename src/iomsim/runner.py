@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from tqdm import tqdm
@@ -24,7 +25,7 @@ from iomsim.results import Results, build_results
 from iomsim.scenario.lineage import based_on
 from iomsim.scenario.schema import Scenario
 
-__all__ = ["check_engine", "default_jobs", "iter_replications", "open_backend",
+__all__ = ["check_engine", "default_jobs", "estimate_run", "iter_replications", "open_backend",
            "prepare_engine", "run", "run_with"]
 
 
@@ -105,6 +106,119 @@ def fit_jobs_to_memory(scenario: Scenario, engine: str, jobs: int | None, reps: 
               f"{have / gb:.1f} GB is available; running {fits} at once instead (the results "
               "do not depend on it)", file=sys.stderr, flush=True)
     return int(fits)
+
+
+# Run-time estimate. CPU seconds per simulated offender-month (the whole population through
+# the pre-period, the selected cohort through both arms), measured with benchmarks/run.py on
+# this project's 2-core AMD EPYC (docs/performance.md): the compiled engine runs 2.0 to 3.6
+# million such months per CPU-second (slowest at 400,000 offenders, when the state leaves the
+# cache), the simpy engine about 100,000. The slower figure is used: the estimate should not
+# promise what a loaded machine will not give.
+OFFENDER_MONTHS_PER_CPU_SECOND = {"compiled": 2_000_000, "simpy": 100_000}
+SECONDS_PER_REPLICATION = 0.01  # building the population's tables, the measures
+STARTUP_SECONDS = 2.0  # imports, the scenario, the compiled kernels loaded
+WORKER_START_SECONDS = 1.2  # a spawned worker's imports, beside the calling process's work
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    """What :func:`estimate_run` expects of a run, before anything is simulated."""
+
+    engine: str
+    reps: int
+    jobs_asked: int
+    jobs: int  # after the memory check (0: not even one worker fits)
+    simulated: int  # offenders a replication simulates (the pre-period population)
+    selected: int  # offenders a replication follows through both arms
+    offender_months: float  # simulated offender-months a replication, pre-period included
+    bytes_per_worker: int
+    available_bytes: int | None
+    seconds_per_replication: float
+    reps_per_worker: int
+    seconds_per_worker: float
+    wall_seconds: float
+    kernels_compiled: bool = True
+
+
+def estimate_run(scenario: Scenario, engine: str, reps: int, jobs: int | None,
+                 available: int | None = None) -> RunEstimate:
+    """Memory and time of ``reps`` replications of ``scenario`` on ``jobs`` local processes
+    (``None``: all cores), estimated from the scenario's size alone: nothing is simulated. The
+    memory is :func:`iomsim.engine.footprint.bytes_per_worker`; ``jobs`` is lowered as
+    :func:`fit_jobs_to_memory` would (0 when one worker does not fit). Good to about half
+    either way; the constants above say where they come from."""
+    import math
+
+    from iomsim.engine.footprint import available_bytes, bytes_per_worker, simulated_offenders
+
+    simulated = simulated_offenders(scenario)
+    selected = min(simulated, scenario.selection.cohort_size) if scenario.selection is not None \
+        else simulated
+    months = simulated * float(scenario.pre_period_months) \
+        + selected * 12.0 * float(scenario.horizon_years) * 2
+    per_rep = SECONDS_PER_REPLICATION + months / OFFENDER_MONTHS_PER_CPU_SECOND[engine]
+    asked = default_jobs() if jobs is None else max(1, jobs)
+    need = bytes_per_worker(scenario, engine)
+    have = available_bytes() if available is None else available
+    try:
+        fitted = fit_jobs_to_memory(scenario, engine, asked, reps, announce=False,
+                                    available=have)
+    except MemoryShortfall:
+        fitted = 0
+    workers = max(1, min(fitted or 1, reps))
+    per_worker = math.ceil(reps / workers)
+    wall = STARTUP_SECONDS + (WORKER_START_SECONDS if workers > 1 else 0.0) + per_worker * per_rep
+    compiled = True
+    if engine == "compiled":
+        from iomsim.engine.numba.warmup import kernels_cached
+
+        compiled = kernels_cached()
+        if not compiled:
+            wall += 60.0
+    return RunEstimate(engine=engine, reps=reps, jobs_asked=asked, jobs=fitted,
+                       simulated=simulated, selected=selected, offender_months=months,
+                       bytes_per_worker=need, available_bytes=have,
+                       seconds_per_replication=per_rep, reps_per_worker=per_worker,
+                       seconds_per_worker=per_worker * per_rep, wall_seconds=wall,
+                       kernels_compiled=compiled)
+
+
+def estimate_text(est: RunEstimate, label: str = "run") -> str:
+    """The estimate in a few lines, for ``--dry-run``."""
+    gb = 1024 ** 3
+    have = "unknown" if est.available_bytes is None else f"{est.available_bytes / gb:.1f} GB"
+    lines = [f"dry run: nothing simulated, nothing written; engine {est.engine}",
+             f"  each replication simulates {est.simulated:,} offenders ({est.selected:,} "
+             f"selected), about {est.offender_months:,.0f} offender-months",
+             f"  memory per worker: about {est.bytes_per_worker / gb:.2f} GB; available: {have}"]
+    if est.jobs == 0:
+        lines.append("  not even one worker fits in the memory available: the "
+                     f"{label} would be refused")
+    elif est.jobs < est.jobs_asked:
+        lines.append(f"  workers: {est.jobs_asked} asked, {est.jobs} fit in memory: the {label} "
+                     f"would run {est.jobs} at once")
+    else:
+        lines.append(f"  workers: {min(est.jobs, est.reps)}")
+    lines.append(f"  time per worker: {est.reps_per_worker:,} replication"
+                 f"{'s' * (est.reps_per_worker != 1)} x about "
+                 f"{duration_text(est.seconds_per_replication)} = about "
+                 f"{duration_text(est.seconds_per_worker)}"
+                 f"; the whole {label} about {duration_text(est.wall_seconds)} (good to about half "
+                 "either way on an idle machine; slower when other work shares the cores)")
+    if not est.kernels_compiled:
+        lines.append("  the fast engine's kernels are not compiled yet: the first run compiles "
+                     "them (about a minute, included above)")
+    return "\n".join(lines)
+
+
+def duration_text(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds:.2g} s"
+    if seconds < 90:
+        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def open_backend(scenario: Scenario, jobs: int | None, scheduler: str | None, reps: int

@@ -36,6 +36,9 @@ def register(subparsers) -> None:
     p.add_argument("--report", action="store_true", help="also write report.html and results.xlsx")
     p.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help=ENGINE_HELP)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the memory and run-time estimates per worker (and how many "
+                        "workers fit in memory) and exit: nothing is simulated or written")
     p.set_defaults(func=cmd_run)
 
     p = subparsers.add_parser("schema", help="print the JSON Schema of a scenario file")
@@ -63,12 +66,15 @@ def cmd_schema(args) -> int:
 
 def cmd_run(args) -> int:
     from iomsim import load_scenario, run
+    from iomsim.execution import close_workers
     from iomsim.folders import hold
     from iomsim.results import prepare_results_folder, write_results
     from iomsim.runner import default_jobs
 
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     out = args.out or Path("results") / args.scenario.stem
+    if args.dry_run:
+        return dry_run(scenario, args.engine, args.reps, args.jobs, args.scheduler)
     check_writable(out)
     # Held from before the simulation to the last file written, so that a second run into the
     # same --out is refused at once, not after it has simulated.
@@ -78,11 +84,34 @@ def cmd_run(args) -> int:
         results = run(scenario, reps=args.reps, seed=args.seed, jobs=jobs,
                       progress=False if args.no_progress else None, engine=args.engine,
                       scheduler=args.scheduler)
+        close_workers()  # this command runs nothing more: they end while the files are written
         report = None
         if args.report:  # into the hidden folder: the report appears with the tables or not at all
             from iomsim.reporting.report import write_report as report
         write_results(results, out, force=args.force, before_publish=report)
     print(summary_text(results, out))
+    return 0
+
+
+def dry_run(scenario, engine: str, reps: int, jobs: int | None, scheduler: str | None,
+            label: str = "run") -> int:
+    """``--dry-run``: the estimates of :func:`iomsim.runner.estimate_run`, printed; status 0.
+    Nothing is simulated, compiled or written (the engine is only checked to run the
+    scenario)."""
+    from iomsim.runner import check_engine, estimate_run, estimate_text
+
+    check_engine(scenario, engine)
+    if scheduler not in (None, "local"):  # a remote cluster's memory and cores are its own
+        from iomsim.runner import duration_text
+
+        est = estimate_run(scenario, engine, reps, 1)
+        lines = estimate_text(est, label).splitlines()[:2]
+        lines.append(f"  on the Dask cluster at {one_line(scheduler)}: each worker needs about "
+                     f"{est.bytes_per_worker / 1024 ** 3:.2f} GB; {reps:,} replications of about "
+                     f"{duration_text(est.seconds_per_replication)} each, shared among its workers")
+        print("\n".join(lines))
+        return 0
+    print(estimate_text(estimate_run(scenario, engine, reps, jobs), label))
     return 0
 
 

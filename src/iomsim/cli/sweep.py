@@ -25,6 +25,9 @@ def register(subparsers) -> None:
     p.add_argument("--force", action="store_true",
                    help="replace the results of a different sweep in --out")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the memory and run-time estimates per worker (for the base "
+                        "scenario) and exit: nothing is simulated or written")
     p.set_defaults(func=cmd_sweep)
 
 
@@ -35,13 +38,28 @@ def cmd_sweep(args) -> int:
     from iomsim.runner import prepare_engine
 
     spec = load_sweep(args.sweep_file)
+    if args.dry_run:
+        from iomsim.cli.run import dry_run
+
+        print(f"{one_line(args.sweep_file)}: {spec.design.kind} design, {spec.n_points} points x "
+              f"{spec.replications} replications (estimated for the base scenario; points that "
+              "change the cohort's size change it)")
+        return dry_run(spec.scenario, spec.engine, spec.n_points * spec.replications, args.jobs,
+                       args.scheduler, label="sweep")
     prepare_engine(spec.scenario, spec.engine, announce=not args.no_progress)
     out = args.out or Path("results") / args.sweep_file.stem
     check_writable(out, "sweep folder")
+    jobs = args.jobs
+    if args.scheduler in (None, "local"):  # as a run: fewer workers rather than swapping
+        from iomsim.runner import fit_jobs_to_memory
+
+        jobs = fit_jobs_to_memory(spec.scenario, spec.engine, jobs,
+                                  spec.n_points * spec.replications,
+                                  announce=not args.no_progress)
     print(f"{one_line(args.sweep_file)}: {spec.design.kind} design, {spec.n_points} points x "
           f"{spec.replications} replications, seed {spec.seed}", file=sys.stderr)
     try:
-        result = run_sweep(spec, jobs=args.jobs, scheduler=args.scheduler, out=out,
+        result = run_sweep(spec, jobs=jobs, scheduler=args.scheduler, out=out,
                            force=args.force, progress=False if args.no_progress else None)
     except KeyboardInterrupt as exc:
         print(f"interrupted; {_saved(out)} of {spec.n_points} points are saved in {out}/; run the "
@@ -51,6 +69,9 @@ def cmd_sweep(args) -> int:
         return fail(f"{exc}; {_saved(out)} of {spec.n_points} points are saved in {out}/; "
                     f"{exc.remedy.replace('run again', 'run the same command again')}",
                     EXIT_ENVIRONMENT)
+    from iomsim.execution import close_workers
+
+    close_workers()  # this command runs nothing more
     n = spec.n_points
     if result.computed_points == 0:
         print(f"{out}/ already holds this sweep, complete ({n} points); nothing to compute")
