@@ -6,7 +6,8 @@ and ``economics`` as in :func:`iomsim.economics.replication_measures`). With ``o
 writes the sweep folder (see :mod:`iomsim.experiments.store`): ``results.parquet`` (that
 table), ``points.csv`` (the design), ``summary.csv`` (per point, arm and measure: mean,
 interval, percentiles) and, by design, ``tornado.csv`` (oneway), ``psa_samples.csv``,
-``psa_summary.csv``, ``acceptability.csv`` and ``acceptability_by_measure.csv`` (psa),
+``psa_summary.csv``, ``psa_by_measure.csv`` (P(benefit > cost) on each benefit measure),
+``acceptability.csv`` and ``acceptability_by_measure.csv`` (psa),
 ``sobol.csv`` (saltelli) or ``morris.csv`` (morris). The sweep file format is described in
 :mod:`iomsim.experiments.spec` and in ``scenarios/sweeps/README.md``.
 """
@@ -126,6 +127,7 @@ def analyse(spec: SweepSpec, table: pd.DataFrame) -> dict[str, pd.DataFrame]:
         samples = analysis.psa_samples(table)
         out["psa_samples"] = samples
         out["psa_summary"] = analysis.psa_summary(samples)
+        out["psa_by_measure"] = analysis.benefit_cost_probabilities(samples)
         acc = spec.acceptability
         out["acceptability"] = analysis.acceptability_curve(
             samples, max_cost=acc.get("max_cost_per_offender"), steps=int(acc.get("steps", 101)))

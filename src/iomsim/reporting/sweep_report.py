@@ -70,15 +70,17 @@ def write_sweep_report(folder: str | Path) -> Path:
 
 
 def _psa_sections(manifest: dict[str, Any], tables: dict[str, pd.DataFrame]) -> list[str]:
-    from iomsim.experiments.analysis import HURDLES, benefit_cost_probabilities
-
     samples = tables["psa_samples"]
     out = ["<h2>How sure: P(benefit &gt; cost) on each benefit measure</h2>"]
-    probs = benefit_cost_probabilities(samples)
+    # Written by the sweep (iomsim.experiments.analysis.benefit_cost_probabilities); the hurdles
+    # above £1 are its p_above_<h> columns.
+    probs = tables.get("psa_by_measure", pd.DataFrame())
+    hurdles = [float(c.removeprefix("p_above_")) for c in probs.columns
+               if c.startswith("p_above_")]
     if not probs.empty:
         head = ("<tr><th>Benefit measure</th><th class='num'>Benefit per £1: mean</th>"
                 "<th class='num'>2.5% to 97.5%</th><th class='num'>P(benefit &gt; cost)</th>"
-                + "".join(f"<th class='num'>P(&gt; £{h:.2f})</th>" for h in HURDLES[1:])
+                + "".join(f"<th class='num'>P(&gt; £{h:.2f})</th>" for h in hurdles)
                 + "</tr>")
         rows = []
         for r in probs.to_dict("records"):
@@ -88,7 +90,7 @@ def _psa_sections(manifest: dict[str, Any], tables: dict[str, pd.DataFrame]) -> 
                 f"<td class='num'>£{r['p025']:.2f} to £{r['p975']:.2f}</td>"
                 f"<td class='num'>{r['probability']:.2f} (s.e. {r['probability_se']:.2f})</td>"
                 + "".join(f"<td class='num'>{r[f'p_above_{h:g}']:.2f}</td>"
-                          for h in HURDLES[1:]) + "</tr>")
+                          for h in hurdles) + "</tr>")
         out.append(f"<table>{head}{''.join(rows)}</table>")
     out.append(f"<p class='note'>Over {len(samples):,} PSA samples, each the mean of its "
                f"{manifest.get('replications', '?')} replications. P(benefit &gt; cost) is the "
