@@ -173,17 +173,23 @@ def machine() -> dict:
 
 
 def engine_state() -> str:
-    """The commit, and a hash of the engine's source as it is on disk (it may be uncommitted)."""
+    """The commit and a hash of the engine's source (every module under iomsim/engine, the
+    compiled engine's too) of the iomsim actually imported, which need not be this checkout's
+    (PYTHONPATH may point elsewhere); uncommitted changes are flagged."""
     import hashlib
 
+    import iomsim.engine
+
+    engine = Path(iomsim.engine.__file__).resolve().parent
     digest = hashlib.sha256()
-    for f in sorted((ROOT / "src" / "iomsim" / "engine").glob("*.py")):
+    for f in sorted(engine.rglob("*.py")):
+        digest.update(str(f.relative_to(engine)).encode())
         digest.update(f.read_bytes())
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=engine, text=True,
                               capture_output=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src/iomsim/engine"],
-                               cwd=ROOT, text=True, capture_output=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."],
+                               cwd=engine, text=True, capture_output=True).stdout.strip()
     except OSError:
         head, dirty = "?", ""
     return f"commit {head or '?'}{' + uncommitted engine changes' if dirty else ''}; " \

@@ -224,7 +224,9 @@ def benefit_cost_probabilities(samples: pd.DataFrame) -> pd.DataFrame:
         for h in HURDLES[1:]:
             row[f"p_above_{h:g}"] = float((v > h).mean()) if v.size else math.nan
         rows.append(row)
-    return pd.DataFrame(rows)
+    columns = ["measure", "perspective", "label", "mean", "p025", "p975", "probability",
+               "probability_se", "n", *(f"p_above_{h:g}" for h in HURDLES[1:])]
+    return pd.DataFrame(rows, columns=columns)  # the columns even with no measure (a header)
 
 
 # --------------------------------------------------------------------------- global sensitivity

@@ -46,7 +46,8 @@ def write_sweep_report(folder: str | Path) -> Path:
     """Write ``report.html`` into a finished sweep folder and return its path."""
     folder = Path(folder)
     manifest = json.loads((folder / SWEEP_MANIFEST).read_text(encoding="utf-8"))
-    tables = {p.stem: pd.read_csv(p) for p in sorted(folder.glob("*.csv"))}
+    tables = {p.stem: pd.read_csv(p) for p in sorted(folder.glob("*.csv"))
+              if p.stat().st_size}  # an empty file is a table with nothing to show
     body = [f"<h1>{_e(manifest.get('scenario_name') or 'Sweep')}: "
             f"{_e(manifest.get('design', ''))} sweep</h1>",
             f"<p class='note'>{_e(manifest.get('sweep_file', ''))}: "
