@@ -1643,6 +1643,21 @@ def init_offenders(MF, MI, F, NC, I, S, keys, ogrs, frailty, age, needs, status,
 
 
 @njit(cache=True)
+def uptake_without_iom(keys, svc_key, svc_group_start, svc_group_end, group_members,
+                       svc_uptake, n_services):
+    """Each offender's services taken up without IOM (init_offenders' S_UPTAKE0), alone."""
+    out = np.zeros(keys.shape[0], dtype=np.int64)
+    for o in range(keys.shape[0]):
+        mask = 0
+        for i in range(n_services):
+            u = at(keys[o], P_SERVICE_UPTAKE, svc_key[i])
+            if takes_up(u, i, svc_group_start[i], svc_group_end[i], group_members, svc_uptake):
+                mask |= 1 << i
+        out[o] = mask
+    return out
+
+
+@njit(cache=True)
 def compact_rows(X, rows):
     """X[k] = X[rows[k]] for increasing rows (rows[k] >= k: no row is read after it is written)."""
     for k in range(rows.shape[0]):
@@ -1701,6 +1716,26 @@ def case_pool():
     """An empty case pool (entry 0 heads the free entries)."""
     out = List.empty_list(CASE_T)
     out.append((np.int64(-1), np.int64(0), 0.0))
+    return out
+
+
+@njit(cache=True)
+def case_pool_compact(pool, I):
+    """A new case pool with only the chains of the rows of ``I`` (their heads and tails in
+    ``I`` renumbered), row by row: the open cases' offences of the offenders not selected, and
+    the free entries, are left behind."""
+    out = List.empty_list(CASE_T)
+    out.append((np.int64(-1), np.int64(0), 0.0))
+    for o in range(I.shape[0]):
+        e = I[o, I_CO_HEAD]
+        if e < 0:
+            continue
+        I[o, I_CO_HEAD] = len(out)
+        while e >= 0:
+            entry = pool[e]
+            e = entry[0]
+            out.append((np.int64(len(out) + 1 if e >= 0 else -1), entry[1], entry[2]))
+        I[o, I_CO_TAIL] = len(out) - 1
     return out
 
 
