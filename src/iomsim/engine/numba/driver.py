@@ -21,7 +21,7 @@ from statistics import NormalDist
 import numpy as np
 
 from iomsim.engine.branches import BRANCHES
-from iomsim.engine.cohort import population_for
+from iomsim.engine.cohort import NoScheduledEvents, population_for, status_codes
 from iomsim.engine.distributions import lognormal_params
 from iomsim.engine.measures import MONTH, arm_metrics, describe_population, \
     eligible_for_selection, registration_ogrs, select_cohort, survival_curve
@@ -281,7 +281,7 @@ def _scheduled(scheduled: list, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Every offender's fixed events as rows (day, kind, days or NaN) in the order they fall
     due (a stable sort by day, as the simpy engine's), and where each offender's rows start."""
     offsets = np.zeros(n + 1, dtype=np.int64)
-    if not any(scheduled):
+    if isinstance(scheduled, NoScheduledEvents) or not any(scheduled):
         return np.zeros((0, 3)), offsets
     rows = []
     for o, events in enumerate(scheduled):
@@ -368,7 +368,7 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     n = len(pop)
     SE, se_offsets = _scheduled(pop.scheduled, n)
     # Only the arrays are needed: let the population's lists go before the state is made.
-    status = np.array([STATUS_CODE[x] for x in pop.status], dtype=np.int8)
+    status = status_codes(pop.status)
     ogrs = np.asarray(pop.ogrs, dtype=float)
     frailty = np.asarray(pop.frailty, dtype=float)
     needs = np.asarray(pop.needs, dtype=np.bool_)
@@ -509,6 +509,7 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     population = describe_population(everyone, sel)
     registered = registration_ogrs(everyone, model)[sel]
     del everyone
+    age = previous = se_offsets = None  # (read by the pre-period's closures)
     day0_ogrs = day0_need = day0_status = day0_phase = None  # (read by pre_period)
 
     m = len(sel)
