@@ -67,6 +67,7 @@ from numba import carray, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.typed import List
+from llvmlite import ir
 
 from iomsim.engine import model as _model
 from iomsim.engine import records as _records
@@ -1475,6 +1476,31 @@ def _void_ptr(typingctx, address):
     return types.voidptr(address), codegen
 
 
+@intrinsic
+def _prefetch(typingctx, address):
+    """A hint that the byte at integer ``address`` will be read soon (llvm.prefetch): it
+    changes no result, only when the memory arrives."""
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [builder.inttoptr(args[0], cgutils.voidptr_t), ir.Constant(i32, 0),
+                          ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+    return types.void(address), codegen
+
+
+@njit(cache=True, inline="always")
+def prefetch_row(X, o):
+    """Ask for row ``o`` of the 2-D C-contiguous array X, every cache line of it."""
+    size = X.shape[1] * X.itemsize
+    if size > 0:
+        first = X.ctypes.data + o * size
+        for k in range(0, size, 64):
+            _prefetch(first + k)
+        _prefetch(first + size - 1)
+
+
 @njit(cache=True)
 def run_phase(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, start, CO, BC):
     """Run every offender from ``start`` to ``horizon`` (or exit).
@@ -1513,6 +1539,16 @@ def run_phase(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, start, C
     events = 0
     while RS[0] > 0:
         t, o, v = heap_pop(HP, RS)
+        if RS[0] > 0:
+            # The next to wake is most likely the heap's new top: its rows are asked for now,
+            # to arrive while this step runs (a large population's state is not in the cache).
+            nxt = np.int64(HP[0, 2]) >> 32
+            prefetch_row(F, nxt)
+            prefetch_row(I, nxt)
+            prefetch_row(S, nxt)
+            if A.shape[0] > 0:
+                prefetch_row(A, nxt)
+            _prefetch(keys.ctypes.data + nxt * 8)
         iom_start = v == IOM_START
         if iom_start:
             # iom_allocation resumed: the place is used only by someone still there, before
