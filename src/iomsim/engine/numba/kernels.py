@@ -1567,6 +1567,8 @@ def run_phase(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, start, C
         elif v != I[o, I_VERSION]:
             continue
         events += 1
+        if I[o, I_HAD] != 0:  # its needs' clocks, found from its row (now in the cache)
+            _prefetch(NC.ctypes.data + 16 * I[o, I_NB])
         end_step(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, recs, CO, BC, o, t,
                  iom_start)
     return recs, events
