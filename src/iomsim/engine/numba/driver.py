@@ -474,7 +474,10 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     # state small enough to stay in the cache. Each offender's history is the same as in one
     # run of everyone. Only the rows of those who can still be selected at day 0 are kept.
     need_masks = needs @ (1 << np.arange(N_NEEDS, dtype=np.int64))
-    if model.pre_days > 0 and cap_mask:
+    if PRE_PERIOD_TOGETHER:  # everyone in one run (tests compare the blocks with it)
+        meets = np.ones(n, dtype=bool)
+        cap_mask = 0  # (nothing to check below)
+    elif model.pre_days > 0 and cap_mask:
         meets = (reachable[need_masks] & cap_mask & uptake_without_iom(
             keys, svc_key, gstart, gend, members, uptake, ns)) != 0
     else:
@@ -623,8 +626,10 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
 
 
 # Offenders per block of the pre-period (see simulate): a block's state (about 500 bytes an
-# offender) and heap fit in the second-level cache.
+# offender) and heap fit in the second-level cache. With PRE_PERIOD_TOGETHER the pre-period
+# runs everyone at once instead, as it did before the blocks (for tests: the same results).
 PRE_BLOCK = 4096
+PRE_PERIOD_TOGETHER = False
 
 
 def _keep_rows(F, I, S, NC, rows):
