@@ -71,7 +71,8 @@ def test_blocks_give_the_results_of_one_run(monkeypatch, overrides, block):
 
 
 def test_population_drawn_a_column_at_a_time_is_the_table_of_uniforms():
-    scenario = iomsim.load_scenario(SUSSEX, overrides={"cohort.size": 300})
+    scenario = iomsim.load_scenario(SUSSEX, overrides={"cohort.size": 300,
+                                                       "selection.cohort_size": 70})
     pop = build_population(scenario, 5, 2)
     u = cohort_uniforms(5, 2, 300, 18)
     prof = scenario.cohort.profile

@@ -7,6 +7,13 @@ and ``Q_FIELDS``), runs the pre-period and the arms, and turns the kernels' outp
 records that :mod:`iomsim.engine.measures` measures, as for the simpy engine, and their counts
 of the rule branches taken (one array for the phases together) into ``events_by_kind``.
 
+Memory and the cache. The pre-period runs in parts (see ``simulate``): those who may wait for a
+capacity-limited place together, everyone else in blocks of ``PRE_BLOCK``; after each part only
+the rows of those eligible for selection are kept, and after selection only the selected's, with
+a case pool of their own. The first arm runs on a copy of the selected's state at day 0, the
+last on that state itself. Results are those of one run of everyone
+(tests/test_pre_period_blocks.py).
+
 It runs every feature of the schema. ``unsupported`` names what remains refused: the limits of
 the kernels' packing (more than ``MAX_SERVICES`` services, more than ``MAX_OFFENDERS``
 offenders), checked before a run so that the error can name the scenario's key.
