@@ -606,7 +606,8 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
             iom_days=A[:, A_IOM_DAYS].copy(), recalls=Ia[:, I_RECALLS].astype(np.int64),
             referrals=Ia[:, I_REFERRALS].astype(np.int64), phase=Ia[:, I_PHASE].astype(np.int8))
         del Fa, Ia, Sa, NCa, pool_a, A
-        _trim_heap()
+        if k < len(arms) - 1:  # (the first arm, with the day-0 state beside it, is the peak)
+            _trim_heap()
         raw = rec_arrays(recs)
         del recs
         c, pv, w = _records(raw)
@@ -624,7 +625,6 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
         if keep_records:
             kept[arm] = records
         del records
-        _trim_heap()
     months = m * model.horizon_days / MONTH * len(arms)
     return ReplicationResult(replication=replication, costs=costs_out, metrics=metrics,
                              survival=survival, population=population, cohort_size=m,
