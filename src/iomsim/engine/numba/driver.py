@@ -506,6 +506,7 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
         pre_period(idx, F, I, S, NC, kp)
         del F, I, S, NC, kp
     ogrs = frailty = needs = status = status_days = licence_after = None  # (closures)
+    need_masks = None
     _trim_heap()
     pre_conv = _joined(conv_parts, (np.int64, float, np.int64))
     pre_proven = _joined(proven_parts, (np.int64, float, float))
