@@ -8,6 +8,7 @@ is the same person whatever the size of the population around them.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,34 +36,101 @@ def _mix64_np(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-def cohort_uniforms(seed: int, replication: int, n: int, columns: int) -> np.ndarray:
-    """Uniforms U[i, j]: draw j of offender i's COHORT stream (same as OffenderStreams.at)."""
+def cohort_streams(seed: int, replication: int, n: int) -> np.ndarray:
+    """Each offender's COHORT stream key (uint64), as OffenderStreams derives it."""
     root = np.uint64(root_key(seed, replication))
     idx = np.arange(1, n + 1, dtype=np.uint64)
     with np.errstate(over="ignore"):
         off = _mix64_np(root ^ _mix64_np(idx * np.uint64(GOLDEN)))
-        stream = _mix64_np(off ^ _mix64_np(np.array([int(Purpose.COHORT)], np.uint64) * _C2))
-        j = np.arange(1, columns + 1, dtype=np.uint64)
-        z = stream[:, None] + j[None, :] * np.uint64(GOLDEN)
+        return _mix64_np(off ^ _mix64_np(np.array([int(Purpose.COHORT)], np.uint64) * _C2))
+
+
+def cohort_column(streams: np.ndarray, j: int) -> np.ndarray:
+    """Draw j (from 0) of each of the ``streams``: column j of :func:`cohort_uniforms`."""
+    with np.errstate(over="ignore"):
+        z = streams + np.uint64(j + 1) * np.uint64(GOLDEN)
     z = _mix64_np(z)
     return ((z >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0 ** -53
+
+
+def cohort_uniforms(seed: int, replication: int, n: int, columns: int) -> np.ndarray:
+    """Uniforms U[i, j]: draw j of offender i's COHORT stream (same as OffenderStreams.at)."""
+    streams = cohort_streams(seed, replication, n)
+    out = np.empty((n, columns))
+    for j in range(columns):
+        out[:, j] = cohort_column(streams, j)
+    return out
+
+
+class OffenderIds(Sequence):
+    """The ids "0", "1", ... of a population drawn from a profile, made when read."""
+
+    def __init__(self, n: int):
+        self._range = range(n)
+
+    def __len__(self) -> int:
+        return len(self._range)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [str(k) for k in self._range[i]]
+        return str(self._range[i])
+
+
+class NoScheduledEvents(Sequence):
+    """Every offender's scheduled events when nobody has any: an empty list each."""
+
+    def __init__(self, n: int):
+        self._range = range(n)
+
+    def __len__(self) -> int:
+        return len(self._range)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [[] for _ in self._range[i]]
+        self._range[i]  # IndexError beyond the end
+        return []
+
+
+class Statuses(Sequence):
+    """Each offender's status at the start as a name, held as codes (the order of STATUSES)."""
+
+    def __init__(self, codes: np.ndarray):
+        self.codes = codes
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [STATUSES[c] for c in self.codes[i].tolist()]
+        return STATUSES[int(self.codes[i])]
+
+
+def status_codes(statuses) -> np.ndarray:
+    """int8 codes (the order of STATUSES) of a population's statuses."""
+    if isinstance(statuses, Statuses):
+        return statuses.codes.astype(np.int8, copy=False)
+    code = {s: k for k, s in enumerate(STATUSES)}
+    return np.array([code[s] for s in statuses], dtype=np.int8)
 
 
 @dataclass
 class Population:
     """Attributes of every offender at the start, one array element per offender."""
 
-    ids: list[str]
+    ids: Sequence[str]  # a list, or OffenderIds
     male: np.ndarray
     age: np.ndarray
     ogrs: np.ndarray
     previous_convictions: np.ndarray
     frailty: np.ndarray
     needs: np.ndarray  # bool, shape (n, len(NEEDS))
-    status: list[str]
+    status: Sequence[str]  # a list, or Statuses
     status_days: np.ndarray
     licence_days_after_release: np.ndarray
-    scheduled: list[list[ScheduledEvent]] = field(default_factory=list)
+    scheduled: Sequence[list[ScheduledEvent]] = field(default_factory=list)  # or NoScheduledEvents
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -153,54 +221,62 @@ def build_population(scenario: Scenario, seed: int, replication: int) -> Populat
     return read_cohort_csv(scenario)
 
 
-_COLS = 8 + len(NEEDS)
-
-
 def _from_profile(scenario: Scenario, seed: int, replication: int) -> Population:
     prof = scenario.cohort.profile
     n = int(scenario.cohort.size)
-    u = cohort_uniforms(seed, replication, n, _COLS)
-    male = u[:, 0] < prof.male_share
-    age = ppf(prof.age, u[:, 1])
+    # The uniforms one column at a time (each is a few bytes an offender, all at once 144).
+    streams = cohort_streams(seed, replication, n)
+    male = cohort_column(streams, 0) < prof.male_share
+    age = ppf(prof.age, cohort_column(streams, 1))
     # OGRS may share the latent factor that drives needs. A need is active when its latent
     # value is low, so OGRS loads on minus the factor: more needs, higher predicted risk.
     loading = prof.ogrs_need_loading
-    u_ogrs = u[:, 2] if loading == 0 else special.ndtr(
-        -loading * special.ndtri(u[:, 5]) + math.sqrt(1 - loading ** 2) * special.ndtri(u[:, 2]))
+    u_factor = cohort_column(streams, 5)
+    u_ogrs = cohort_column(streams, 2)
+    if loading != 0:
+        u_ogrs = special.ndtr(-loading * special.ndtri(u_factor)
+                              + math.sqrt(1 - loading ** 2) * special.ndtri(u_ogrs))
     ogrs = np.clip(ppf(prof.ogrs, u_ogrs), 1e-6, 1 - 1e-6)
-    prev = np.maximum(ppf(prof.previous_convictions, u[:, 3]), 0)
+    del u_ogrs
+    prev = np.maximum(ppf(prof.previous_convictions, cohort_column(streams, 3)), 0)
     v = prof.frailty_variance
-    frailty = special.gammaincinv(1 / v, u[:, 4]) * v if v > 0 else np.ones(n)
+    frailty = special.gammaincinv(1 / v, cohort_column(streams, 4)) * v if v > 0 else np.ones(n)
     # Needs: one latent factor gives an equicorrelated Gaussian copula.
     rho = prof.need_correlation
-    factor = special.ndtri(u[:, 5])
+    factor = special.ndtri(u_factor)
+    del u_factor
     needs = np.zeros((n, len(NEEDS)), dtype=bool)
     for j, name in enumerate(NEEDS):
         prevalence = prof.needs.get(name, 0.0)
         if prevalence <= 0:
             continue
-        z = math.sqrt(rho) * factor + math.sqrt(1 - rho) * special.ndtri(u[:, 8 + j])
+        z = math.sqrt(rho) * factor + math.sqrt(1 - rho) * special.ndtri(
+            cohort_column(streams, 8 + j))
         needs[:, j] = z < special.ndtri(prevalence)
+    del factor
     order = [s for s in STATUSES if prof.status.get(s, 0) > 0]
     cum = np.cumsum([prof.status[s] for s in order])
-    pick = np.minimum(np.searchsorted(cum, u[:, 6] * cum[-1], side="right"), len(order) - 1)
-    status = [order[k] for k in pick]
+    pick = np.minimum(np.searchsorted(cum, cohort_column(streams, 6) * cum[-1], side="right"),
+                      len(order) - 1)
+    status = np.array([STATUSES.index(s) for s in order], dtype=np.int8)[pick]
     status_days = np.zeros(n)
     dists = {"custody": prof.custody_days_remaining, "remand": prof.remand_days_remaining,
              "licence": prof.licence_days_remaining,
              "community_order": prof.community_order_days_remaining}
+    u_days = cohort_column(streams, 7)
     for s, d in dists.items():
-        mask = np.array([st == s for st in status])
+        mask = pick == order.index(s) if s in order else np.zeros(n, dtype=bool)
         if mask.any():
-            status_days[mask] = np.maximum(ppf(d, u[mask, 7]), 0.0)
+            status_days[mask] = np.maximum(ppf(d, u_days[mask]), 0.0)
+    del u_days, pick
     f = scenario.justice.release_fraction
     ratio = (1 - f) / f if f > 0 else 0.0
     licence_after = np.maximum(status_days * ratio,
                                scenario.justice.minimum_supervision_after_release_days)
-    return Population(ids=[str(i) for i in range(n)], male=male, age=age, ogrs=ogrs,
-                      previous_convictions=prev, frailty=frailty, needs=needs, status=status,
-                      status_days=status_days, licence_days_after_release=licence_after,
-                      scheduled=[[] for _ in range(n)])
+    return Population(ids=OffenderIds(n), male=male, age=age, ogrs=ogrs,
+                      previous_convictions=prev, frailty=frailty, needs=needs,
+                      status=Statuses(status), status_days=status_days,
+                      licence_days_after_release=licence_after, scheduled=NoScheduledEvents(n))
 
 
 def _from_records(scenario: Scenario, records: list[dict], file: str | None) -> Population:

@@ -85,13 +85,9 @@ def select_cohort(pop: PopulationRecords, rules: SelectionRules | None) -> np.nd
     still present. Eligible offenders are ranked by ``rules.rank_by``, ties broken by the other
     criterion and then by index."""
     idx = np.arange(len(pop))
-    present = pop.present
     if rules is None:
-        return idx[present]
-    statuses = [STATUS_CODES[s] for s in rules.statuses]
-    eligible = (present & (pop.ogrs >= rules.ogrs_min) & (pop.needs_count >= rules.min_needs)
-                & (pop.convictions_pre >= rules.min_convictions_pre_period)
-                & np.isin(pop.status, statuses))
+        return idx[pop.present]
+    eligible = eligible_for_selection(pop, rules)
     if not eligible.any():
         return _nobody(pop, rules)
     e = idx[eligible]
@@ -104,6 +100,18 @@ def select_cohort(pop: PopulationRecords, rules: SelectionRules | None) -> np.nd
     else:
         order = np.lexsort((e, -ogrs, -convictions))
     return np.sort(e[order[:rules.cohort_size]])
+
+
+def eligible_for_selection(pop: PopulationRecords, rules: SelectionRules | None) -> np.ndarray:
+    """Whether each offender passes every rule of selection but the ranking (bool). Each
+    offender's answer depends on their own records alone, so it can be worked out for part of
+    the population at a time: the selected are always among the eligible."""
+    if rules is None:
+        return pop.present
+    statuses = [STATUS_CODES[s] for s in rules.statuses]
+    return (pop.present & (pop.ogrs >= rules.ogrs_min) & (pop.needs_count >= rules.min_needs)
+            & (pop.convictions_pre >= rules.min_convictions_pre_period)
+            & np.isin(pop.status, statuses))
 
 
 def recent_conviction_score(pop: PopulationRecords, rules: SelectionRules) -> np.ndarray:

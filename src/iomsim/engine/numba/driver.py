@@ -7,6 +7,13 @@ and ``Q_FIELDS``), runs the pre-period and the arms, and turns the kernels' outp
 records that :mod:`iomsim.engine.measures` measures, as for the simpy engine, and their counts
 of the rule branches taken (one array for the phases together) into ``events_by_kind``.
 
+Memory and the cache. The pre-period runs in parts (see ``simulate``): those who may wait for a
+capacity-limited place together, everyone else in blocks of ``PRE_BLOCK``; after each part only
+the rows of those eligible for selection are kept, and after selection only the selected's, with
+a case pool of their own. The first arm runs on a copy of the selected's state at day 0, the
+last on that state itself. Results are those of one run of everyone
+(tests/test_pre_period_blocks.py).
+
 It runs every feature of the schema. ``unsupported`` names what remains refused: the limits of
 the kernels' packing (more than ``MAX_SERVICES`` services, more than ``MAX_OFFENDERS``
 offenders), checked before a run so that the error can name the scenario's key.
@@ -21,10 +28,10 @@ from statistics import NormalDist
 import numpy as np
 
 from iomsim.engine.branches import BRANCHES
-from iomsim.engine.cohort import population_for
+from iomsim.engine.cohort import NoScheduledEvents, population_for, status_codes
 from iomsim.engine.distributions import lognormal_params
-from iomsim.engine.measures import MONTH, arm_metrics, describe_population, registration_ogrs, \
-    select_cohort, survival_curve
+from iomsim.engine.measures import MONTH, arm_metrics, describe_population, \
+    eligible_for_selection, registration_ogrs, select_cohort, survival_curve
 from iomsim.engine.model import Model
 from iomsim.engine.numba.kernels import (  # the kernels and their layout constants
     A_CUSTODY_DAYS, A_IOM_DAYS, A_IOM_END, A_IOM_MULT, A_IOM_QUIET_END, A_OBT0,
@@ -33,7 +40,7 @@ from iomsim.engine.numba.kernels import (  # the kernels and their layout consta
     P_ACTIVE_SHARE, P_DESIST_30, P_DESIST_SLOPE, P_LEAVE_ACTIVE, P_LEAVE_QUIET, P_PHASE_ACTIVE,
     P_PHASE_QUIET, P_RATE_MULT,
     INT_TABLES, I_DETECTED, I_DONE, I_EXITED, I_NEED, I_ON_IOM, I_QN0, I_RECALLS, I_REFERRALS,
-    I_PHASE, I_RESPONDER, I_ROLE, I_STATUS, MAX_SERVICES, MI_HEAD, N_BRANCHES, N_NEEDS, N_P, N_Q, N_S,
+    I_NB, I_PHASE, I_SE_END, I_SE_NEXT, I_RESPONDER, I_ROLE, I_STATUS, MAX_SERVICES, MI_HEAD, N_BRANCHES, N_NEEDS, N_P, N_Q, N_S,
     P_ARREST_COST, P_BREACH_CUSTODY_P, P_CAUTION_P, P_CHARGE_P, P_CONV_P, P_DEATH_SHARE,
     P_DESELECT_DAYS, P_EXIT_CUST, P_EXIT_LIB, P_EXTRA_MEAN, P_FIXED_LONG, P_FIXED_SHARE,
     P_FIXED_SHORT, P_HORIZON_UNUSED, P_LBR, P_LICENCE_PER_DAY, P_MEAN_DET, P_MEAN_DET_IOM,
@@ -44,8 +51,9 @@ from iomsim.engine.numba.kernels import (  # the kernels and their layout consta
     Q_ITEM_LEGAL_AID, Q_ITEM_LICENCE, Q_ITEM_ORDER, Q_ITEM_PROSECUTION, Q_ITEM_PSR,
     Q_ITEM_RECALL_POLICE, Q_ITEM_RECALL_PROB, Q_ITEM_REFERRAL, Q_KNOTS, Q_NS, REC_CONVICTION,
     REC_PROVEN, REC_WAIT, SE_EXIT, SE_RECALL, SE_RELEASE, STATUS_CODE, S_GRANTED, S_HELD,
-    case_pool, case_pool_copy, compact_needs, compact_rows, init_offenders, iom_uniforms,
-    offender_keys, rec_arrays, run_phase)
+    S_UPTAKE0,
+    case_pool, case_pool_compact, case_pool_copy, compact_needs, compact_rows, init_offenders, iom_uniforms,
+    offender_keys, rec_arrays, run_phase, uptake_without_iom)
 from iomsim.engine.records import (CONVICTION, EXITED_CODE, IOM_PLACE, PROVEN, WAIT,
                                    ArmRecords, PopulationRecords, ReplicationResult, by_offender)
 from iomsim.engine.rng import root_key
@@ -280,7 +288,7 @@ def _scheduled(scheduled: list, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Every offender's fixed events as rows (day, kind, days or NaN) in the order they fall
     due (a stable sort by day, as the simpy engine's), and where each offender's rows start."""
     offsets = np.zeros(n + 1, dtype=np.int64)
-    if not any(scheduled):
+    if isinstance(scheduled, NoScheduledEvents) or not any(scheduled):
         return np.zeros((0, 3)), offsets
     rows = []
     for o, events in enumerate(scheduled):
@@ -367,7 +375,7 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     n = len(pop)
     SE, se_offsets = _scheduled(pop.scheduled, n)
     # Only the arrays are needed: let the population's lists go before the state is made.
-    status = np.array([STATUS_CODE[x] for x in pop.status], dtype=np.int8)
+    status = status_codes(pop.status)
     ogrs = np.asarray(pop.ogrs, dtype=float)
     frailty = np.asarray(pop.frailty, dtype=float)
     needs = np.asarray(pop.needs, dtype=np.bool_)
@@ -381,11 +389,7 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     start = -model.pre_days
     ncap = cm.cap_svc.shape[0]
     nf = F_QS0 + ncap
-    F = np.zeros((n, nf))
-    NC = np.zeros(2 * int(needs.sum()))
-    I = np.zeros((n, I_QN0 + 2 * ncap), dtype=np.int32)
-    I[:, I_QN0:] = -1
-    S = np.zeros((n, N_S), dtype=np.int64)
+    ni = I_QN0 + 2 * ncap
     ns = len(model.services)
     svc_key = np.array([model.groups[svc.group][0] if svc.group else svc.index
                         for svc in model.services], dtype=np.int64)
@@ -398,44 +402,126 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
         else:
             gstart.append(-1)
             gend.append(-1)
+    gstart = np.array(gstart, dtype=np.int64)
+    gend = np.array(gend, dtype=np.int64)
+    members = np.array(members, dtype=np.int64)
+    uptake = np.array([svc.uptake for svc in model.services], dtype=float)
+    iom_uptake = np.array([svc.iom_uptake for svc in model.services], dtype=float)
     p = model.p_proven_per_offence
-    interruptible(init_offenders, MF, MI, F, NC, I, S, keys, ogrs, frailty, age, needs, status,
-                  status_days, licence_after, start, model.frailty_variance,
-                  model.release_normaliser * p if p > 0 else 0.0, svc_key,
-                  np.array(gstart, dtype=np.int64), np.array(gend, dtype=np.int64),
-                  np.array(members, dtype=np.int64),
-                  np.array([svc.uptake for svc in model.services], dtype=float),
-                  np.array([svc.iom_uptake for svc in model.services], dtype=float), ns,
-                  se_offsets)
-    del ogrs, frailty, needs, status, status_days, licence_after
+    normaliser_p = model.release_normaliser * p if p > 0 else 0.0
     n_types = len(model.offence_names)
     events = 0
     branches = np.zeros(N_BRANCHES, dtype=np.int64)  # every phase adds to it
     pool = case_pool()
-    if model.pre_days > 0:
-        costs = np.zeros((1, len(model.items)))
-        recs, ev = interruptible(run_phase, MF, MI, F, NC, I, S,
-                                 np.zeros((0, A_OBT0 + n_types)), SE, keys,
-                                 _resources(cm, model, n), _heap(n), costs, 0.0, start, pool,
-                                 branches)
-        events += ev
-        raw = rec_arrays(recs)
-        del recs
-        pre_conv, pre_proven, _ = _records(raw)
-        del raw
+    # Everyone at day 0, for selection and the population's description.
+    day0_ogrs = np.empty(n)
+    day0_need = np.empty(n, dtype=np.int64)
+    day0_status = np.empty(n, dtype=np.int8)
+    day0_phase = np.empty(n, dtype=np.int8)
+    conv_parts, proven_parts, kept = [], [], []
+    cap_mask = int(MI[Q_CAP_MASK])
+    reachable = _services_reachable(cm)
+
+    def state_at_start(idx):
+        """The state at the start of the offenders ``idx`` (increasing), a row each."""
+        k = len(idx)
+        F = np.zeros((k, nf))
+        NC = np.zeros(2 * int(needs[idx].sum()))
+        I = np.zeros((k, ni), dtype=np.int32)
+        I[:, I_QN0:] = -1
+        S = np.zeros((k, N_S), dtype=np.int64)
+        kp = keys[idx]
+        interruptible(init_offenders, MF, MI, F, NC, I, S, kp, ogrs[idx], frailty[idx],
+                      age[idx], needs[idx], status[idx], status_days[idx], licence_after[idx],
+                      start, model.frailty_variance, normaliser_p, svc_key, gstart, gend,
+                      members, uptake, iom_uptake, ns, np.zeros(k + 1, dtype=np.int64))
+        I[:, I_SE_NEXT] = se_offsets[idx]
+        I[:, I_SE_END] = se_offsets[idx + 1]
+        return F, I, S, NC, kp
+
+    def pre_period(idx, F, I, S, NC, kp):
+        """The pre-period of the offenders ``idx`` (their state's rows in order), their state
+        at day 0 recorded, and the rows of those who can still be selected kept."""
+        nonlocal events
+        k = len(idx)
+        if model.pre_days > 0 and k:
+            costs = np.zeros((1, len(model.items)))
+            recs, ev = interruptible(run_phase, MF, MI, F, NC, I, S,
+                                     np.zeros((0, A_OBT0 + n_types)), SE, kp,
+                                     _resources(cm, model, n), _heap(k), costs, 0.0, start,
+                                     pool, branches)
+            events += ev
+            raw = rec_arrays(recs)
+            del recs
+            conv, proven, _ = _records(raw)
+            del raw
+        else:
+            conv = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
+            proven = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+        day0_ogrs[idx] = F[:, F_OGRS]
+        day0_need[idx] = I[:, I_NEED]
+        day0_status[idx] = np.where(I[:, I_EXITED] != 0, EXITED_CODE, I[:, I_STATUS])
+        day0_phase[idx] = I[:, I_PHASE]
+        before = conv[1] < 0
+        part = PopulationRecords(
+            ogrs=day0_ogrs[idx], age=age[idx], need_mask=day0_need[idx],
+            status=day0_status[idx],
+            convictions=_table(CONVICTION, tuple(x[before] for x in conv)),
+            phase=day0_phase[idx], previous_convictions=previous[idx])
+        rows = np.flatnonzero(eligible_for_selection(part, model.selection))
+        kept.append((idx[rows], *_keep_rows(F, I, S, NC, rows)))
+        conv_parts.append((idx[conv[0]], conv[1], conv[2]))
+        proven_parts.append((idx[proven[0]], proven[1], proven[2]))
+
+    # In the pre-period offenders meet only in the queues of capacity-limited services (IOM
+    # places are the arms' only), and only those who may use one of them ever join a queue:
+    # who took it up (drawn once, at the start) and had at the start needs it serves (a need
+    # never had never comes). Those run together, in index order, as they would among
+    # everyone (a queue's order is theirs alone); the others block by block, each block's
+    # state small enough to stay in the cache. Each offender's history is the same as in one
+    # run of everyone. Only the rows of those who can still be selected at day 0 are kept.
+    need_masks = needs @ (1 << np.arange(N_NEEDS, dtype=np.int64))
+    if PRE_PERIOD_TOGETHER:  # everyone in one run (tests compare the blocks with it)
+        meets = np.ones(n, dtype=bool)
+        cap_mask = 0  # (nothing to check below)
+    elif model.pre_days > 0 and cap_mask:
+        meets = (reachable[need_masks] & cap_mask & uptake_without_iom(
+            keys, svc_key, gstart, gend, members, uptake, ns)) != 0
     else:
-        pre_conv = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
-        pre_proven = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+        meets = np.zeros(n, dtype=bool)
+    shared = np.flatnonzero(meets)
+    alone = np.flatnonzero(~meets)
+    del meets
+    pieces = [(shared, True)] if len(shared) else []  # first, while little is kept
+    pieces += [(alone[k:k + PRE_BLOCK], False) for k in range(0, len(alone), PRE_BLOCK)]
+    del shared, alone
+    pieces.reverse()
+    while pieces:
+        idx, together = pieces.pop()
+        F, I, S, NC, kp = state_at_start(idx)
+        if cap_mask and model.pre_days > 0 and not np.all(
+                ((S[:, S_UPTAKE0] & reachable[need_masks[idx]] & cap_mask) != 0) == together):
+            raise RuntimeError("compiled engine: the offenders who may wait for a place "
+                               "differ from those found before the pre-period")
+        pre_period(idx, F, I, S, NC, kp)
+        del F, I, S, NC, kp
+    ogrs = frailty = needs = status = status_days = licence_after = None  # (closures)
+    need_masks = None
+    _trim_heap()
+    pre_conv = _joined(conv_parts, (np.int64, float, np.int64))
+    pre_proven = _joined(proven_parts, (np.int64, float, float))
+    conv_parts = proven_parts = None
     before = pre_conv[1] < 0
     everyone = PopulationRecords(
-        ogrs=F[:, F_OGRS].copy(), age=age, need_mask=I[:, I_NEED].astype(np.int64),
-        status=np.where(I[:, I_EXITED] != 0, EXITED_CODE, I[:, I_STATUS]).astype(np.int8),
+        ogrs=day0_ogrs, age=age, need_mask=day0_need, status=day0_status,
         convictions=_table(CONVICTION, tuple(x[before] for x in pre_conv)),
-        phase=I[:, I_PHASE].astype(np.int8), previous_convictions=previous)
+        phase=day0_phase, previous_convictions=previous)
     sel = select_cohort(everyone, model.selection)
     population = describe_population(everyone, sel)
     registered = registration_ogrs(everyone, model)[sel]
     del everyone
+    age = previous = se_offsets = None  # (read by the pre-period's closures)
+    day0_ogrs = day0_need = day0_status = day0_phase = None  # (read by pre_period)
 
     m = len(sel)
     pos = np.full(n, -1, dtype=np.int64)
@@ -445,18 +531,39 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     base_conv = (pos[pre_conv[0][keep]], pre_conv[1][keep], pre_conv[2][keep])
     keep = pos[pre_proven[0]] >= 0
     base_proven = (pos[pre_proven[0][keep]], pre_proven[1][keep], pre_proven[2][keep])
-    # The selected rows moved to the top in place, and the rest given back (no copy). Their
-    # scheduled events and open cases' offences stay where they are in SE and the case pool.
-    compact_rows(F, sel)
-    compact_rows(I, sel)
-    compact_rows(S, sel)
+    del pre_conv, pre_proven, keep
+    # The selected rows of each part, moved to their places in the arms' state (each part
+    # given back once copied; a row's needs' clocks need not be in row order in NC). Their
+    # scheduled events stay where they are in SE, and their open cases' offences move to a
+    # case pool of their own.
+    Fs = np.empty((m, nf))
+    Is = np.empty((m, ni), dtype=np.int32)
+    Ss = np.empty((m, N_S), dtype=np.int64)
+    nc_parts = []
+    nc_at, placed = 0, 0
+    kept.reverse()
+    while kept:
+        idx, F, I, S, NC = kept.pop()
+        rows = np.flatnonzero(pos[idx] >= 0)
+        F, I, S, NC = _keep_rows(F, I, S, NC, rows)
+        to = pos[idx[rows]]
+        I[:, I_NB] += nc_at // 2
+        Fs[to] = F
+        Is[to] = I
+        Ss[to] = S
+        nc_parts.append(NC)
+        nc_at += len(NC)
+        placed += len(rows)
+        del F, I, S, NC
+    if placed != m:
+        raise RuntimeError("compiled engine: an offender selected was not eligible")
+    del pos
+    NCs = np.concatenate(nc_parts) if nc_parts else np.zeros(0)
+    del nc_parts
+    pool = case_pool_compact(pool, Is)
     keys_s = keys[sel]
-    F.resize((m, F.shape[1]), refcheck=False)
-    I.resize((m, I.shape[1]), refcheck=False)
-    S.resize((m, S.shape[1]), refcheck=False)
-    NC.resize(compact_needs(NC, I), refcheck=False)
-    Fs, Is, Ss, NCs = F, I, S, NC
-    del F, I, S, NC, keys
+    keys = None
+    _trim_heap()
     Is[:, I_QN0:] = -1
     Ss[:, S_HELD] = 0
     Ss[:, S_GRANTED] = 0
@@ -466,8 +573,13 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     horizon = model.horizon_days
     n_years = max(1, int(math.ceil(horizon / DAYS_PER_YEAR)))
     costs_out, metrics, survival, kept = {}, {}, {}, {}
-    for arm in arms:
-        Fa, Ia, Sa, NCa = Fs.copy(), Is.copy(), Ss.copy(), NCs.copy()
+    for k, arm in enumerate(arms):
+        if k < len(arms) - 1:
+            Fa, Ia, Sa, NCa, pool_a = Fs.copy(), Is.copy(), Ss.copy(), NCs.copy(), \
+                case_pool_copy(pool)
+        else:  # the last arm runs on the state at day 0 itself
+            Fa, Ia, Sa, NCa, pool_a = Fs, Is, Ss, NCs, pool
+            Fs = Is = Ss = NCs = pool = None
         costs = np.zeros((n_years, len(model.items)))
         A = np.zeros((m, A_OBT0 + n_types))
         A[:, A_IOM_END] = INF
@@ -482,8 +594,21 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
         # With places, a wake-up and a place granted can both be pending for an offender.
         recs, ev = interruptible(run_phase, MF, MI, Fa, NCa, Ia, Sa, A, SE, keys_s,
                                  _resources(cm, model, m, places), _heap(m + max(places, 0)),
-                                 costs, horizon, 0.0, case_pool_copy(pool), branches)
+                                 costs, horizon, 0.0, pool_a, branches)
         events += ev
+        # The state's columns the records need, and the state given back before the records
+        # are turned into tables.
+        columns = dict(
+            ogrs=Fa[:, F_OGRS].copy(), need_mask=Ia[:, I_NEED].astype(np.int64),
+            exited=Ia[:, I_EXITED] != 0, offences_by_type=A[:, A_OBT0:].copy(),
+            detected=Ia[:, I_DETECTED].astype(np.int64), custody_days=A[:, A_CUSTODY_DAYS].copy(),
+            custody_days_24m_before=Fa[:, F_CUSTODY_BEFORE].copy(),
+            custody_days_24m=Fa[:, F_CUSTODY_24M].copy(),
+            iom_days=A[:, A_IOM_DAYS].copy(), recalls=Ia[:, I_RECALLS].astype(np.int64),
+            referrals=Ia[:, I_REFERRALS].astype(np.int64), phase=Ia[:, I_PHASE].astype(np.int8))
+        del Fa, Ia, Sa, NCa, pool_a, A
+        if k < len(arms) - 1:  # (the first arm, with the day-0 state beside it, is the peak)
+            _trim_heap()
         raw = rec_arrays(recs)
         del recs
         c, pv, w = _records(raw)
@@ -492,25 +617,49 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
         all_proven = tuple(np.concatenate([a, b]) for a, b in zip(base_proven, pv))
         costs_out[arm] = costs
         records = ArmRecords(
-            ogrs=Fa[:, F_OGRS].copy(), need_mask=Ia[:, I_NEED].astype(np.int64),
-            exited=Ia[:, I_EXITED] != 0, offences_by_type=A[:, A_OBT0:].copy(),
-            detected=Ia[:, I_DETECTED].astype(np.int64), custody_days=A[:, A_CUSTODY_DAYS].copy(),
-            custody_days_24m_before=Fa[:, F_CUSTODY_BEFORE].copy(),
-            custody_days_24m=Fa[:, F_CUSTODY_24M].copy(),
-            iom_days=A[:, A_IOM_DAYS].copy(), recalls=Ia[:, I_RECALLS].astype(np.int64),
-            referrals=Ia[:, I_REFERRALS].astype(np.int64),
-            convictions=_table(CONVICTION, all_conv), proven=_table(PROVEN, all_proven),
-            waits=_table(WAIT, w), phase=Ia[:, I_PHASE].astype(np.int8),
+            **columns, convictions=_table(CONVICTION, all_conv),
+            proven=_table(PROVEN, all_proven), waits=_table(WAIT, w),
             ogrs_at_registration=registered)
+        del columns, c, pv, w, all_conv, all_proven
         metrics[arm] = arm_metrics(records, model)
         survival[arm] = survival_curve(records, model)
         if keep_records:
             kept[arm] = records
+        del records
     months = m * model.horizon_days / MONTH * len(arms)
     return ReplicationResult(replication=replication, costs=costs_out, metrics=metrics,
                              survival=survival, population=population, cohort_size=m,
                              offender_months=months, events=events, records=kept,
                              events_by_kind=dict(zip(BRANCHES, branches.tolist())))
+
+
+# Offenders per block of the pre-period (see simulate): a block's state (about 500 bytes an
+# offender) and heap fit in the second-level cache. With PRE_PERIOD_TOGETHER the pre-period
+# runs everyone at once instead, as it did before the blocks (for tests: the same results).
+PRE_BLOCK = 4096
+PRE_PERIOD_TOGETHER = False
+
+
+def _keep_rows(F, I, S, NC, rows):
+    """The state's rows ``rows`` (increasing) moved to the top in place, the rest given back
+    (no copy), and the needs' clocks of those kept moved to the front of NC."""
+    compact_rows(F, rows)
+    compact_rows(I, rows)
+    compact_rows(S, rows)
+    m = len(rows)
+    F.resize((m, F.shape[1]), refcheck=False)
+    I.resize((m, I.shape[1]), refcheck=False)
+    S.resize((m, S.shape[1]), refcheck=False)
+    NC.resize(compact_needs(NC, I), refcheck=False)
+    return F, I, S, NC
+
+
+def _joined(parts, dtypes):
+    """Blocks' record columns joined, block after block."""
+    if not parts:
+        return tuple(np.zeros(0, dtype=d) for d in dtypes)
+    return tuple(np.concatenate([p[k] for p in parts]).astype(d, copy=False)
+                 for k, d in enumerate(dtypes))
 
 
 def interruptible(kernel, *args):
@@ -534,3 +683,14 @@ def _table(dtype: np.dtype, columns) -> np.ndarray:
     for name, column in zip(dtype.names, columns):
         out[name] = column
     return by_offender(out)
+
+
+def _services_reachable(cm: CModel) -> np.ndarray:
+    """For each mask of needs had at the start, the services an offender might use at some
+    time (the needs come and go, but only among those had at the start; any status)."""
+    reach = np.asarray(cm.svc_for_needs, dtype=np.int64).copy()
+    masks = np.arange(len(reach), dtype=np.int64)
+    for j in range(N_NEEDS):  # OR over every subset of each mask
+        has = masks[(masks >> j) & 1 == 1]
+        reach[has] |= reach[has ^ (1 << j)]
+    return reach & int(np.bitwise_or.reduce(np.asarray(cm.svc_for_status, dtype=np.int64)))

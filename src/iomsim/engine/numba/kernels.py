@@ -67,6 +67,7 @@ from numba import carray, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.typed import List
+from llvmlite import ir
 
 from iomsim.engine import model as _model
 from iomsim.engine import records as _records
@@ -1475,6 +1476,32 @@ def _void_ptr(typingctx, address):
     return types.voidptr(address), codegen
 
 
+@intrinsic
+def _prefetch(typingctx, address):
+    """A hint that the byte at integer ``address`` will be read soon (llvm.prefetch): it
+    changes no result, only when the memory arrives."""
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
+        # llvmlite names it for its pointer types (p0i8 or p0); LLVM remangles as it needs.
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [cgutils.voidptr_t], fnty)
+        builder.call(fn, [builder.inttoptr(args[0], cgutils.voidptr_t), ir.Constant(i32, 0),
+                          ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+    return types.void(address), codegen
+
+
+@njit(cache=True, inline="always")
+def prefetch_row(X, o):
+    """Ask for row ``o`` of the 2-D C-contiguous array X, every cache line of it."""
+    size = X.shape[1] * X.itemsize
+    if size > 0:
+        first = X.ctypes.data + o * size
+        for k in range(0, size, 64):
+            _prefetch(first + k)
+        _prefetch(first + size - 1)
+
+
 @njit(cache=True)
 def run_phase(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, start, CO, BC):
     """Run every offender from ``start`` to ``horizon`` (or exit).
@@ -1513,6 +1540,16 @@ def run_phase(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, start, C
     events = 0
     while RS[0] > 0:
         t, o, v = heap_pop(HP, RS)
+        if RS[0] > 0:
+            # The next to wake is most likely the heap's new top: its rows are asked for now,
+            # to arrive while this step runs (a large population's state is not in the cache).
+            nxt = np.int64(HP[0, 2]) >> 32
+            prefetch_row(F, nxt)
+            prefetch_row(I, nxt)
+            prefetch_row(S, nxt)
+            if A.shape[0] > 0:
+                prefetch_row(A, nxt)
+            _prefetch(keys.ctypes.data + nxt * 8)
         iom_start = v == IOM_START
         if iom_start:
             # iom_allocation resumed: the place is used only by someone still there, before
@@ -1531,6 +1568,8 @@ def run_phase(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, start, C
         elif v != I[o, I_VERSION]:
             continue
         events += 1
+        if I[o, I_HAD] != 0:  # its needs' clocks, found from its row (now in the cache)
+            _prefetch(NC.ctypes.data + 16 * I[o, I_NB])
         end_step(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, recs, CO, BC, o, t,
                  iom_start)
     return recs, events
@@ -1643,6 +1682,21 @@ def init_offenders(MF, MI, F, NC, I, S, keys, ogrs, frailty, age, needs, status,
 
 
 @njit(cache=True)
+def uptake_without_iom(keys, svc_key, svc_group_start, svc_group_end, group_members,
+                       svc_uptake, n_services):
+    """Each offender's services taken up without IOM (init_offenders' S_UPTAKE0), alone."""
+    out = np.zeros(keys.shape[0], dtype=np.int64)
+    for o in range(keys.shape[0]):
+        mask = 0
+        for i in range(n_services):
+            u = at(keys[o], P_SERVICE_UPTAKE, svc_key[i])
+            if takes_up(u, i, svc_group_start[i], svc_group_end[i], group_members, svc_uptake):
+                mask |= 1 << i
+        out[o] = mask
+    return out
+
+
+@njit(cache=True)
 def compact_rows(X, rows):
     """X[k] = X[rows[k]] for increasing rows (rows[k] >= k: no row is read after it is written)."""
     for k in range(rows.shape[0]):
@@ -1701,6 +1755,26 @@ def case_pool():
     """An empty case pool (entry 0 heads the free entries)."""
     out = List.empty_list(CASE_T)
     out.append((np.int64(-1), np.int64(0), 0.0))
+    return out
+
+
+@njit(cache=True)
+def case_pool_compact(pool, I):
+    """A new case pool with only the chains of the rows of ``I`` (their heads and tails in
+    ``I`` renumbered), row by row: the open cases' offences of the offenders not selected, and
+    the free entries, are left behind."""
+    out = List.empty_list(CASE_T)
+    out.append((np.int64(-1), np.int64(0), 0.0))
+    for o in range(I.shape[0]):
+        e = I[o, I_CO_HEAD]
+        if e < 0:
+            continue
+        I[o, I_CO_HEAD] = len(out)
+        while e >= 0:
+            entry = pool[e]
+            e = entry[0]
+            out.append((np.int64(len(out) + 1 if e >= 0 else -1), entry[1], entry[2]))
+        I[o, I_CO_TAIL] = len(out) - 1
     return out
 
 

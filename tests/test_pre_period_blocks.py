@@ -1,0 +1,85 @@
+"""The compiled engine's pre-period in blocks gives what one run of everyone gives, bit for bit.
+
+Offenders who may never wait for a capacity-limited place run block by block, those who may run
+together, and only the state of those eligible at day 0 is kept (engine/numba/driver.py); the
+population's uniforms are drawn a column at a time (engine/cohort.py). None of this may change a
+result: every cost cell, metric, survival point, population figure, branch count and
+per-offender record is compared exactly with the pre-period run for everyone at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import iomsim
+from iomsim.engine import compile_model, simulate_replication
+from iomsim.engine.cohort import build_population, cohort_uniforms
+
+pytest.importorskip("numba")
+from iomsim.engine.numba import driver  # noqa: E402
+
+SUSSEX = Path(__file__).resolve().parent.parent / "scenarios" / "sussex-2013.yaml"
+
+
+def assert_identical(a, b) -> None:
+    assert a.cohort_size == b.cohort_size and a.events == b.events
+    assert a.events_by_kind == b.events_by_kind
+    assert a.population == b.population
+    for arm in a.metrics:
+        assert a.metrics[arm] == b.metrics[arm], arm
+        assert np.array_equal(a.costs[arm], b.costs[arm]), arm
+        assert np.array_equal(a.survival[arm], b.survival[arm]), arm
+        ra, rb = a.records[arm], b.records[arm]
+        for name in vars(ra):
+            x, y = getattr(ra, name), getattr(rb, name)
+            if isinstance(x, np.ndarray) and x.dtype.names:
+                assert all(np.array_equal(x[f], y[f], equal_nan=True) for f in x.dtype.names), name
+            else:
+                assert np.array_equal(x, y, equal_nan=True), (arm, name)
+
+
+def together(model, seed, replication):
+    old = driver.PRE_PERIOD_TOGETHER
+    driver.PRE_PERIOD_TOGETHER = True
+    try:
+        return simulate_replication(model, seed, replication, keep_offenders=True)
+    finally:
+        driver.PRE_PERIOD_TOGETHER = old
+
+
+@pytest.mark.parametrize("overrides,block", [
+    # Sussex's two capacity-limited services: those who may wait for a place run together
+    ({"cohort.size": 3000, "selection.cohort_size": 725}, 64),
+    ({"cohort.size": 3000, "selection.cohort_size": 725}, 4096),
+    # places so scarce that queues are long; IOM places in the arms too
+    ({"cohort.size": 2000, "services.drug_treatment.capacity_per_1000": 20,
+      "iom.places_per_1000": 300}, 100),
+    # no capacity-limited service: everyone runs in blocks; selection by convictions
+    ({"cohort.size": 2500, "services.approved_premises.capacity_per_1000": None,
+      "services.drug_treatment.capacity_per_1000": None,
+      "selection.rank_by": "convictions_pre_period", "selection.min_convictions_pre_period": 1}, 128),
+])
+def test_blocks_give_the_results_of_one_run(monkeypatch, overrides, block):
+    model = compile_model(iomsim.load_scenario(SUSSEX, overrides=overrides))
+    monkeypatch.setattr(driver, "PRE_BLOCK", block)
+    for seed, replication in [(1, 0), (7, 3)]:
+        assert_identical(together(model, seed, replication),
+                         simulate_replication(model, seed, replication, keep_offenders=True))
+
+
+def test_population_drawn_a_column_at_a_time_is_the_table_of_uniforms():
+    scenario = iomsim.load_scenario(SUSSEX, overrides={"cohort.size": 300,
+                                                       "selection.cohort_size": 70})
+    pop = build_population(scenario, 5, 2)
+    u = cohort_uniforms(5, 2, 300, 18)
+    prof = scenario.cohort.profile
+    assert np.array_equal(pop.male, u[:, 0] < prof.male_share)
+    assert len(pop.ids) == len(pop.status) == len(pop.scheduled) == 300
+    assert pop.ids[7] == "7" and pop.ids[-1] == "299" and pop.ids[:2] == ["0", "1"]
+    assert pop.scheduled[3] == [] and pop.scheduled[1:3] == [[], []]
+    with pytest.raises(IndexError):
+        pop.ids[300]
+    assert {pop.status[i] for i in range(300)} <= set(prof.status)
