@@ -14,8 +14,10 @@ itself (imports, the compiled kernels), measured on this project's 2-core machin
     ...  # one small warm-up replication, then ru_maxrss before and after one replication
     PY
 
-compiled: 654 B per simulated offender at 20,000 and 696 B at 200,000 (baseline 194 MB);
-simpy: 7,345 B at 20,000 (baseline 83 MB). The estimate rounds these up by about a third.
+compiled: 654 B per simulated offender at 20,000 and 696 B at 200,000 (baseline 194 MB) before
+the pre-period ran in blocks; after it, 465 B at 414,079 and 420 B at 325,000 (the national
+example; docs/performance.md, run L); simpy: 7,345 B at 20,000 (baseline 83 MB). The estimate
+rounds the larger of these up by about a third.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 
 from iomsim.scenario.schema import Scenario
 
-BYTES_PER_SIMULATED_OFFENDER = {"compiled": 1_000, "simpy": 10_000}
+BYTES_PER_SIMULATED_OFFENDER = {"compiled": 650, "simpy": 10_000}
 BASELINE_BYTES = {"compiled": 260_000_000, "simpy": 120_000_000}
 
 
