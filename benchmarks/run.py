@@ -257,11 +257,16 @@ def child_throughput(scenario_path: Path, n: int, seed: int, engine_name: str = 
 def run_child(scenario_path: Path, n: int, seed: int, engine_name: str = DEFAULT_ENGINE) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child-throughput", str(n),
            "--seed", str(seed), "--scenario", str(scenario_path), "--engine", engine_name]
+    return _child(cmd, f"child run at N={n}")
+
+
+def _child(cmd: list[str], what: str) -> dict:
+    """Run a child benchmark process; its last stdout line is its JSON, with the load added."""
     load_before = load()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
-        raise SystemExit(f"child run at N={n} failed (exit {proc.returncode})")
+        raise SystemExit(f"{what} failed (exit {proc.returncode})")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     out["load"] = f"{load_before} -> {load()}"
     return out
@@ -482,14 +487,7 @@ def national(scale: float, seed: int, jobs: int, reps: int, engine_name: str) ->
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child-national", str(scale),
            "--seed", str(seed), "--jobs", str(jobs), "--national-reps", str(reps),
            "--engine", engine_name]
-    load_before = load()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(f"national run failed (exit {proc.returncode})")
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    out["load"] = f"{load_before} -> {load()}"
-    return out
+    return _child(cmd, "national run")
 
 
 # --------------------------------------------------------------------------- make run

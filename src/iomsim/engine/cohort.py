@@ -62,35 +62,35 @@ def cohort_uniforms(seed: int, replication: int, n: int, columns: int) -> np.nda
     return out
 
 
-class OffenderIds(Sequence):
-    """The ids "0", "1", ... of a population drawn from a profile, made when read."""
+class MadeWhenRead(Sequence):
+    """A per-offender column of ``n`` values, each made by ``make(i)`` when read, instead of a
+    Python object per offender kept for the whole replication."""
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, make):
         self._range = range(n)
+        self._make = make
 
     def __len__(self) -> int:
         return len(self._range)
 
     def __getitem__(self, i):
         if isinstance(i, slice):
-            return [str(k) for k in self._range[i]]
-        return str(self._range[i])
+            return [self._make(k) for k in self._range[i]]
+        return self._make(self._range[i])  # IndexError beyond the end
 
 
-class NoScheduledEvents(Sequence):
+class OffenderIds(MadeWhenRead):
+    """The ids "0", "1", ... of a population drawn from a profile."""
+
+    def __init__(self, n: int):
+        super().__init__(n, str)
+
+
+class NoScheduledEvents(MadeWhenRead):
     """Every offender's scheduled events when nobody has any: an empty list each."""
 
     def __init__(self, n: int):
-        self._range = range(n)
-
-    def __len__(self) -> int:
-        return len(self._range)
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [[] for _ in self._range[i]]
-        self._range[i]  # IndexError beyond the end
-        return []
+        super().__init__(n, lambda _: [])
 
 
 class Statuses(Sequence):

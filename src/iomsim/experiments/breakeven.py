@@ -148,27 +148,24 @@ def find_breakeven(evaluate: Callable[[float], np.ndarray], bracket: tuple[float
             break
     if root is None and fs[-1] == 0:
         root = float(scan[-1])
+    def no_root(note: str) -> BreakEven:
+        """An answer with no root (value NaN), saying why."""
+        nan = math.nan
+        table = pd.DataFrame({parameter: scan, "mean": [v + target for v in fs]})
+        return BreakEven(parameter=parameter, measure=measure, target=target, value=nan, lo=nan,
+                         hi=nan, confidence=confidence,
+                         reps=len(next(iter(cache.values()))), seed=None, evaluations=table,
+                         reported={}, note=note)
+
     if root is None and none_if_not_positive and all(v < 0 for v in fs) and fs[0] + target <= 0:
-        nan = math.nan
-        table = pd.DataFrame({parameter: scan, "mean": [v + target for v in fs]})
-        return BreakEven(parameter=parameter, measure=measure, target=target, value=nan, lo=nan,
-                         hi=nan, confidence=confidence,
-                         reps=len(next(iter(cache.values()))), seed=None, evaluations=table,
-                         reported={}, note=(
-                             f"no break-even: {measure} is {fs[0] + target:.3g} at {parameter} "
-                             f"{a:g} and {fs[-1] + target:.3g} at {b:g}; the benefit is not "
-                             "positive, so no programme cost brings it to the target"))
+        return no_root(f"no break-even: {measure} is {fs[0] + target:.3g} at {parameter} "
+                       f"{a:g} and {fs[-1] + target:.3g} at {b:g}; the benefit is not "
+                       "positive, so no programme cost brings it to the target")
     if root is None and no_root_is_an_answer:
-        nan = math.nan
-        table = pd.DataFrame({parameter: scan, "mean": [v + target for v in fs]})
         side = "above" if all(v > 0 for v in fs) else "below"
-        return BreakEven(parameter=parameter, measure=measure, target=target, value=nan, lo=nan,
-                         hi=nan, confidence=confidence,
-                         reps=len(next(iter(cache.values()))), seed=None, evaluations=table,
-                         reported={}, note=(
-                             f"no switching value: {measure} stays {side} {target:g} for "
-                             f"{parameter} from {a:g} ({_plain(fs[0] + target)}) to {b:g} "
-                             f"({_plain(fs[-1] + target)})"))
+        return no_root(f"no switching value: {measure} stays {side} {target:g} for "
+                       f"{parameter} from {a:g} ({_plain(fs[0] + target)}) to {b:g} "
+                       f"({_plain(fs[-1] + target)})")
     if root is None:
         lo_v, hi_v = fs[0] + target, fs[-1] + target
         raise InputError(f"{measure} does not reach {target:g} for {parameter} between {a:g} and "
