@@ -78,7 +78,8 @@ def test_a_published_figure_is_reproduced_within_its_tolerance(sussex, target):
 EVALUATION_UNMET: str | None = (
     "measured 1.342 (95% CI 1.318 to 1.365; target 1.59 +- 0.15): a proven reoffence valued at "
     "the full Home Office 2018 cost of crime of the proven mix (£2,335 at 2011-12 prices), "
-    "whose criminal justice part is an assumed 25% (docs/unit-costs.md)")
+    "most of the gap is the unmet reconviction targets: with the published two-year rates it "
+    "would be 2.67 (docs/validation.md, 'Benefit per £1, three ways')")
 
 
 @pytest.mark.xfail(EVALUATION_UNMET is not None, strict=True, reason=EVALUATION_UNMET or "")

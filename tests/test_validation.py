@@ -56,8 +56,9 @@ UNMET: dict[str, str] = {
     "benefit_per_pound_evaluation": (
         "measured 1.37 (record; 95% CI 1.35 to 1.39), 1.37 (calibration setting) and 1.34 "
         "(95% CI 1.32 to 1.37, 100 replications, seed 2026) against 1.59 +/- 0.15, valuing a "
-        "proven reoffence at the full Home Office 2018 cost of crime of the proven mix, whose "
-        "criminal justice part is an assumed 25% (docs/unit-costs.md)"),
+        "proven reoffence at the full Home Office 2018 cost of crime of the proven mix; with the "
+        "published two-year rates in place of the model's unmet ones it would be 2.67 "
+        "(docs/validation.md, 'Benefit per £1, three ways')"),
 }
 
 
