@@ -7,12 +7,14 @@ and ``Q_FIELDS``), runs the pre-period and the arms, and turns the kernels' outp
 records that :mod:`iomsim.engine.measures` measures, as for the simpy engine, and their counts
 of the rule branches taken (one array for the phases together) into ``events_by_kind``.
 
-Memory and the cache. The pre-period runs in parts (see ``simulate``): those who may wait for a
-capacity-limited place together, everyone else in blocks of ``PRE_BLOCK``; after each part only
-the rows of those eligible for selection are kept, and after selection only the selected's, with
-a case pool of their own. The first arm runs on a copy of the selected's state at day 0, the
-last on that state itself. Results are those of one run of everyone
-(tests/test_pre_period_blocks.py).
+Memory and the cache. Offenders meet only in the queues of capacity-limited places, so each
+phase runs in parts (see ``simulate``): those who may wait for such a place together, in index
+order, everyone else in blocks of ``BLOCK`` whose state stays in the cache. In the pre-period,
+after each part only the rows of those eligible for selection are kept, and after selection only
+the selected's, with a case pool of their own. An arm puts the selected's rows in the order of
+its parts (a copy of the state at day 0 for the first arm, that state itself for the last) and
+back before its records are read. Results are those of one run of everyone, but for the order
+in which an arm's costs are added up (tests/test_run_in_parts.py).
 
 It runs every feature of the schema. ``unsupported`` names what remains refused: the limits of
 the kernels' packing (more than ``MAX_SERVICES`` services, more than ``MAX_OFFENDERS``
@@ -35,7 +37,8 @@ from iomsim.engine.measures import MONTH, arm_metrics, describe_population, \
 from iomsim.engine.model import Model
 from iomsim.engine.numba.kernels import (  # the kernels and their layout constants
     A_CUSTODY_DAYS, A_IOM_DAYS, A_IOM_END, A_IOM_MULT, A_IOM_QUIET_END, A_OBT0,
-    A_PERSIST_UNTIL, B_IOM_RESPONDER, B_IOM_STARTED, B_REFERRAL_AT_START, CLOCK_PURPOSE,
+    A_PERSIST_UNTIL, B_IOM_RESPONDER, B_IOM_STARTED, B_REFERRAL_AT_START,
+    B_SERVICE_PLACE_GRANTED, B_SERVICE_QUEUED, CLOCK_PURPOSE,
     CModel, DAYS_PER_YEAR, FLOAT_TABLES, F_CUSTODY_24M, F_CUSTODY_BEFORE, F_OGRS, F_QS0, INF,
     P_ACTIVE_SHARE, P_DESIST_30, P_DESIST_SLOPE, P_LEAVE_ACTIVE, P_LEAVE_QUIET, P_PHASE_ACTIVE,
     P_PHASE_QUIET, P_RATE_MULT,
@@ -50,10 +53,11 @@ from iomsim.engine.numba.kernels import (  # the kernels and their layout consta
     P_SHORT_SENTENCE, Q_BOOSTING, Q_CAP_MASK, Q_COSTED, Q_ITEM_ARREST, Q_ITEM_INVEST,
     Q_ITEM_LEGAL_AID, Q_ITEM_LICENCE, Q_ITEM_ORDER, Q_ITEM_PROSECUTION, Q_ITEM_PSR,
     Q_ITEM_RECALL_POLICE, Q_ITEM_RECALL_PROB, Q_ITEM_REFERRAL, Q_KNOTS, Q_NS, REC_CONVICTION,
-    REC_PROVEN, REC_WAIT, SE_EXIT, SE_RECALL, SE_RELEASE, STATUS_CODE, S_GRANTED, S_HELD,
-    S_UPTAKE0,
+    REC_PROVEN, REC_WAIT, SE_EXIT, SE_RECALL, SE_RELEASE, STATUS_CODE, S_GRANTED,
+    S_HELD,
+    S_UPTAKE0, S_UPTAKE1,
     case_pool, case_pool_compact, case_pool_copy, compact_needs, compact_rows, init_offenders, iom_uniforms,
-    offender_keys, rec_arrays, run_phase, uptake_without_iom)
+    offender_keys, permute_rows, rec_arrays, run_phase, uptake_without_iom)
 from iomsim.engine.records import (CONVICTION, EXITED_CODE, IOM_PLACE, PROVEN, WAIT,
                                    ArmRecords, PopulationRecords, ReplicationResult, by_offender)
 from iomsim.engine.rng import root_key
@@ -298,11 +302,12 @@ def _scheduled(scheduled: list, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(rows, dtype=float), offsets
 
 
-def _heap(n: int) -> np.ndarray:
-    # Each offender has one live wake-up at most (plus, with capacity-limited IOM, one place
-    # granted: the caller counts those in n); the slack holds entries made stale by places
-    # granted, and is compacted when full (heap_compact).
-    return np.empty((n + max(1024, n // 16), 3))
+def _heap(n: int, spare: int | None = None) -> np.ndarray:
+    """The event heap for ``n`` live entries and ``spare`` more (an entry a column: see
+    kernels.heap_push). Each offender has one live wake-up at most (plus, with
+    capacity-limited IOM, one place granted: the caller counts those in n); the spare room
+    holds entries made stale by places granted, and is compacted when full (heap_compact)."""
+    return np.empty((3, n + (max(1024, n // 16) if spare is None else spare)))
 
 
 def _trim_heap() -> None:
@@ -481,7 +486,7 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     # state small enough to stay in the cache. Each offender's history is the same as in one
     # run of everyone. Only the rows of those who can still be selected at day 0 are kept.
     need_masks = needs @ (1 << np.arange(N_NEEDS, dtype=np.int64))
-    if PRE_PERIOD_TOGETHER:  # everyone in one run (tests compare the blocks with it)
+    if EVERYONE_TOGETHER:  # everyone in one run (tests compare the blocks with it)
         meets = np.ones(n, dtype=bool)
         cap_mask = 0  # (nothing to check below)
     elif model.pre_days > 0 and cap_mask:
@@ -489,12 +494,8 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
             keys, svc_key, gstart, gend, members, uptake, ns)) != 0
     else:
         meets = np.zeros(n, dtype=bool)
-    shared = np.flatnonzero(meets)
-    alone = np.flatnonzero(~meets)
+    pieces = _parts(meets)  # those who meet first, while little is kept
     del meets
-    pieces = [(shared, True)] if len(shared) else []  # first, while little is kept
-    pieces += [(alone[k:k + PRE_BLOCK], False) for k in range(0, len(alone), PRE_BLOCK)]
-    del shared, alone
     pieces.reverse()
     while pieces:
         idx, together = pieces.pop()
@@ -506,7 +507,6 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
         pre_period(idx, F, I, S, NC, kp)
         del F, I, S, NC, kp
     ogrs = frailty = needs = status = status_days = licence_after = None  # (closures)
-    need_masks = None
     _trim_heap()
     pre_conv = _joined(conv_parts, (np.int64, float, np.int64))
     pre_proven = _joined(proven_parts, (np.int64, float, float))
@@ -517,6 +517,8 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
         convictions=_table(CONVICTION, tuple(x[before] for x in pre_conv)),
         phase=day0_phase, previous_convictions=previous)
     sel = select_cohort(everyone, model.selection)
+    reach_s = reachable[need_masks[sel]] & cap_mask  # capacity-limited places each may ask for
+    need_masks = None
     population = describe_population(everyone, sel)
     registered = registration_ogrs(everyone, model)[sel]
     del everyone
@@ -574,45 +576,89 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
     n_years = max(1, int(math.ceil(horizon / DAYS_PER_YEAR)))
     costs_out, metrics, survival, kept = {}, {}, {}, {}
     for k, arm in enumerate(arms):
+        places = _iom_places(model, m) if arm == "iom" else -1
+        # In an arm, as in the pre-period, offenders meet only in the queues of
+        # capacity-limited places: with offender managers' places (everyone asks for one)
+        # they all run together; otherwise those who may use a capacity-limited service
+        # (with or without IOM in the IOM arm) run together, in index order, and the rest in
+        # blocks. The state is put in that order (a permutation of the rows: the parts are
+        # slices, nothing is copied) and put back before the records are read.
+        if EVERYONE_TOGETHER or places >= 0:
+            meets = np.ones(m, dtype=bool)
+        else:
+            may_use = Ss[:, S_UPTAKE0] | (Ss[:, S_UPTAKE1] if arm == "iom" else 0)
+            meets = (may_use & reach_s) != 0
+        parts = _parts(meets)
+        order = np.concatenate([idx for idx, _ in parts]) if parts else np.zeros(0, np.int64)
+        permuted = not np.array_equal(order, np.arange(m))
         if k < len(arms) - 1:
-            Fa, Ia, Sa, NCa, pool_a = Fs.copy(), Is.copy(), Ss.copy(), NCs.copy(), \
-                case_pool_copy(pool)
-        else:  # the last arm runs on the state at day 0 itself
-            Fa, Ia, Sa, NCa, pool_a = Fs, Is, Ss, NCs, pool
+            Fa, Ia, Sa = (X[order] if permuted else X.copy() for X in (Fs, Is, Ss))
+            NCa, pool_a = NCs.copy(), case_pool_copy(pool)
+        else:  # the last arm runs on the state at day 0 itself (put in order where it is)
+            Fa, Ia, Sa = Fs, Is, Ss
+            if permuted:
+                for X in (Fa, Ia, Sa):
+                    permute_rows(X, order)
+            NCa, pool_a = NCs, pool
             Fs = Is = Ss = NCs = pool = None
+        keys_a = keys_s[order] if permuted else keys_s
         costs = np.zeros((n_years, len(model.items)))
         A = np.zeros((m, A_OBT0 + n_types))
         A[:, A_IOM_END] = INF
         A[:, A_IOM_QUIET_END] = INF
         A[:, A_IOM_MULT] = 1.0
         A[:, A_PERSIST_UNTIL] = -INF
-        places = _iom_places(model, m) if arm == "iom" else -1
         if arm == "iom":
-            _iom_response(model, A, Ia, keys_s)
+            _iom_response(model, A, Ia, keys_a)
             if places < 0:
                 _start_iom(model, A, Ia, costs, horizon, branches)
-        # With places, a wake-up and a place granted can both be pending for an offender.
-        recs, ev = interruptible(run_phase, MF, MI, Fa, NCa, Ia, Sa, A, SE, keys_s,
-                                 _resources(cm, model, m, places), _heap(m + max(places, 0)),
-                                 costs, horizon, 0.0, pool_a, branches)
-        events += ev
-        # The state's columns the records need, and the state given back before the records
-        # are turned into tables.
+        conv_parts, proven_parts, wait_parts = [], [], []
+        at = 0
+        for idx, together in parts:
+            a, b = at, at + len(idx)
+            at = b
+            asked = branches[B_SERVICE_PLACE_GRANTED] + branches[B_SERVICE_QUEUED]
+            # With places, a wake-up and a place granted can both be pending for an offender.
+            recs, ev = interruptible(run_phase, MF, MI, Fa[a:b], NCa, Ia[a:b], Sa[a:b],
+                                     A[a:b], SE, keys_a[a:b], _resources(cm, model, m, places),
+                                     _heap(b - a + max(places, 0)), costs, horizon, 0.0,
+                                     pool_a, branches)
+            events += ev
+            if not together and asked != (branches[B_SERVICE_PLACE_GRANTED]
+                                          + branches[B_SERVICE_QUEUED]):
+                raise RuntimeError("compiled engine: an offender run apart from the others "
+                                   "asked for a capacity-limited place")
+            raw = rec_arrays(recs)
+            del recs
+            c, pv, w = _records(raw)
+            del raw
+            for out, rows in ((conv_parts, c), (proven_parts, pv), (wait_parts, w)):
+                out.append((order[a + rows[0]], *rows[1:]))
+            del c, pv, w
+        del Sa
+        # The state's columns the records need (in the offenders' order), and the state given
+        # back before the records are turned into tables.
+        back = slice(None)
+        if permuted:
+            back = np.empty(m, dtype=np.int64)
+            back[order] = np.arange(m)
         columns = dict(
-            ogrs=Fa[:, F_OGRS].copy(), need_mask=Ia[:, I_NEED].astype(np.int64),
-            exited=Ia[:, I_EXITED] != 0, offences_by_type=A[:, A_OBT0:].copy(),
-            detected=Ia[:, I_DETECTED].astype(np.int64), custody_days=A[:, A_CUSTODY_DAYS].copy(),
-            custody_days_24m_before=Fa[:, F_CUSTODY_BEFORE].copy(),
-            custody_days_24m=Fa[:, F_CUSTODY_24M].copy(),
-            iom_days=A[:, A_IOM_DAYS].copy(), recalls=Ia[:, I_RECALLS].astype(np.int64),
-            referrals=Ia[:, I_REFERRALS].astype(np.int64), phase=Ia[:, I_PHASE].astype(np.int8))
-        del Fa, Ia, Sa, NCa, pool_a, A
+            ogrs=Fa[back, F_OGRS], need_mask=Ia[back, I_NEED].astype(np.int64),
+            exited=Ia[back, I_EXITED] != 0, offences_by_type=A[back, A_OBT0:],
+            detected=Ia[back, I_DETECTED].astype(np.int64), custody_days=A[back, A_CUSTODY_DAYS],
+            custody_days_24m_before=Fa[back, F_CUSTODY_BEFORE],
+            custody_days_24m=Fa[back, F_CUSTODY_24M],
+            iom_days=A[back, A_IOM_DAYS], recalls=Ia[back, I_RECALLS].astype(np.int64),
+            referrals=Ia[back, I_REFERRALS].astype(np.int64),
+            phase=Ia[back, I_PHASE].astype(np.int8))
+        columns = {name: np.array(x) for name, x in columns.items()}  # (copies, not views)
+        del Fa, Ia, NCa, pool_a, A
         if k < len(arms) - 1:  # (the first arm, with the day-0 state beside it, is the peak)
             _trim_heap()
-        raw = rec_arrays(recs)
-        del recs
-        c, pv, w = _records(raw)
-        del raw
+        c = _joined(conv_parts, (np.int64, float, np.int64))
+        pv = _joined(proven_parts, (np.int64, float, float))
+        w = _joined(wait_parts, (np.int64, np.int64, float))
+        del conv_parts, proven_parts, wait_parts
         all_conv = tuple(np.concatenate([a, b]) for a, b in zip(base_conv, c))
         all_proven = tuple(np.concatenate([a, b]) for a, b in zip(base_proven, pv))
         costs_out[arm] = costs
@@ -633,11 +679,21 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
                              events_by_kind=dict(zip(BRANCHES, branches.tolist())))
 
 
-# Offenders per block of the pre-period (see simulate): a block's state (about 500 bytes an
-# offender) and heap fit in the second-level cache. With PRE_PERIOD_TOGETHER the pre-period
-# runs everyone at once instead, as it did before the blocks (for tests: the same results).
-PRE_BLOCK = 4096
-PRE_PERIOD_TOGETHER = False
+# Offenders per block of the pre-period and the arms (see simulate): a block's state (about
+# 500 bytes an offender) and heap fit in the second-level cache. With EVERYONE_TOGETHER every
+# phase runs everyone at once instead, as it did before the blocks (for tests: the same results
+# but for the order in which costs are added up).
+BLOCK = 4096
+EVERYONE_TOGETHER = False
+
+
+def _parts(meets: np.ndarray) -> list[tuple[np.ndarray, bool]]:
+    """The offenders who may meet in a queue (``meets``), together and in index order, then
+    the others in blocks of ``BLOCK``: (indices, together) for each part."""
+    shared = np.flatnonzero(meets)
+    alone = np.flatnonzero(~meets)
+    parts = [(shared, True)] if len(shared) else []
+    return parts + [(alone[k:k + BLOCK], False) for k in range(0, len(alone), BLOCK)]
 
 
 def _keep_rows(F, I, S, NC, rows):

@@ -418,63 +418,75 @@ def add_cost(costs, horizon, day, item, amount):
 
 # ------------------------------------------------------------------ heap of (time, seq)
 
-# The heap HP: one row (time, sequence number, offender << 32 | version) per entry, all as
-# float64 (the integers are below 2**53), so that an entry is one cache line at most. An entry
-# whose version is IOM_START is not a wake-up of the offender's step but an offender manager's
-# place granted (capacity-limited IOM): it interrupts the step, as iom_allocation interrupts the
-# simpy process, and no version makes it stale (it is checked against I_IOM_PLACE when popped).
+# The heap HP: three rows of float64 (the integers are below 2**53), an entry a column: its
+# time (HP[0]), sequence number (HP[1]) and offender << 32 | version (HP[2]). The times are
+# contiguous, so the four children a step down compares are 32 bytes of one row; the other
+# rows are read only to break a tie or move an entry. An entry whose version is IOM_START is
+# not a wake-up of the offender's step but an offender manager's place granted
+# (capacity-limited IOM): it interrupts the step, as iom_allocation interrupts the simpy
+# process, and no version makes it stale (it is checked against I_IOM_PLACE when popped).
 IOM_START = 0xFFFFFFFF
-
-@njit(cache=True, inline="always")
-def before(HP, a, b):
-    return HP[a, 0] < HP[b, 0] or (HP[a, 0] == HP[b, 0] and HP[a, 1] < HP[b, 1])
 
 
 @njit(cache=True, inline="always")
 def heap_push(HP, RS, t, o, v):
     n = RS[0]
-    if n == HP.shape[0]:
+    if n == HP.shape[1]:
         return False
     seq = RS[1]
     RS[1] = seq + 1
     fs = np.float64(seq)
     ov = np.float64((np.int64(o) << 32) | np.int64(v))
+    T = HP[0]
     i = n
     while i > 0:
         parent = (i - 1) >> 2
-        pt = HP[parent, 0]
-        if pt < t or (pt == t and HP[parent, 1] < fs):
+        pt = T[parent]
+        if pt < t or (pt == t and HP[1, parent] < fs):
             break
-        HP[i, 0] = pt
-        HP[i, 1] = HP[parent, 1]
-        HP[i, 2] = HP[parent, 2]
+        T[i] = pt
+        HP[1, i] = HP[1, parent]
+        HP[2, i] = HP[2, parent]
         i = parent
-    HP[i, 0] = t
-    HP[i, 1] = fs
-    HP[i, 2] = ov
+    T[i] = t
+    HP[1, i] = fs
+    HP[2, i] = ov
     RS[0] = n + 1
     return True
 
 
 @njit(cache=True, inline="always")
 def sift_down(HP, n, i, t, s, ov):
+    T = HP[0]
+    base = T.ctypes.data
     while True:
         first = 4 * i + 1  # a 4-ary heap: half the depth of a binary one, fewer cache misses
         if first >= n:
             break
+        # The grandchildren's times (16, contiguous) asked for now: the step below needs
+        # one group of four of them, and waiting for it only then makes every level of a
+        # large heap a trip to memory after the last.
+        g = 4 * first + 1
+        if g < n:
+            _prefetch(base + 8 * g)
+            _prefetch(base + 8 * g + 64)
+            _prefetch(base + 8 * g + 120)
         c = first
+        ct = T[first]
         for d in range(first + 1, min(first + 4, n)):
-            if before(HP, d, c):
+            dt = T[d]
+            if dt < ct or (dt == ct and HP[1, d] < HP[1, c]):
                 c = d
-        if t < HP[c, 0] or (t == HP[c, 0] and s < HP[c, 1]):
+                ct = dt
+        if t < ct or (t == ct and s < HP[1, c]):
             break
-        HP[i, 0] = HP[c, 0]
-        HP[i, 1] = HP[c, 1]
-        HP[i, 2] = HP[c, 2]
+        T[i] = ct
+        HP[1, i] = HP[1, c]
+        HP[2, i] = HP[2, c]
         i = c
-    HP[i, 0] = t
-    HP[i, 1] = s
-    HP[i, 2] = ov
+    T[i] = t
+    HP[1, i] = s
+    HP[2, i] = ov
 
 
 @njit(cache=True, inline="always")
@@ -482,10 +494,10 @@ def heap_pop(HP, RS):
     """Remove and return the least (time, seq) entry: (time, offender, version)."""
     n = RS[0] - 1
     t0 = HP[0, 0]
-    ov = np.int64(HP[0, 2])
+    ov = np.int64(HP[2, 0])
     RS[0] = n
     if n > 0:
-        sift_down(HP, n, 0, HP[n, 0], HP[n, 1], HP[n, 2])
+        sift_down(HP, n, 0, HP[0, n], HP[1, n], HP[2, n])
     return t0, ov >> 32, ov & 0xFFFFFFFF
 
 
@@ -495,16 +507,16 @@ def heap_compact(HP, RS, I):
     n = RS[0]
     k = 0
     for i in range(n):
-        ov = np.int64(HP[i, 2])
+        ov = np.int64(HP[2, i])
         v = ov & 0xFFFFFFFF
         if v == I[ov >> 32, I_VERSION] or v == IOM_START:
-            HP[k, 0] = HP[i, 0]
-            HP[k, 1] = HP[i, 1]
-            HP[k, 2] = HP[i, 2]
+            HP[0, k] = HP[0, i]
+            HP[1, k] = HP[1, i]
+            HP[2, k] = HP[2, i]
             k += 1
     RS[0] = k
     for start in range((k - 2) // 4, -1, -1):
-        sift_down(HP, k, start, HP[start, 0], HP[start, 1], HP[start, 2])
+        sift_down(HP, k, start, HP[0, start], HP[1, start], HP[2, start])
 
 
 @njit(cache=True, inline="always")
@@ -1543,7 +1555,7 @@ def run_phase(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, start, C
         if RS[0] > 0:
             # The next to wake is most likely the heap's new top: its rows are asked for now,
             # to arrive while this step runs (a large population's state is not in the cache).
-            nxt = np.int64(HP[0, 2]) >> 32
+            nxt = np.int64(HP[2, 0]) >> 32
             prefetch_row(F, nxt)
             prefetch_row(I, nxt)
             prefetch_row(S, nxt)
@@ -1572,6 +1584,14 @@ def run_phase(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, start, C
             _prefetch(NC.ctypes.data + 16 * I[o, I_NB])
         end_step(MF, MI, F, NC, I, S, A, SE, keys, RS, HP, costs, horizon, recs, CO, BC, o, t,
                  iom_start)
+        if RS[0] > 0:
+            # The next to wake's row has arrived by now: what it points to is asked for too.
+            nxt = np.int64(HP[2, 0]) >> 32
+            if I[nxt, I_HAD] != 0:
+                _prefetch(NC.ctypes.data + 16 * I[nxt, I_NB])
+            e = I[nxt, I_SE_NEXT]
+            if e < I[nxt, I_SE_END]:
+                _prefetch(SE.ctypes.data + 24 * e)
     return recs, events
 
 
@@ -1704,6 +1724,29 @@ def compact_rows(X, rows):
         if r != k:
             for c in range(X.shape[1]):
                 X[k, c] = X[r, c]
+
+
+@njit(cache=True)
+def permute_rows(X, order):
+    """X[k] = X[order[k]] for every k, in place (a permutation: each cycle with one row kept
+    aside), so that a large state is put in another order without a copy of it."""
+    n = X.shape[0]
+    done = np.zeros(n, dtype=np.bool_)
+    row = np.empty(X.shape[1], dtype=X.dtype)
+    for start in range(n):
+        if done[start] or order[start] == start:
+            done[start] = True
+            continue
+        row[:] = X[start]
+        k = start
+        while True:
+            done[k] = True
+            src = order[k]
+            if src == start:
+                X[k] = row
+                break
+            X[k] = X[src]
+            k = src
 
 
 @njit(cache=True)
