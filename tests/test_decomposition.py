@@ -166,3 +166,39 @@ def test_plot_decomposition_takes_the_frame_and_returns_the_axes(results):
                                            upper=float("nan"))
     ax = plot_decomposition(missing, measure="convictions_per_offender_24m")
     assert sum(t.get_text().strip() == "not available" for t in ax.texts) == 4
+
+
+def test_a_cohort_all_reconvicted_before_says_why_custody_is_not_split_out():
+    """With everyone reconvicted in the 24 months before day 0 (the national example selects
+    only offenders with a conviction then) no constant hazard is implied, so the custody term
+    of the share, and regression to the mean beside it, are undefined: the summary and the
+    report say why instead of showing a bare dash. The counts per offender still split."""
+    from types import SimpleNamespace
+
+    from iomsim.cli.run import decomposition_lines
+    from iomsim.reporting.decomposition import decomposition_rows
+    from iomsim.results import decomposition_table
+
+    w = decomp.WINDOW_DAYS
+    assert math.isnan(decomp.custody_term(1.0, 100.0, 200.0, share=True))
+    assert decomp.why_undefined("reconviction_rate_24m", 1.0) == (
+        "n/a: everyone was reconvicted before day 0")
+    assert decomp.why_undefined("convictions_per_offender_24m", 2.0) == (
+        "n/a: no time at liberty before day 0")
+    metrics = {arm: {"reconviction_rate_24m_before": 1.0, "reconviction_rate_24m": after,
+                     "convictions_per_offender_24m_before": 3.8,
+                     "convictions_per_offender_24m": 1.1,
+                     decomp.CUSTODY_BEFORE: 100.0, decomp.CUSTODY_AFTER: w / 4}
+               for arm, after in (("non_iom", 0.39), ("iom", 0.38))}
+    reps = [SimpleNamespace(metrics=metrics)] * 3
+    table = decomposition_table(reps)
+    lines = decomposition_lines(SimpleNamespace(decomposition=table))
+    by_words = {words: line for line in lines
+                for words in ("regression to the mean", "custody", "IOM") if words in line}
+    assert by_words["custody"].strip().endswith("n/a: everyone was reconvicted before day 0")
+    assert "n/a: everyone was reconvicted" in by_words["regression to the mean"]
+    assert "pts" in by_words["IOM"]
+    rows = {r["label"]: r for r in decomposition_rows(table)}
+    custody = rows["… of which custody (time at liberty)"]
+    assert custody["rate"] == "n/a: everyone was reconvicted before day 0"
+    assert custody["convictions"].startswith("−")  # less time at liberty after: fewer

@@ -98,5 +98,16 @@ def decompose_replication(metrics: Mapping[str, Mapping[str, float]]
             for m in MEASURES}
 
 
+def why_undefined(measure: str, before: float) -> str:
+    """Why the custody term of ``measure`` (and so regression to the mean, what is left beside
+    it) is undefined, ``before`` being its level before day 0: a share of 100% reconvicted
+    before gives no hazard to adjust for exposure (every hazard large enough gives it), and
+    with no time at liberty before day 0 there is no exposure to compare."""
+    if measure in SHARES and before >= 1.0:
+        return "n/a: everyone was reconvicted before day 0"
+    return "n/a: no time at liberty before day 0"
+
+
 __all__ = ["COMPONENTS", "CUSTODY_AFTER", "CUSTODY_BEFORE", "LEVELS", "MEASURES", "ROWS",
-           "WINDOW_DAYS", "applies", "custody_term", "decompose", "decompose_replication"]
+           "WINDOW_DAYS", "applies", "custody_term", "decompose", "decompose_replication",
+           "why_undefined"]

@@ -134,6 +134,9 @@ def decomposition_lines(results, measure: str = "reconviction_rate_24m") -> list
     """The before/after change with IOM in ``measure`` and, one line each, what it is made of
     (decomposition.csv), in percentage points with their 95% intervals; none without the
     table."""
+    import math
+
+    from iomsim.decomposition import why_undefined
     from iomsim.reporting.labels import points
 
     d = results.decomposition
@@ -145,6 +148,8 @@ def decomposition_lines(results, measure: str = "reconviction_rate_24m") -> list
 
     def cell(component: str) -> str:
         row = d.loc[component]
+        if math.isnan(row["mean"]) and "before" in d.index:
+            return f"{'':>29}{why_undefined(measure, d.loc['before', 'mean'])}"
         interval = ("" if row[["lower", "upper"]].isna().any() else
                     f"  ({points(row['lower'], unit='').strip()} to "
                     f"{points(row['upper'], unit='').strip()})")

@@ -11,6 +11,7 @@ from typing import Callable
 
 import pandas as pd
 
+from iomsim.decomposition import why_undefined
 from iomsim.reporting.labels import percent, points
 
 DECOMPOSITION_LABELS = {  # component: words, in the table's order
@@ -56,6 +57,10 @@ def decomposition_rows(d: pd.DataFrame) -> list[dict[str, str]]:
             r = r.iloc[0]
             fmt = _formatter(key, level)
             row[key] = fmt(r["mean"])
+            if _missing(r["mean"]) and not level:
+                before = d[(d["measure"] == measure) & (d["component"] == "before")]["mean"]
+                if len(before) and not _missing(before.iloc[0]):
+                    row[key] = why_undefined(measure, before.iloc[0])
             row[key + "_interval"] = ("" if _missing(r["lower"]) or _missing(r["upper"]) else
                                       f"{fmt(r['lower'])} to {fmt(r['upper'])}")
             share = r["share_of_observed_change"]
