@@ -6,7 +6,7 @@ from pathlib import Path
 
 from iomsim.cli.common import (fail, fraction, non_negative_int, positive_int, replications,
                                refuse_input_as_output)
-from iomsim.defaults import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
+from iomsim.defaults import DEFAULT_ENGINE, DEFAULT_SEED, ENGINE_HELP, ENGINES
 from iomsim.errors import one_line
 
 
@@ -17,8 +17,10 @@ def register(subparsers) -> None:
                               "replications; the interval is a bootstrap over replications.")
     p.add_argument("scenario", type=Path)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
-    p.add_argument("--reps", type=replications, default=20)
-    p.add_argument("--seed", type=non_negative_int, default=None)
+    p.add_argument("--reps", type=replications, default=20,
+                   help="replications of each arm at each value tried (default: 20)")
+    p.add_argument("--seed", type=non_negative_int, default=None,
+                   help=f"the seed every random stream derives from (default: {DEFAULT_SEED})")
     p.add_argument("--jobs", type=positive_int, default=None)
     p.add_argument("--scheduler", default=None, metavar="ADDRESS")
     p.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help=ENGINE_HELP)
@@ -47,7 +49,7 @@ def cmd_breakeven(args) -> int:
 
     from iomsim import load_scenario
     from iomsim.atomic import write_csv_atomic
-    from iomsim.experiments.breakeven import (DEFAULT_SEED, EFFECT_PARAMETER, breakeven,
+    from iomsim.experiments.breakeven import (EFFECT_PARAMETER, breakeven,
                                               breakeven_cost, describe)
     from iomsim.scenario.lineage import based_on, title
     from iomsim.scenario.points import IOM_COST_SCALE

@@ -22,8 +22,10 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("run", help="simulate a scenario, with and without IOM")
     p.add_argument("scenario", type=Path)
-    p.add_argument("--reps", type=replications, default=DEFAULT_REPS)
-    p.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED)
+    p.add_argument("--reps", type=replications, default=DEFAULT_REPS,
+                   help=f"replications of each arm (default: {DEFAULT_REPS})")
+    p.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED,
+                   help=f"the seed every random stream derives from (default: {DEFAULT_SEED})")
     p.add_argument("--out", type=Path, default=None,
                    help="results folder (default: results/<scenario file name>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")

@@ -29,6 +29,7 @@ import pandas as pd
 from scipy.optimize import brentq
 from tqdm import tqdm
 
+from iomsim.defaults import DEFAULT_SEED
 from iomsim.economics import SWITCHING_WHO
 from iomsim.errors import InputError, NobodySelected
 from iomsim.engine.replication import DEFAULT_ENGINE
@@ -38,7 +39,6 @@ from iomsim.scenario.points import IOM_COST_SCALE, parameter_problem, point_scen
 from iomsim.scenario.schema import Scenario
 
 EFFECT_PARAMETER = "iom.effects.offending_multiplier"
-DEFAULT_SEED = 20131001
 
 
 @dataclass
