@@ -62,7 +62,7 @@ def validate_data(model: type[M], data: Any, *, paths: SchemaPaths, origin: Orig
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:
-        raise located_error(exc, paths=paths, origin=origin, error=error) from None
+        raise located_error(exc, paths=paths, origin=origin, error=error, data=data) from None
     except RecursionError:
         raise error("values nested too deeply; expected plain data", file=origin("")[0]) from None
 
@@ -122,20 +122,35 @@ def describe(exc: ValidationError, paths: SchemaPaths) -> tuple[str, str]:
     return dotted, msg
 
 
-def describe_all(exc: ValidationError, paths: SchemaPaths) -> list[tuple[str, str]]:
+def describe_all(exc: ValidationError, paths: SchemaPaths,
+                 data: Any = None) -> list[tuple[str, str]]:
     """Every problem a ValidationError reports, as (dotted path, one-line message), the one to
     report first (see :func:`_pick`) first; one per path (a value that fits none of a union's
-    types is one problem, not one per type)."""
+    types is one problem, not one per type). ``data``, what was validated, lets a key missing
+    from a new entry of a mapping of free keys name the entry it was likely meant to be."""
     errors = exc.errors(include_url=False)
     first = _pick(errors)
     out: dict[str, str] = {}
     for error in [first, *(e for e in errors if e is not first)]:
-        dotted, msg = _describe_one(error, paths)
+        dotted, msg = _describe_one(error, paths, data)
         out.setdefault(dotted, msg)
     return list(out.items())
 
 
-def _describe_one(first: dict[str, Any], paths: SchemaPaths) -> tuple[str, str]:
+def _at(data: Any, parts: list[Part]) -> Any:
+    """What ``data`` holds at ``parts`` (None where it holds nothing)."""
+    for part in parts:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
+
+
+def _describe_one(first: dict[str, Any], paths: SchemaPaths,
+                  data: Any = None) -> tuple[str, str]:
     """The dotted path and the one-line message of one of pydantic's errors."""
     loc = _clean_loc(first["loc"])
     bad_key = bool(loc) and loc[-1] == "[key]"  # a mapping key that is not one of the choices
@@ -170,6 +185,14 @@ def _describe_one(first: dict[str, Any], paths: SchemaPaths) -> tuple[str, str]:
         description = (paths.node(loc) or {}).get("description") if loc else None
         if description:
             msg += f" ({description})"
+        # A misspelt entry of a mapping whose keys are free (offender managers' roles, say)
+        # is a new entry, missing what the one meant would have inherited.
+        entry = loc[-2] if len(loc) >= 2 and isinstance(loc[-2], str) else None
+        siblings = _at(data, loc[:-2]) if entry is not None else None
+        if isinstance(siblings, dict) and not paths.keys(loc[:-2]):
+            close = close_match(entry, [str(k) for k in siblings if k != entry])
+            if close:
+                msg += f"; {entry!r} is a new entry here: did you mean {close!r}?"
     elif kind in ("literal_error", "enum"):
         got = first.get("input")
         close = close_match(str(got), _choices(first.get("ctx"))) if isinstance(got, str) else None
@@ -193,10 +216,11 @@ def _describe_one(first: dict[str, Any], paths: SchemaPaths) -> tuple[str, str]:
 
 
 def located_error(exc: ValidationError, *, paths: SchemaPaths, origin: Origin,
-                  error: type[InputError] = ScenarioError) -> InputError:
+                  error: type[InputError] = ScenarioError, data: Any = None) -> InputError:
     """The problems of a ValidationError as one ``error`` at the first one's file, line and
-    path, which says how many more there are and holds each of them (``more``), located too."""
-    problems = describe_all(exc, paths)
+    path, which says how many more there are and holds each of them (``more``), located too
+    (``data``: what was validated, see :func:`describe_all`)."""
+    problems = describe_all(exc, paths, data)
     located = []
     for dotted, msg in problems:
         file, line = origin(dotted)
