@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import iomsim
 from iomsim.engine import compile_model, simulate_replication
@@ -462,6 +464,35 @@ def test_heap_compaction_changes_nothing(monkeypatch, iom_places):
     assert roomy.metrics["non_iom"]["waits_per_offender_approved_premises"] > 0
     if iom_places is not None:
         assert roomy.metrics["iom"]["mean_wait_days_iom_place"] > 0
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from([0.0, 1.0, 2.5]), st.floats(0, 100)), min_size=1,
+                max_size=300),
+       st.lists(st.booleans(), max_size=600))
+def test_the_heap_pops_in_time_then_push_order(times, pops):
+    """The event heap (its times a contiguous row, the level below prefetched) gives entries
+    back by time, ties in the order they were pushed, whatever pushes and pops interleave;
+    many equal times and heaps deeper than a cache line of children are drawn."""
+    from iomsim.engine.numba import kernels as k
+
+    HP = np.empty((3, len(times)))
+    RS = np.zeros(k.RS_HEAD, dtype=np.int64)
+    pending, popped, expected = [], [], []
+    steps = iter(pops)
+    for seq, t in enumerate(times):
+        assert k.heap_push(HP, RS, t, seq, 7)
+        pending.append((t, seq))
+        if next(steps, False) and pending:
+            pending.sort()
+            expected.append(pending.pop(0))
+            t0, o, v = k.heap_pop(HP, RS)
+            popped.append((t0, o))
+            assert v == 7
+    while RS[0]:
+        t0, o, _ = k.heap_pop(HP, RS)
+        popped.append((t0, o))
+    assert popped == expected + sorted(pending)
 
 
 def test_heap_compaction_keeps_iom_places_granted():

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import iomsim
 from iomsim.engine import compile_model, simulate_replication
@@ -122,3 +124,20 @@ def test_population_drawn_a_column_at_a_time_is_the_table_of_uniforms():
     with pytest.raises(IndexError):
         pop.ids[300]
     assert {pop.status[i] for i in range(300)} <= set(prof.status)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 10**6), min_size=0, max_size=40), st.integers(1, 5),
+       st.randoms(use_true_random=False))
+def test_rows_permuted_in_place_are_the_rows_taken_in_that_order(values, width, rng):
+    """permute_rows (the last arm's state put in the order of its parts without a copy) gives
+    X[order] for every permutation, for each dtype the state has."""
+    from iomsim.engine.numba.kernels import permute_rows
+
+    n = len(values) // width
+    order = np.array(rng.sample(range(n), n), dtype=np.int64)
+    for dtype in (np.float64, np.int32, np.int64):
+        x = np.array(values[:n * width], dtype=dtype).reshape(n, width)
+        expected = x[order]
+        permute_rows(x, order)
+        assert np.array_equal(x, expected)

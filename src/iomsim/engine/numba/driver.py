@@ -53,8 +53,7 @@ from iomsim.engine.numba.kernels import (  # the kernels and their layout consta
     P_SHORT_SENTENCE, Q_BOOSTING, Q_CAP_MASK, Q_COSTED, Q_ITEM_ARREST, Q_ITEM_INVEST,
     Q_ITEM_LEGAL_AID, Q_ITEM_LICENCE, Q_ITEM_ORDER, Q_ITEM_PROSECUTION, Q_ITEM_PSR,
     Q_ITEM_RECALL_POLICE, Q_ITEM_RECALL_PROB, Q_ITEM_REFERRAL, Q_KNOTS, Q_NS, REC_CONVICTION,
-    REC_PROVEN, REC_WAIT, SE_EXIT, SE_RECALL, SE_RELEASE, STATUS_CODE, S_GRANTED,
-    S_HELD,
+    REC_PROVEN, REC_WAIT, SE_EXIT, SE_RECALL, SE_RELEASE, STATUS_CODE, S_GRANTED, S_HELD,
     S_UPTAKE0, S_UPTAKE1,
     case_pool, case_pool_compact, case_pool_copy, compact_needs, compact_rows, init_offenders, iom_uniforms,
     offender_keys, permute_rows, rec_arrays, run_phase, uptake_without_iom)
@@ -581,8 +580,9 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
         # capacity-limited places: with offender managers' places (everyone asks for one)
         # they all run together; otherwise those who may use a capacity-limited service
         # (with or without IOM in the IOM arm) run together, in index order, and the rest in
-        # blocks. The state is put in that order (a permutation of the rows: the parts are
-        # slices, nothing is copied) and put back before the records are read.
+        # blocks. The state is put in that order (the first arm's copy is made in it, the last
+        # arm's state permuted where it is), so that each part is a slice of it, and the
+        # columns the records need are read back in the offenders' order.
         if EVERYONE_TOGETHER or places >= 0:
             meets = np.ones(m, dtype=bool)
         else:
