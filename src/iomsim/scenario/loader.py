@@ -231,7 +231,7 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any] | Iterable[
                                 path=dotted)
         if not schema_has_path(dotted):
             raise OverrideError(indexed_names(data, dotted)
-                                or f"no parameter at this path{suggest_path(dotted)}",
+                                or f"no parameter at this path{suggest_path(dotted, scenario)}",
                                 file="--set", path=dotted)
         unknown = unknown_item(data, dotted, value)
         if unknown is not None:
@@ -657,9 +657,19 @@ def path_is_money(dotted: str) -> bool:
     return bool(node and node.get("x-money"))
 
 
-def suggest_path(dotted: str) -> str:
-    """``; did you mean 'x'?`` naming the scenario path closest to ``dotted``, or nothing."""
-    return dotted_paths.did_you_mean(SCENARIO_PATHS.suggest(dotted))
+def suggest_path(dotted: str, scenario: Scenario | None = None) -> str:
+    """``; did you mean 'x'?`` naming the scenario path closest to ``dotted``, or nothing.
+    With ``scenario``, a scale knob named by its agency or service alone (``scale.housing``)
+    is pointed to the mapping it belongs in: those keys are the scenario's names, which the
+    schema cannot list."""
+    meant = SCENARIO_PATHS.suggest(dotted)
+    parts = dotted.split(".")
+    if meant is None and scenario is not None and len(parts) == 2 and parts[0] == SCALE:
+        if parts[1] in scenario.paying_agencies():
+            meant = f"{SCALE}.agency_costs.{parts[1]}"
+        elif parts[1] in scenario.services:
+            meant = f"{SCALE}.service_capacity.{parts[1]}"
+    return dotted_paths.did_you_mean(meant)
 
 
 # --------------------------------------------------------------------------- validation
