@@ -375,8 +375,9 @@ def _resolve_doc(doc: YamlDocument, path: Path, stack: tuple[Path, ...], load: _
         raise ScenarioError(f"circular extends: ({chain})", file=doc.file,
                             line=doc.line_of("extends"), path="extends")
     if len(stack) >= MAX_EXTENDS_DEPTH:
-        raise ScenarioError(f"extends: chains more than {MAX_EXTENDS_DEPTH} files deep; "
-                            "expected a short chain of scenarios and libraries", file=doc.file,
+        raise ScenarioError(f"the chain of files from {stack[0].name} is more than "
+                            f"{MAX_EXTENDS_DEPTH} files deep; expected a short chain of "
+                            "scenarios and libraries", file=doc.file,
                             line=doc.line_of("extends"), path="extends")
     data = doc.data
     if data is None:
