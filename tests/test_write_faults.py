@@ -120,6 +120,19 @@ def test_a_read_only_file_system_says_so(tmp_path, monkeypatch, capsys):
                    "file system is read-only; choose another --out"]
 
 
+def test_report_on_a_read_only_results_folder_says_to_copy_it(tmp_path, monkeypatch, capsys):
+    """report writes into the folder it reads and has no --out: the remedy says so."""
+    out = tmp_path / "run"
+    assert _cli(capsys, "run", str(SCENARIO), "--out", str(out), *TINY)[0] == 0
+    _fail_flush_of(monkeypatch, "results.xlsx", errno.EROFS)
+    code, err, _ = _cli(capsys, "report", str(out))
+    assert code == 3
+    assert err == [f"error: read-only file system while writing {out / 'results.xlsx'}; "
+                   "nothing was written; the file system is read-only; copy the results folder "
+                   "somewhere writable and run the command on the copy"]
+    assert "--out" not in err[0]
+
+
 def test_a_full_disk_while_breakeven_writes_its_out_leaves_the_old_file(tmp_path, monkeypatch,
                                                                       capsys):
     out = tmp_path / "be.csv"

@@ -136,14 +136,19 @@ class EnvironmentFault(IomsimError):
 
     @property
     def remedy(self) -> str:
+        return self.remedy_for("choose another --out")
+
+    def remedy_for(self, elsewhere: str) -> str:
+        """What to do, ``elsewhere`` saying how to write somewhere else with the command that
+        failed (``choose another --out``, or for a command without one, another folder)."""
         import errno as codes
 
         if self.errno in (codes.ENOSPC, codes.EDQUOT, codes.EFBIG):
             return "free space and run again"
         if self.errno == codes.EROFS:
-            return "the file system is read-only; choose another --out"
+            return f"the file system is read-only; {elsewhere}"
         if self.errno in (codes.EACCES, codes.EPERM):
-            return "choose another --out or make the folder writable (its permissions)"
+            return f"{elsewhere} or make the folder writable (its permissions)"
         return "check the disk and run again"
 
 

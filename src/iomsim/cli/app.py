@@ -47,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    args = None
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -67,7 +68,8 @@ def _main(argv: Sequence[str] | None) -> int:
     except (MemoryShortfall, WorkersDied) as exc:  # the machine or the cluster cannot do it
         return fail(str(exc), EXIT_ENVIRONMENT)
     except EnvironmentFault as exc:
-        return fail(f"{exc}; nothing was written; {exc.remedy}", EXIT_ENVIRONMENT)
+        return fail(f"{exc}; nothing was written; {exc.remedy_for(_elsewhere(args))}",
+                    EXIT_ENVIRONMENT)
     except IomsimError as exc:
         return fail(str(exc))
     except BrokenPipeError:
@@ -81,8 +83,19 @@ def _main(argv: Sequence[str] | None) -> int:
     except OSError as exc:  # a file or folder given on the command line cannot be used
         fault = environment_fault(exc, exc.filename or "a file")
         if fault is not None:  # a write that did not go through iomsim.atomic
-            return fail(f"{fault}; {fault.remedy}", EXIT_ENVIRONMENT)
+            return fail(f"{fault}; {fault.remedy_for(_elsewhere(args))}", EXIT_ENVIRONMENT)
         if exc.filename is None:
             raise
         where = exc.filename if exc.filename2 is None else f"{exc.filename} -> {exc.filename2}"
         return fail(f"{where}: {exc.strerror or exc}")
+
+
+def _elsewhere(args: argparse.Namespace | None) -> str:
+    """How to write somewhere else with the command that was run: its --out, another folder
+    for ``scenarios copy``, or a copy of the results folder for ``report`` (which writes into
+    the folder it reads)."""
+    if args is not None and hasattr(args, "results_dir"):
+        return "copy the results folder somewhere writable and run the command on the copy"
+    if args is not None and hasattr(args, "folder") and not hasattr(args, "out"):
+        return "choose another folder"
+    return "choose another --out"
