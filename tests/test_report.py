@@ -181,6 +181,20 @@ def test_missing_or_broken_table_names_the_file(hostile_results, tmp_path):
         write_report(broken)
 
 
+def test_a_manifest_cut_short_says_so_at_its_line(hostile_results, tmp_path):
+    cut = tmp_path / "cut"
+    shutil.copytree(hostile_results, cut)
+    text = (cut / "manifest.json").read_text(encoding="utf-8")
+    (cut / "manifest.json").write_text(text[:len(text) // 2], encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        write_report(cut)
+    message = str(err.value)
+    assert "manifest.json:" in message and "not valid JSON from column" in message
+    assert "cut short" in message and "run the command that wrote this folder again" in message
+    assert 1 <= err.value.line <= text[:len(text) // 2].count("\n") + 1  # where it broke
+    assert "\n" not in message and "char " not in message  # (not the parser's own words)
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "iomsim.cli", *args], capture_output=True,
                           text=True, timeout=300)

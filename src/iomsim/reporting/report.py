@@ -102,7 +102,11 @@ def _load(results_dir: Path) -> _Folder:
                          "`iomsim run`", file=folder)
     try:
         manifest = read_manifest(folder)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except json.JSONDecodeError as exc:
+        raise InputError(f"the manifest is not valid JSON from column {exc.colno} (cut short, "
+                         "or edited?); run the command that wrote this folder again",
+                         file=manifest_path, line=exc.lineno) from None
+    except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the manifest: {exc}", file=manifest_path) from None
     if not isinstance(manifest, dict):
         raise InputError("the manifest is not a JSON object", file=manifest_path)
