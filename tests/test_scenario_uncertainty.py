@@ -110,3 +110,39 @@ def test_a_child_file_that_restates_the_value_drops_the_parents_uncertainty(tmp_
     child = load_scenario(tmp_path / "child.yaml")
     assert "justice.conviction_probability" not in child.meta.uncertainty
     assert "justice.prison_cost_per_day" in child.meta.uncertainty
+
+
+@pytest.mark.parametrize("text,message", [
+    # a share: only what stays within 0 to 1 (a beta, or bounds inside it)
+    ("justice:\n  conviction_probability: {value: 0.85, source: t, uncertainty: "
+     "{distribution: uniform, low: 0.7, high: 1.2, assumption: t}}\n",
+     "a share between 0 and 1, but this distribution can draw values from 0.7 to 1.2"),
+    # money: nothing below zero (a normal reaches it), a gamma is fine
+    ("justice:\n  prison_cost_per_day: {value: 92.5, price_year: '2013-14', source: t, "
+     "uncertainty: {distribution: normal, mean: 92.5, sd: 10, assumption: t}}\n",
+     "at least 0, but this distribution can draw values from -inf to inf; use distribution: "
+     "gamma or lognormal"),
+])
+def test_an_uncertainty_that_can_draw_what_the_value_may_not_be_is_refused(tmp_path, text,
+                                                                          message):
+    from iomsim.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match=message.replace("(", r"\(")) as info:
+        _scenario(tmp_path, text)
+    assert info.value.path.endswith(".uncertainty.distribution")
+    # truncated inside the range, the same distributions are accepted
+    fixed = text.replace("high: 1.2", "high: 1.0").replace(
+        "sd: 10, assumption", "sd: 10, bounds: truncate, low: 0, high: 200, assumption")
+    assert _scenario(tmp_path, fixed).meta.uncertainty
+
+
+def test_the_range_a_draw_must_respect_is_read_from_the_schema():
+    from iomsim.scenario.uncertainty import allowed_range
+
+    assert allowed_range("0 to 1") == (0.0, 1.0)
+    assert allowed_range("between 0 and 1") == (0.0, 1.0)
+    assert allowed_range(">= 0") == (0.0, math.inf)
+    assert allowed_range("0 to 1,000,000") == (0.0, math.inf)  # a ceiling, not a support
+    assert allowed_range("> 0 to 5") == (0.0, math.inf)
+    assert allowed_range("8 to 80") == (8.0, math.inf)
+    assert allowed_range("per year") is None and allowed_range(None) is None

@@ -30,7 +30,7 @@ from iomsim.errors import OverrideError, ScenarioError
 from iomsim.scenario import paths as dotted_paths
 from iomsim.scenario.paths import EXAMPLE, PathLookupError, PathSyntaxError, SchemaPaths, join
 from iomsim.scenario.schema import OGRS_CEILING, Scenario, unreachable_ogrs
-from iomsim.scenario.uncertainty import UNCERTAINTY, check_uncertainty
+from iomsim.scenario.uncertainty import UNCERTAINTY, allowed_range, check_uncertainty
 from iomsim.scenario.validation import short, validate_data
 from iomsim.scenario.yamlio import YamlDocument, read_yaml_file, read_yaml_text
 
@@ -570,7 +570,8 @@ def _uncertainties(raw: Mapping[str, tuple[Any, Any, Any]], target: Any, meta: S
             factor = uprating_factor(str(price_year), str(target), meta, path)
         out[path] = check_uncertainty(path, spec, value, money=money,
                                       integer=node.get("type") == "integer", factor=factor,
-                                      origin=lambda dotted: _origin_of(dotted, meta))
+                                      origin=lambda dotted: _origin_of(dotted, meta),
+                                      allowed=allowed_range(node.get("x-range")))
     return out
 
 

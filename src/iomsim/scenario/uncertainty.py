@@ -29,6 +29,7 @@ either), and the value must lie within the distribution's range.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Callable
 
 from iomsim.errors import ScenarioError
@@ -46,11 +47,30 @@ _PATHS = SchemaPaths(ParameterDistribution.model_json_schema)
 Origin = Callable[[str], "tuple[str | None, int | None]"]
 
 
+def allowed_range(text: str | None) -> tuple[float, float] | None:
+    """The values a leaf may take that a draw must respect, from its schema's ``x-range``
+    (``0 to 1``, ``between 0 and 1``, ``>= 0``, ``> 0 to 5``): the lower end always, the upper
+    only for a share (at most 1); other upper ends are ceilings against typing errors, not
+    part of what the value can be. None when the text says neither."""
+    if not text:
+        return None
+    m = re.fullmatch(r"(?:between )?(?:>=?\s*)?(-?[\d.,]+)(?:\s*(?:to|and)\s*(-?[\d.,]+))?",
+                     text.strip())
+    if m is None:
+        return None
+    lo = float(m.group(1).replace(",", ""))
+    hi = float(m.group(2).replace(",", "")) if m.group(2) else math.inf
+    return lo, hi if hi <= 1 else math.inf
+
+
 def check_uncertainty(path: str, raw: Any, value: Any, *, money: bool, integer: bool,
-                      factor: float, origin: Origin) -> dict[str, Any]:
+                      factor: float, origin: Origin,
+                      allowed: tuple[float, float] | None = None) -> dict[str, Any]:
     """The checked uncertainty of the leaf at ``path`` (a mapping of the distribution's keys,
     money uprated by ``factor``, plus its provenance and ``integer``), or a located
-    :class:`ScenarioError`. ``origin(dotted)`` gives the file and line of a scenario path."""
+    :class:`ScenarioError`. ``origin(dotted)`` gives the file and line of a scenario path;
+    ``allowed`` (see :func:`allowed_range`), what the leaf may be: a distribution that can
+    draw outside it is refused here rather than at a draw of a sweep."""
     where = join(path, UNCERTAINTY)
 
     def refuse(message: str, key: str | None = None) -> ScenarioError:
@@ -100,6 +120,13 @@ def check_uncertainty(path: str, raw: Any, value: Any, *, money: bool, integer: 
             spec["meanlog"] = spec["meanlog"] + math.log(factor)
         value = value * factor
     lo, hi = _range(spec)
+    if allowed is not None and (lo < allowed[0] or hi > allowed[1]):
+        what = "a share between 0 and 1" if allowed[1] <= 1 else f"at least {allowed[0]:g}"
+        fix = ("distribution: beta" if allowed[1] <= 1 else
+               "distribution: gamma or lognormal" if allowed[0] == 0 else "a narrower one")
+        raise refuse(f"the value is {what}, but this distribution can draw values from "
+                     f"{lo:g} to {hi:g}; use {fix}, or bounds: truncate with low and high "
+                     "inside that range", "distribution")
     if not lo - 1e-9 * abs(lo) <= value <= hi + 1e-9 * abs(hi):
         raise refuse(f"the value {value:g} lies outside the uncertainty's range "
                      f"[{lo:g}, {hi:g}]; the distribution should describe belief about the "
