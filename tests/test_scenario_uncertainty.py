@@ -122,6 +122,11 @@ def test_a_child_file_that_restates_the_value_drops_the_parents_uncertainty(tmp_
      "uncertainty: {distribution: normal, mean: 92.5, sd: 10, assumption: t}}\n",
      "at least 0, but this distribution can draw values from -inf to inf; use distribution: "
      "gamma or lognormal"),
+    # a slope limited to -0.2 to 0.2: neither a share nor a positive number
+    ("offending:\n  desistance:\n    annual_rate_at_age_30: 0.1\n    age_slope: {value: -0.03, "
+     "source: t, uncertainty: {distribution: normal, mean: -0.03, sd: 0.01, assumption: t}}\n",
+     "between -0.2 and 0.2, but this distribution can draw values from -inf to inf; use a "
+     "distribution that stays inside it"),
 ])
 def test_an_uncertainty_that_can_draw_what_the_value_may_not_be_is_refused(tmp_path, text,
                                                                           message):
@@ -132,7 +137,8 @@ def test_an_uncertainty_that_can_draw_what_the_value_may_not_be_is_refused(tmp_p
     assert info.value.path.endswith(".uncertainty.distribution")
     # truncated inside the range, the same distributions are accepted
     fixed = text.replace("high: 1.2", "high: 1.0").replace(
-        "sd: 10, assumption", "sd: 10, bounds: truncate, low: 0, high: 200, assumption")
+        "sd: 10, assumption", "sd: 10, bounds: truncate, low: 0, high: 200, assumption").replace(
+        "sd: 0.01, assumption", "sd: 0.01, bounds: truncate, low: -0.2, high: 0.2, assumption")
     assert _scenario(tmp_path, fixed).meta.uncertainty
 
 

@@ -47,6 +47,8 @@ CUSTODY_BEFORE = "custody_days_per_offender_24m_before"
 CUSTODY_AFTER = "custody_days_per_offender_24m"
 LEVELS = ("before", "after_non_iom", "after_iom")
 COMPONENTS = ("regression_to_mean_and_ageing", "custody", "iom_effect")
+# The components that rest on the exposure adjustment (custody_term), undefined with it.
+EXPOSURE_ADJUSTED = ("regression_to_mean_and_ageing", "custody")
 ROWS = (*LEVELS, "observed_change", *COMPONENTS)  # the ``component`` column, in this order
 
 
@@ -108,6 +110,6 @@ def why_undefined(measure: str, before: float) -> str:
     return "n/a: no time at liberty before day 0"
 
 
-__all__ = ["COMPONENTS", "CUSTODY_AFTER", "CUSTODY_BEFORE", "LEVELS", "MEASURES", "ROWS",
-           "WINDOW_DAYS", "applies", "custody_term", "decompose", "decompose_replication",
-           "why_undefined"]
+__all__ = ["COMPONENTS", "CUSTODY_AFTER", "CUSTODY_BEFORE", "EXPOSURE_ADJUSTED", "LEVELS",
+           "MEASURES", "ROWS", "WINDOW_DAYS", "applies", "custody_term", "decompose",
+           "decompose_replication", "why_undefined"]

@@ -138,7 +138,7 @@ def decomposition_lines(results, measure: str = "reconviction_rate_24m") -> list
     table."""
     import math
 
-    from iomsim.decomposition import why_undefined
+    from iomsim.decomposition import EXPOSURE_ADJUSTED, why_undefined
     from iomsim.reporting.labels import points
 
     d = results.decomposition
@@ -150,8 +150,9 @@ def decomposition_lines(results, measure: str = "reconviction_rate_24m") -> list
 
     def cell(component: str) -> str:
         row = d.loc[component]
-        if math.isnan(row["mean"]) and "before" in d.index:
-            return f"{'':>29}{why_undefined(measure, d.loc['before', 'mean'])}"
+        before = d.loc["before", "mean"] if "before" in d.index else math.nan
+        if math.isnan(row["mean"]) and component in EXPOSURE_ADJUSTED and not math.isnan(before):
+            return f"{'':>29}{why_undefined(measure, before)}"
         interval = ("" if row[["lower", "upper"]].isna().any() else
                     f"  ({points(row['lower'], unit='').strip()} to "
                     f"{points(row['upper'], unit='').strip()})")

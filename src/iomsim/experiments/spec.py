@@ -668,15 +668,16 @@ def _check_points(spec: SweepSpec) -> None:
         try:
             scenario = point_scenario(spec.scenario, values)
         except InputError as exc:
-            # Values drawn from the scenario's uncertainty: where.
+            # Values drawn from the scenario's uncertainty. A rule between values (a cohort
+            # smaller than its selection) broken where every value was drawn so is the draws'
+            # doing: it is shown where they come from.
             uncertain = [k for k in values if k in spec.uncertainty_origins]
+            all_drawn = bool(uncertain) and len(uncertain) == len(values)
 
             def where_of(path: str | None) -> str:
                 bad = path if path in values else \
                     next((k for k in values if path and is_within(path, k)), None)
-                # A rule between values (a cohort smaller than its selection) broken by draws
-                # is the draws' doing: shown where they come from.
-                bad = bad or (uncertain[0] if uncertain else None)
+                bad = bad or (uncertain[0] if all_drawn else None)
                 return spec.where(bad) if bad else "parameters"
 
             shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
@@ -685,9 +686,11 @@ def _check_points(spec: SweepSpec) -> None:
                 (k for k in spec.uncertainty_origins if exc.path and is_within(exc.path, k)), None)
             if bad is not None:
                 drawn = f" ({bad} drawn from its uncertainty at {spec.uncertainty_origins[bad]})"
-            elif uncertain:
+            elif all_drawn and len(uncertain) <= 3:
                 drawn = " (" + ", ".join(f"{k} drawn from its uncertainty at "
                                          f"{spec.uncertainty_origins[k]}" for k in uncertain) + ")"
+            elif all_drawn:
+                drawn = f" ({len(uncertain)} values drawn from their uncertainty)"
             elif spec.design.posterior_draws is not None:
                 drawn = (f" (draw {int(spec.design.posterior_draws[point])} of "
                          f"{spec.data['posterior']})")

@@ -11,7 +11,7 @@ from typing import Callable
 
 import pandas as pd
 
-from iomsim.decomposition import why_undefined
+from iomsim.decomposition import EXPOSURE_ADJUSTED, why_undefined
 from iomsim.reporting.labels import percent, points
 
 DECOMPOSITION_LABELS = {  # component: words, in the table's order
@@ -57,7 +57,7 @@ def decomposition_rows(d: pd.DataFrame) -> list[dict[str, str]]:
             r = r.iloc[0]
             fmt = _formatter(key, level)
             row[key] = fmt(r["mean"])
-            if _missing(r["mean"]) and not level:
+            if _missing(r["mean"]) and component in EXPOSURE_ADJUSTED:
                 before = d[(d["measure"] == measure) & (d["component"] == "before")]["mean"]
                 if len(before) and not _missing(before.iloc[0]):
                     row[key] = why_undefined(measure, before.iloc[0])

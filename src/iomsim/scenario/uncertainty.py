@@ -121,9 +121,12 @@ def check_uncertainty(path: str, raw: Any, value: Any, *, money: bool, integer: 
         value = value * factor
     lo, hi = _range(spec)
     if allowed is not None and (lo < allowed[0] or hi > allowed[1]):
-        what = "a share between 0 and 1" if allowed[1] <= 1 else f"at least {allowed[0]:g}"
-        fix = ("distribution: beta" if allowed[1] <= 1 else
-               "distribution: gamma or lognormal" if allowed[0] == 0 else "a narrower one")
+        a, b = allowed
+        what = ("a share between 0 and 1" if (a, b) == (0, 1) else
+                f"at least {a:g}" if b == math.inf else f"between {a:g} and {b:g}")
+        fix = ("distribution: beta" if (a, b) == (0, 1) else
+               "distribution: gamma or lognormal" if (a, b) == (0, math.inf) else
+               "a distribution that stays inside it")
         raise refuse(f"the value is {what}, but this distribution can draw values from "
                      f"{lo:g} to {hi:g}; use {fix}, or bounds: truncate with low and high "
                      "inside that range", "distribution")

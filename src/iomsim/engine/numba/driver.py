@@ -651,7 +651,8 @@ def simulate(model: Model, seed: int, replication: int, arms: tuple[str, ...],
             iom_days=A[back, A_IOM_DAYS], recalls=Ia[back, I_RECALLS].astype(np.int64),
             referrals=Ia[back, I_REFERRALS].astype(np.int64),
             phase=Ia[back, I_PHASE].astype(np.int8))
-        columns = {name: np.array(x) for name, x in columns.items()}  # (copies, not views)
+        if not permuted:  # (views of the state until copied; taken in order, copies already)
+            columns = {name: np.array(x) for name, x in columns.items()}
         del Fa, Ia, NCa, pool_a, A
         if k < len(arms) - 1:  # (the first arm, with the day-0 state beside it, is the peak)
             _trim_heap()
