@@ -64,6 +64,15 @@ def relative_difference(a: float, b: float) -> float:
 # metric identical: the compiled engine counts 0 to 3 waits open at the horizon more than
 # simpy's 70 to 77. Comparisons of branch counts where places are limited leave them out.
 BRANCHES_ORDERED_BY_HANDOFF = ("iom_place_unused", "service_wait_open_at_horizon")
+# When a place is given up at the very moment the head of its queue changes status (everyone
+# released from custody on one day, say), the compiled engine hands the place on at once, so
+# the head holds it for no time and gives it up (a wait and a release counted), while simpy
+# hands it on after the head's own step, so the head just leaves the queue. Every metric, cost
+# and record is the same (test_engines_agree.test_releases_at_one_moment_...), but these counts
+# differ, always the same way: the random scenarios of test_engines_agree, compared in
+# distribution, leave them out; the exact comparisons of test_compiled_engine still count them.
+BRANCHES_AT_A_SIMULTANEOUS_HANDOFF = ("service_wait", "service_wait_before_day_0",
+                                      "service_queue_left", "service_place_released")
 
 
 def assert_same_branches(a, b, leave_out=()) -> None:
@@ -78,10 +87,11 @@ def assert_same_branches(a, b, leave_out=()) -> None:
     assert not differing, f"branch counts differ (first result, second): {differing}"
 
 
-def assert_same(a, b, rel: float = 1e-9, places_limited: bool = False) -> None:
+def assert_same(a, b, rel: float = 1e-9, places_limited: bool = False,
+                leave_out: tuple[str, ...] = ()) -> None:
     """Every metric (same keys, same order), cost cell, survival point and population figure,
     and the count of every rule branch taken; with ``places_limited`` (capacity-limited services
-    or IOM places), but those of BRANCHES_ORDERED_BY_HANDOFF."""
+    or IOM places), but those of BRANCHES_ORDERED_BY_HANDOFF; never those of ``leave_out``."""
     assert a.cohort_size == b.cohort_size
     assert a.offender_months == b.offender_months
     assert list(a.metrics) == list(b.metrics)
@@ -97,7 +107,8 @@ def assert_same(a, b, rel: float = 1e-9, places_limited: bool = False) -> None:
     assert list(a.population) == list(b.population)
     for key, x in a.population.items():
         assert relative_difference(x, b.population[key]) <= rel, (key, x, b.population[key])
-    assert_same_branches(a, b, BRANCHES_ORDERED_BY_HANDOFF if places_limited else ())
+    ordered = BRANCHES_ORDERED_BY_HANDOFF if places_limited else ()
+    assert_same_branches(a, b, ordered + leave_out)
 
 
 # A sweep of Sussex small enough to run in a second (format with scenario, seed and levels).

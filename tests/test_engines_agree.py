@@ -11,9 +11,10 @@ both engines:
   exactly;
 * with them, two offenders asking for a place at the same instant may be served in another
   order, so the engines are compared over ``REPS`` replications: the paired differences of
-  every quantity, and of every rule branch's count but two that the order of hand-offs at the
-  horizon decides (``tests.support.BRANCHES_ORDERED_BY_HANDOFF``), must be within a Student t
-  bound of zero (see :func:`assert_same_means`).
+  every quantity, and of every rule branch's count but those that the order of hand-offs at
+  the horizon or at one moment decides (``tests.support.BRANCHES_ORDERED_BY_HANDOFF`` and
+  ``BRANCHES_AT_A_SIMULTANEOUS_HANDOFF``), must be within a Student t bound of zero (see
+  :func:`assert_same_means`).
 
 What the compiled engine does not implement yet (``numba.driver.unsupported``) is still drawn
 and run by the simpy engine, which feeds the branch count, but not compared; once the port
@@ -48,7 +49,8 @@ pytest.importorskip("numba")
 
 from iomsim.engine.numba.driver import unsupported  # noqa: E402
 from iomsim.engine.numba.kernels import PROVEN_FROM  # noqa: E402
-from tests.support import BRANCHES_ORDERED_BY_HANDOFF, assert_same  # noqa: E402
+from tests.support import (BRANCHES_AT_A_SIMULTANEOUS_HANDOFF,  # noqa: E402
+                           BRANCHES_ORDERED_BY_HANDOFF, assert_same)
 
 ENGINES = ("simpy", "compiled")
 # Branches each engine took, summed over every example of the differential tests, and in how
@@ -419,8 +421,9 @@ def _quantities(result) -> dict:
 
 
 def _branch_counts(result) -> dict:
+    left_out = BRANCHES_ORDERED_BY_HANDOFF + BRANCHES_AT_A_SIMULTANEOUS_HANDOFF
     return {("branch", name): float(count) for name, count in result.events_by_kind.items()
-            if name not in BRANCHES_ORDERED_BY_HANDOFF}
+            if name not in left_out}
 
 
 def assert_same_means(pairs, alpha: float = ALPHA, rel: float = 1e-9,
@@ -559,6 +562,34 @@ def compare_engines(scenario, seed: int, independent: bool = False) -> str:
 def test_engines_agree(mode, data, seed, independent):
     scenario = load_minimal(data.draw(scenarios(mode), label="overrides"))
     event(compare_engines(scenario, seed, bool(independent)))
+
+
+def test_releases_at_one_moment_agree_on_every_metric_but_hand_off_bookkeeping():
+    """Everyone released from custody at the same moment, with places of a custody-only
+    service given up then: the engines hand the places on in another order at that moment
+    (tests.support.BRANCHES_AT_A_SIMULTANEOUS_HANDOFF), which a random scenario of
+    hypothesis found as a difference of 16 to 24 waits in every replication. Every metric,
+    cost, survival point and record must still be the same; only those counts may differ."""
+    scenario = load_minimal({
+        "horizon_years": 1.0, "pre_period_months": 6.0, "cohort.size": 130,
+        "cohort.profile.status": {"custody": 1.0},
+        "cohort.profile.custody_days_remaining": {"distribution": "fixed", "value": 188.125},
+        "services": {
+            "s1": {"agency": "housing", "statuses": ["custody", "remand", "licence"],
+                   "needs_any": [], "uptake": 0.6875, "capacity_per_1000": 20.0},
+            "s2": {"agency": "housing", "statuses": ["custody", "remand"], "needs_any": [],
+                   "uptake": 0.5, "capacity_per_1000": 106.25}}})
+    model = compile_model(scenario)
+    differing = set()
+    for rep in range(3):
+        a, b = (_run(engine, model, 5815, rep, keep_offenders=True) for engine in ENGINES)
+        assert_same(a, b, places_limited=True, leave_out=BRANCHES_AT_A_SIMULTANEOUS_HANDOFF)
+        assert_same_records(a, b, proven_from=PROVEN_FROM)
+        differing |= {k for k in a.events_by_kind if a.events_by_kind[k] != b.events_by_kind[k]}
+    assert differing <= set(BRANCHES_AT_A_SIMULTANEOUS_HANDOFF)
+    # The scenario does reach that moment (if the engines come to agree on it, the counts can
+    # be compared again: drop BRANCHES_AT_A_SIMULTANEOUS_HANDOFF).
+    assert differing, "the engines now hand places on alike at one moment"
 
 
 # Hand-made scenarios for branches that random scenarios reach in few examples (a new
