@@ -149,12 +149,11 @@ def peak_rss() -> int:
     own memory since exec), else ``ru_maxrss``. On Linux ``ru_maxrss`` carries over exec the
     parent's peak when it is higher, so a child started by a benchmark that already holds a
     sweep's tables saw no peak of its own."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
+    from iomsim.engine.footprint import proc_bytes
+
+    peak = proc_bytes("/proc/self/status", "VmHWM")
+    if peak is not None:
+        return peak
     unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
 

@@ -49,14 +49,23 @@ def bytes_per_worker(scenario: Scenario, engine: str) -> int:
             + BYTES_PER_SIMULATED_OFFENDER[engine] * simulated_offenders(scenario))
 
 
-def available_bytes() -> int | None:
-    """Memory the machine can give without swapping (MemAvailable), or None if unknown."""
+def proc_bytes(path: str, field: str) -> int | None:
+    """A ``field: N kB`` line of a Linux /proc file (``/proc/meminfo``, ``/proc/self/status``)
+    in bytes, or None where there is no such file or line."""
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
+    return None
+
+
+def available_bytes() -> int | None:
+    """Memory the machine can give without swapping (MemAvailable), or None if unknown."""
+    available = proc_bytes("/proc/meminfo", "MemAvailable")
+    if available is not None:
+        return available
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
