@@ -91,11 +91,6 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _elsewhere(args: argparse.Namespace | None) -> str:
-    """How to write somewhere else with the command that was run: its --out, another folder
-    for ``scenarios copy``, or a copy of the results folder for ``report`` (which writes into
-    the folder it reads)."""
-    if args is not None and hasattr(args, "results_dir"):
-        return "copy the results folder somewhere writable and run the command on the copy"
-    if args is not None and hasattr(args, "folder") and not hasattr(args, "out"):
-        return "choose another folder"
-    return "choose another --out"
+    """How to write somewhere else with the command that was run: what its parser says
+    (``elsewhere``: report writes into the folder it reads), else its --out."""
+    return getattr(args, "elsewhere", None) or "choose another --out"

@@ -14,7 +14,9 @@ def register(subparsers) -> None:
                     "table) and each chart as a PNG into RESULTS_DIR, a folder written by "
                     "`iomsim run`. Nothing is re-simulated.")
     p.add_argument("results_dir", type=Path, metavar="RESULTS_DIR")
-    p.set_defaults(func=cmd_report)
+    # It writes into the folder it reads (no --out): where to write instead, if it cannot.
+    p.set_defaults(func=cmd_report, elsewhere="copy the results folder somewhere writable and "
+                                              "run the command on the copy")
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ def register(subparsers) -> None:
     q.add_argument("name", metavar="NAME", help="a shipped scenario, e.g. sussex-2013")
     q.add_argument("folder", type=Path, metavar="FOLDER")
     q.add_argument("--force", action="store_true", help="replace files of the same name")
-    q.set_defaults(func=cmd_copy)
+    q.set_defaults(func=cmd_copy, elsewhere="choose another folder")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
